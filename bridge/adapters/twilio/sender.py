@@ -1,0 +1,86 @@
+"""Sending SMS through Twilio's REST API (a SignalWire space's LaML API works the same)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from bridge.adapters.twilio.errors import OPT_OUT_CODE, RETRYABLE_CODES, describe_error
+from bridge.inbox.types import ProviderError, SendPlan, SendResult
+
+log = logging.getLogger(__name__)
+
+
+def make_client(account_sid: str, auth_token: str, api_url: str) -> Client:
+    """A twilio Client whose REST calls go to `api_url` (Twilio, SignalWire, a test fake)."""
+    client = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient(timeout=30))
+    if api_url.rstrip("/") != "https://api.twilio.com":
+        # TWILIO_EDGE/TWILIO_REGION would rewrite the host of our base URL.
+        client.edge = None
+        client.region = None
+    client.api.base_url = api_url.rstrip("/")
+    return client
+
+
+class TwilioSender:
+    def __init__(self, client: Client, public_url: str | None) -> None:
+        self.client = client
+        self.public_url = public_url.rstrip("/") if public_url else None
+
+    def status_callback(self, message_id: int) -> str | None:
+        # Our own id rides along, so a callback that beats the REST answer still matches.
+        return f"{self.public_url}/twilio/status?m={message_id}" if self.public_url else None
+
+    async def send(self, plan: SendPlan) -> SendResult:
+        kwargs: dict[str, object] = {"to": plan.to, "body": plan.body}
+        if plan.messaging_service_sid:
+            kwargs["messaging_service_sid"] = plan.messaging_service_sid
+        else:
+            kwargs["from_"] = plan.from_number
+        if plan.media_urls:
+            kwargs["media_url"] = plan.media_urls
+        callback = self.status_callback(plan.message_id)
+        if callback:
+            kwargs["status_callback"] = callback
+        try:
+            created = await self.client.api.v2010.account.messages.create_async(**kwargs)
+        except TwilioRestException as exc:
+            raise _provider_error(exc) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
+            raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
+        segments = int(created.num_segments) if created.num_segments and str(created.num_segments).isdigit() else None
+        return SendResult(sid=created.sid, status=(created.status or "queued").lower(), segments=segments)
+
+    async def find_sent(self, plan: SendPlan) -> SendResult | None:
+        """After an attempt with an unknown outcome: did the provider take it after all?"""
+        since = datetime.fromtimestamp(plan.created_at_epoch, timezone.utc) - timedelta(minutes=1)
+        filters: dict[str, object] = {"to": plan.to, "limit": 50}
+        if plan.from_number and not plan.messaging_service_sid:
+            filters["from_"] = plan.from_number
+        try:
+            recent = await self.client.api.v2010.account.messages.list_async(**filters)
+        except TwilioRestException as exc:
+            raise _provider_error(exc) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
+            raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
+        for message in recent:
+            created = message.date_created
+            if message.body == plan.body and (created is None or created >= since):
+                return SendResult(sid=message.sid, status=(message.status or "queued").lower())
+        return None
+
+
+def _provider_error(exc: TwilioRestException) -> ProviderError:
+    code = exc.code
+    status = exc.status or 0
+    reason = describe_error(code, exc.msg)
+    if code == OPT_OUT_CODE:
+        return ProviderError(reason, code=str(code), retryable=False, opted_out=True)
+    retryable = status == 429 or status >= 500 or (code in RETRYABLE_CODES)
+    return ProviderError(reason, code=str(code) if code else None, retryable=retryable)

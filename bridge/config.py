@@ -1,0 +1,166 @@
+"""Settings: environment, then `.env`, then `smsbridge.toml` (the environment wins).
+
+Names follow DESIGN.md's Interfaces section; a deployment depends on them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///smsbridge.db"
+
+
+class InboxConfig(BaseModel):
+    """One shared number (or Messaging Service) and where its conversations go."""
+
+    name: str = "default"
+    number: str | None = None
+    messaging_service_sid: str | None = None
+    slack_channel: str | None = None
+    discord_channel: str | None = None
+    business_name: str | None = None
+    help_text: str | None = None
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("SMSBRIDGE_CONFIG", "smsbridge.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str | None = None
+    host: str = "0.0.0.0"
+    port: int = 8080
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    discord_token: str | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+
+    smsbridge_number: str | None = None
+    smsbridge_messaging_service_sid: str | None = None
+    smsbridge_slack_channel: str | None = None
+    smsbridge_discord_channel: str | None = None
+    smsbridge_business_name: str = "Our team"
+    smsbridge_help_text: str | None = None
+
+    reply_prefix: str = "!r"
+    undo_seconds: float = 5
+    collision_seconds: float = 120
+
+    # Who sends the STOP/START confirmation: "auto" lets the provider do it when its
+    # webhook says it already did (Twilio Advanced Opt-Out sets OptOutType).
+    compliance_replies: str = "auto"
+
+    # Outbox retry pacing (seconds); small values make tests and outages drills quick.
+    outbox_retry_base: float = 2.0
+    outbox_retry_max: float = 300.0
+    outbox_workers: int = 8
+    log_level: str = "INFO"
+
+    inbox: list[InboxConfig] = Field(default_factory=list)
+
+    @field_validator("reply_prefix")
+    @classmethod
+    def _prefix_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("REPLY_PREFIX must not be empty")
+        return value
+
+    @field_validator("compliance_replies")
+    @classmethod
+    def _compliance_mode(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"auto", "smsbridge", "provider"}:
+            raise ValueError("COMPLIANCE_REPLIES must be auto, smsbridge or provider")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
+
+    def inboxes(self) -> list[InboxConfig]:
+        """The default inbox from SMSBRIDGE_* plus every [[inbox]] table."""
+        found: list[InboxConfig] = []
+        if self.smsbridge_number or self.smsbridge_messaging_service_sid:
+            found.append(
+                InboxConfig(
+                    name="default",
+                    number=self.smsbridge_number,
+                    messaging_service_sid=self.smsbridge_messaging_service_sid,
+                    slack_channel=self.smsbridge_slack_channel,
+                    discord_channel=self.smsbridge_discord_channel,
+                )
+            )
+        found.extend(self.inbox)
+        for item in found:
+            item.business_name = item.business_name or self.smsbridge_business_name
+            item.help_text = item.help_text or self.smsbridge_help_text
+        return found
+
+    def reply_prefixes(self) -> tuple[str, ...]:
+        """The configured prefix, plus the long `!reply` form of the default."""
+        prefixes = [self.reply_prefix.lower()]
+        if self.reply_prefix.lower() == "!r":
+            prefixes.append("!reply")
+        return tuple(sorted(prefixes, key=len, reverse=True))
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        values = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.discord_token,
+            self.twilio_auth_token,
+        ]
+        return [v for v in values if v]
+
+    @property
+    def slack_http_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

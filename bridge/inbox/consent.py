@@ -1,0 +1,60 @@
+"""Opt-out state (COMPLIANCE.md rules 1-4, 7, 8, 12): suppressions and their history."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridge.inbox.db import insert_ignore
+from bridge.inbox.models import ConsentEvent, Suppression, utcnow
+
+ALL_INBOXES = "all"
+
+
+def inbox_scope(inbox_id: int) -> str:
+    return f"inbox:{inbox_id}"
+
+
+async def is_suppressed(session: AsyncSession, phone: str, inbox_id: int) -> bool:
+    found = await session.execute(
+        select(Suppression.id)
+        .where(Suppression.phone == phone, or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)))
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def opt_out(
+    session: AsyncSession, phone: str, inbox_id: int, *, everywhere: bool, source: str, raw_text: str | None
+) -> bool:
+    """Record an opt-out; True when it is new (so a confirmation is owed exactly once)."""
+    scope = ALL_INBOXES if everywhere else inbox_scope(inbox_id)
+    was_suppressed = await is_suppressed(session, phone, inbox_id)
+    await insert_ignore(
+        session,
+        Suppression,
+        {"phone": phone, "scope": scope, "source": source, "created_at": utcnow()},
+        ["phone", "scope"],
+    )
+    session.add(
+        ConsentEvent(
+            phone=phone,
+            inbox_id=inbox_id,
+            action="opt_out_all" if everywhere else "opt_out",
+            source=source,
+            raw_text=raw_text,
+        )
+    )
+    return not was_suppressed
+
+
+async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: str, raw_text: str | None) -> bool:
+    """Lift this inbox's and any all-inbox opt-out; True when one was lifted."""
+    result = await session.execute(
+        delete(Suppression).where(
+            Suppression.phone == phone,
+            or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)),
+        )
+    )
+    session.add(ConsentEvent(phone=phone, inbox_id=inbox_id, action="opt_in", source=source, raw_text=raw_text))
+    return bool(result.rowcount)

@@ -1,0 +1,105 @@
+"""Database engine, sessions and migrations.
+
+SQLite (the default) gets WAL and one shared connection: every transaction here is
+short, and queueing on one connection beats SQLite's busy-wait between writers.
+PostgreSQL gets a normal pool; the outbox then claims jobs with SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_database(url: str, *, connect_args: dict[str, Any] | None = None) -> Database:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"connect_args": connect_args or {}}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return Database(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def migrate(db: Database) -> None:
+    """Apply every Alembic migration on the database's own connection."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+async def insert_ignore(
+    session: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
+) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING; the new row's id, or None when it existed.
+
+    The unique index decides, so concurrent writers (several processes, retried
+    webhooks) can never create the same row twice.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    if hasattr(model, "id"):
+        result = await session.execute(stmt.returning(model.id))
+        return result.scalar_one_or_none()
+    result = await session.execute(stmt)
+    return 1 if result.rowcount else None

@@ -1,0 +1,92 @@
+"""Inboxes: the configured shared numbers, matched by `To` number or Messaging Service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from bridge.config import InboxConfig
+from bridge.inbox.db import Database
+from bridge.inbox.models import Inbox
+from bridge.inbox.phone import parse_phone
+
+
+@dataclass(frozen=True)
+class InboxRoute:
+    id: int
+    name: str
+    number: str | None
+    messaging_service_sid: str | None
+    business_name: str
+    help_text: str | None
+    # platform name ("slack", "discord") -> channel id
+    chats: dict[str, str] = field(default_factory=dict)
+
+
+class UnknownInbox(LookupError):
+    pass
+
+
+class InboxDirectory:
+    """Config is the source of truth; the database keeps ids stable for history."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, InboxRoute] = {}
+        self._by_number: dict[str, InboxRoute] = {}
+        self._by_service: dict[str, InboxRoute] = {}
+
+    async def sync(self, db: Database, configs: list[InboxConfig]) -> None:
+        async with db.sessions.begin() as session:
+            for cfg in configs:
+                number = parse_phone(cfg.number).e164 if cfg.number else None
+                row = (await session.execute(select(Inbox).where(Inbox.name == cfg.name))).scalar_one_or_none()
+                if row is None:
+                    row = Inbox(name=cfg.name)
+                    session.add(row)
+                row.number = number
+                row.messaging_service_sid = cfg.messaging_service_sid
+                row.business_name = cfg.business_name or ""
+                await session.flush()
+                chats = {
+                    platform: channel
+                    for platform, channel in (("slack", cfg.slack_channel), ("discord", cfg.discord_channel))
+                    if channel
+                }
+                self.add(
+                    InboxRoute(
+                        id=row.id,
+                        name=cfg.name,
+                        number=number,
+                        messaging_service_sid=cfg.messaging_service_sid,
+                        business_name=cfg.business_name or "",
+                        help_text=cfg.help_text,
+                        chats=chats,
+                    )
+                )
+
+    def add(self, route: InboxRoute) -> None:
+        self._by_id[route.id] = route
+        if route.number:
+            self._by_number[route.number] = route
+        if route.messaging_service_sid:
+            self._by_service[route.messaging_service_sid] = route
+
+    def get(self, inbox_id: int) -> InboxRoute:
+        return self._by_id[inbox_id]
+
+    def all(self) -> list[InboxRoute]:
+        return list(self._by_id.values())
+
+    def match(self, to: str | None, messaging_service_sid: str | None) -> InboxRoute:
+        """A Messaging Service pool wins over the number: pool numbers are not listed."""
+        if messaging_service_sid and messaging_service_sid in self._by_service:
+            return self._by_service[messaging_service_sid]
+        if to:
+            key = parse_phone(to).key
+            if key in self._by_number:
+                return self._by_number[key]
+        raise UnknownInbox(f"no inbox for To={to!r} MessagingServiceSid={messaging_service_sid!r}")
+
+    def by_channel(self, platform: str, channel: str) -> list[InboxRoute]:
+        return [r for r in self._by_id.values() if r.chats.get(platform) == channel]

@@ -1,0 +1,93 @@
+"""Platform-neutral facts that adapters hand to the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Media:
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    sid: str
+    sender: str
+    to: str
+    body: str
+    messaging_service_sid: str | None = None
+    media: list[Media] = field(default_factory=list)
+    # Set by the provider when it already handled STOP/START/HELP itself
+    # (Twilio Advanced Opt-Out sends `OptOutType`).
+    provider_opt_out_type: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    sid: str
+    status: str
+    message_id: int | None = None
+    error_code: str | None = None
+    error_text: str | None = None  # the provider's reason, in words
+    segments: int | None = None
+    opted_out: bool = False  # the provider says the recipient opted out (Twilio 21610)
+
+
+@dataclass(frozen=True)
+class Author:
+    platform: str
+    user_id: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.user_id
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """A teammate's message in a conversation thread."""
+
+    platform: str
+    channel: str
+    thread_id: str
+    message_id: str
+    author: Author
+    text: str
+    event_key: str
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Everything a provider needs to send one stored outbound message."""
+
+    message_id: int
+    from_number: str | None
+    messaging_service_sid: str | None
+    to: str
+    body: str
+    media_urls: list[str]
+    created_at_epoch: float
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+    status: str
+    segments: int | None = None
+
+
+class ProviderError(Exception):
+    """A provider refused or failed a request, in neutral terms."""
+
+    def __init__(
+        self, reason: str, *, code: str | None = None, retryable: bool, opted_out: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.retryable = retryable
+        self.opted_out = opted_out
+        self.retry_after = retry_after

@@ -1,0 +1,110 @@
+"""Read models that chat adapters render: everything a card or a status line shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridge.inbox.consent import is_suppressed
+from bridge.inbox.models import Contact, Conversation, Message, ThreadLink
+from bridge.inbox.phone import format_phone
+from bridge.inbox.routing import InboxRoute
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: int
+    inbox_name: str
+    business_name: str
+    contact_name: str | None
+    phone: str
+    phone_display: str
+    phone_valid: bool
+    status: str
+    assignee: str | None
+    opted_out: bool
+    last_inbound_at: datetime | None
+    created_at: datetime
+
+    @property
+    def title(self) -> str:
+        return self.contact_name or self.phone_display
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    conversation_id: int
+    direction: str
+    kind: str
+    body: str
+    media: list[dict[str, str]]
+    status: str
+    error_code: str | None
+    error_text: str | None
+    segments: int | None
+    encoding: str | None
+    author_name: str | None
+    author_id: str | None
+    author_platform: str | None
+    created_at: datetime
+
+
+async def conversation_view(session: AsyncSession, conversation_id: int, inbox: InboxRoute) -> ConversationView:
+    conv, contact = (
+        await session.execute(
+            select(Conversation, Contact)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .where(Conversation.id == conversation_id)
+        )
+    ).one()
+    return ConversationView(
+        id=conv.id,
+        inbox_name=inbox.name,
+        business_name=inbox.business_name,
+        contact_name=contact.name,
+        phone=contact.phone,
+        phone_display=format_phone(contact.phone),
+        phone_valid=contact.phone_valid,
+        status=conv.status,
+        assignee=conv.assignee,
+        opted_out=await is_suppressed(session, contact.phone, conv.inbox_id),
+        last_inbound_at=conv.last_inbound_at,
+        created_at=conv.created_at,
+    )
+
+
+async def message_view(session: AsyncSession, message_id: int) -> MessageView:
+    m = await session.get_one(Message, message_id)
+    return MessageView(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        direction=m.direction,
+        kind=m.kind,
+        body=m.body,
+        media=list(m.media or []),
+        status=m.status,
+        error_code=m.error_code,
+        error_text=m.error_text,
+        segments=m.segments,
+        encoding=m.encoding,
+        author_name=m.author_name,
+        author_id=m.author_id,
+        author_platform=m.author_platform,
+        created_at=m.created_at,
+    )
+
+
+async def thread_link(session: AsyncSession, conversation_id: int, platform: str, channel: str) -> ThreadLink | None:
+    return (
+        await session.execute(
+            select(ThreadLink).where(
+                ThreadLink.conversation_id == conversation_id,
+                ThreadLink.platform == platform,
+                ThreadLink.channel == channel,
+            )
+        )
+    ).scalar_one_or_none()

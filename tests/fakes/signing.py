@@ -1,0 +1,27 @@
+"""Sign fake webhooks exactly as Slack and Twilio do, using the libraries' own code."""
+
+from __future__ import annotations
+
+import time
+
+from multidict import MultiDict
+from slack_sdk.signature import SignatureVerifier
+from twilio.request_validator import RequestValidator
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str] | list[tuple[str, str]]) -> str:
+    """X-Twilio-Signature for a POST to ``url`` with form ``params``.
+
+    A list of pairs carries repeated keys (e.g. several MediaUrl values); it becomes a
+    MultiDict, which RequestValidator reads with ``getall`` just like a real request's form.
+    """
+    values = MultiDict(params) if isinstance(params, list) else params
+    return RequestValidator(auth_token).compute_signature(url, values)
+
+
+def slack_headers(signing_secret: str, body: str | bytes, timestamp: int | None = None) -> dict[str, str]:
+    """X-Slack-Request-Timestamp / X-Slack-Signature headers for ``body`` (v0, HMAC-SHA256)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}

@@ -1,0 +1,714 @@
+"""A loopback fake of the Slack Web API and Socket Mode, for tests.
+
+The real ``slack_sdk`` / ``slack_bolt`` clients talk to it over HTTP and WebSocket
+on 127.0.0.1, so tests exercise the libraries' real request building, error
+handling and socket-mode envelope/ack protocol rather than mocks.
+
+Usage::
+
+    async with FakeSlack() as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        await client.chat_postMessage(channel="C1", text="hi")
+        assert slack.posts[0]["text"] == "hi"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"  # exactly what Slack sends
+
+Params = dict[str, Any]
+Predicate = Callable[[], bool | Awaitable[bool]]
+
+
+class SlackApiFailure(Exception):
+    """Raised inside a method handler to answer ``{"ok": false, "error": ...}``."""
+
+    def __init__(self, error: str, status: int = 200) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+def _json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    hdrs = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})}
+    return web.Response(body=json.dumps(body).encode("utf-8"), status=status, headers=hdrs)
+
+
+def _maybe_json(value: Any) -> Any:
+    """Slack accepts blocks/metadata/files either as JSON strings (form posts) or objects (JSON posts)."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    # slack_sdk turns booleans into "1"/"0"/"true" depending on the code path.
+    return str(value).lower() in {"1", "true", "yes"}
+
+
+class FakeSlack:
+    """In-memory Slack workspace served over aiohttp on an ephemeral loopback port."""
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-test",
+        app_token: str = "xapp-test",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        team_id: str = "T0001",
+        signing_secret: str = "sign-secret",
+        app_id: str = "A0001",
+    ) -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.team_id = team_id
+        self.signing_secret = signing_secret
+        self.app_id = app_id
+
+        # Inspection state.
+        self.calls: list[tuple[str, Params]] = []
+        self.posts: list[Params] = []
+        self.ephemerals: list[Params] = []
+        self.files: list[dict[str, Any]] = []
+        self.socket_acks: list[dict[str, Any]] = []
+        self.socket_messages: list[dict[str, Any]] = []  # every non-ack frame a client sent
+
+        # Failure injection.
+        self.outage: bool = False
+        self.latency: float = 0.0
+        self._fail_next: dict[str, list[int]] = {}
+        self._rate_limits: dict[str, tuple[float, int]] = {}
+        self._last_accepted: dict[tuple[str, str], float] = {}
+
+        # Workspace state.
+        self._messages: dict[str, list[dict[str, Any]]] = {}
+        self._channels: dict[str, dict[str, Any]] = {}
+        self._users: dict[str, dict[str, Any]] = {}
+        self._pending_uploads: dict[str, dict[str, Any]] = {}
+        self._ts_counter = 0
+        self._file_counter = 0
+        self.add_user(bot_user_id, "smsbridge", is_bot=True)
+
+        # Socket mode state.
+        self._sockets: list[web.WebSocketResponse] = []
+        self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.socket_connections = 0  # total successful connects (grows on reconnect)
+
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
+        app.router.add_get("/socket", self._handle_socket)
+        # A short shutdown timeout: a connected socket-mode client must not stall stop().
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        self._sockets.clear()
+        for fut in self._pending_acks.values():
+            fut.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """Pass as ``AsyncWebClient(base_url=...)``; slack_sdk needs the trailing slash."""
+        return f"{self.base_url}/api/"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self._port}/socket"
+
+    # ------------------------------------------------------------------ setup helpers
+
+    def set_channel(self, channel_id: str, name: str, is_member: bool = True, **extra: Any) -> None:
+        self._channels[channel_id] = {"id": channel_id, "name": name, "is_member": is_member, **extra}
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        is_bot: bool = False,
+    ) -> None:
+        real = real_name or name
+        display = display_name if display_name is not None else name
+        self._users[user_id] = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": real,
+            "is_bot": is_bot,
+            "deleted": False,
+            "profile": {
+                "real_name": real,
+                "display_name": display,
+                "real_name_normalized": real,
+                "display_name_normalized": display,
+            },
+        }
+
+    # ------------------------------------------------------------------ failure injection
+
+    def fail_next(self, method: str, count: int = 1, status: int = 500) -> None:
+        """The next ``count`` calls of ``method`` answer HTTP ``status`` (and are not applied)."""
+        self._fail_next.setdefault(method, []).extend([status] * count)
+
+    def rate_limit(
+        self, method: str = "chat.postMessage", per_channel_interval: float = 1.0, retry_after: int = 1
+    ) -> None:
+        """Answer 429 + Retry-After for a call to the same channel sooner than the interval.
+
+        ``per_channel_interval=0`` removes the limit.
+        """
+        if per_channel_interval <= 0:
+            self._rate_limits.pop(method, None)
+        else:
+            self._rate_limits[method] = (per_channel_interval, retry_after)
+
+    # ------------------------------------------------------------------ inspection
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Top-level messages of a channel, oldest first."""
+        return [m for m in self._messages.get(channel, []) if m["thread_ts"] in (None, m["ts"])]
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Replies in a thread (parent excluded), oldest first."""
+        return [
+            m for m in self._messages.get(channel, []) if m["thread_ts"] == thread_ts and m["ts"] != thread_ts
+        ]
+
+    def get(self, channel: str, ts: str) -> dict[str, Any] | None:
+        for m in self._messages.get(channel, []):
+            if m["ts"] == ts:
+                return m
+        return None
+
+    def calls_to(self, method: str) -> list[Params]:
+        return [p for m, p in self.calls if m == method]
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 5.0, message: str | None = None) -> None:
+        """Poll ``predicate`` (sync or async) every 10 ms until it is truthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
+            if time.monotonic() >= deadline:
+                recent = [m for m, _ in self.calls[-15:]]
+                what = message or getattr(predicate, "__name__", repr(predicate))
+                raise AssertionError(
+                    f"FakeSlack.wait_for timed out after {timeout}s waiting for {what}; "
+                    f"{len(self.posts)} posts, last calls: {recent}"
+                )
+            await asyncio.sleep(0.01)
+
+    # ------------------------------------------------------------------ socket mode
+
+    async def wait_socket_connected(self, timeout: float = 5.0) -> None:
+        await self.wait_for(lambda: bool(self._sockets), timeout, "a socket mode connection")
+
+    def make_event_callback(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        """Wrap an event in the ``event_callback`` body Slack delivers for events_api."""
+        return {
+            "token": "verification-token",
+            "team_id": self.team_id,
+            "api_app_id": self.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}
+            ],
+            "is_ext_shared_channel": False,
+        }
+
+    async def socket_send(
+        self,
+        payload_type: str,
+        payload: dict[str, Any],
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        timeout: float = 5.0,
+    ) -> dict[str, Any]:
+        """Send one envelope to the newest connection and wait for its ack."""
+        if not self._sockets:
+            raise AssertionError("no socket mode client is connected")
+        envelope_id = str(uuid.uuid4())
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": payload_type,
+            "payload": payload,
+            # Slack lets commands and interactions answer through the ack; events can't.
+            "accepts_response_payload": (
+                payload_type != "events_api" if accepts_response_payload is None else accepts_response_payload
+            ),
+        }
+        if payload_type == "events_api":
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = retry_reason
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending_acks[envelope_id] = fut
+        try:
+            await self._sockets[-1].send_str(json.dumps(envelope))
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no ack for {payload_type} envelope {envelope_id} within {timeout}s") from None
+        finally:
+            self._pending_acks.pop(envelope_id, None)
+
+    async def socket_send_event(self, event: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return await self.socket_send("events_api", self.make_event_callback(event), **kwargs)
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the client to reconnect, as Slack does every few hours."""
+        for ws in list(self._sockets):
+            await ws.send_str(
+                json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-applink"}})
+            )
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        # autoping answers the SDK's "sdk-ping-pong:<t>" pings with matching pongs,
+        # which its stale-connection monitor relies on.
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets) + 1,
+                    "debug_info": {"host": "fake-applink", "build_number": 1, "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
+        )
+        self._sockets.append(ws)
+        self.socket_connections += 1
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                envelope_id = data.get("envelope_id") if isinstance(data, dict) else None
+                if envelope_id:
+                    self.socket_acks.append(data)
+                    fut = self._pending_acks.get(envelope_id)
+                    if fut is not None and not fut.done():
+                        fut.set_result(data)
+                else:
+                    self.socket_messages.append(data)
+        finally:
+            if ws in self._sockets:
+                self._sockets.remove(ws)
+        return ws
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    async def _read_params(self, request: web.Request) -> Params:
+        # slack_sdk sends some args in the query string even on POST (e.g. files.*),
+        # others as form or JSON body: merge them all like Slack does.
+        params: Params = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                body = await request.json()
+                if isinstance(body, dict):
+                    params.update(body)
+            else:
+                form = await request.post()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        return params
+
+    def _token(self, request: web.Request, params: Params) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[len("Bearer ") :]
+        token = params.pop("token", None)
+        return str(token) if token is not None else None
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._read_params(request)
+        token = self._token(request, params)
+        params.pop("token", None)
+        self.calls.append((method, params))
+
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.outage:
+            return _json_response({"ok": False, "error": "service_unavailable"}, status=503)
+        queued = self._fail_next.get(method)
+        if queued:
+            status = queued.pop(0)
+            return _json_response({"ok": False, "error": "fatal_error"}, status=status)
+
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token is None:
+            return _json_response({"ok": False, "error": "not_authed"})
+        if token != expected:
+            return _json_response({"ok": False, "error": "invalid_auth"})
+
+        limit = self._rate_limits.get(method)
+        if limit is not None:
+            interval, retry_after = limit
+            key = (method, str(params.get("channel") or params.get("channel_id") or ""))
+            now = time.monotonic()
+            last = self._last_accepted.get(key)
+            if last is not None and now - last < interval:
+                return _json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
+                )
+            self._last_accepted[key] = now
+
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return _json_response({"ok": False, "error": "unknown_method"}, status=404)
+        try:
+            result = handler(params)
+        except SlackApiFailure as exc:
+            return _json_response({"ok": False, "error": exc.error}, status=exc.status)
+        return _json_response({"ok": True, **result})
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        pending = self._pending_uploads.get(file_id)
+        if pending is None:
+            return web.Response(text="file_not_found", status=404)
+        # slack_sdk sends raw bytes; Slack also accepts multipart, where the first part is the file.
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            part = await reader.next()
+            data = bytes(await part.read()) if part is not None else b""  # type: ignore[union-attr]
+        else:
+            data = await request.read()
+        pending["bytes"] = data
+        # Slack's upload host answers text/plain, which slack_sdk special-cases.
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    # ------------------------------------------------------------------ state helpers
+
+    def _next_ts(self) -> str:
+        # Unique, strictly increasing, Slack-shaped: "1700000000.000100", "...000200", ...
+        self._ts_counter += 1
+        micros = 1_700_000_000_000_000 + 100 * self._ts_counter
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _require(self, params: Params, name: str, error: str) -> str:
+        value = params.get(name)
+        if value in (None, ""):
+            raise SlackApiFailure(error)
+        return str(value)
+
+    def _check_channel(self, channel: str) -> None:
+        info = self._channels.get(channel)
+        if info is not None and not info.get("is_member", True):
+            raise SlackApiFailure("not_in_channel")
+
+    def _find(self, channel: str, ts: str) -> dict[str, Any]:
+        msg = self.get(channel, ts)
+        if msg is None:
+            raise SlackApiFailure("message_not_found")
+        return msg
+
+    def _render(self, msg: dict[str, Any], include_metadata: bool = True) -> dict[str, Any]:
+        """A stored message as Slack's API would show it."""
+        out: dict[str, Any] = {"type": "message"}
+        for key in ("user", "bot_id", "text", "ts", "thread_ts", "blocks", "username", "files", "reactions"):
+            if msg.get(key) is not None:
+                out[key] = msg[key]
+        if msg.get("subtype"):
+            out["subtype"] = msg["subtype"]
+        if msg.get("icon_emoji"):
+            out["icons"] = {"emoji": msg["icon_emoji"]}
+        if msg.get("edit_count"):
+            out["edited"] = {"user": msg["user"], "ts": msg["edited_ts"]}
+        out["team"] = self.team_id
+        replies = self.thread(msg["channel"], msg["ts"]) if msg["thread_ts"] in (None, msg["ts"]) else []
+        if replies:
+            # Slack marks a parent with thread_ts == ts once it has replies.
+            out["thread_ts"] = msg["ts"]
+            out["reply_count"] = len(replies)
+            out["reply_users"] = sorted({r["user"] for r in replies})
+            out["latest_reply"] = replies[-1]["ts"]
+        elif msg["thread_ts"] not in (None, msg["ts"]):
+            parent = self.get(msg["channel"], msg["thread_ts"])
+            if parent is not None:
+                out["parent_user_id"] = parent["user"]
+        if include_metadata and msg.get("metadata") is not None:
+            out["metadata"] = msg["metadata"]
+        return out
+
+    def _store(self, channel: str, msg: dict[str, Any]) -> dict[str, Any]:
+        msg.setdefault("channel", channel)
+        self._messages.setdefault(channel, []).append(msg)
+        return msg
+
+    @staticmethod
+    def _paginate(items: list[dict[str, Any]], params: Params, default_limit: int) -> tuple[list[Any], str]:
+        # Cursor is just the offset: opaque enough for clients that pass it back verbatim.
+        limit = int(params.get("limit") or default_limit) or default_limit
+        start = int(params.get("cursor") or 0)
+        page = items[start : start + limit]
+        next_cursor = str(start + limit) if start + limit < len(items) else ""
+        return page, next_cursor
+
+    @staticmethod
+    def _in_range(ts: str, params: Params) -> bool:
+        inclusive = _truthy(params.get("inclusive", "0"))
+        oldest, latest = params.get("oldest"), params.get("latest")
+        t = float(ts)
+        if oldest not in (None, ""):
+            o = float(oldest)
+            if t < o or (t == o and not inclusive):
+                return False
+        if latest not in (None, ""):
+            lt = float(latest)
+            if t > lt or (t == lt and not inclusive):
+                return False
+        return True
+
+    # ------------------------------------------------------------------ Web API methods
+
+    def _m_auth_test(self, params: Params) -> dict[str, Any]:
+        return {
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "smsbridge",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _m_apps_connections_open(self, params: Params) -> dict[str, Any]:
+        return {"url": self.socket_url}
+
+    def _m_chat_postMessage(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        self._check_channel(channel)
+        blocks = _maybe_json(params.get("blocks"))
+        if not params.get("text") and not blocks and not params.get("attachments"):
+            raise SlackApiFailure("no_text")
+        ts = self._next_ts()
+        thread_ts = params.get("thread_ts") or None
+        msg = self._store(
+            channel,
+            {
+                "channel": channel,
+                "ts": ts,
+                "thread_ts": str(thread_ts) if thread_ts else None,
+                "text": params.get("text", ""),
+                "blocks": blocks,
+                "username": params.get("username"),
+                "icon_emoji": params.get("icon_emoji"),
+                "metadata": _maybe_json(params.get("metadata")),
+                "user": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "edit_count": 0,
+            },
+        )
+        self.posts.append({**params, "blocks": blocks, "metadata": msg["metadata"], "ts": ts})
+        return {"channel": channel, "ts": ts, "message": self._render(msg)}
+
+    def _m_chat_update(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        msg = self._find(channel, self._require(params, "ts", "message_not_found"))
+        if "text" in params:
+            msg["text"] = params["text"]
+        if "blocks" in params:
+            msg["blocks"] = _maybe_json(params["blocks"])
+        if "metadata" in params:
+            msg["metadata"] = _maybe_json(params["metadata"])
+        msg["edit_count"] += 1
+        msg["edited_ts"] = self._next_ts()
+        return {"channel": channel, "ts": msg["ts"], "text": msg["text"], "message": self._render(msg)}
+
+    def _m_chat_delete(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        msg = self._find(channel, self._require(params, "ts", "message_not_found"))
+        self._messages[channel].remove(msg)
+        return {"channel": channel, "ts": msg["ts"]}
+
+    def _m_chat_postEphemeral(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        user = self._require(params, "user", "user_not_in_channel")
+        ts = self._next_ts()
+        self.ephemerals.append(
+            {
+                "channel": channel,
+                "user": user,
+                "text": params.get("text", ""),
+                "blocks": _maybe_json(params.get("blocks")),
+                "thread_ts": params.get("thread_ts") or None,
+                "message_ts": ts,
+            }
+        )
+        return {"message_ts": ts}
+
+    def _reaction_target(self, params: Params) -> tuple[dict[str, Any], str]:
+        channel = self._require(params, "channel", "channel_not_found")
+        msg = self._find(channel, self._require(params, "timestamp", "message_not_found"))
+        return msg, self._require(params, "name", "invalid_name")
+
+    def _m_reactions_add(self, params: Params) -> dict[str, Any]:
+        msg, name = self._reaction_target(params)
+        reactions: list[dict[str, Any]] = msg.setdefault("reactions", [])
+        for r in reactions:
+            if r["name"] == name:
+                if self.bot_user_id in r["users"]:
+                    raise SlackApiFailure("already_reacted")
+                r["users"].append(self.bot_user_id)
+                r["count"] += 1
+                return {}
+        reactions.append({"name": name, "users": [self.bot_user_id], "count": 1})
+        return {}
+
+    def _m_reactions_remove(self, params: Params) -> dict[str, Any]:
+        msg, name = self._reaction_target(params)
+        reactions: list[dict[str, Any]] = msg.get("reactions") or []
+        for r in reactions:
+            if r["name"] == name and self.bot_user_id in r["users"]:
+                r["users"].remove(self.bot_user_id)
+                r["count"] -= 1
+                if not r["count"]:
+                    reactions.remove(r)
+                return {}
+        raise SlackApiFailure("no_reaction")
+
+    def _m_conversations_replies(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        msg = self.get(channel, self._require(params, "ts", "thread_not_found"))
+        if msg is None:
+            raise SlackApiFailure("thread_not_found")
+        parent_ts = msg["thread_ts"] or msg["ts"]
+        parent = self.get(channel, parent_ts)
+        with_meta = _truthy(params.get("include_all_metadata", "0"))
+        # Slack always returns the parent first; oldest/latest only filter replies.
+        replies = [r for r in self.thread(channel, parent_ts) if self._in_range(r["ts"], params)]
+        items = ([parent] if parent is not None else []) + replies
+        page, cursor = self._paginate([self._render(m, with_meta) for m in items], params, 1000)
+        return {"messages": page, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}
+
+    def _m_conversations_history(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        with_meta = _truthy(params.get("include_all_metadata", "0"))
+        top = [m for m in reversed(self.messages(channel)) if self._in_range(m["ts"], params)]
+        page, cursor = self._paginate([self._render(m, with_meta) for m in top], params, 100)
+        return {"messages": page, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}
+
+    def _m_conversations_info(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        info = self._channels.get(channel)
+        if info is None:
+            raise SlackApiFailure("channel_not_found")
+        return {"channel": {"is_channel": True, "is_private": False, "is_archived": False, **info}}
+
+    def _m_users_info(self, params: Params) -> dict[str, Any]:
+        user = self._users.get(self._require(params, "user", "user_not_found"))
+        if user is None:
+            raise SlackApiFailure("user_not_found")
+        return {"user": user}
+
+    def _m_files_getUploadURLExternal(self, params: Params) -> dict[str, Any]:
+        filename = self._require(params, "filename", "invalid_arguments")
+        self._require(params, "length", "invalid_arguments")
+        self._file_counter += 1
+        file_id = f"F{self._file_counter:08d}"
+        self._pending_uploads[file_id] = {"id": file_id, "filename": filename, "bytes": None}
+        return {"upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, params: Params) -> dict[str, Any]:
+        entries = _maybe_json(params.get("files"))
+        if not isinstance(entries, list) or not entries:
+            raise SlackApiFailure("invalid_arguments")
+        channel = params.get("channel_id") or None
+        thread_ts = params.get("thread_ts") or None
+        done: list[dict[str, Any]] = []
+        for entry in entries:
+            pending = self._pending_uploads.get(entry.get("id", ""))
+            if pending is None or pending["bytes"] is None:
+                raise SlackApiFailure("file_not_found")
+            del self._pending_uploads[pending["id"]]
+            title = entry.get("title") or pending["filename"]
+            self.files.append(
+                {
+                    "id": pending["id"],
+                    "title": title,
+                    "filename": pending["filename"],
+                    "bytes": pending["bytes"],
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                }
+            )
+            done.append(
+                {"id": pending["id"], "name": pending["filename"], "title": title, "size": len(pending["bytes"])}
+            )
+        if channel:
+            # Sharing a file posts a message carrying it, in the thread when given.
+            self._store(
+                channel,
+                {
+                    "channel": channel,
+                    "ts": self._next_ts(),
+                    "thread_ts": thread_ts,
+                    "text": params.get("initial_comment") or "",
+                    "blocks": None,
+                    "username": None,
+                    "icon_emoji": None,
+                    "metadata": None,
+                    "user": self.bot_user_id,
+                    "bot_id": self.bot_id,
+                    "edit_count": 0,
+                    "files": done,
+                    "upload": True,
+                },
+            )
+        return {"files": done}

@@ -1,0 +1,421 @@
+"""A loopback fake of Twilio's 2010-04-01 REST API, for tests.
+
+The real ``twilio`` client (with ``AsyncTwilioHttpClient``) talks to it over HTTP on
+127.0.0.1; ``make_twilio_client`` builds that client exactly the way the service does.
+
+Usage::
+
+    async with FakeTwilio() as tw:
+        client = make_twilio_client(tw)
+        msg = await client.messages.create_async(to="+14155550101", from_="+14155550100", body="hi")
+        assert tw.messages[0]["Body"] == "hi"
+        await client.http_client.close()
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+API_VERSION = "2010-04-01"
+DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+
+# GSM 03.38 basic set; the extension set costs two septets. Anything else forces UCS-2.
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXT = set("^{}\\[~]|€\f")
+
+# Default Twilio error codes for injected HTTP failures.
+_STATUS_CODES = {
+    429: (20429, "Too Many Requests"),
+    500: (20500, "An internal server error has occurred"),
+    503: (20503, "Service Unavailable"),
+}
+
+
+def count_segments(body: str) -> int:
+    """SMS segments as carriers count them: GSM-7 160/153, UCS-2 70/67 (UTF-16 units)."""
+    if all(c in _GSM_BASIC or c in _GSM_EXT for c in body):
+        units, single, multi = sum(2 if c in _GSM_EXT else 1 for c in body), 160, 153
+    else:
+        units, single, multi = len(body.encode("utf-16-le")) // 2, 70, 67
+    if units <= single:
+        return 1
+    return -(-units // multi)
+
+
+def _rfc2822(dt: datetime | None) -> str | None:
+    # Twilio's 2010 API dates look like "Wed, 18 Aug 2010 20:01:40 +0000".
+    return format_datetime(dt) if dt is not None else None
+
+
+def _parse_filter_date(value: str) -> tuple[datetime, bool]:
+    """Parse a DateSent filter; returns (moment, is_date_only)."""
+    if len(value) == 10:
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc), True
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)), False
+
+
+def _json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(body).encode("utf-8"),
+        status=status,
+        headers={"Content-Type": JSON_CONTENT_TYPE, **(headers or {})},
+    )
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json_response(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        status=status,
+    )
+
+
+class FakeTwilio:
+    """In-memory Twilio account served over aiohttp on an ephemeral loopback port."""
+
+    def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = "twilio-token") -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+
+        self.messages: list[dict[str, Any]] = []  # form fields as sent + "sid", oldest first
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.opted_out: set[str] = set()
+        self.numbers: list[dict[str, Any]] = []
+        self.outage: bool = False
+        self._fail_next: list[tuple[int, int | None]] = []
+        self._resources: dict[str, dict[str, Any]] = {}  # sid -> message resource
+        self._media: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
+
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> FakeTwilio:
+        app = web.Application(middlewares=[self._middleware])
+        base = f"/{API_VERSION}/Accounts/{{account}}"
+        app.router.add_get(f"{base}.json", self._account)
+        app.router.add_post(f"{base}/Messages.json", self._create_message)
+        app.router.add_get(f"{base}/Messages.json", self._list_messages)
+        app.router.add_get(f"{base}/Messages/{{sid}}.json", self._fetch_message)
+        app.router.add_get(f"{base}/Messages/{{sid}}/Media/{{media}}", self._get_media)
+        app.router.add_get(f"{base}/IncomingPhoneNumbers.json", self._list_numbers)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTwilio:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeTwilio is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def _account_path(self) -> str:
+        return f"/{API_VERSION}/Accounts/{self.account_sid}"
+
+    # ------------------------------------------------------------------ test helpers
+
+    def fail_next(self, count: int = 1, status: int = 500, code: int | None = None) -> None:
+        """The next ``count`` message sends (POST Messages.json) fail with ``status``."""
+        self._fail_next.extend([(status, code)] * count)
+
+    def add_number(self, phone_number: str, sms_url: str = "", status_callback: str = "") -> dict[str, Any]:
+        sid = "PN" + secrets.token_hex(16)
+        now = _rfc2822(datetime.now(timezone.utc))
+        number = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "phone_number": phone_number,
+            "friendly_name": phone_number,
+            "sms_url": sms_url,
+            "sms_method": "POST",
+            "sms_fallback_url": "",
+            "status_callback": status_callback,
+            "status_callback_method": "POST",
+            "capabilities": {"sms": True, "mms": True, "voice": True, "fax": False},
+            "status": "in-use",
+            "api_version": API_VERSION,
+            "date_created": now,
+            "date_updated": now,
+            "uri": f"{self._account_path}/IncomingPhoneNumbers/{sid}.json",
+        }
+        self.numbers.append(number)
+        return number
+
+    def add_media(self, data: bytes, content_type: str, message_sid: str | None = None) -> str:
+        """Serve ``data`` at a Twilio-shaped media URL (basic auth required); returns the absolute URL."""
+        msid = message_sid or "MM" + secrets.token_hex(16)
+        path = f"{self._account_path}/Messages/{msid}/Media/ME{secrets.token_hex(16)}"
+        self._media[path] = (data, content_type)
+        return self.url + path
+
+    def add_inbound(
+        self, from_: str, to: str, body: str, media_urls: list[str] | None = None, sid: str | None = None
+    ) -> dict[str, Any]:
+        """Record an inbound message, so list/fetch see it (e.g. for catch-up after downtime)."""
+        now = datetime.now(timezone.utc)
+        res = self._resource(
+            sid or "SM" + secrets.token_hex(16), to, from_, body, None, "received", "inbound", len(media_urls or [])
+        )
+        res["date_sent"] = _rfc2822(now)
+        res["_date_sent"] = now
+        self._resources[res["sid"]] = res
+        return self._public(res)
+
+    def set_status(self, sid: str, status: str, error_code: int | None = None) -> dict[str, Any]:
+        res = self._resources[sid]
+        now = datetime.now(timezone.utc)
+        res["status"] = status
+        res["date_updated"] = _rfc2822(now)
+        if status in {"sent", "delivered", "undelivered", "failed", "read"} and res["_date_sent"] is None:
+            res["_date_sent"] = now
+            res["date_sent"] = _rfc2822(now)
+        if error_code is not None:
+            res["error_code"] = error_code
+            res["error_message"] = f"Error {error_code}"
+        return self._public(res)
+
+    def get_message(self, sid: str) -> dict[str, Any]:
+        return self._public(self._resources[sid])
+
+    # ------------------------------------------------------------------ plumbing
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        if self.outage:
+            return _error(503, 20503, "Service Unavailable")
+        if not self._authorized(request):
+            resp = _error(401, 20003, "Authenticate")
+            resp.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+            return resp
+        if request.match_info.get("account") != self.account_sid:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        return await handler(request)
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except ValueError:
+            return False
+        return user == self.account_sid and password == self.auth_token
+
+    def _resource(
+        self,
+        sid: str,
+        to: str,
+        from_: str | None,
+        body: str,
+        messaging_service_sid: str | None,
+        status: str,
+        direction: str,
+        num_media: int,
+    ) -> dict[str, Any]:
+        now = datetime.now(timezone.utc)
+        uri = f"{self._account_path}/Messages/{sid}.json"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": _rfc2822(now),
+            "date_sent": None,
+            "date_updated": _rfc2822(now),
+            "direction": direction,
+            "error_code": None,
+            "error_message": None,
+            "from": from_,
+            "messaging_service_sid": messaging_service_sid,
+            # Twilio sends these two counts as strings.
+            "num_media": str(num_media),
+            "num_segments": str(count_segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": status,
+            "subresource_uris": {
+                "media": f"{self._account_path}/Messages/{sid}/Media.json",
+                "feedback": f"{self._account_path}/Messages/{sid}/Feedback.json",
+            },
+            "to": to,
+            "uri": uri,
+            # Private bookkeeping, stripped by _public().
+            "_created": now,
+            "_date_sent": None,
+        }
+
+    @staticmethod
+    def _public(res: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in res.items() if not k.startswith("_")}
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def _account(self, request: web.Request) -> web.Response:
+        return _json_response(
+            {
+                "sid": self.account_sid,
+                "owner_account_sid": self.account_sid,
+                "friendly_name": "smsbridge test account",
+                "status": "active",
+                "type": "Full",
+                "date_created": "Thu, 01 Jun 2023 00:00:00 +0000",
+                "date_updated": "Thu, 01 Jun 2023 00:00:00 +0000",
+                "uri": f"{self._account_path}.json",
+                "subresource_uris": {"messages": f"{self._account_path}/Messages.json"},
+            }
+        )
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        media_urls = [v for v in form.getall("MediaUrl", []) if isinstance(v, str)]
+        fields["MediaUrl"] = media_urls
+
+        if self._fail_next:
+            status, code = self._fail_next.pop(0)
+            default_code, message = _STATUS_CODES.get(status, (20000 + status, "Error"))
+            return _error(status, code or default_code, message)
+
+        to = fields.get("To")
+        from_ = fields.get("From")
+        service = fields.get("MessagingServiceSid")
+        body = fields.get("Body", "")
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not from_ and not service:
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not body and not media_urls:
+            return _error(400, 21602, "Message body is required.")
+        if len(body) > 1600:
+            return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        if len(media_urls) > 10:
+            return _error(400, 21623, "Number of media files exceeds allowed limit.")
+        if to in self.opted_out:
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+
+        sid = "SM" + secrets.token_hex(16)
+        # With a Messaging Service, Twilio picks the sender later: status "accepted", from null.
+        status = "queued" if from_ else "accepted"
+        res = self._resource(sid, to, from_ or None, body, service, status, "outbound-api", len(media_urls))
+        self._resources[sid] = res
+        self.messages.append({**fields, "sid": sid})
+        return _json_response(self._public(res), status=201)
+
+    async def _fetch_message(self, request: web.Request) -> web.Response:
+        res = self._resources.get(request.match_info["sid"])
+        if res is None:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        return _json_response(self._public(res))
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        q = request.query
+        items = sorted(self._resources.values(), key=lambda r: r["_created"], reverse=True)
+        if "To" in q:
+            items = [r for r in items if r["to"] == q["To"]]
+        if "From" in q:
+            items = [r for r in items if r["from"] == q["From"]]
+        for name in ("DateSent", "DateSent>", "DateSent<"):
+            if name not in q:
+                continue
+            bound, date_only = _parse_filter_date(q[name])
+
+            def sent(r: dict[str, Any]) -> datetime:
+                # Unsent outbound messages have no date_sent; fall back to creation time.
+                return r["_date_sent"] or r["_created"]
+
+            if name == "DateSent":
+                if date_only:
+                    items = [r for r in items if bound <= sent(r) < bound + timedelta(days=1)]
+                else:
+                    items = [r for r in items if sent(r) == bound]
+            elif name == "DateSent>":  # "on or after", as Twilio documents DateSent>=
+                items = [r for r in items if sent(r) >= bound]
+            else:  # "on or before"
+                items = [r for r in items if sent(r) <= bound]
+        return self._page(request, "messages", [self._public(r) for r in items])
+
+    async def _list_numbers(self, request: web.Request) -> web.Response:
+        items = self.numbers
+        if "PhoneNumber" in request.query:
+            items = [n for n in items if n["phone_number"] == request.query["PhoneNumber"]]
+        return self._page(request, "incoming_phone_numbers", items)
+
+    async def _get_media(self, request: web.Request) -> web.Response:
+        media = self._media.get(request.path)
+        if media is None:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        data, content_type = media
+        return web.Response(body=data, content_type=content_type)
+
+    def _page(self, request: web.Request, key: str, items: list[dict[str, Any]]) -> web.Response:
+        """Twilio's 2010-04-01 paging envelope; next_page_uri is relative, as the client expects."""
+        page_size = int(request.query.get("PageSize", 50))
+        page = int(request.query.get("Page", 0))
+        start = page * page_size
+        chunk = items[start : start + page_size]
+        filters = {k: v for k, v in request.query.items() if k not in {"Page", "PageSize", "PageToken"}}
+
+        def uri(p: int) -> str:
+            return f"{request.path}?{urlencode({**filters, 'PageSize': page_size, 'Page': p})}"
+
+        has_next = start + page_size < len(items)
+        return _json_response(
+            {
+                key: chunk,
+                "end": start + max(len(chunk) - 1, 0),
+                "first_page_uri": uri(0),
+                "next_page_uri": uri(page + 1) if has_next else None,
+                "previous_page_uri": uri(page - 1) if page > 0 else None,
+                "page": page,
+                "page_size": page_size,
+                "start": start,
+                "uri": uri(page),
+            }
+        )
+
+
+def make_twilio_client(fake: FakeTwilio) -> Client:
+    """Build the real Twilio client against the fake, exactly as production wiring does.
+
+    The library has no base-URL option: ``client.api.base_url`` is the only knob for
+    the 2010-04-01 API. Edge/region (from TWILIO_EDGE/TWILIO_REGION) would rewrite the
+    hostname, so they are cleared here. Close with ``await client.http_client.close()``.
+    """
+    client = Client(fake.account_sid, fake.auth_token, http_client=AsyncTwilioHttpClient())
+    client.edge = None
+    client.region = None
+    client.api.base_url = fake.url
+    return client
