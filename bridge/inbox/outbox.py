@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.models import OutboxJob, utcnow
+from bridge.metrics import JOB_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -164,24 +165,24 @@ class Outbox:
         async with self.db.sessions.begin() as session:
             rows = (await session.execute(stmt)).scalars().all()
             for row in rows:
+                attempts = row.attempts
                 # The guarded UPDATE makes a claim safe even without SKIP LOCKED (SQLite
                 # shared by two processes): only one of them sees its rowcount be 1.
                 result = await session.execute(
                     update(OutboxJob)
-                    .where(OutboxJob.id == row.id, OutboxJob.attempts == row.attempts)
+                    .where(OutboxJob.id == row.id, OutboxJob.attempts == attempts)
                     .values(
                         state="running",
-                        attempts=row.attempts + 1,
+                        attempts=attempts + 1,
                         locked_until=now + timedelta(seconds=self.lease_seconds),
                         # dedupe_key coalesces *pending* jobs: once a job runs, a new
                         # one with the same key must be accepted (e.g. a newer card).
                         dedupe_key=None,
                     )
+                    .execution_options(synchronize_session=False)
                 )
                 if result.rowcount == 1:
-                    claimed.append(
-                        Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts + 1, row.created_at)
-                    )
+                    claimed.append(Job(row.id, row.queue, row.kind, dict(row.payload), attempts + 1, row.created_at))
         return claimed
 
     async def complete(self, job: Job) -> None:
@@ -251,10 +252,13 @@ class Outbox:
     async def run_job(self, job: Job) -> None:
         kind = self.kinds.get(job.kind)
         if kind is None:
-            await self.bury(job, f"no handler for job kind {job.kind!r}")
+            # Its adapter is not configured in this process (e.g. no Twilio credentials
+            # yet): keep the job for a process that can run it, never drop it.
+            await self.retry(job, f"no handler for {job.kind!r} in this process", self.retry_max)
             return
         try:
-            await kind.handler(job)
+            with JOB_SECONDS.labels(job.kind).time():
+                await kind.handler(job)
         except GiveUp as exc:
             await self._give_up(kind, job, str(exc))
             return

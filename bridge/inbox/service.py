@@ -122,6 +122,8 @@ class InboxService:
                     conv.status = "open"  # the customer wrote again: it needs attention
                 await self._chat(session, inbox, conv.id, "card", {}, dedupe=f"card:{conv.id}")
                 await self._chat(session, inbox, conv.id, "message", {"message_id": message.id})
+                for index in range(len(sms.media)):
+                    await self._chat(session, inbox, conv.id, "media", {"message_id": message.id, "index": index})
                 if created and not phone.valid:
                     await self._notice(
                         session,

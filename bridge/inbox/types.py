@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,16 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.opted_out = opted_out
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    data: bytes
+    content_type: str
+    filename: str
+
+
+class MediaFetcher(Protocol):
+    """Downloads an inbound attachment from the provider (raises ProviderError)."""
+
+    async def fetch(self, url: str, content_type: str) -> FetchedMedia: ...

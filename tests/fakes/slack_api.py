@@ -92,6 +92,7 @@ class FakeSlack:
         self.outage: bool = False
         self.latency: float = 0.0
         self._fail_next: dict[str, list[int]] = {}
+        self._lose_answers: dict[str, list[bool]] = {}
         self._rate_limits: dict[str, tuple[float, int]] = {}
         self._last_accepted: dict[tuple[str, str], float] = {}
 
@@ -195,6 +196,10 @@ class FakeSlack:
     def fail_next(self, method: str, count: int = 1, status: int = 500) -> None:
         """The next ``count`` calls of ``method`` answer HTTP ``status`` (and are not applied)."""
         self._fail_next.setdefault(method, []).extend([status] * count)
+
+    def lose_answer_next(self, method: str, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` take effect but are answered with a 500."""
+        self._lose_answers.setdefault(method, []).extend([True] * count)
 
     def rate_limit(
         self, method: str = "chat.postMessage", per_channel_interval: float = 1.0, retry_after: int = 1
@@ -415,6 +420,11 @@ class FakeSlack:
             result = handler(params)
         except SlackApiFailure as exc:
             return _json_response({"ok": False, "error": exc.error}, status=exc.status)
+        lost = self._lose_answers.get(method)
+        if lost:
+            # Done, but the caller sees a failure: it cannot know the post exists.
+            lost.pop(0)
+            return _json_response({"ok": False, "error": "fatal_error"}, status=500)
         return _json_response({"ok": True, **result})
 
     async def _handle_upload(self, request: web.Request) -> web.Response:

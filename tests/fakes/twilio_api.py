@@ -97,6 +97,7 @@ class FakeTwilio:
         self.numbers: list[dict[str, Any]] = []
         self.outage: bool = False
         self._fail_next: list[tuple[int, int | None]] = []
+        self._lose_answers = 0
         self._resources: dict[str, dict[str, Any]] = {}  # sid -> message resource
         self._media: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
 
@@ -149,6 +150,11 @@ class FakeTwilio:
     def fail_next(self, count: int = 1, status: int = 500, code: int | None = None) -> None:
         """The next ``count`` message sends (POST Messages.json) fail with ``status``."""
         self._fail_next.extend([(status, code)] * count)
+
+    def lose_answer_next(self, count: int = 1) -> None:
+        """The next ``count`` sends are accepted and stored, but answered with a 502:
+        the caller cannot know its message left (a proxy error, a crash mid-response)."""
+        self._lose_answers += count
 
     def add_number(self, phone_number: str, sms_url: str = "", status_callback: str = "") -> dict[str, Any]:
         sid = "PN" + secrets.token_hex(16)
@@ -332,6 +338,9 @@ class FakeTwilio:
         res = self._resource(sid, to, from_ or None, body, service, status, "outbound-api", len(media_urls))
         self._resources[sid] = res
         self.messages.append({**fields, "sid": sid})
+        if self._lose_answers:
+            self._lose_answers -= 1
+            return _error(502, 20502, "Bad Gateway")
         return _json_response(self._public(res), status=201)
 
     async def _fetch_message(self, request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
 from bridge.adapters.twilio.errors import OPT_OUT_CODE, describe_error
@@ -36,7 +37,9 @@ def parse_form(body: bytes) -> dict[str, list[str]]:
 def signature_ok(auth_token: str, url: str, params: dict[str, list[str]], signature: str | None) -> bool:
     if not signature:
         return False
-    return bool(RequestValidator(auth_token).validate(url, params, signature))
+    # The validator reads repeated keys (MediaUrl…) through a multidict's getall().
+    pairs = MultiDict((key, value) for key, values in params.items() for value in values)
+    return bool(RequestValidator(auth_token).validate(url, pairs, signature))
 
 
 def _one(params: dict[str, list[str]], name: str, *, required: bool = False) -> str | None:

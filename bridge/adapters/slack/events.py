@@ -1,0 +1,101 @@
+"""Slack events into the core: a teammate's message in a conversation thread.
+
+Bolt runs with process_before_response, so the note or reply (and its outbox jobs)
+is committed before Slack gets its 200: a crash before that makes Slack retry, and
+the event_id makes the retry a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.adapters.slack.text import slack_to_plain
+from bridge.inbox.service import InboxService
+from bridge.inbox.types import Author, ThreadMessage
+
+log = logging.getLogger(__name__)
+
+# Subtypes that are a person writing; edits, joins, deletions and bot posts are not.
+TEAMMATE_SUBTYPES = {None, "file_share", "thread_broadcast"}
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+NAME_TTL = 3600.0
+
+
+class UserNames:
+    """Display names for attribution, cached: users.info is rate limited (Tier 4)."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    async def name(self, user_id: str) -> str:
+        cached = self._cache.get(user_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            response = await self.client.users_info(user=user_id)
+            user = response.get("user") or {}
+            profile = user.get("profile") or {}
+            name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name") or user_id
+        except Exception:  # noqa: BLE001 - attribution must not block a reply
+            log.warning("users.info failed for %s; using the id", user_id)
+            return user_id
+        self._cache[user_id] = (time.monotonic() + NAME_TTL, name)
+        return name
+
+
+def thread_message_from_event(event: dict[str, Any], event_id: str, bot_user_id: str | None) -> dict[str, Any] | None:
+    """The fields of a teammate's thread reply, or None for anything else."""
+    if event.get("subtype") not in TEAMMATE_SUBTYPES or event.get("bot_id"):
+        return None
+    user = event.get("user")
+    thread_ts = event.get("thread_ts")
+    if not user or user == bot_user_id or not thread_ts or thread_ts == event.get("ts"):
+        return None
+    return {
+        "channel": event["channel"],
+        "thread_ts": thread_ts,
+        "ts": event["ts"],
+        "user": user,
+        "text": event.get("text") or "",
+        "event_key": f"slack:{event_id}" if event_id else f"slack:{event['channel']}:{event['ts']}",
+    }
+
+
+def build_bolt_app(
+    client: AsyncWebClient, service: InboxService, signing_secret: str | None
+) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret or "socket-mode",
+        request_verification_enabled=bool(signing_secret),
+        process_before_response=True,
+    )
+    names = UserNames(client)
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        fields = thread_message_from_event(event, str(body.get("event_id") or ""), context.get("bot_user_id"))
+        if fields is None:
+            return
+        mentioned = {uid: await names.name(uid) for uid in MENTION.findall(fields["text"])}
+        outcome = await service.handle_thread_message(
+            ThreadMessage(
+                platform="slack",
+                channel=fields["channel"],
+                thread_id=fields["thread_ts"],
+                message_id=fields["ts"],
+                author=Author(platform="slack", user_id=fields["user"], name=await names.name(fields["user"])),
+                text=slack_to_plain(fields["text"], mentioned),
+                event_key=fields["event_key"],
+            )
+        )
+        log.debug("slack message %s in %s: %s", fields["ts"], fields["channel"], outcome)
+
+    return app

@@ -1,0 +1,231 @@
+"""Outbox job handlers that post to Slack: cards, customer texts, media, statuses, notices.
+
+Every post carries message metadata naming what it is. A job that runs again after
+an attempt whose outcome is unknown (crash, timeout) first looks for that metadata in
+the channel, so a retried post is found instead of duplicated.
+
+Slack allows about one post per second per channel with short bursts; a 429 pauses
+the whole channel for Retry-After, and jobs of that channel wait rather than spin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.adapters.slack import render
+from bridge.inbox.chatstate import ChatState
+from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
+from bridge.inbox.types import MediaFetcher, ProviderError
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+EVENT_TYPE = "smsbridge_post"
+# Errors that mean this one post can never succeed; anything else is retried (a bot
+# not yet invited to the channel, an outage) so nothing is lost meanwhile.
+HOPELESS = frozenset({"invalid_blocks", "msg_too_long", "no_text", "invalid_metadata_format", "too_many_attachments"})
+T = TypeVar("T")
+
+
+class SlackPoster:
+    def __init__(self, client: AsyncWebClient, state: ChatState, media: MediaFetcher | None = None) -> None:
+        self.client = client
+        self.state = state
+        self.media = media
+        self._paused_until: dict[str, float] = {}
+
+    def register(self, outbox: Outbox) -> None:
+        outbox.register("slack.card", self.card)
+        outbox.register("slack.message", self.message)
+        outbox.register("slack.media", self.media_item)
+        outbox.register("slack.status", self.status)
+        outbox.register("slack.notice", self.notice)
+
+    # -- calling Slack ---------------------------------------------------------
+
+    async def _call(self, channel: str, request: Callable[[], Awaitable[T]]) -> T:
+        paused = self._paused_until.get(channel, 0.0) - time.monotonic()
+        if paused > 0:
+            raise RetryLater(f"channel {channel} paused by Slack rate limit", delay=paused)
+        try:
+            return await request()
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if status == 429:
+                delay = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+                self._paused_until[channel] = time.monotonic() + delay
+                raise RetryLater(f"Slack rate limit on {channel}", delay=delay) from exc
+            if error in HOPELESS:
+                raise GiveUp(f"Slack refused the post: {error}") from exc
+            if error in ("not_in_channel", "channel_not_found", "invalid_auth", "account_inactive"):
+                log.error("Slack says %s for channel %s: invite the bot / check SLACK_BOT_TOKEN", error, channel)
+            raise RetryLater(f"Slack answered {status} {error}") from exc
+        except (SlackRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from exc
+
+    async def _find(self, job: Job, channel: str, thread_ts: str | None, **match: Any) -> str | None:
+        """The ts of an earlier post of ours carrying `match` in its metadata, if any."""
+        oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
+        if thread_ts:
+            response = await self._call(
+                channel,
+                lambda: self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200
+                ),
+            )
+        else:
+            response = await self._call(
+                channel,
+                lambda: self.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True, limit=200),
+            )
+        for item in response.get("messages", []):
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == EVENT_TYPE and all(payload.get(k) == v for k, v in match.items()):
+                return str(item["ts"])
+        return None
+
+    async def _post(self, job: Job, channel: str, thread_ts: str | None, meta: dict[str, Any], **fields: Any) -> str:
+        if job.is_retry:
+            found = await self._find(job, channel, thread_ts, **meta)
+            if found:
+                return found
+        response = await self._call(
+            channel,
+            lambda: self.client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                metadata={"event_type": EVENT_TYPE, "event_payload": meta},
+                unfurl_links=False,
+                unfurl_media=False,
+                **fields,
+            ),
+        )
+        return str(response["ts"])
+
+    # -- the thread ------------------------------------------------------------
+
+    async def _thread(self, job: Job, conversation_id: int, channel: str) -> str:
+        ts = await self.state.thread(conversation_id, PLATFORM, channel)
+        if ts:
+            return ts
+        view = await self.state.conversation(conversation_id)
+        ts = await self._post(
+            job,
+            channel,
+            None,
+            {"conversation_id": conversation_id, "part": "card"},
+            text=render.card_text(view),
+            blocks=render.card_blocks(view),
+        )
+        await self.state.save_thread(conversation_id, PLATFORM, channel, ts)
+        return ts
+
+    async def card(self, job: Job) -> None:
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        existing = await self.state.thread(conversation_id, PLATFORM, channel)
+        if existing is None:
+            await self._thread(job, conversation_id, channel)  # a new card is already current
+            return
+        view = await self.state.conversation(conversation_id)
+        try:
+            await self._call(
+                channel,
+                lambda: self.client.chat_update(
+                    channel=channel, ts=existing, text=render.card_text(view), blocks=render.card_blocks(view)
+                ),
+            )
+        except RetryLater as exc:
+            if isinstance(exc.__cause__, SlackApiError) and exc.__cause__.response.get("error") == "message_not_found":
+                # Someone deleted the card: open a fresh thread rather than lose the conversation.
+                await self.state.forget_thread(conversation_id, PLATFORM, channel)
+                await self._thread(job, conversation_id, channel)
+                return
+            raise
+
+    async def message(self, job: Job) -> None:
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        message_id = int(job.payload["message_id"])
+        thread_ts = await self._thread(job, conversation_id, channel)
+        view = await self.state.message(message_id)
+        conv = await self.state.conversation(conversation_id)
+        ts = await self._post(
+            job,
+            channel,
+            thread_ts,
+            {"message_id": message_id, "part": "message"},
+            text=render.truncate(render.customer_text(view), 39000),
+            username=conv.title[:80],
+            icon_emoji=render.CUSTOMER_ICON,
+        )
+        await self.state.save_posted(PLATFORM, channel, "message", message_id, ts, done=job)
+
+    async def media_item(self, job: Job) -> None:
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        message_id, index = int(job.payload["message_id"]), int(job.payload["index"])
+        thread_ts = await self._thread(job, conversation_id, channel)
+        view = await self.state.message(message_id)
+        item = view.media[index]
+        if self.media is None:
+            raise RetryLater("no media fetcher configured")
+        try:
+            fetched = await self.media.fetch(item["url"], item.get("content_type", "application/octet-stream"))
+        except ProviderError as exc:
+            if exc.retryable:
+                raise RetryLater(exc.reason) from exc
+            # Never drop an attachment silently: say what it was and where it lives.
+            await self._post(
+                job,
+                channel,
+                thread_ts,
+                {"message_id": message_id, "part": f"media{index}"},
+                text=f"📎 An attachment ({item.get('content_type')}) could not be shown: {exc.reason}. {item['url']}",
+            )
+            return
+        await self._call(
+            channel,
+            lambda: self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=fetched.data,
+                filename=fetched.filename,
+                title=fetched.filename,
+            ),
+        )
+
+    async def status(self, job: Job) -> None:
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        message_id = int(job.payload["message_id"])
+        view = await self.state.message(message_id)
+        conv = await self.state.conversation(conversation_id)
+        text = render.status_text(view, conv.title)
+        posted = await self.state.posted(PLATFORM, channel, "status", message_id)
+        if posted:
+            await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text))
+            return
+        thread_ts = await self._thread(job, conversation_id, channel)
+        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": "status"}, text=text)
+        await self.state.save_posted(PLATFORM, channel, "status", message_id, ts, done=job)
+
+    async def notice(self, job: Job) -> None:
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        thread_ts = await self._thread(job, conversation_id, channel)
+        text = str(job.payload["text"])
+        user = job.payload.get("user")
+        if user:
+            await self._call(
+                channel,
+                lambda: self.client.chat_postEphemeral(channel=channel, user=str(user), thread_ts=thread_ts, text=text),
+            )
+            return
+        await self._post(job, channel, thread_ts, {"job": job.id, "part": "notice"}, text=text)

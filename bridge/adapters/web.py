@@ -1,0 +1,122 @@
+"""The one aiohttp server: provider webhooks, Slack's Request URL, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bridge import metrics
+from bridge.adapters.twilio.webhook import MAX_WEBHOOK_BYTES, BadWebhook, parse_form, signature_ok, to_inbound, to_status
+from bridge.adapters.web_guard import read_body
+from bridge.inbox.db import Database
+from bridge.inbox.outbox import Outbox
+from bridge.inbox.routing import UnknownInbox
+from bridge.inbox.service import InboxService
+
+log = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+SlackHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class WebContext:
+    db: Database
+    service: InboxService
+    outbox: Outbox
+    public_url: str | None
+    twilio_auth_token: str | None
+    slack: SlackHandler | None = None
+
+
+def _reply(route: str, status: int, reason: str) -> web.Response:
+    metrics.WEBHOOKS.labels(route, str(status)).inc()
+    return web.Response(status=status, text=reason + "\n")
+
+
+async def _signed_twilio_params(request: web.Request, ctx: WebContext, route: str) -> dict[str, list[str]] | web.Response:
+    if not ctx.twilio_auth_token:
+        return _reply(route, 503, "Twilio is not configured: set TWILIO_AUTH_TOKEN")
+    if not ctx.public_url:
+        return _reply(route, 503, "PUBLIC_URL is not set, so Twilio signatures cannot be checked")
+    try:
+        body = await read_body(request, MAX_WEBHOOK_BYTES)
+    except web.HTTPRequestEntityTooLarge:
+        return _reply(route, 413, "webhook body too large")
+    try:
+        params = parse_form(body)
+    except BadWebhook as exc:
+        return _reply(route, 400, str(exc))
+    url = ctx.public_url.rstrip("/") + request.raw_path
+    if not signature_ok(ctx.twilio_auth_token, url, params, request.headers.get("X-Twilio-Signature")):
+        return _reply(route, 403, "invalid Twilio signature")
+    return params
+
+
+def build_web_app(ctx: WebContext) -> web.Application:
+    async def twilio_sms(request: web.Request) -> web.Response:
+        params = await _signed_twilio_params(request, ctx, "twilio_sms")
+        if isinstance(params, web.Response):
+            return params
+        try:
+            sms = to_inbound(params)
+            received = await ctx.service.receive_sms(sms)
+        except BadWebhook as exc:
+            return _reply("twilio_sms", 400, str(exc))
+        except UnknownInbox as exc:
+            log.error("inbound message for an unconfigured number: %s", exc)
+            return _reply("twilio_sms", 404, str(exc))
+        if not received.duplicate:
+            metrics.INBOUND.inc()
+        metrics.WEBHOOKS.labels("twilio_sms", "200").inc()
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def twilio_status(request: web.Request) -> web.Response:
+        params = await _signed_twilio_params(request, ctx, "twilio_status")
+        if isinstance(params, web.Response):
+            return params
+        try:
+            update = to_status(params, request.query.get("m"))
+        except BadWebhook as exc:
+            return _reply("twilio_status", 400, str(exc))
+        await ctx.service.record_status(update)
+        metrics.WEBHOOKS.labels("twilio_status", "200").inc()
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        if ctx.slack is None:
+            return _reply("slack_events", 503, "Slack over HTTP is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        try:
+            response = await ctx.slack(request)
+        except web.HTTPRequestEntityTooLarge:
+            return _reply("slack_events", 413, "request body too large")
+        metrics.WEBHOOKS.labels("slack_events", str(response.status)).inc()
+        return response
+
+    async def healthz(_request: web.Request) -> web.Response:
+        if await ctx.db.ping():
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text="database unreachable\n")
+
+    async def metrics_route(_request: web.Request) -> web.Response:
+        try:
+            counts = await ctx.outbox.counts()
+            for state in ("pending", "running", "dead"):
+                metrics.OUTBOX.labels(state).set(counts.get(state, 0))
+        except Exception:  # noqa: BLE001 - metrics must answer even when the db does not
+            log.warning("could not read outbox counts for /metrics")
+        response = web.Response(body=generate_latest())
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return response
+
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app.router.add_post("/twilio/sms", twilio_sms)
+    app.router.add_post("/twilio/status", twilio_status)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_route)
+    return app

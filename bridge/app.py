@@ -1,0 +1,137 @@
+"""Composition root: builds the store, the core, the adapters and the workers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bridge.adapters.slack.events import build_bolt_app
+from bridge.adapters.slack.poster import SlackPoster
+from bridge.adapters.slack.receiver import handle_slack_request
+from bridge.adapters.twilio.media import TwilioMediaFetcher
+from bridge.adapters.twilio.sender import TwilioSender, make_client
+from bridge.adapters.web import WebContext, build_web_app
+from bridge.config import Settings
+from bridge.inbox.chatstate import ChatState
+from bridge.inbox.db import Database, create_database, migrate
+from bridge.inbox.delivery import SmsDelivery
+from bridge.inbox.outbox import Outbox, OutboxWorker
+from bridge.inbox.routing import InboxDirectory
+from bridge.inbox.service import InboxService, ServiceOptions
+
+log = logging.getLogger(__name__)
+
+
+class SmsBridge:
+    """One smsbridge process. `start()` serves until `stop()`; tests start it on port 0."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or create_database(settings.database_url)
+        self.directory = InboxDirectory()
+        self.outbox = Outbox(self.db, retry_base=settings.outbox_retry_base, retry_max=settings.outbox_retry_max)
+        platforms = frozenset({"slack"} if settings.slack_enabled else set())
+        self.service = InboxService(
+            self.db,
+            self.outbox,
+            self.directory,
+            ServiceOptions(
+                reply_prefixes=settings.reply_prefixes(),
+                reply_prefix=settings.reply_prefix,
+                compliance_replies=settings.compliance_replies,
+            ),
+            chat_platforms=platforms,
+        )
+        self.state = ChatState(self.db, self.outbox, self.directory)
+        self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers)
+        self.slack_client: AsyncWebClient | None = None
+        self.twilio_client: Any = None
+        self._media: TwilioMediaFetcher | None = None
+        self._socket: Any = None
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self, host: str | None = None, port: int | None = None, *, serve_http: bool = True) -> None:
+        await migrate(self.db)
+        await self.directory.sync(self.db, self.settings.inboxes())
+        self._wire_twilio()
+        bolt = self._wire_slack()
+        await self.worker.start()
+        if bolt is not None and self.settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(bolt, self.settings.slack_app_token)
+            await self._socket.connect_async()
+            log.info("Slack connected over Socket Mode")
+        if serve_http:
+            await self._serve(bolt, host or self.settings.host, self.settings.port if port is None else port)
+
+    def _wire_twilio(self) -> None:
+        s = self.settings
+        if not (s.twilio_account_sid and s.twilio_auth_token):
+            log.warning("Twilio is not configured: replies wait in the outbox until it is")
+            return
+        self.twilio_client = make_client(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_url)
+        SmsDelivery(self.service, TwilioSender(self.twilio_client, s.public_url)).register(self.outbox)
+        self._media = TwilioMediaFetcher(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_url)
+
+    def _wire_slack(self) -> Any:
+        s = self.settings
+        if not s.slack_enabled or not s.slack_bot_token:
+            log.warning("Slack is not configured: conversations are stored and posted once it is")
+            return None
+        self.slack_client = AsyncWebClient(
+            token=s.slack_bot_token,
+            base_url=s.slack_api_url,
+            timeout=30,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        )
+        SlackPoster(self.slack_client, self.state, self._media).register(self.outbox)
+        return build_bolt_app(self.slack_client, self.service, s.slack_signing_secret)
+
+    async def _serve(self, bolt: Any, host: str, port: int) -> None:
+        secret = self.settings.slack_signing_secret
+        slack = None
+        if bolt is not None and secret:
+            async def slack(request: web.Request) -> web.StreamResponse:
+                return await handle_slack_request(request, bolt, secret)
+
+        ctx = WebContext(
+            db=self.db,
+            service=self.service,
+            outbox=self.outbox,
+            public_url=self.settings.public_url,
+            twilio_auth_token=self.settings.twilio_auth_token,
+            slack=slack,
+        )
+        self._runner = web.AppRunner(build_web_app(ctx), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("smsbridge listening on http://%s:%s", host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()
+        await self.worker.stop()
+        self.outbox.close()
+        if self._media is not None:
+            await self._media.close()
+        if self.twilio_client is not None:
+            with contextlib.suppress(Exception):
+                await self.twilio_client.http_client.close()
+        if self.slack_client is not None and getattr(self.slack_client, "session", None):
+            with contextlib.suppress(Exception):
+                await self.slack_client.session.close()
+        await self.db.dispose()

@@ -1,0 +1,90 @@
+"""The `smsbridge` command: run, migrate, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from bridge.config import Settings, load_settings
+from bridge.logs import setup_logging
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
+        print("smsbridge: the configuration is not valid:\n" + "\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. a broken smsbridge.toml
+        print(f"smsbridge: cannot read the configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run(settings: Settings, host: str | None, port: int | None) -> None:
+    from bridge.app import SmsBridge
+    from bridge.checks import startup_warnings
+
+    for warning in startup_warnings(settings):
+        print(f"smsbridge: {warning}", file=sys.stderr)
+    bridge = SmsBridge(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await bridge.start(host, port)
+    print(f"smsbridge: serving on http://{host or settings.host}:{bridge.port} (Ctrl-C stops)", file=sys.stderr)
+    try:
+        await stop.wait()
+    finally:
+        await bridge.stop()
+
+
+async def _migrate(settings: Settings) -> None:
+    from bridge.inbox.db import create_database, migrate
+
+    db = create_database(settings.database_url)
+    try:
+        await migrate(db)
+    finally:
+        await db.dispose()
+    print("smsbridge: database is up to date")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smsbridge", description="A shared SMS inbox in Slack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve webhooks, connect Slack, run workers")
+    run.add_argument("--host", default=None)
+    run.add_argument("--port", type=int, default=None)
+    commands.add_parser("migrate", help="apply database migrations (run also does it)")
+    commands.add_parser("check", help="validate the configuration and reach each API")
+    args = parser.parse_args(argv)
+
+    settings = _settings()
+    setup_logging(settings.log_level, settings.secrets())
+    try:
+        if args.command == "run":
+            asyncio.run(_run(settings, args.host, args.port))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "check":
+            from bridge.checks import run_checks
+
+            return asyncio.run(run_checks(settings))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(f"smsbridge: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""What chat adapters read and remember: views to render, where threads and posts live.
+
+A `done` job passed to a `save_*` call is completed in the same transaction as the
+save, so a crash can never leave "posted and recorded" half-done: either both are
+in the database, or the job runs again and first looks for its earlier post.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from bridge.inbox.db import Database, insert_ignore
+from bridge.inbox.models import ChatRef, Conversation, Message, ThreadLink, utcnow
+from bridge.inbox.outbox import Job, Outbox
+from bridge.inbox.routing import InboxDirectory
+from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view
+
+
+class ChatState:
+    def __init__(self, db: Database, outbox: Outbox, directory: InboxDirectory) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.directory = directory
+
+    async def conversation(self, conversation_id: int) -> ConversationView:
+        async with self.db.sessions() as session:
+            conv = await session.get_one(Conversation, conversation_id)
+            return await conversation_view(session, conversation_id, self.directory.get(conv.inbox_id))
+
+    async def message(self, message_id: int) -> MessageView:
+        async with self.db.sessions() as session:
+            return await message_view(session, message_id)
+
+    async def thread(self, conversation_id: int, platform: str, channel: str) -> str | None:
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(ThreadLink.thread_id).where(
+                    ThreadLink.conversation_id == conversation_id,
+                    ThreadLink.platform == platform,
+                    ThreadLink.channel == channel,
+                )
+            )
+            return found.scalar_one_or_none()
+
+    async def save_thread(self, conversation_id: int, platform: str, channel: str, thread_id: str) -> None:
+        async with self.db.sessions.begin() as session:
+            await insert_ignore(
+                session,
+                ThreadLink,
+                {
+                    "conversation_id": conversation_id,
+                    "platform": platform,
+                    "channel": channel,
+                    "thread_id": thread_id,
+                    "created_at": utcnow(),
+                },
+                ["conversation_id", "platform", "channel"],
+            )
+
+    async def forget_thread(self, conversation_id: int, platform: str, channel: str) -> None:
+        """The thread was deleted in the chat: the next post opens a new one."""
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                delete(ThreadLink).where(
+                    ThreadLink.conversation_id == conversation_id,
+                    ThreadLink.platform == platform,
+                    ThreadLink.channel == channel,
+                )
+            )
+
+    async def posted(self, platform: str, channel: str, purpose: str, message_id: int) -> str | None:
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(ChatRef.posted_id).where(
+                    ChatRef.platform == platform,
+                    ChatRef.channel == channel,
+                    ChatRef.purpose == purpose,
+                    ChatRef.message_id == message_id,
+                )
+            )
+            return found.scalar_one_or_none()
+
+    async def save_posted(
+        self, platform: str, channel: str, purpose: str, message_id: int, posted_id: str, *, done: Job | None = None
+    ) -> None:
+        async with self.db.sessions.begin() as session:
+            await insert_ignore(
+                session,
+                ChatRef,
+                {"platform": platform, "channel": channel, "purpose": purpose, "message_id": message_id, "posted_id": posted_id},
+                ["platform", "channel", "purpose", "message_id"],
+            )
+            if done is not None:
+                await self.outbox.complete_in(session, done)
+
+    async def media_count(self, message_id: int) -> int:
+        async with self.db.sessions() as session:
+            message = await session.get_one(Message, message_id)
+            return len(message.media or [])

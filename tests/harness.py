@@ -1,0 +1,211 @@
+"""The real smsbridge process wired to loopback fakes of Slack and Twilio.
+
+Webhooks are signed exactly as the platforms sign them, against PUBLIC_URL (which,
+as behind a proxy, is not the loopback address the requests really go to).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from sqlalchemy import text
+
+from bridge.app import SmsBridge
+from bridge.config import Settings
+from tests.fakes.signing import slack_headers, twilio_signature
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.twilio_api import FakeTwilio
+
+NUMBER = "+14155550100"  # the shared business number
+CUSTOMER = "+14155550101"
+OTHER_CUSTOMER = "+14155550102"
+CHANNEL = "C0SUPPORT"
+PUBLIC_URL = "https://sms.example.com"
+BUSINESS = "Acme Bikes"
+
+
+class Harness:
+    def __init__(self, databases: Any, **overrides: Any) -> None:
+        self.databases = databases
+        self.overrides = overrides
+        self.slack = FakeSlack()
+        self.twilio = FakeTwilio()
+        self.bridge: SmsBridge | None = None
+        self.http: aiohttp.ClientSession | None = None
+        self.settings: Settings | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def make_settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": self.databases.url,
+            "public_url": PUBLIC_URL,
+            "slack_bot_token": self.slack.bot_token,
+            "slack_signing_secret": self.slack.signing_secret,
+            "slack_api_url": self.slack.api_url,
+            "twilio_account_sid": self.twilio.account_sid,
+            "twilio_auth_token": self.twilio.auth_token,
+            "twilio_api_url": self.twilio.url,
+            "smsbridge_number": NUMBER,
+            "smsbridge_slack_channel": CHANNEL,
+            "smsbridge_business_name": BUSINESS,
+            "outbox_retry_base": 0.05,
+            "outbox_retry_max": 0.4,
+        }
+        values.update(self.overrides)
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    async def start(self, **overrides: Any) -> None:
+        await self.slack.start()
+        await self.twilio.start()
+        self.slack.set_channel(CHANNEL, "support")
+        self.slack.add_user("UANA", "Ana")
+        self.slack.add_user("UBEN", "Ben")
+        self.twilio.add_number(NUMBER, sms_url=f"{PUBLIC_URL}/twilio/sms")
+        db = await self.databases.new()
+        self.settings = self.make_settings(**overrides)
+        self.bridge = SmsBridge(self.settings, db=db)
+        await self.bridge.start("127.0.0.1", 0)
+        self.http = aiohttp.ClientSession()
+
+    async def restart(self, **overrides: Any) -> None:
+        """Stop this process and start a new one on the same database."""
+        assert self.bridge is not None
+        await self.bridge.stop()
+        if overrides:
+            self.settings = self.make_settings(**overrides)
+        assert self.settings is not None
+        self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
+        await self.bridge.start("127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+        if self.bridge is not None:
+            await self.bridge.stop()
+        await self.slack.stop()
+        await self.twilio.stop()
+
+    def url(self, path: str) -> str:
+        assert self.bridge is not None
+        return f"http://127.0.0.1:{self.bridge.port}{path}"
+
+    # -- Twilio ----------------------------------------------------------------
+
+    async def twilio_post(
+        self,
+        path: str,
+        params: dict[str, str] | list[tuple[str, str]],
+        *,
+        sign: bool = True,
+        signature: str | None = None,
+        body: bytes | None = None,
+    ) -> tuple[int, str]:
+        assert self.http is not None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        elif sign:
+            headers["X-Twilio-Signature"] = twilio_signature(self.twilio.auth_token, PUBLIC_URL + path, params)
+        data = body if body is not None else aiohttp.FormData(params if isinstance(params, list) else list(params.items()))
+        async with self.http.post(self.url(path), data=data, headers=headers) as response:
+            return response.status, await response.text()
+
+    def inbound_params(
+        self, body: str, sender: str = CUSTOMER, *, sid: str | None = None, media: list[tuple[str, str]] = (), to: str = NUMBER, **extra: str  # type: ignore[assignment]
+    ) -> list[tuple[str, str]]:
+        params = [
+            ("MessageSid", sid or "SM" + uuid.uuid4().hex),
+            ("AccountSid", self.twilio.account_sid),
+            ("From", sender),
+            ("To", to),
+            ("Body", body),
+            ("NumMedia", str(len(media))),
+            ("NumSegments", "1"),
+            ("SmsStatus", "received"),
+            ("ApiVersion", "2010-04-01"),
+        ]
+        for i, (url, content_type) in enumerate(media):
+            params += [(f"MediaUrl{i}", url), (f"MediaContentType{i}", content_type)]
+        params += list(extra.items())
+        return params
+
+    async def text_in(self, body: str, sender: str = CUSTOMER, **kwargs: Any) -> int:
+        status, reason = await self.twilio_post("/twilio/sms", self.inbound_params(body, sender, **kwargs))
+        assert status == 200, reason
+        return status
+
+    async def status_callback(
+        self, sid: str, status: str, *, message_id: int | None = None, error_code: str | None = None
+    ) -> tuple[int, str]:
+        params = [("MessageSid", sid), ("MessageStatus", status), ("AccountSid", self.twilio.account_sid)]
+        if error_code:
+            params.append(("ErrorCode", error_code))
+        path = "/twilio/status" + (f"?m={message_id}" if message_id is not None else "")
+        return await self.twilio_post(path, params)
+
+    # -- Slack -----------------------------------------------------------------
+
+    async def slack_post(
+        self, body: str | bytes, content_type: str = "application/json", *, sign: bool = True, timestamp: int | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        assert self.http is not None
+        all_headers = {"Content-Type": content_type}
+        if sign:
+            all_headers.update(slack_headers(self.slack.signing_secret, body, timestamp))
+        all_headers.update(headers or {})
+        async with self.http.post(self.url("/slack/events"), data=body, headers=all_headers) as response:
+            return response.status, await response.text()
+
+    async def slack_event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None) -> int:
+        envelope = self.slack.make_event_callback(event, event_id=event_id)
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else None
+        status, reason = await self.slack_post(json.dumps(envelope), headers=headers)
+        assert status == 200, reason
+        return status
+
+    def teammate_event(self, thread_ts: str, text_: str, user: str = "UANA", ts: str | None = None) -> dict[str, Any]:
+        return {
+            "type": "message",
+            "channel": CHANNEL,
+            "channel_type": "channel",
+            "user": user,
+            "text": text_,
+            "ts": ts or f"{time.time():.6f}",
+            "thread_ts": thread_ts,
+            "team": self.slack.team_id,
+        }
+
+    async def teammate(self, thread_ts: str, text_: str, user: str = "UANA", **kwargs: Any) -> int:
+        return await self.slack_event(self.teammate_event(thread_ts, text_, user), **kwargs)
+
+    # -- observing -------------------------------------------------------------
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        assert self.bridge is not None
+        await self.bridge.worker.drain(timeout)
+
+    def roots(self) -> list[dict[str, Any]]:
+        """Conversation cards: the channel's top-level messages, oldest first."""
+        return sorted(self.slack.messages(CHANNEL), key=lambda m: float(m["ts"]))
+
+    def thread(self, root_ts: str) -> list[dict[str, Any]]:
+        return self.slack.thread(CHANNEL, root_ts)
+
+    async def first_thread(self) -> str:
+        """Wait for the first conversation card and return its ts (the thread id)."""
+        await self.slack.wait_for(lambda: len(self.roots()) >= 1, message="no conversation card posted")
+        return str(self.roots()[0]["ts"])
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        assert self.bridge is not None
+        async with self.bridge.db.engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
+
+    def sms_sent(self) -> list[dict[str, Any]]:
+        return list(self.twilio.messages)
