@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -10,7 +11,7 @@ from aiohttp import web
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.adapters.slack.events import build_bolt_app
+from bridge.adapters.slack.events import BotIdentity, build_bolt_app
 from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.receiver import handle_slack_request
 from bridge.adapters.twilio.media import TwilioMediaFetcher
@@ -53,6 +54,8 @@ class SmsBridge:
         self.twilio_client: Any = None
         self._media: TwilioMediaFetcher | None = None
         self._socket: Any = None
+        self._socket_task: asyncio.Task[None] | None = None
+        self.slack_identity: BotIdentity | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -66,8 +69,7 @@ class SmsBridge:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
             self._socket = AsyncSocketModeHandler(bolt, self.settings.slack_app_token)
-            await self._socket.connect_async()
-            log.info("Slack connected over Socket Mode")
+            self._socket_task = asyncio.create_task(self._connect_socket_mode(), name="slack-socket-mode")
         if serve_http:
             await self._serve(bolt, host or self.settings.host, self.settings.port if port is None else port)
 
@@ -92,14 +94,26 @@ class SmsBridge:
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
         SlackPoster(self.slack_client, self.state, self._media).register(self.outbox)
-        return build_bolt_app(self.slack_client, self.service, s.slack_signing_secret)
+        self.slack_identity = BotIdentity(self.slack_client)
+        return build_bolt_app(self.slack_client, self.service, s.slack_signing_secret, self.slack_identity)
+
+    async def _connect_socket_mode(self) -> None:
+        """Connect once the bot identity is known, so no event is answered blind."""
+        assert self.slack_identity is not None
+        delay = 1.0
+        while not await self.slack_identity.ensure():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+        await self._socket.connect_async()
+        log.info("Slack connected over Socket Mode")
 
     async def _serve(self, bolt: Any, host: str, port: int) -> None:
         secret = self.settings.slack_signing_secret
+        identity = self.slack_identity
         slack = None
-        if bolt is not None and secret:
+        if bolt is not None and secret and identity is not None:
             async def slack(request: web.Request) -> web.StreamResponse:
-                return await handle_slack_request(request, bolt, secret)
+                return await handle_slack_request(request, bolt, secret, identity)
 
         ctx = WebContext(
             db=self.db,
@@ -121,6 +135,10 @@ class SmsBridge:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._socket_task is not None:
+            self._socket_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._socket_task
         if self._socket is not None:
             with contextlib.suppress(Exception):
                 await self._socket.close_async()

@@ -446,9 +446,10 @@ class FakeSlack:
     # ------------------------------------------------------------------ state helpers
 
     def _next_ts(self) -> str:
-        # Unique, strictly increasing, Slack-shaped: "1700000000.000100", "...000200", ...
-        self._ts_counter += 1
-        micros = 1_700_000_000_000_000 + 100 * self._ts_counter
+        # Like Slack: the epoch time of the post in microseconds, unique and increasing
+        # (reconciliation code filters by `oldest`, so it must be real time).
+        micros = max(int(time.time() * 1_000_000), self._ts_counter + 1)
+        self._ts_counter = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _require(self, params: Params, name: str, error: str) -> str:

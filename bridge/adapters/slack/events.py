@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.text import slack_to_plain
@@ -25,6 +26,17 @@ log = logging.getLogger(__name__)
 TEAMMATE_SUBTYPES = {None, "file_share", "thread_broadcast"}
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 NAME_TTL = 3600.0
+
+
+class _HideTokenIgnoredWarning(logging.Filter):
+    """Bolt warns that the client's token is ignored once `authorize` is given. It is
+    not: the client keeps it for every API call. Hide that one misleading line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_HideTokenIgnoredWarning())
 
 
 class UserNames:
@@ -68,11 +80,46 @@ def thread_message_from_event(event: dict[str, Any], event_id: str, bot_user_id:
     }
 
 
+class BotIdentity:
+    """The bot's own identity (auth.test), fetched once and shared with bolt.
+
+    Bolt's own lookup answers 200 with an apology when the Web API is down, which
+    would make Slack drop the event; callers check `ensure()` first and answer 503
+    instead, so Slack delivers the event again later.
+    """
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._result: dict[str, Any] | None = None
+
+    async def ensure(self) -> bool:
+        if self._result is None:
+            try:
+                response = await self.client.auth_test()
+                self._result = dict(response.data) if isinstance(response.data, dict) else None
+            except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+                log.warning("Slack auth.test failed: %s", exc)
+        return self._result is not None
+
+    async def result(self) -> AuthorizeResult:
+        if not await self.ensure():
+            raise RuntimeError("Slack Web API unreachable: bot identity unknown")
+        assert self._result is not None
+        return AuthorizeResult.from_auth_test_response(
+            auth_test_response=self._result,  # type: ignore[arg-type]
+            bot_token=self.client.token,
+        )
+
+
 def build_bolt_app(
-    client: AsyncWebClient, service: InboxService, signing_secret: str | None
+    client: AsyncWebClient, service: InboxService, signing_secret: str | None, identity: BotIdentity
 ) -> AsyncApp:
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return await identity.result()  # a single workspace: always our own bot
+
     app = AsyncApp(
         client=client,
+        authorize=authorize,
         signing_secret=signing_secret or "socket-mode",
         request_verification_enabled=bool(signing_secret),
         process_before_response=True,
