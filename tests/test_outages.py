@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from tests.harness import CHANNEL, OTHER_CUSTOMER, Harness
 
@@ -119,12 +120,11 @@ async def test_crash_mid_job_is_taken_over_after_the_lease(harness: Harness) -> 
     await harness.bridge.worker.stop()  # this "process" stops working but keeps its claim
     await harness.teammate(root, "!r survives a crash")
     claimed = await harness.bridge.outbox.claim(10)
-    assert [j.kind for j in claimed][:1] == ["sms.send"]
-    await harness.rows("SELECT 1")
+    assert "sms.send" in [j.kind for j in claimed]
     async with harness.bridge.db.engine.begin() as conn:
         from sqlalchemy import text
 
-        await conn.execute(text("UPDATE outbox_jobs SET locked_until = :t WHERE state = 'running'"), {"t": "2000-01-01 00:00:00"})
+        await conn.execute(text("UPDATE outbox_jobs SET locked_until = :t WHERE state = 'running'"), {"t": datetime(2000, 1, 1)})
     await harness.restart()
     await harness.drain()
     assert [m["Body"] for m in harness.sms_sent()] == ["survives a crash"]
