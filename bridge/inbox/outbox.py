@@ -211,6 +211,17 @@ class Outbox:
                 )
             )
 
+    async def release(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
+        async with self.db.sessions.begin() as session:
+            for job in jobs:
+                await session.execute(
+                    update(OutboxJob)
+                    .where(OutboxJob.id == job.id, OutboxJob.attempts == job.attempts, OutboxJob.state == "running")
+                    .values(state="pending", locked_until=None, last_error="released at shutdown")
+                )
+
     async def bury(self, job: Job, reason: str) -> None:
         async with self.db.sessions.begin() as session:
             await session.execute(
@@ -294,9 +305,10 @@ class OutboxWorker:
         self.outbox = outbox
         self.concurrency = concurrency
         self.idle_poll = idle_poll
-        self._active: set[asyncio.Task[None]] = set()
+        self._active: dict[asyncio.Task[None], Job] = {}
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
+        self._stopping = False
 
     async def start(self) -> None:
         if self.outbox.db.is_postgres:
@@ -315,20 +327,32 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for task in list(self._active):
+            # Let the dispatcher leave at a safe point: cancelling it inside a claim
+            # could leave jobs marked running with no task to run them.
+            self._stopping = True
+            self.outbox.wake()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5.0)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        running = dict(self._active)
+        for task in running:
             task.cancel()
-        if self._active:
-            await asyncio.gather(*self._active, return_exceptions=True)
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+            # A graceful stop hands its jobs back at once instead of letting their
+            # leases run out; the next attempt reconciles, as after a crash.
+            with contextlib.suppress(Exception):
+                await self.outbox.release([job for task, job in running.items() if task.cancelled()])
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
 
     async def _loop(self) -> None:
         wakeup = self.outbox._wakeup
-        while True:
+        while not self._stopping:
             wakeup.clear()
             free = self.concurrency - len(self._active)
             jobs: list[Job] = []
@@ -339,9 +363,12 @@ class OutboxWorker:
                     log.exception("claiming outbox jobs failed")
                     await asyncio.sleep(1.0)
                     continue
+            if self._stopping:
+                await self.outbox.release(jobs)
+                return
             for job in jobs:
                 task = asyncio.create_task(self.outbox.run_job(job), name=f"job-{job.id}")
-                self._active.add(task)
+                self._active[task] = job
                 task.add_done_callback(self._done)
             if jobs:
                 continue
@@ -355,7 +382,7 @@ class OutboxWorker:
                 await asyncio.wait_for(wakeup.wait(), timeout)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._active.discard(task)
+        self._active.pop(task, None)
         self.outbox.wake()
 
     async def drain(self, timeout: float = 10.0) -> None:
