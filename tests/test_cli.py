@@ -1,0 +1,119 @@
+"""The smsbridge command: check explains, run serves, secrets stay out of logs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bridge.checks import run_checks
+from bridge.logs import RedactSecrets
+from tests.harness import CHANNEL, NUMBER, PUBLIC_URL, Harness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_check_reports_what_works_and_what_to_paste(harness: Harness) -> None:
+    assert harness.settings is not None
+    out = io.StringIO()
+    code = await run_checks(harness.settings, out)
+    text = out.getvalue()
+    assert code == 0, text
+    assert f"{PUBLIC_URL}/twilio/sms" in text and f"{PUBLIC_URL}/slack/events" in text
+    assert "✓ Twilio account reachable" in text
+    assert f"✓ {NUMBER} belongs to the account and points here" in text
+    assert "✓ Bot is in #support" in text
+
+
+async def test_check_says_exactly_what_is_wrong(harness: Harness) -> None:
+    harness.slack.set_channel(CHANNEL, "support", is_member=False)
+    harness.twilio.numbers[0]["sms_url"] = "https://old.example.com/sms"
+    settings = harness.make_settings(twilio_auth_token="wrong-token")
+    out = io.StringIO()
+    assert await run_checks(settings, out) == 1
+    text = out.getvalue()
+    assert "✗ Twilio refused" in text and "TWILIO_AUTH_TOKEN" in text
+    assert "✗ Bot is not in #support" in text and "/invite @smsbridge" in text
+
+    settings = harness.make_settings()
+    out = io.StringIO()
+    await run_checks(settings, out)
+    assert f"Set it to {PUBLIC_URL}/twilio/sms" in out.getvalue()
+
+
+def _cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "SMSBRIDGE_", "DATABASE_URL", "PUBLIC_URL"))}
+    full_env.update({"PYTHONPATH": str(ROOT), "SMSBRIDGE_CONFIG": str(cwd / "smsbridge.toml")})
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bridge", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def test_check_with_nothing_configured_explains_without_a_traceback(tmp_path: Path) -> None:
+    result = _cli(["check"], tmp_path, {"SLACK_API_URL": "http://127.0.0.1:9/api/", "TWILIO_API_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "No inbox configured" in result.stdout
+    assert "Twilio credentials missing" in result.stdout
+
+
+def test_bad_configuration_is_one_clear_message(tmp_path: Path) -> None:
+    result = _cli(["migrate"], tmp_path, {"PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert "PORT" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "smsbridge.toml").write_text("this is [not toml")
+    result = _cli(["migrate"], tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_inboxes_come_from_smsbridge_toml(tmp_path: Path) -> None:
+    (tmp_path / "smsbridge.toml").write_text(
+        '[[inbox]]\nname = "sales"\nnumber = "+14155550199"\nslack_channel = "C0SALES"\n'
+    )
+    result = _cli(["migrate"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "smsbridge.db").exists()
+
+
+def test_run_serves_health_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "SMSBRIDGE_"))}
+        env.update({"PYTHONPATH": str(ROOT), "SMSBRIDGE_CONFIG": str(tmp_path / "none.toml"), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db"})
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", "0",
+            cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        port = None
+        try:
+            for _ in range(200):
+                line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+                if "serving on http://" in line:
+                    port = int(line.split(":")[-1].split()[0])
+                    break
+            assert port, "smsbridge run never said where it serves"
+            import aiohttp
+
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert response.status == 200
+        finally:
+            proc.terminate()
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+    asyncio.run(scenario())
+
+
+def test_secrets_never_reach_a_log_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecrets(["xoxb-very-secret-token", "twilio-auth-123"]))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.error("calling with %s and %s", "Bearer xoxb-very-secret-token", {"auth": "twilio-auth-123"})
+    assert "secret" not in stream.getvalue() and "twilio-auth-123" not in stream.getvalue()
+    assert "***" in stream.getvalue()
