@@ -160,3 +160,40 @@ async def test_missing_media_is_reported_not_dropped(harness: Harness) -> None:
 
 async def test_business_name_is_in_settings(harness: Harness) -> None:
     assert harness.settings is not None and harness.settings.smsbridge_business_name == BUSINESS
+
+
+async def test_sender_that_is_not_a_phone_number_is_kept_and_flagged(harness: Harness) -> None:
+    await harness.text_in("Your code is 123456", sender="ACMEBANK")
+    root = await harness.first_thread()
+    await harness.drain()
+    texts = [m["text"] for m in harness.thread(root)]
+    assert texts[0] == "Your code is 123456"
+    assert any("not a phone number" in t for t in texts)
+    assert "Not a phone number" in str(harness.roots()[0]["blocks"])
+    await harness.teammate(root, "!r can we reply?")
+    await harness.drain()
+    assert harness.sms_sent() == []
+    assert any("Not sent" in m["text"] and "ACMEBANK" in m["text"] for m in harness.thread(root))
+    assert [tuple(r) for r in await harness.rows("SELECT phone, phone_valid FROM contacts")] == [("ACMEBANK", False)]
+
+
+async def test_reply_longer_than_an_sms_can_carry_is_refused(harness: Harness) -> None:
+    await harness.text_in("hello")
+    root = await harness.first_thread()
+    await harness.teammate(root, "!r " + "y" * 1601)
+    await harness.drain()
+    assert harness.sms_sent() == []
+    assert any("1601 characters" in e["text"] for e in harness.slack.ephemerals)
+
+
+async def test_a_text_on_a_closed_conversation_reopens_it(harness: Harness) -> None:
+    await harness.text_in("hello")
+    await harness.drain()
+    async with harness.bridge.db.engine.begin() as conn:  # type: ignore[union-attr]
+        from sqlalchemy import text
+
+        await conn.execute(text("UPDATE conversations SET status = 'closed'"))
+    await harness.text_in("me again")
+    await harness.drain()
+    assert [tuple(r) for r in await harness.rows("SELECT status FROM conversations")] == [("open",)]
+    assert "Open" in str(harness.roots()[0]["blocks"])

@@ -6,7 +6,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.db import insert_ignore
-from bridge.inbox.models import ConsentEvent, Suppression, utcnow
+from bridge.inbox.models import ConsentEvent, Inbox, Suppression, utcnow
 
 ALL_INBOXES = "all"
 
@@ -49,12 +49,25 @@ async def opt_out(
 
 
 async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: str, raw_text: str | None) -> bool:
-    """Lift this inbox's and any all-inbox opt-out; True when one was lifted."""
-    result = await session.execute(
-        delete(Suppression).where(
-            Suppression.phone == phone,
-            or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)),
-        )
+    """Lift the opt-out for this inbox only; True when one was lifted.
+
+    START to one number after STOPALL re-subscribes to that number, not to every
+    number of the business: the all-inbox opt-out becomes one per other inbox.
+    """
+    everywhere = await session.execute(
+        delete(Suppression).where(Suppression.phone == phone, Suppression.scope == ALL_INBOXES)
+    )
+    if everywhere.rowcount:
+        others = (await session.execute(select(Inbox.id).where(Inbox.id != inbox_id))).scalars().all()
+        for other in others:
+            await insert_ignore(
+                session,
+                Suppression,
+                {"phone": phone, "scope": inbox_scope(other), "source": "keyword", "created_at": utcnow()},
+                ["phone", "scope"],
+            )
+    here = await session.execute(
+        delete(Suppression).where(Suppression.phone == phone, Suppression.scope == inbox_scope(inbox_id))
     )
     session.add(ConsentEvent(phone=phone, inbox_id=inbox_id, action="opt_in", source=source, raw_text=raw_text))
-    return bool(result.rowcount)
+    return bool(everywhere.rowcount or here.rowcount)

@@ -57,7 +57,7 @@ def create_database(url: str, *, connect_args: dict[str, Any] | None = None) -> 
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, delete, event, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
+from tenacity import RetryCallState, wait_random_exponential
 
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.models import OutboxJob, utcnow
@@ -84,6 +84,7 @@ class Outbox:
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        self._wait = wait_random_exponential(multiplier=self.retry_base, max=self.retry_max)
         event.listen(Session, "after_commit", self._after_commit)
 
     def close(self) -> None:
@@ -232,9 +233,14 @@ class Outbox:
         self.wake()
 
     def backoff(self, attempts: int) -> float:
-        """Exponential backoff with full jitter, capped (AWS architecture blog style)."""
-        ceiling = min(self.retry_max, self.retry_base * (2 ** max(0, attempts - 1)))
-        return random.uniform(ceiling / 2, ceiling)
+        """Exponential backoff with full jitter, capped, computed by tenacity.
+
+        The attempt count lives in the database (a retry may happen in another
+        process, after a restart), so tenacity only computes the wait, not the loop.
+        """
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = max(1, attempts)
+        return max(self.retry_base / 10, self._wait(state))
 
     async def seconds_until_due(self) -> float | None:
         async with self.db.sessions() as session:

@@ -7,6 +7,7 @@ causes (chat posts, SMS sends). Nothing here talks to a platform.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 SMS_QUEUE = "sms:conv:{}"
+
+
+def _word(body: str) -> str:
+    """The keyword as typed, letters only (safe to show in chat markup)."""
+    return re.sub(r"[^\w]", "", body).upper() or "keyword"
 
 
 class SendOutcome(StrEnum):
@@ -170,20 +176,38 @@ class InboxService:
         if keyword in (Keyword.OPT_OUT, Keyword.OPT_OUT_ALL):
             scope = "every number of ours" if keyword is Keyword.OPT_OUT_ALL else "this number"
             await self._notice(
-                session, inbox, conv.id, f"🚫 The customer opted out of texts from {scope} ({sms.body.strip()}). Replies are blocked until they text START."
+                session, inbox, conv.id, f"🚫 The customer opted out of texts from {scope} ({_word(sms.body)}). Replies are blocked until they text START."
             )
             if changed:
                 reply = opt_out_confirmation(business)
         elif keyword is Keyword.OPT_IN:
-            await self._notice(session, inbox, conv.id, f"✅ The customer opted back in ({sms.body.strip()}). Replies can be sent again.")
+            await self._notice(session, inbox, conv.id, f"✅ The customer opted back in ({_word(sms.body)}). Replies can be sent again.")
             if changed:
                 reply = opt_in_confirmation(business)
         elif keyword is Keyword.HELP:
             reply = help_reply(business, inbox.help_text)
         if keyword is not Keyword.HELP:
             await self._chat(session, inbox, conv.id, "card", {}, dedupe=f"card:{conv.id}")
+        if keyword is Keyword.OPT_OUT_ALL or (changed and keyword is Keyword.OPT_IN):
+            # STOPALL (and a START lifting it) changes what every inbox may send this
+            # contact: refresh their cards in the other inboxes too (rule 12). Not only
+            # when `changed`: STOPALL after a STOP here is no news here, but it is there.
+            await self._refresh_other_cards(session, conv)
         if reply and not provider_answers:
             await self._queue_sms(session, inbox, conv, phone.key, reply, kind="compliance", author=None)
+
+    async def _refresh_other_cards(self, session: AsyncSession, conv: Conversation) -> None:
+        others = await session.execute(
+            select(Conversation.id, Conversation.inbox_id).where(
+                Conversation.contact_id == conv.contact_id, Conversation.id != conv.id
+            )
+        )
+        for other_id, other_inbox_id in others.all():
+            try:
+                other_inbox = self.directory.get(other_inbox_id)
+            except KeyError:
+                continue  # an inbox no longer configured has no chat to update
+            await self._chat(session, other_inbox, other_id, "card", {}, dedupe=f"card:{other_id}")
 
     async def _contact_id(self, session: AsyncSession, phone: PhoneNumber) -> int:
         new_id = await insert_ignore(
