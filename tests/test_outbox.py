@@ -48,8 +48,13 @@ async def test_two_processes_never_claim_the_same_job(db: Database, databases) -
         async with db.sessions.begin() as session:
             for i in range(40):
                 await first.enqueue(session, queue=f"q{i}", kind="test", payload={"i": i})
-        claims = await asyncio.gather(*(o.claim(5) for o in (first, second) for _ in range(6)))
-        ids = [job.id for batch in claims for job in batch]
+        ids: list[int] = []
+        for _ in range(20):  # rounds of concurrent claims from both "processes"
+            claims = await asyncio.gather(*(o.claim(5) for o in (first, second) for _ in range(3)))
+            batch = [job.id for claim in claims for job in claim]
+            if not batch:
+                break
+            ids += batch
         assert len(ids) == len(set(ids)) == 40
     finally:
         first.close()
