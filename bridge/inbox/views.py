@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.consent import is_suppressed
-from bridge.inbox.models import Contact, Conversation, Message, ThreadLink
+from bridge.inbox.models import Agent, Contact, Conversation, Message, ThreadLink
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
 
@@ -25,6 +25,13 @@ class ConversationView:
     phone_valid: bool
     status: str
     assignee: str | None
+    # platform -> user id of the assignee, for a mention that notifies them
+    assignee_ref: tuple[str, str] | None
+    priority: int
+    tags: list[str]
+    properties: dict[str, str]
+    notes: str | None
+    timezone: str | None
     opted_out: bool
     last_inbound_at: datetime | None
     created_at: datetime
@@ -54,10 +61,11 @@ class MessageView:
 
 
 async def conversation_view(session: AsyncSession, conversation_id: int, inbox: InboxRoute) -> ConversationView:
-    conv, contact = (
+    conv, contact, agent = (
         await session.execute(
-            select(Conversation, Contact)
+            select(Conversation, Contact, Agent)
             .join(Contact, Contact.id == Conversation.contact_id)
+            .outerjoin(Agent, Agent.id == Conversation.assignee_id)
             .where(Conversation.id == conversation_id)
         )
     ).one()
@@ -70,7 +78,13 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         phone_display=format_phone(contact.phone),
         phone_valid=contact.phone_valid,
         status=conv.status,
-        assignee=conv.assignee,
+        assignee=agent.name if agent else None,
+        assignee_ref=(agent.platform, agent.user_id) if agent else None,
+        priority=conv.priority,
+        tags=list(contact.tags or []),
+        properties=dict(contact.properties or {}),
+        notes=contact.notes,
+        timezone=contact.timezone,
         opted_out=await is_suppressed(session, contact.phone, conv.inbox_id),
         last_inbound_at=conv.last_inbound_at,
         created_at=conv.created_at,
