@@ -11,13 +11,17 @@ from aiohttp import web
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.adapters.slack.events import BotIdentity, build_bolt_app
+from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
 from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.receiver import handle_slack_request
 from bridge.adapters.twilio.media import TwilioMediaFetcher
 from bridge.adapters.twilio.sender import TwilioSender, make_client
 from bridge.adapters.web import WebContext, build_web_app
+from bridge.commands.actions import Actions
+from bridge.commands.channel import ChannelCommands
+from bridge.commands.thread import ThreadCommands
 from bridge.config import Settings
+from bridge.inbox.agents import Agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.db import Database, create_database, migrate
 from bridge.inbox.delivery import SmsDelivery
@@ -45,9 +49,15 @@ class SmsBridge:
                 reply_prefixes=settings.reply_prefixes(),
                 reply_prefix=settings.reply_prefix,
                 compliance_replies=settings.compliance_replies,
+                undo_seconds=settings.undo_seconds,
+                collision_seconds=settings.collision_seconds,
             ),
             chat_platforms=platforms,
+            agents=Agents(settings.role_for),
         )
+        self.threads = ThreadCommands(self.service)
+        self.channel_commands = ChannelCommands(self.service)
+        self.actions = Actions(self.service)
         self.state = ChatState(self.db, self.outbox, self.directory)
         self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers)
         self.slack_client: AsyncWebClient | None = None
@@ -93,9 +103,11 @@ class SmsBridge:
             timeout=30,
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
-        SlackPoster(self.slack_client, self.state, self._media).register(self.outbox)
+        poster = SlackPoster(self.slack_client, self.state, self._media)
+        poster.register(self.outbox)
         self.slack_identity = BotIdentity(self.slack_client)
-        return build_bolt_app(self.slack_client, self.service, s.slack_signing_secret, self.slack_identity)
+        handlers = SlackHandlers(self.threads, self.channel_commands, self.actions, poster, self.state, self.directory)
+        return build_bolt_app(self.slack_client, handlers, s.slack_signing_secret, self.slack_identity)
 
     async def _connect_socket_mode(self) -> None:
         """Connect once the bot identity is known, so no event is answered blind."""

@@ -5,13 +5,15 @@ Names follow DESIGN.md's Interfaces section; a deployment depends on them.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -30,6 +32,8 @@ class InboxConfig(BaseModel):
     discord_channel: str | None = None
     business_name: str | None = None
     help_text: str | None = None
+    # Replies by agents of this role wait for an admin's approval (e.g. "agent").
+    approval_role: str | None = None
 
 
 def config_file() -> Path:
@@ -69,6 +73,10 @@ class Settings(BaseSettings):
     smsbridge_help_text: str | None = None
 
     reply_prefix: str = "!r"
+    # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    viewers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    smsbridge_approval_role: str | None = None
     undo_seconds: float = 5
     collision_seconds: float = 120
 
@@ -83,6 +91,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     inbox: list[InboxConfig] = Field(default_factory=list)
+
+    @field_validator("admins", "viewers", mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        # ADMINS=U1,U2 in the environment as well as a TOML/JSON list.
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("reply_prefix")
     @classmethod
@@ -123,6 +141,7 @@ class Settings(BaseSettings):
                     messaging_service_sid=self.smsbridge_messaging_service_sid,
                     slack_channel=self.smsbridge_slack_channel,
                     discord_channel=self.smsbridge_discord_channel,
+                    approval_role=self.smsbridge_approval_role,
                 )
             )
         found.extend(self.inbox)
@@ -130,6 +149,13 @@ class Settings(BaseSettings):
             item.business_name = item.business_name or self.smsbridge_business_name
             item.help_text = item.help_text or self.smsbridge_help_text
         return found
+
+    def role_for(self, platform: str, user_id: str) -> str | None:
+        """The role configuration gives this identity, if any."""
+        for role, ids in (("admin", self.admins), ("viewer", self.viewers)):
+            if user_id in ids or f"{platform}:{user_id}" in ids:
+                return role
+        return None
 
     def reply_prefixes(self) -> tuple[str, ...]:
         """The configured prefix, plus the long `!reply` form of the default."""

@@ -53,6 +53,7 @@ class Harness:
             "smsbridge_number": NUMBER,
             "smsbridge_slack_channel": CHANNEL,
             "smsbridge_business_name": BUSINESS,
+            "undo_seconds": 0,  # tests of Undo set it themselves
             "outbox_retry_base": 0.05,
             "outbox_retry_max": 0.4,
         }

@@ -163,7 +163,7 @@ async def test_reply_after_stop_never_reaches_twilio_and_is_explained_and_audite
     blocked = [t for t in thread_texts(harness, root) if "Not sent" in t]
     assert len(blocked) == 1
     assert "opted out" in blocked[0] and "(415) 555-0101" in blocked[0]
-    audit = await harness.rows("SELECT actor, action FROM audit_events")
+    audit = await harness.rows("SELECT actor, action FROM audit_events WHERE action = 'send_blocked_opt_out'")
     assert [tuple(a) for a in audit] == [("slack:UANA", "send_blocked_opt_out")]
     kept = await harness.rows("SELECT body, status, author_id FROM messages WHERE kind = 'reply'")
     assert [tuple(k) for k in kept] == [("Your bike is ready!", "blocked", "UANA")]
@@ -346,7 +346,7 @@ async def test_provider_21610_marks_the_contact_opted_out(harness: Harness) -> N
     await harness.drain()
     assert sends_attempted(harness) == 1
     assert any(t.startswith("🚫 Not sent") for t in thread_texts(harness, root))
-    audit = await harness.rows("SELECT action FROM audit_events")
+    audit = await harness.rows("SELECT action FROM audit_events WHERE action LIKE 'send_%'")
     assert [tuple(a) for a in audit] == [("send_blocked_opt_out",)]
 
 

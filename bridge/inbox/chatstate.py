@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from bridge.inbox import snippets
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.models import ChatRef, Conversation, Message, ThreadLink, utcnow
 from bridge.inbox.outbox import Job, Outbox
@@ -97,3 +98,18 @@ class ChatState:
         async with self.db.sessions() as session:
             message = await session.get_one(Message, message_id)
             return len(message.media or [])
+
+    async def snippet_names(self) -> list[str]:
+        async with self.db.sessions() as session:
+            return await snippets.names(session)
+
+    async def chat_channel(self, conversation_id: int, platform: str) -> str | None:
+        """Where this conversation lives on `platform` (its inbox's channel)."""
+        async with self.db.sessions() as session:
+            conv = await session.get(Conversation, conversation_id)
+        if conv is None:
+            return None
+        try:
+            return self.directory.get(conv.inbox_id).chats.get(platform)
+        except KeyError:
+            return None

@@ -142,6 +142,8 @@ class Message(Base):
     author_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Until then a reply can still be undone (UNDO_SECONDS).
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Note(Base):

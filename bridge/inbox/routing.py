@@ -20,6 +20,7 @@ class InboxRoute:
     messaging_service_sid: str | None
     business_name: str
     help_text: str | None
+    approval_role: str | None = None
     # platform name ("slack", "discord") -> channel id
     chats: dict[str, str] = field(default_factory=dict)
 
@@ -61,6 +62,7 @@ class InboxDirectory:
                         messaging_service_sid=cfg.messaging_service_sid,
                         business_name=cfg.business_name or "",
                         help_text=cfg.help_text,
+                        approval_role=cfg.approval_role,
                         chats=chats,
                     )
                 )

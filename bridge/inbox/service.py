@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.commands import parse as commands
-from bridge.inbox import consent, statuses
+from bridge.inbox import audit, consent, statuses
+from bridge.inbox.agents import Agents, AgentView
+from bridge.inbox.audit import actor_of
 from bridge.inbox.db import Database, insert_ignore
+from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.keywords import (
     Keyword,
     classify_keyword,
@@ -26,12 +29,12 @@ from bridge.inbox.keywords import (
     opt_in_confirmation,
     opt_out_confirmation,
 )
-from bridge.inbox.models import AuditEvent, Contact, Conversation, Message, Note, ProcessedEvent, ThreadLink, utcnow
+from bridge.inbox.models import Contact, Conversation, Message, utcnow
 from bridge.inbox.outbox import Outbox
 from bridge.inbox.phone import PhoneNumber, format_phone, guess_timezone, parse_phone
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.segments import count_segments
-from bridge.inbox.types import Author, InboundSms, SendPlan, SendResult, StatusUpdate, ThreadMessage
+from bridge.inbox.types import Author, InboundSms, SendPlan, SendResult, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +49,13 @@ def _word(body: str) -> str:
 
 class SendOutcome(StrEnum):
     QUEUED = "queued"
+    DRAFTED = "drafted"
+    HELD = "held"
+    FORBIDDEN = "forbidden"
     OPTED_OUT = "opted_out"
     NOT_A_PHONE = "not_a_phone"
     TOO_LONG = "too_long"
     EMPTY = "empty"
-
-
-class ThreadOutcome(StrEnum):
-    DUPLICATE = "duplicate"
-    NOT_A_CONVERSATION = "not_a_conversation"
-    NOTE = "note"
-    HELP = "help"
-    UNKNOWN_COMMAND = "unknown_command"
 
 
 @dataclass(frozen=True)
@@ -69,11 +67,37 @@ class Received:
 
 
 @dataclass(frozen=True)
+class ReplyRequest:
+    inbox: InboxRoute
+    conv: Conversation
+    agent: AgentView
+    author: Author
+    text: str
+    origin_id: str | None = None  # the chat message that asked for it
+    draft: bool = False  # explicitly a draft for review (`!draft`)
+    force: bool = False  # skip the collision hold ("Send anyway")
+    audit: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return actor_of(self.author.platform, self.author.user_id)
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    outcome: SendOutcome
+    message: str | None  # what to tell the author, when anything
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
 class ServiceOptions:
     reply_prefixes: tuple[str, ...] = ("!reply", "!r")
     reply_prefix: str = "!r"
     # auto | smsbridge | provider: who sends STOP/START/HELP answers.
     compliance_replies: str = "auto"
+    undo_seconds: float = 0.0
+    collision_seconds: float = 120.0
 
 
 class InboxService:
@@ -84,12 +108,14 @@ class InboxService:
         directory: InboxDirectory,
         options: ServiceOptions | None = None,
         chat_platforms: frozenset[str] = frozenset(),
+        agents: Agents | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
         self.directory = directory
         self.options = options or ServiceOptions()
-        self.chat_platforms = set(chat_platforms)
+        self.fanout = ChatFanout(outbox, set(chat_platforms))
+        self.agents = agents or Agents()
 
     # -- inbound SMS -----------------------------------------------------------
 
@@ -126,12 +152,12 @@ class InboxService:
                 conv.updated_at = now
                 if conv.status in ("closed", "pending"):
                     conv.status = "open"  # the customer wrote again: it needs attention
-                await self._chat(session, inbox, conv.id, "card", {}, dedupe=f"card:{conv.id}")
-                await self._chat(session, inbox, conv.id, "message", {"message_id": message.id})
+                await self.fanout.card(session, inbox, conv.id)
+                await self.fanout.chat(session, inbox, conv.id, "message", {"message_id": message.id})
                 for index in range(len(sms.media)):
-                    await self._chat(session, inbox, conv.id, "media", {"message_id": message.id, "index": index})
+                    await self.fanout.chat(session, inbox, conv.id, "media", {"message_id": message.id, "index": index})
                 if created and not phone.valid:
-                    await self._notice(
+                    await self.fanout.notice(
                         session,
                         inbox,
                         conv.id,
@@ -175,19 +201,19 @@ class InboxService:
         reply: str | None = None
         if keyword in (Keyword.OPT_OUT, Keyword.OPT_OUT_ALL):
             scope = "every number of ours" if keyword is Keyword.OPT_OUT_ALL else "this number"
-            await self._notice(
+            await self.fanout.notice(
                 session, inbox, conv.id, f"🚫 The customer opted out of texts from {scope} ({_word(sms.body)}). Replies are blocked until they text START."
             )
             if changed:
                 reply = opt_out_confirmation(business)
         elif keyword is Keyword.OPT_IN:
-            await self._notice(session, inbox, conv.id, f"✅ The customer opted back in ({_word(sms.body)}). Replies can be sent again.")
+            await self.fanout.notice(session, inbox, conv.id, f"✅ The customer opted back in ({_word(sms.body)}). Replies can be sent again.")
             if changed:
                 reply = opt_in_confirmation(business)
         elif keyword is Keyword.HELP:
             reply = help_reply(business, inbox.help_text)
         if keyword is not Keyword.HELP:
-            await self._chat(session, inbox, conv.id, "card", {}, dedupe=f"card:{conv.id}")
+            await self.fanout.card(session, inbox, conv.id)
         if keyword is Keyword.OPT_OUT_ALL or (changed and keyword is Keyword.OPT_IN):
             # STOPALL (and a START lifting it) changes what every inbox may send this
             # contact: refresh their cards in the other inboxes too (rule 12). Not only
@@ -207,7 +233,7 @@ class InboxService:
                 other_inbox = self.directory.get(other_inbox_id)
             except KeyError:
                 continue  # an inbox no longer configured has no chat to update
-            await self._chat(session, other_inbox, other_id, "card", {}, dedupe=f"card:{other_id}")
+            await self.fanout.card(session, other_inbox, other_id)
 
     async def _contact_id(self, session: AsyncSession, phone: PhoneNumber) -> int:
         new_id = await insert_ignore(
@@ -249,108 +275,121 @@ class InboxService:
         ).scalar_one()
         return conv, False
 
-    # -- teammates in a thread -------------------------------------------------
+    # -- replies ---------------------------------------------------------------
 
-    async def handle_thread_message(self, tm: ThreadMessage) -> ThreadOutcome | SendOutcome:
-        async with self.db.sessions.begin() as session:
-            if await insert_ignore(session, ProcessedEvent, {"key": tm.event_key, "created_at": utcnow()}, ["key"]) is None:
-                return ThreadOutcome.DUPLICATE
-            link = (
-                await session.execute(
-                    select(ThreadLink).where(
-                        ThreadLink.platform == tm.platform,
-                        ThreadLink.channel == tm.channel,
-                        ThreadLink.thread_id == tm.thread_id,
-                    )
-                )
-            ).scalar_one_or_none()
-            if link is None:
-                return ThreadOutcome.NOT_A_CONVERSATION
-            conv = await session.get_one(Conversation, link.conversation_id)
-            inbox = self.directory.get(conv.inbox_id)
-            command = commands.parse(tm.text, self.options.reply_prefixes)
-            match command:
-                case commands.Reply(text=text):
-                    return await self._reply(session, inbox, conv, text, tm)
-                case commands.EmptyReply(prefix=prefix):
-                    await self._whisper(session, inbox, conv.id, tm, f"Nothing to send: write the text after `{prefix}`, e.g. `{prefix} Thanks, we're on it!`")
-                    return SendOutcome.EMPTY
-                case commands.Help():
-                    await self._whisper(session, inbox, conv.id, tm, commands.help_text(self.options.reply_prefix))
-                    return ThreadOutcome.HELP
-                case commands.Unknown(word=word):
-                    await self._whisper(
-                        session,
-                        inbox,
-                        conv.id,
-                        tm,
-                        f"`!{word}` is not a command, so nothing was sent. "
-                        f"To text the customer write `{self.options.reply_prefix} your message`; `!help` lists commands.",
-                    )
-                    return ThreadOutcome.UNKNOWN_COMMAND
-                case _:
-                    await insert_ignore(
-                        session,
-                        Note,
-                        {
-                            "conversation_id": conv.id,
-                            "platform": tm.platform,
-                            "platform_message_id": tm.message_id,
-                            "author_id": tm.author.user_id,
-                            "author_name": tm.author.name,
-                            "body": tm.text,
-                            "created_at": utcnow(),
-                        },
-                        ["platform", "platform_message_id"],
-                    )
-                    return ThreadOutcome.NOTE
+    async def open_conversation(self, session: AsyncSession, inbox: InboxRoute, phone: PhoneNumber) -> tuple[Conversation, bool]:
+        """The contact's conversation in this inbox, created when new (`/sms new`)."""
+        contact_id = await self._contact_id(session, phone)
+        conv, created = await self._conversation(session, inbox.id, contact_id)
+        if created:
+            await self.fanout.card(session, inbox, conv.id)
+        return conv, created
 
-    async def _reply(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, text: str, tm: ThreadMessage
-    ) -> SendOutcome:
-        contact = await session.get_one(Contact, conv.contact_id)
+    async def submit_reply(self, session: AsyncSession, request: ReplyRequest) -> ReplyResult:
+        """A teammate asks to text the customer: refuse, hold, draft or queue it."""
+        inbox, conv, agent, text = request.inbox, request.conv, request.agent, request.text
+        if not agent.can("agent"):
+            return ReplyResult(SendOutcome.FORBIDDEN, "Not sent: texting the customer needs the agent role (you are a viewer).")
+        if not text.strip():
+            return ReplyResult(SendOutcome.EMPTY, "Nothing to send.")
         if len(text) > MAX_SMS_BODY:
-            await self._whisper(session, inbox, conv.id, tm, f"Not sent: the text is {len(text)} characters; an SMS can carry at most {MAX_SMS_BODY}. Split it into shorter replies.")
-            return SendOutcome.TOO_LONG
-        if not contact.phone_valid:
-            await self._notice(session, inbox, conv.id, f"Not sent: `{contact.phone}` is not a phone number smsbridge can text.")
-            return SendOutcome.NOT_A_PHONE
-        if await consent.is_suppressed(session, contact.phone, inbox.id):
-            # Rule 1: never reaches the provider; the attempt is kept and audited.
-            message = Message(
-                conversation_id=conv.id,
-                direction="out",
-                kind="reply",
-                body=text,
-                status="blocked",
-                error_text="The customer opted out (texted STOP)",
-                from_number=inbox.number or inbox.messaging_service_sid or "",
-                to_number=contact.phone,
-                author_platform=tm.author.platform,
-                author_id=tm.author.user_id,
-                author_name=tm.author.name,
-                status_at=utcnow(),
+            return ReplyResult(
+                SendOutcome.TOO_LONG,
+                f"Not sent: the text is {len(text)} characters; an SMS can carry at most {MAX_SMS_BODY}. Split it into shorter replies.",
             )
+        contact = await session.get_one(Contact, conv.contact_id)
+        if not contact.phone_valid:
+            await self.fanout.notice(session, inbox, conv.id, f"Not sent: `{contact.phone}` is not a phone number smsbridge can text.")
+            return ReplyResult(SendOutcome.NOT_A_PHONE, None)
+        if await consent.is_suppressed(session, contact.phone, inbox.id):
+            await self._blocked(session, inbox, conv, contact, request)
+            return ReplyResult(SendOutcome.OPTED_OUT, None)
+        needs_approval = request.draft or (inbox.approval_role is not None and agent.role == inbox.approval_role)
+        if needs_approval:
+            message = self._new_outbound(inbox, conv, contact.phone, text, "reply", request.author, status="draft")
             session.add(message)
             await session.flush()
-            session.add(
-                AuditEvent(
-                    actor=f"{tm.author.platform}:{tm.author.user_id}",
-                    action="send_blocked_opt_out",
-                    conversation_id=conv.id,
-                    detail={"message_id": message.id, "to": contact.phone},
+            audit.record(session, request.actor, "draft_created", conv.id, message_id=message.id, text=text)
+            await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
+            return ReplyResult(SendOutcome.DRAFTED, None, message.id)
+        if not request.force:
+            other = await self._recent_teammate_reply(session, conv, request.author)
+            if other is not None:
+                message = self._new_outbound(inbox, conv, contact.phone, text, "reply", request.author, status="held")
+                session.add(message)
+                await session.flush()
+                ago = int((utcnow() - other.created_at).total_seconds())
+                return ReplyResult(
+                    SendOutcome.HELD,
+                    f"⚠️ Held: {other.author_name or 'a teammate'} already replied {ago} s ago:\n> {other.body}\nSend yours too?",
+                    message.id,
                 )
+        message = await self._queue_sms(
+            session, inbox, conv, contact.phone, text, kind="reply", author=request.author, reply_to=request.origin_id,
+            delay=self.options.undo_seconds,
+        )
+        audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
+        return ReplyResult(SendOutcome.QUEUED, None, message.id)
+
+    async def _blocked(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, request: ReplyRequest) -> None:
+        # Rule 1: never reaches the provider; the attempt is kept and audited.
+        message = self._new_outbound(inbox, conv, contact.phone, request.text, "reply", request.author, status="blocked")
+        message.error_text = "The customer opted out (texted STOP)"
+        session.add(message)
+        await session.flush()
+        audit.record(session, request.actor, "send_blocked_opt_out", conv.id, message_id=message.id, to=contact.phone)
+        await self.fanout.notice(
+            session,
+            inbox,
+            conv.id,
+            f"🚫 Not sent: {format_phone(contact.phone)} opted out of texts from this number. "
+            "Nothing reaches them until they text START.",
+        )
+
+    async def _recent_teammate_reply(self, session: AsyncSession, conv: Conversation, author: Author) -> Message | None:
+        """Another teammate's reply since the customer's latest text, within the window."""
+        if self.options.collision_seconds <= 0:
+            return None
+        since = utcnow() - timedelta(seconds=self.options.collision_seconds)
+        if conv.last_inbound_at is not None and conv.last_inbound_at > since:
+            since = conv.last_inbound_at
+        return (
+            await session.execute(
+                select(Message)
+                .where(
+                    Message.conversation_id == conv.id,
+                    Message.direction == "out",
+                    Message.kind == "reply",
+                    Message.created_at >= since,
+                    Message.status.not_in(("blocked", "canceled", "draft", "held")),
+                    or_(Message.author_id != author.user_id, Message.author_platform != author.platform),
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
             )
-            await self._notice(
-                session,
-                inbox,
-                conv.id,
-                f"🚫 Not sent: {format_phone(contact.phone)} opted out of texts from this number. "
-                "Nothing reaches them until they text START.",
-            )
-            return SendOutcome.OPTED_OUT
-        await self._queue_sms(session, inbox, conv, contact.phone, text, kind="reply", author=tm.author, reply_to=tm.message_id)
-        return SendOutcome.QUEUED
+        ).scalar_one_or_none()
+
+    def _new_outbound(
+        self, inbox: InboxRoute, conv: Conversation, to: str, text: str, kind: str, author: Author | None, *, status: str
+    ) -> Message:
+        info = count_segments(text)
+        now = utcnow()
+        return Message(
+            conversation_id=conv.id,
+            direction="out",
+            kind=kind,
+            body=text,
+            status=status,
+            segments=info.segments,
+            encoding=info.encoding,
+            from_number=inbox.number or inbox.messaging_service_sid or "",
+            to_number=to,
+            author_platform=author.platform if author else None,
+            author_id=author.user_id if author else None,
+            author_name=author.name if author else "smsbridge",
+            created_at=now,
+            status_at=now,
+        )
 
     async def _queue_sms(
         self,
@@ -363,73 +402,105 @@ class InboxService:
         kind: str,
         author: Author | None,
         reply_to: str | None = None,
+        delay: float = 0.0,
+        message: Message | None = None,
     ) -> Message:
-        info = count_segments(text)
+        """Queue a send: the message row, its outbox job and its status line, together."""
         now = utcnow()
-        message = Message(
-            conversation_id=conv.id,
-            direction="out",
-            kind=kind,
-            body=text,
-            status="pending",
-            segments=info.segments,
-            encoding=info.encoding,
-            from_number=inbox.number or inbox.messaging_service_sid or "",
-            to_number=to,
-            author_platform=author.platform if author else None,
-            author_id=author.user_id if author else None,
-            author_name=author.name if author else "smsbridge",
-            created_at=now,
-            status_at=now,
-        )
-        session.add(message)
+        if message is None:
+            message = self._new_outbound(inbox, conv, to, text, kind, author, status="pending")
+            session.add(message)
+        else:
+            message.status = "pending"
+            message.status_at = now
+        message.send_after = now + timedelta(seconds=delay) if delay > 0 else None
         await session.flush()
         if kind == "reply":
             conv.last_outbound_at = now
             conv.updated_at = now
+            conv.first_response_at = conv.first_response_at or now
             if conv.status == "new":
                 conv.status = "open"
-                await self._chat(session, inbox, conv.id, "card", {}, dedupe=f"card:{conv.id}")
+                await self.fanout.card(session, inbox, conv.id)
         await self.outbox.enqueue(
-            session, queue=SMS_QUEUE.format(conv.id), kind="sms.send", payload={"message_id": message.id}, dedupe_key=f"sms:{message.id}"
+            session,
+            queue=SMS_QUEUE.format(conv.id),
+            kind="sms.send",
+            payload={"message_id": message.id},
+            dedupe_key=f"sms:{message.id}",
+            delay=delay,
         )
         payload: dict[str, Any] = {"message_id": message.id}
         if reply_to and author:
             payload["reply_to"] = {"platform": author.platform, "id": reply_to}
-        await self._chat(session, inbox, conv.id, "status", payload, dedupe=f"status:{message.id}")
+        await self.fanout.chat(session, inbox, conv.id, "status", payload, dedupe=f"status:{message.id}")
         return message
 
-    async def _chat(
-        self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, what: str, payload: dict[str, Any], *, dedupe: str | None = None, platforms: set[str] | None = None
-    ) -> None:
-        """Queue a chat job on every platform the inbox is bound to, in conversation order."""
-        for platform, channel in inbox.chats.items():
-            if platform not in self.chat_platforms or (platforms is not None and platform not in platforms):
-                continue
-            await self.outbox.enqueue(
-                session,
-                queue=f"{platform}:conv:{conversation_id}",
-                kind=f"{platform}.{what}",
-                payload={**payload, "conversation_id": conversation_id, "channel": channel, "inbox_id": inbox.id},
-                dedupe_key=f"{platform}:{dedupe}" if dedupe else None,
-            )
-
-    async def _notice(self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, text: str) -> None:
-        await self._chat(session, inbox, conversation_id, "notice", {"text": text})
-
-    async def _whisper(self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, tm: ThreadMessage, text: str) -> None:
-        """A reply only the author sees (ephemeral where the platform has it)."""
-        await self._chat(
-            session, inbox, conversation_id, "notice", {"text": text, "user": tm.author.user_id}, platforms={tm.platform}
+    async def release(self, session: AsyncSession, message_id: int, actor: AgentView, *, from_status: str) -> str | None:
+        """Send a held reply or an approved draft; None when it is no longer waiting."""
+        message = await session.get_one(Message, message_id)
+        if message.status != from_status:
+            return None
+        conv = await session.get_one(Conversation, message.conversation_id)
+        inbox = self.directory.get(conv.inbox_id)
+        if await consent.is_suppressed(session, message.to_number, inbox.id):
+            message.status = "blocked"
+            message.error_text = "The customer opted out (texted STOP)"
+            await self._status_changed(session, message)
+            return "Not sent: the customer has opted out since."
+        author = Author(message.author_platform or actor.platform, message.author_id or actor.user_id, message.author_name)
+        await self._queue_sms(
+            session, inbox, conv, message.to_number, message.body, kind="reply", author=author,
+            delay=self.options.undo_seconds if from_status == "held" else 0.0, message=message,
         )
+        if from_status == "draft":
+            await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
+        audit.record(session, actor_of(actor.platform, actor.user_id), f"{from_status}_released", conv.id, message_id=message.id)
+        return "Sending."
+
+    async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:
+        """Undo a reply still waiting (pending in its undo window, held, or a draft)."""
+        result = await session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status.in_(statuses_))
+            .values(status="canceled", status_at=utcnow(), error_text=f"Canceled by {actor.name}")
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:
+            return False
+        message = await session.get_one(Message, message_id)
+        await session.refresh(message)
+        conv = await session.get_one(Conversation, message.conversation_id)
+        inbox = self.directory.get(conv.inbox_id)
+        audit.record(session, actor_of(actor.platform, actor.user_id), "reply_canceled", conv.id, message_id=message_id)
+        await self._status_changed(session, message)
+        await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
+        return True
+
+    async def edit_draft(self, session: AsyncSession, message_id: int, text: str, actor: AgentView) -> bool:
+        message = await session.get_one(Message, message_id)
+        if message.status != "draft" or not text.strip() or len(text) > MAX_SMS_BODY:
+            return False
+        before = message.body
+        message.body = text.strip()
+        info = count_segments(message.body)
+        message.segments, message.encoding = info.segments, info.encoding
+        conv = await session.get_one(Conversation, message.conversation_id)
+        audit.record(session, actor_of(actor.platform, actor.user_id), "draft_edited", conv.id, before=before, after=message.body)
+        await self.fanout.chat(session, self.directory.get(conv.inbox_id), conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
+        return True
 
     # -- delivery --------------------------------------------------------------
 
     async def prepare_send(self, message_id: int) -> SendPlan | None:
-        """The send to make now, or None when it must not (or need not) happen."""
+        """The send to make now, or None when it must not (or need not) happen.
+
+        `pending` becomes `submitting` here, in one conditional update: from then on
+        Undo can no longer win, so a reply the thread calls canceled never leaves.
+        """
         async with self.db.sessions.begin() as session:
             message = await session.get_one(Message, message_id)
-            if message.provider_sid or message.status != "pending":
+            if message.provider_sid or message.status not in ("pending", "submitting"):
                 return None
             conv = await session.get_one(Conversation, message.conversation_id)
             inbox = self.directory.get(conv.inbox_id)
@@ -438,8 +509,17 @@ class InboxService:
                 message.status = "blocked"
                 message.error_text = "The customer opted out (texted STOP) before it left"
                 message.status_at = utcnow()
-                await self._chat(session, inbox, conv.id, "status", {"message_id": message.id}, dedupe=f"status:{message.id}")
+                await self._status_changed(session, message)
                 return None
+            if message.status == "pending":
+                claimed = await session.execute(
+                    update(Message)
+                    .where(Message.id == message.id, Message.status == "pending")
+                    .values(status="submitting")
+                    .execution_options(synchronize_session=False)
+                )
+                if not claimed.rowcount:
+                    return None  # undone a moment ago
             return SendPlan(
                 message_id=message.id,
                 from_number=inbox.number,
@@ -509,15 +589,9 @@ class InboxService:
         conv = await session.get_one(Conversation, message.conversation_id)
         await consent.opt_out(session, message.to_number, conv.inbox_id, everywhere=False, source="provider", raw_text=None)
         inbox = self.directory.get(conv.inbox_id)
-        await self._chat(session, inbox, conv.id, "card", {}, dedupe=f"card:{conv.id}")
+        await self.fanout.card(session, inbox, conv.id)
 
     async def _status_changed(self, session: AsyncSession, message: Message) -> None:
         conv = await session.get_one(Conversation, message.conversation_id)
         inbox = self.directory.get(conv.inbox_id)
-        await self._chat(session, inbox, conv.id, "status", {"message_id": message.id}, dedupe=f"status:{message.id}")
-
-    async def set_status_if_pending(self, message_id: int, status: str) -> None:
-        async with self.db.sessions.begin() as session:
-            await session.execute(
-                update(Message).where(Message.id == message_id, Message.status == "pending").values(status=status, status_at=utcnow())
-            )
+        await self.fanout.chat(session, inbox, conv.id, "status", {"message_id": message.id}, dedupe=f"status:{message.id}")

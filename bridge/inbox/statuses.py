@@ -6,10 +6,14 @@ overwrite "delivered".
 
 from __future__ import annotations
 
-# pending: in our outbox, not yet accepted by the provider.
+# draft/held: waiting for a teammate's decision (approval, "Send anyway").
+# pending: in our outbox (maybe in its undo window); submitting: handed to the provider.
 # blocked/canceled: never left smsbridge (opted out, undone).
 _RANK = {
+    "draft": -1,
+    "held": -1,
     "pending": 0,
+    "submitting": 0,
     "accepted": 1,
     "queued": 1,
     "scheduled": 1,
@@ -27,7 +31,10 @@ FINAL = frozenset({"delivered", "undelivered", "failed", "read", "blocked", "can
 FAILED = frozenset({"undelivered", "failed", "blocked"})
 
 LABELS = {
+    "draft": "Draft",
+    "held": "Held",
     "pending": "Queued",
+    "submitting": "Queued",
     "accepted": "Queued",
     "queued": "Queued",
     "scheduled": "Scheduled",

@@ -58,6 +58,7 @@ class ThreadMessage:
     author: Author
     text: str
     event_key: str
+    mentions: tuple[Author, ...] = ()  # people the message @-mentions, resolved by the adapter
 
 
 @dataclass(frozen=True)

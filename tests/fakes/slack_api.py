@@ -93,6 +93,9 @@ class FakeSlack:
         self.latency: float = 0.0
         self._fail_next: dict[str, list[int]] = {}
         self._lose_answers: dict[str, list[bool]] = {}
+        # Interactivity: what apps sent to response_url, and modals they opened.
+        self.responses: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []
         self._rate_limits: dict[str, tuple[float, int]] = {}
         self._last_accepted: dict[tuple[str, str], float] = {}
 
@@ -120,6 +123,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         app.router.add_get("/socket", self._handle_socket)
+        app.router.add_post("/respond/{rid}", self._handle_respond)
         # A short shutdown timeout: a connected socket-mode client must not stall stop().
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -251,6 +255,75 @@ class FakeSlack:
                     f"{len(self.posts)} posts, last calls: {recent}"
                 )
             await asyncio.sleep(0.01)
+
+    # ------------------------------------------------------------------ interactivity
+
+    def response_url(self) -> str:
+        return f"{self.base_url}/respond/{uuid.uuid4().hex[:12]}"
+
+    async def _handle_respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append({"rid": request.match_info["rid"], **body})
+        return web.Response(text="ok")
+
+    def slash_command(self, command: str, text: str, user: str, channel: str) -> dict[str, str]:
+        """The form fields Slack POSTs for a slash command."""
+        return {
+            "token": "verification-token",
+            "team_id": self.team_id,
+            "team_domain": "fake",
+            "channel_id": channel,
+            "channel_name": "inbox",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self.response_url(),
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+        }
+
+    def block_action(
+        self,
+        action: dict[str, Any],
+        user: str,
+        channel: str,
+        message_ts: str | None = None,
+        *,
+        ephemeral: bool = False,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """The `block_actions` payload Slack POSTs when someone clicks or picks."""
+        container: dict[str, Any] = {"type": "message", "channel_id": channel, "is_ephemeral": ephemeral}
+        if message_ts:
+            container["message_ts"] = message_ts
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id},
+            "api_app_id": self.app_id,
+            "token": "verification-token",
+            "container": container,
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+            "team": {"id": self.team_id, "domain": "fake"},
+            "channel": {"id": channel, "name": "inbox"},
+            "response_url": self.response_url(),
+            "actions": [{"block_id": "b", "action_ts": f"{time.time():.6f}", **action}],
+        }
+        if message_ts and not ephemeral:
+            payload["message"] = {"ts": message_ts, "thread_ts": thread_ts, "type": "message"}
+        return payload
+
+    def view_submission(self, view: dict[str, Any], values: dict[str, Any], user: str) -> dict[str, Any]:
+        return {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": "fake"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id},
+            "api_app_id": self.app_id,
+            "token": "verification-token",
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+            "view": {**view, "id": "V0001", "state": {"values": values}},
+        }
 
     # ------------------------------------------------------------------ socket mode
 
@@ -581,6 +654,17 @@ class FakeSlack:
         msg["edit_count"] += 1
         msg["edited_ts"] = self._next_ts()
         return {"channel": channel, "ts": msg["ts"], "text": msg["text"], "message": self._render(msg)}
+
+    def _m_chat_getPermalink(self, params: Params) -> dict[str, Any]:
+        channel = self._require(params, "channel", "channel_not_found")
+        msg = self._find(channel, self._require(params, "message_ts", "message_not_found"))
+        return {"channel": channel, "permalink": f"https://fake.slack.com/archives/{channel}/p{msg['ts'].replace('.', '')}"}
+
+    def _m_views_open(self, params: Params) -> dict[str, Any]:
+        trigger = self._require(params, "trigger_id", "invalid_trigger_id")
+        view = _maybe_json(params.get("view"))
+        self.views.append({"trigger_id": trigger, "view": view})
+        return {"view": {"id": f"V{len(self.views):08d}", **(view or {})}}
 
     def _m_chat_delete(self, params: Params) -> dict[str, Any]:
         channel = self._require(params, "channel", "channel_not_found")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -17,7 +18,14 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.text import slack_to_plain
-from bridge.inbox.service import InboxService
+from bridge.adapters.slack.poster import SlackPoster
+from bridge.adapters.slack.render import ACTION_PREFIX, command_reply_blocks, edit_modal
+from bridge.commands.actions import Actions
+from bridge.commands.channel import ChannelCommands
+from bridge.commands.replies import CommandReply
+from bridge.commands.thread import ThreadCommands
+from bridge.inbox.chatstate import ChatState
+from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import Author, ThreadMessage
 
 log = logging.getLogger(__name__)
@@ -111,8 +119,20 @@ class BotIdentity:
         )
 
 
+@dataclass
+class SlackHandlers:
+    """The command layer the Slack adapter hands events to."""
+
+    threads: ThreadCommands
+    channel: ChannelCommands
+    actions: Actions
+    poster: SlackPoster
+    state: ChatState
+    directory: InboxDirectory
+
+
 def build_bolt_app(
-    client: AsyncWebClient, service: InboxService, signing_secret: str | None, identity: BotIdentity
+    client: AsyncWebClient, handlers: SlackHandlers, signing_secret: str | None, identity: BotIdentity
 ) -> AsyncApp:
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         return await identity.result()  # a single workspace: always our own bot
@@ -126,23 +146,93 @@ def build_bolt_app(
     )
     names = UserNames(client)
 
+    async def authors(text: str) -> tuple[Author, ...]:
+        return tuple([Author("slack", uid, await names.name(uid)) for uid in dict.fromkeys(MENTION.findall(text))])
+
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
         fields = thread_message_from_event(event, str(body.get("event_id") or ""), context.get("bot_user_id"))
         if fields is None:
             return
-        mentioned = {uid: await names.name(uid) for uid in MENTION.findall(fields["text"])}
-        outcome = await service.handle_thread_message(
+        mentions = await authors(fields["text"])
+        outcome = await handlers.threads.handle(
             ThreadMessage(
                 platform="slack",
                 channel=fields["channel"],
                 thread_id=fields["thread_ts"],
                 message_id=fields["ts"],
                 author=Author(platform="slack", user_id=fields["user"], name=await names.name(fields["user"])),
-                text=slack_to_plain(fields["text"], mentioned),
+                text=slack_to_plain(fields["text"], {a.user_id: a.label for a in mentions}),
                 event_key=fields["event_key"],
+                mentions=mentions,
             )
         )
         log.debug("slack message %s in %s: %s", fields["ts"], fields["channel"], outcome)
 
+    @app.command("/sms")
+    async def on_sms_command(ack: Any, command: dict[str, Any]) -> None:
+        text = command.get("text") or ""
+        mentions = await authors(text)
+        reply = await handlers.channel.handle(
+            "slack",
+            command["channel_id"],
+            Author("slack", command["user_id"], await names.name(command["user_id"])),
+            slack_to_plain(text, {a.user_id: a.label for a in mentions}),
+            mentions,
+        )
+        await ack(**await _render_reply(handlers, command["channel_id"], reply))
+
+    @app.action(re.compile(r"^smsbridge\.(?!edit$).+"))
+    async def on_action(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        user = body["user"]["id"]
+        name = action["action_id"].removeprefix(ACTION_PREFIX)
+        value, target, choice = action.get("value", ""), None, None
+        if name == "assign":
+            value = _card_id(body)
+            target = Author("slack", action["selected_user"], await names.name(action["selected_user"]))
+        elif name == "snippet":
+            value, _, choice = action["selected_option"]["value"].partition(":")
+        reply = await handlers.actions.handle(Author("slack", user, await names.name(user)), name, value, target=target, choice=choice)
+        ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+        await respond(text=reply.text, response_type="ephemeral", replace_original=ephemeral)
+
+    @app.action("smsbridge.edit")
+    async def on_edit(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = await handlers.state.message(int(action["value"]))
+        await client.views_open(trigger_id=body["trigger_id"], view=edit_modal(view))
+
+    @app.view("smsbridge.edit_draft")
+    async def on_edit_submit(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = view["state"]["values"]["draft"]["text"]["value"] or ""
+        user = body["user"]["id"]
+        reply = await handlers.actions.edit_draft(Author("slack", user, await names.name(user)), int(view["private_metadata"]), text)
+        if reply.ok:
+            await ack()
+        else:
+            await ack(response_action="errors", errors={"draft": reply.text})
+
     return app
+
+
+def _card_id(body: dict[str, Any]) -> str:
+    """The conversation id of a card, from the actions block id (`card:<id>`)."""
+    for item in body.get("actions") or []:
+        block = str(item.get("block_id", ""))
+        if block.startswith("card:"):
+            return block.removeprefix("card:")
+    return ""
+
+
+async def _render_reply(handlers: SlackHandlers, channel: str, reply: CommandReply) -> dict[str, Any]:
+    links: list[tuple[str, str, str]] = []
+    for link in reply.links:
+        url = await handlers.poster.permalink(
+            link.conversation_id, await handlers.state.chat_channel(link.conversation_id, "slack") or channel
+        )
+        if url:
+            links.append((link.title, link.detail, url))
+        else:
+            links.append((link.title, link.detail + " (thread not posted yet)", "https://slack.com"))
+    return {"text": reply.text, "blocks": command_reply_blocks(reply.text, links), "response_type": "ephemeral"}

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import render
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
 from bridge.inbox.types import MediaFetcher, ProviderError
 
@@ -49,6 +50,7 @@ class SlackPoster:
         outbox.register("slack.media", self.media_item)
         outbox.register("slack.status", self.status)
         outbox.register("slack.notice", self.notice)
+        outbox.register("slack.draft", self.draft)
 
     # -- calling Slack ---------------------------------------------------------
 
@@ -126,7 +128,7 @@ class SlackPoster:
             None,
             {"conversation_id": conversation_id, "part": "card"},
             text=render.card_text(view),
-            blocks=render.card_blocks(view),
+            blocks=render.card_blocks(view, await self.state.snippet_names()),
         )
         await self.state.save_thread(conversation_id, PLATFORM, channel, ts)
         return ts
@@ -138,12 +140,11 @@ class SlackPoster:
             await self._thread(job, conversation_id, channel)  # a new card is already current
             return
         view = await self.state.conversation(conversation_id)
+        blocks = render.card_blocks(view, await self.state.snippet_names())
         try:
             await self._call(
                 channel,
-                lambda: self.client.chat_update(
-                    channel=channel, ts=existing, text=render.card_text(view), blocks=render.card_blocks(view)
-                ),
+                lambda: self.client.chat_update(channel=channel, ts=existing, text=render.card_text(view), blocks=blocks),
             )
         except RetryLater as exc:
             if isinstance(exc.__cause__, SlackApiError) and exc.__cause__.response.get("error") == "message_not_found":
@@ -208,24 +209,62 @@ class SlackPoster:
         message_id = int(job.payload["message_id"])
         view = await self.state.message(message_id)
         conv = await self.state.conversation(conversation_id)
-        text = render.status_text(view, conv.title)
+        now = utcnow()
+        text = render.status_text(view, conv.title, now)
+        blocks = render.status_blocks(view, conv.title, now)
         posted = await self.state.posted(PLATFORM, channel, "status", message_id)
         if posted:
-            await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text))
+            await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text, blocks=blocks))
             return
         thread_ts = await self._thread(job, conversation_id, channel)
-        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": "status"}, text=text)
+        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": "status"}, text=text, blocks=blocks)
         await self.state.save_posted(PLATFORM, channel, "status", message_id, ts, done=job)
+
+    async def draft(self, job: Job) -> None:
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        message_id = int(job.payload["message_id"])
+        view = await self.state.message(message_id)
+        text, blocks = render.draft_text(view), render.draft_blocks(view)
+        posted = await self.state.posted(PLATFORM, channel, "draft", message_id)
+        if posted:
+            await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text, blocks=blocks))
+            return
+        thread_ts = await self._thread(job, conversation_id, channel)
+        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": "draft"}, text=text, blocks=blocks)
+        await self.state.save_posted(PLATFORM, channel, "draft", message_id, ts, done=job)
 
     async def notice(self, job: Job) -> None:
         conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
         thread_ts = await self._thread(job, conversation_id, channel)
-        text = str(job.payload["text"])
+        text = render_mention(str(job.payload["text"]), job.payload.get("mention"))
+        blocks = render.text_blocks(text, job.payload.get("buttons") or None)
         user = job.payload.get("user")
         if user:
             await self._call(
                 channel,
-                lambda: self.client.chat_postEphemeral(channel=channel, user=str(user), thread_ts=thread_ts, text=text),
+                lambda: self.client.chat_postEphemeral(
+                    channel=channel, user=str(user), thread_ts=thread_ts, text=text, blocks=blocks
+                ),
             )
             return
-        await self._post(job, channel, thread_ts, {"job": job.id, "part": "notice"}, text=text)
+        await self._post(job, channel, thread_ts, {"job": job.id, "part": "notice"}, text=text, blocks=blocks)
+
+    async def permalink(self, conversation_id: int, channel: str) -> str | None:
+        """A link to the conversation's thread, for search results and `/sms new`."""
+        ts = await self.state.thread(conversation_id, PLATFORM, channel)
+        if ts is None:
+            return None
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+            return str(response["permalink"])
+        except Exception:  # noqa: BLE001 - a link is a convenience
+            return None
+
+
+def render_mention(text: str, who: dict[str, str] | None) -> str:
+    """`{mention}` becomes a notifying Slack mention, or the name for another platform's user."""
+    if "{mention}" not in text:
+        return text
+    if who and who.get("platform") == PLATFORM:
+        return text.replace("{mention}", f"<@{who['user_id']}>")
+    return text.replace("{mention}", (who or {}).get("name", "someone"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bridge.adapters.slack.text import escape_for_slack
@@ -36,22 +37,139 @@ def card_text(view: ConversationView) -> str:
     return f"{STATUS_BADGES.get(view.status, view.status)} conversation with {view.title}"
 
 
-def card_blocks(view: ConversationView) -> list[dict[str, Any]]:
+PRIORITY_LABELS = {-1: "Low", 0: "Normal", 1: "🔸 High", 2: "🔴 Urgent"}
+ACTION_PREFIX = "smsbridge."
+
+
+def slack_time(moment: datetime, token: str = "{ago}") -> str:
+    """A time Slack renders in each reader's locale, live ("5 minutes ago")."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{token}|{fallback}>"
+
+
+def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) -> list[dict[str, Any]]:
     name = escape_for_slack(view.contact_name) if view.contact_name else None
     headline = f"*{name}* · {view.phone_display}" if name else f"*{escape_for_slack(view.phone_display)}*"
     facts = [
         f"*Status:* {STATUS_BADGES.get(view.status, view.status)}",
         f"*Assignee:* {escape_for_slack(view.assignee) if view.assignee else 'nobody yet'}",
+        f"*Priority:* {PRIORITY_LABELS.get(view.priority, view.priority)}",
         f"*Inbox:* {escape_for_slack(view.inbox_name)}",
     ]
+    if view.last_inbound_at:
+        facts.append(f"*Customer wrote:* {slack_time(view.last_inbound_at)}")
+    if view.tags:
+        facts.append("*Tags:* " + " ".join(f"`{escape_for_slack(t)}`" for t in view.tags))
     if view.opted_out:
         facts.append("🚫 *Opted out* — replies are blocked")
     if not view.phone_valid:
         facts.append("⚠️ Not a phone number — replies cannot be sent")
-    return [
+    details = [f"*{escape_for_slack(k)}:* {escape_for_slack(v)}" for k, v in sorted(view.properties.items())]
+    if view.timezone:
+        details.append(f"*Time zone:* {escape_for_slack(view.timezone)}")
+    if view.notes:
+        details.append(f"*Notes:* {escape_for_slack(view.notes)}")
+    blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"📱 {headline}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": "  ·  ".join(facts)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate("  ·  ".join(facts))}]},
     ]
+    if details:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate("  ·  ".join(details))}]})
+    value = str(view.id)
+    elements: list[dict[str, Any]] = [
+        _button("Claim", "claim", value, "primary") if view.assignee is None else None,
+        {
+            "type": "users_select",
+            "action_id": ACTION_PREFIX + "assign",
+            "placeholder": {"type": "plain_text", "text": "Assign…"},
+        },
+        _button("Reopen", "reopen", value) if view.status == "closed" else _button("Close", "close", value),
+    ]
+    if snippet_names:
+        elements.append(
+            {
+                "type": "static_select",
+                "action_id": ACTION_PREFIX + "snippet",
+                "placeholder": {"type": "plain_text", "text": "Send snippet…"},
+                "options": [
+                    {"text": {"type": "plain_text", "text": n[:75]}, "value": f"{value}:{n}"} for n in snippet_names[:100]
+                ],
+            }
+        )
+    blocks.append({"type": "actions", "block_id": f"card:{value}", "elements": [e for e in elements if e]})
+    return blocks
+
+
+def _button(label: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": ACTION_PREFIX + action,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def buttons_block(buttons: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [_button(b["label"], b["action"], b["value"], b.get("style")) for b in buttons],
+    }
+
+
+def text_blocks(text: str, buttons: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(text)}}]
+    if buttons:
+        blocks.append(buttons_block(buttons))
+    return blocks
+
+
+def draft_text(view: MessageView) -> str:
+    who = escape_for_slack(view.author_name or "a teammate")
+    quoted = escape_for_slack(view.body).replace("\n", "\n> ")
+    if view.status == "draft":
+        return f"📝 *Draft by {who}* — waiting for approval\n> {quoted}"
+    if view.status == "canceled":
+        return f"🗑️ Draft by {who} discarded\n> {quoted}"
+    return f"✅ Draft by {who} approved — {statuses.label(view.status)}\n> {quoted}"
+
+
+def draft_blocks(view: MessageView) -> list[dict[str, Any]]:
+    buttons = None
+    if view.status == "draft":
+        value = str(view.id)
+        buttons = [
+            {"label": "Approve & send", "action": "approve", "value": value, "style": "primary"},
+            {"label": "Edit", "action": "edit", "value": value},
+            {"label": "Discard", "action": "discard", "value": value, "style": "danger"},
+        ]
+    return text_blocks(draft_text(view), buttons)
+
+
+def edit_modal(view: MessageView) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ACTION_PREFIX + "edit_draft",
+        "private_metadata": str(view.id),
+        "title": {"type": "plain_text", "text": "Edit draft"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "draft",
+                "label": {"type": "plain_text", "text": "Text to the customer"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "max_length": 1600,
+                    "initial_value": view.body,
+                },
+            }
+        ],
+    }
 
 
 def customer_text(view: MessageView) -> str:
@@ -61,13 +179,15 @@ def customer_text(view: MessageView) -> str:
     return f"_(sent {count} attachment{'s' if count != 1 else ''})_" if count else "_(empty message)_"
 
 
-def status_text(view: MessageView, contact: str) -> str:
+def status_text(view: MessageView, contact: str, now: datetime | None = None) -> str:
     icon = STATE_ICONS.get(view.status, "•")
     state = statuses.label(view.status)
-    if view.status in ("failed", "undelivered", "blocked") and view.error_text:
+    if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
+        state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
+    if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
         state = f"{state}: {escape_for_slack(view.error_text)}"
     cost = ""
-    if view.segments and view.status != "blocked":
+    if view.segments and view.status not in ("blocked", "canceled"):
         cost = f" · {view.segments} segment{'s' if view.segments != 1 else ''}"
         if view.encoding == "UCS-2":
             cost += " (Unicode)"
@@ -76,6 +196,19 @@ def status_text(view: MessageView, contact: str) -> str:
         return f"{icon} Automatic reply to {contact} — {state}{cost}\n> {quoted}"
     who = f" by {escape_for_slack(view.author_name)}" if view.author_name else ""
     return f"{icon} SMS{who} to {contact} — {state}{cost}"
+
+
+def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[str, Any]]:
+    buttons = None
+    if view.status == "pending" and view.send_after is not None and view.send_after > now:
+        buttons = [{"label": "Undo", "action": "undo", "value": str(view.id), "style": "danger"}]
+    return text_blocks(status_text(view, contact, now), buttons)
+
+
+def command_reply_blocks(text: str, links: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """A command's answer; `links` are (title, detail, url) for conversations found."""
+    lines = [text] + [f"• <{url}|{escape_for_slack(title)}> — {escape_for_slack(detail)}" for title, detail, url in links]
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate("\n".join(lines))}}]
 
 
 def truncate(text: str, limit: int = MAX_SECTION) -> str:

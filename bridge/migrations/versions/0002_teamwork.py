@@ -43,6 +43,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('tags', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('properties', sa.JSON(), nullable=False, server_default='{}'))
 
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('send_after', sa.DateTime(), nullable=True))
+
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('assignee_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('first_response_at', sa.DateTime(), nullable=True))
@@ -58,6 +61,9 @@ def downgrade() -> None:
         batch_op.drop_column('resolved_at')
         batch_op.drop_column('first_response_at')
         batch_op.drop_column('assignee_id')
+
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('send_after')
 
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_column('properties')

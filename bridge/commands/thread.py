@@ -1,0 +1,187 @@
+"""A teammate's message in a conversation thread: a note, a reply, or a `!` command.
+
+One transaction per message: deduplication, the note or the command's effect, the
+jobs it causes and the answer to its author are committed together.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridge.commands import parse as grammar
+from bridge.inbox import snippets
+from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.db import insert_ignore
+from bridge.inbox.models import Conversation, Note, ProcessedEvent, ThreadLink, utcnow
+from bridge.inbox.routing import InboxRoute
+from bridge.inbox.service import InboxService, ReplyRequest, ReplyResult, SendOutcome
+from bridge.inbox.errors import Refused
+from bridge.inbox.teamwork import Teamwork
+from bridge.inbox.types import ThreadMessage
+
+
+class ThreadOutcome(StrEnum):
+    DUPLICATE = "duplicate"
+    NOT_A_CONVERSATION = "not_a_conversation"
+    NOTE = "note"
+    HELP = "help"
+    UNKNOWN_COMMAND = "unknown_command"
+    USAGE = "usage"
+    DONE = "done"
+    REFUSED = "refused"
+
+
+class ThreadCommands:
+    def __init__(self, service: InboxService) -> None:
+        self.service = service
+        self.team = Teamwork(service.fanout)
+        # Buttons to attach to the answer of the message being handled (by event key).
+        self._buttons: dict[str, list[dict[str, str]]] = {}
+
+    async def handle(self, tm: ThreadMessage) -> ThreadOutcome | SendOutcome:
+        async with self.service.db.sessions.begin() as session:
+            if await insert_ignore(session, ProcessedEvent, {"key": tm.event_key, "created_at": utcnow()}, ["key"]) is None:
+                return ThreadOutcome.DUPLICATE
+            link = (
+                await session.execute(
+                    select(ThreadLink).where(
+                        ThreadLink.platform == tm.platform,
+                        ThreadLink.channel == tm.channel,
+                        ThreadLink.thread_id == tm.thread_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if link is None:
+                return ThreadOutcome.NOT_A_CONVERSATION
+            conv = await session.get_one(Conversation, link.conversation_id)
+            inbox = self.service.directory.get(conv.inbox_id)
+            agent = await self.service.agents.ensure(session, tm.author)
+            command = grammar.parse(tm.text, self.service.options.reply_prefixes)
+            if isinstance(command, grammar.Note):
+                await self._note(session, conv, tm)
+                return ThreadOutcome.NOTE
+            try:
+                outcome, answer = await self._run(session, command, inbox, conv, agent, tm)
+            except Forbidden as exc:
+                outcome, answer = ThreadOutcome.REFUSED, f"{exc.action} needs the {exc.needed} role; you are {agent.role}."
+            except Refused as exc:
+                outcome, answer = ThreadOutcome.REFUSED, str(exc)
+            if answer:
+                await self.service.fanout.whisper(
+                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer, buttons=self._buttons.pop(tm.event_key, [])
+                )
+            return outcome
+
+    async def _note(self, session: AsyncSession, conv: Conversation, tm: ThreadMessage) -> None:
+        await insert_ignore(
+            session,
+            Note,
+            {
+                "conversation_id": conv.id,
+                "platform": tm.platform,
+                "platform_message_id": tm.message_id,
+                "author_id": tm.author.user_id,
+                "author_name": tm.author.name,
+                "body": tm.text,
+                "created_at": utcnow(),
+            },
+            ["platform", "platform_message_id"],
+        )
+
+    async def _run(
+        self, session: AsyncSession, command: grammar.ThreadCommand, inbox: InboxRoute, conv: Conversation, agent: AgentView, tm: ThreadMessage
+    ) -> tuple[ThreadOutcome | SendOutcome, str | None]:
+        prefix = self.service.options.reply_prefix
+        match command:
+            case grammar.Reply(text=text):
+                return self._reply_answer(await self._submit(session, inbox, conv, agent, tm, text), tm.event_key)
+            case grammar.Draft(text=text):
+                return self._reply_answer(await self._submit(session, inbox, conv, agent, tm, text, draft=True), tm.event_key)
+            case grammar.SendSnippet(name=name):
+                text = await snippets.render(session, name, inbox, conv, agent)
+                return self._reply_answer(await self._submit(session, inbox, conv, agent, tm, text, snippet=name), tm.event_key)
+            case grammar.EmptyReply(prefix=typed):
+                return SendOutcome.EMPTY, f"Nothing to send: write the text after `{typed}`, e.g. `{typed} Thanks, we're on it!`"
+            case grammar.Help():
+                return ThreadOutcome.HELP, grammar.help_text(prefix)
+            case grammar.Unknown(word=word):
+                return ThreadOutcome.UNKNOWN_COMMAND, (
+                    f"`!{word}` is not a command, so nothing was sent. "
+                    f"To text the customer write `{prefix} your message`; `!help` lists commands."
+                )
+            case grammar.Usage(message=message):
+                return ThreadOutcome.USAGE, message
+            case grammar.Claim():
+                return ThreadOutcome.DONE, await self.team.claim(session, inbox, conv, agent)
+            case grammar.Assign(target=target):
+                who = await self._resolve(session, tm, target)
+                return ThreadOutcome.DONE, await self.team.assign(session, inbox, conv, agent, who)
+            case grammar.Unassign():
+                return ThreadOutcome.DONE, await self.team.unassign(session, inbox, conv, agent)
+            case grammar.SetStatus(status=status):
+                return ThreadOutcome.DONE, await self.team.set_status(session, inbox, conv, agent, status)
+            case grammar.SetPriority(level=level):
+                return ThreadOutcome.DONE, await self.team.set_priority(session, inbox, conv, agent, level)
+            case grammar.Tag(add=add, remove=remove):
+                return ThreadOutcome.DONE, await self.team.tag(session, inbox, conv, agent, add, remove)
+            case grammar.ContactName(name=name):
+                return ThreadOutcome.DONE, await self.team.contact_name(session, inbox, conv, agent, name)
+            case grammar.ContactNote(text=text):
+                return ThreadOutcome.DONE, await self.team.contact_note(session, inbox, conv, agent, text)
+            case grammar.SetProperty(key=key, value=value):
+                return ThreadOutcome.DONE, await self.team.set_property(session, inbox, conv, agent, key, value)
+            case grammar.SetTimezone(zone=zone):
+                return ThreadOutcome.DONE, await self.team.set_timezone(session, inbox, conv, agent, zone)
+        raise AssertionError(f"unhandled command {command!r}")
+
+    def _reply_answer(self, result: ReplyResult, event_key: str) -> tuple[ThreadOutcome | SendOutcome, str | None]:
+        if result.outcome is SendOutcome.HELD and result.message_id is not None:
+            held = str(result.message_id)
+            self._buttons[event_key] = [
+                {"label": "Send anyway", "action": "send_anyway", "value": held, "style": "primary"},
+                {"label": "Discard", "action": "discard", "value": held, "style": "danger"},
+            ]
+        return result.outcome, result.message
+
+    async def _submit(
+        self,
+        session: AsyncSession,
+        inbox: InboxRoute,
+        conv: Conversation,
+        agent: AgentView,
+        tm: ThreadMessage,
+        text: str,
+        *,
+        draft: bool = False,
+        snippet: str | None = None,
+    ) -> ReplyResult:
+        return await self.service.submit_reply(
+            session,
+            ReplyRequest(
+                inbox=inbox,
+                conv=conv,
+                agent=agent,
+                author=tm.author,
+                text=text,
+                origin_id=tm.message_id,
+                draft=draft,
+                audit={"snippet": snippet} if snippet else {},
+            ),
+        )
+
+    async def _resolve(self, session: AsyncSession, tm: ThreadMessage, target: str) -> AgentView:
+        """`@mention` (resolved by the adapter) or a teammate's name."""
+        if tm.mentions:
+            return await self.service.agents.ensure(session, tm.mentions[0])
+        found = await self.service.agents.find(session, tm.platform, target)
+        if not found:
+            raise Refused(f"No teammate called `{target}`. Mention them: `!assign @name`.")
+        if len(found) > 1:
+            names = ", ".join(a.name for a in found[:5])
+            raise Refused(f"`{target}` could be {names}: mention the one you mean.")
+        return found[0]
+
+

@@ -1,0 +1,99 @@
+"""Snippets (canned responses) and their variables.
+
+A snippet whose variable has no value is refused, never sent with "{name}" in it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bridge.inbox.agents import AgentView
+from bridge.inbox.errors import Refused
+from bridge.inbox.models import Contact, Conversation, Snippet, utcnow
+from bridge.inbox.phone import format_phone
+from bridge.inbox.routing import InboxRoute
+
+VARIABLE = re.compile(r"\{([A-Za-z_][\w-]*)\}")
+
+
+@dataclass(frozen=True)
+class Filled:
+    text: str
+    missing: tuple[str, ...]
+
+
+def fill(body: str, values: dict[str, str | None]) -> Filled:
+    missing: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        value = values.get(name)
+        if value is None or value == "":
+            if name not in missing:
+                missing.append(name)
+            return match.group(0)
+        return value
+
+    return Filled(VARIABLE.sub(substitute, body), tuple(missing))
+
+
+async def get(session: AsyncSession, name: str) -> Snippet | None:
+    return (await session.execute(select(Snippet).where(Snippet.name == name.lower()))).scalar_one_or_none()
+
+
+async def names(session: AsyncSession) -> list[str]:
+    return list((await session.execute(select(Snippet.name).order_by(Snippet.name))).scalars().all())
+
+
+async def all_snippets(session: AsyncSession) -> list[Snippet]:
+    return list((await session.execute(select(Snippet).order_by(Snippet.name))).scalars().all())
+
+
+async def save(session: AsyncSession, name: str, body: str, by: str) -> str | None:
+    """Create or replace; the previous body, or None when it is new."""
+    existing = await get(session, name)
+    if existing is None:
+        session.add(Snippet(name=name.lower(), body=body, created_by=by))
+        return None
+    before = existing.body
+    existing.body = body
+    existing.updated_at = utcnow()
+    return before
+
+
+async def remove(session: AsyncSession, name: str) -> str | None:
+    existing = await get(session, name)
+    if existing is None:
+        return None
+    await session.execute(delete(Snippet).where(Snippet.id == existing.id))
+    return existing.body
+
+
+async def render(session: AsyncSession, name: str, inbox: InboxRoute, conv: Conversation, agent: AgentView) -> str:
+    """The snippet's text for this conversation, or Refused naming what is missing."""
+    snippet = await get(session, name)
+    if snippet is None:
+        known = await names(session)
+        listing = f" Known: {', '.join(known)}." if known else " There are none yet: `/sms snippet add NAME text`."
+        raise Refused(f"No snippet `{name}`.{listing}")
+    contact = await session.get_one(Contact, conv.contact_id)
+    values: dict[str, str | None] = {
+        "name": contact.name,
+        "first_name": contact.name.split()[0] if contact.name else None,
+        "agent": agent.name,
+        "business": inbox.business_name or inbox.name,
+        "number": format_phone(contact.phone),
+    }
+    values.update({key.lower(): value for key, value in (contact.properties or {}).items()})
+    filled = fill(snippet.body, values)
+    if filled.missing:
+        wanted = ", ".join(f"{{{m}}}" for m in filled.missing)
+        raise Refused(
+            f"Not sent: snippet `{name}` needs {wanted}, which this contact does not have. "
+            "Set it first (`!contact name …` or `!prop key=value`)."
+        )
+    return filled.text
