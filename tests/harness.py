@@ -185,6 +185,43 @@ class Harness:
     async def teammate(self, thread_ts: str, text_: str, user: str = "UANA", **kwargs: Any) -> int:
         return await self.slack_event(self.teammate_event(thread_ts, text_, user), **kwargs)
 
+    async def sms_command(self, text_: str, user: str = "UANA", channel: str = CHANNEL) -> dict[str, Any]:
+        """Type `/sms text_` in the channel; returns what Slack would show the user."""
+        from urllib.parse import urlencode
+
+        form = urlencode(self.slack.slash_command("/sms", text_, user, channel))
+        status, body = await self.slack_post(form, "application/x-www-form-urlencoded")
+        assert status == 200, body
+        return json.loads(body) if body else {}
+
+    async def click(
+        self, action: dict[str, Any], user: str = "UANA", *, message_ts: str | None = None, ephemeral: bool = False, channel: str = CHANNEL
+    ) -> dict[str, Any]:
+        """Click a button or pick from a menu; returns the app's response_url answer."""
+        from urllib.parse import urlencode
+
+        payload = self.slack.block_action(action, user, channel, message_ts, ephemeral=ephemeral)
+        before = len(self.slack.responses)
+        status, body = await self.slack_post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        assert status == 200, body
+        return self.slack.responses[before] if len(self.slack.responses) > before else {}
+
+    async def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str = "UANA") -> tuple[int, str]:
+        from urllib.parse import urlencode
+
+        payload = self.slack.view_submission(view, values, user)
+        return await self.slack_post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def card_action(self, name: str, root_ts: str | None = None) -> dict[str, Any]:
+        """The action element `name` on a card (from the blocks smsbridge posted)."""
+        card = self.slack.get(CHANNEL, root_ts) if root_ts else self.roots()[0]
+        assert card is not None
+        for block in card["blocks"] or []:
+            for element in block.get("elements", []):
+                if element.get("action_id") == f"smsbridge.{name}":
+                    return {**element, "block_id": block.get("block_id", "")}
+        raise AssertionError(f"no {name} action on the card: {card['blocks']}")
+
     # -- observing -------------------------------------------------------------
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -6,12 +6,14 @@ jobs it causes and the answer to its author are committed together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands import parse as grammar
+from bridge.commands.replies import Button, CommandReply
 from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.db import insert_ignore
@@ -34,6 +36,12 @@ class ThreadOutcome(StrEnum):
     REFUSED = "refused"
 
 
+@dataclass(frozen=True)
+class ThreadResult:
+    outcome: ThreadOutcome | SendOutcome
+    reply: CommandReply | None = None
+
+
 class ThreadCommands:
     def __init__(self, service: InboxService) -> None:
         self.service = service
@@ -42,9 +50,15 @@ class ThreadCommands:
         self._buttons: dict[str, list[dict[str, str]]] = {}
 
     async def handle(self, tm: ThreadMessage) -> ThreadOutcome | SendOutcome:
+        """A message typed in the thread; the answer goes to its author through the outbox."""
+        return (await self.run(tm, inline=False)).outcome
+
+    async def run(self, tm: ThreadMessage, *, inline: bool) -> ThreadResult:
+        """With `inline`, the answer is returned (an interaction's ephemeral response)
+        instead of being queued as a whisper in the thread."""
         async with self.service.db.sessions.begin() as session:
             if await insert_ignore(session, ProcessedEvent, {"key": tm.event_key, "created_at": utcnow()}, ["key"]) is None:
-                return ThreadOutcome.DUPLICATE
+                return ThreadResult(ThreadOutcome.DUPLICATE)
             link = (
                 await session.execute(
                     select(ThreadLink).where(
@@ -55,27 +69,52 @@ class ThreadCommands:
                 )
             ).scalar_one_or_none()
             if link is None:
-                return ThreadOutcome.NOT_A_CONVERSATION
+                return ThreadResult(ThreadOutcome.NOT_A_CONVERSATION, CommandReply("This is not a conversation thread.", ok=False))
             conv = await session.get_one(Conversation, link.conversation_id)
             inbox = self.service.directory.get(conv.inbox_id)
             agent = await self.service.agents.ensure(session, tm.author)
             command = grammar.parse(tm.text, self.service.options.reply_prefixes)
             if isinstance(command, grammar.Note):
-                await self._note(session, conv, tm)
-                return ThreadOutcome.NOTE
+                await self._note(session, inbox, conv, tm)
+                return ThreadResult(ThreadOutcome.NOTE)
             try:
                 outcome, answer = await self._run(session, command, inbox, conv, agent, tm)
             except Forbidden as exc:
                 outcome, answer = ThreadOutcome.REFUSED, f"{exc.action} needs the {exc.needed} role; you are {agent.role}."
             except Refused as exc:
                 outcome, answer = ThreadOutcome.REFUSED, str(exc)
-            if answer:
+            buttons = self._buttons.pop(tm.event_key, [])
+            if answer and not inline:
                 await self.service.fanout.whisper(
-                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer, buttons=self._buttons.pop(tm.event_key, [])
+                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer, buttons=buttons
                 )
-            return outcome
+            reply = None
+            if answer:
+                reply = CommandReply(
+                    answer,
+                    buttons=tuple(Button(b["label"], b["action"], b["value"], b.get("style")) for b in buttons),
+                    ok=outcome not in (ThreadOutcome.REFUSED, ThreadOutcome.USAGE, ThreadOutcome.UNKNOWN_COMMAND),
+                )
+            return ThreadResult(outcome, reply)
 
-    async def _note(self, session: AsyncSession, conv: Conversation, tm: ThreadMessage) -> None:
+    async def _mirror(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, tm: ThreadMessage, *, kind: str) -> None:
+        """Show a teammate's note in the conversation's threads on the other platforms.
+
+        Replies need no mirror: their status line, posted everywhere, quotes them.
+        """
+        others = {p for p in inbox.chats if p != tm.platform}
+        if others:
+            await self.service.fanout.chat(
+                session,
+                inbox,
+                conv.id,
+                "mirror",
+                {"text": tm.text, "author": tm.author.label, "origin": tm.platform, "kind": kind},
+                platforms=others,
+            )
+
+    async def _note(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, tm: ThreadMessage) -> None:
+        await self._mirror(session, inbox, conv, tm, kind="note")
         await insert_ignore(
             session,
             Note,

@@ -51,6 +51,7 @@ class SlackPoster:
         outbox.register("slack.status", self.status)
         outbox.register("slack.notice", self.notice)
         outbox.register("slack.draft", self.draft)
+        outbox.register("slack.mirror", self.mirror)
 
     # -- calling Slack ---------------------------------------------------------
 
@@ -248,6 +249,13 @@ class SlackPoster:
             )
             return
         await self._post(job, channel, thread_ts, {"job": job.id, "part": "notice"}, text=text, blocks=blocks)
+
+    async def mirror(self, job: Job) -> None:
+        """A teammate's note from another platform, labelled with its author."""
+        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+        thread_ts = await self._thread(job, conversation_id, channel)
+        text = render.mirror_text(str(job.payload["author"]), str(job.payload["origin"]), str(job.payload["text"]))
+        await self._post(job, channel, thread_ts, {"job": job.id, "part": "mirror"}, text=text)
 
     async def permalink(self, conversation_id: int, channel: str) -> str | None:
         """A link to the conversation's thread, for search results and `/sms new`."""

@@ -126,6 +126,10 @@ def text_blocks(text: str, buttons: list[dict[str, str]] | None = None) -> list[
     return blocks
 
 
+def mirror_text(author: str, origin: str, text: str) -> str:
+    return f"💬 *{escape_for_slack(author)}* ({origin.capitalize()}): {escape_for_slack(text)}"
+
+
 def draft_text(view: MessageView) -> str:
     who = escape_for_slack(view.author_name or "a teammate")
     quoted = escape_for_slack(view.body).replace("\n", "\n> ")
@@ -195,7 +199,11 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
         quoted = escape_for_slack(view.body)
         return f"{icon} Automatic reply to {contact} — {state}{cost}\n> {quoted}"
     who = f" by {escape_for_slack(view.author_name)}" if view.author_name else ""
-    return f"{icon} SMS{who} to {contact} — {state}{cost}"
+    line = f"{icon} SMS{who} to {contact} — {state}{cost}"
+    if view.author_platform not in (None, "slack"):
+        # Sent from another chat (Discord): its text is not in this thread yet.
+        line += "\n> " + escape_for_slack(view.body).replace("\n", "\n> ")
+    return line
 
 
 def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[str, Any]]:
