@@ -201,10 +201,10 @@ class Harness:
         from urllib.parse import urlencode
 
         payload = self.slack.block_action(action, user, channel, message_ts, ephemeral=ephemeral)
-        before = len(self.slack.responses)
+        rid = payload["response_url"].rsplit("/", 1)[1]
         status, body = await self.slack_post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
         assert status == 200, body
-        return self.slack.responses[before] if len(self.slack.responses) > before else {}
+        return next((r for r in self.slack.responses if r["rid"] == rid), {})
 
     async def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str = "UANA") -> tuple[int, str]:
         from urllib.parse import urlencode

@@ -226,13 +226,10 @@ def _card_id(body: dict[str, Any]) -> str:
 
 
 async def _render_reply(handlers: SlackHandlers, channel: str, reply: CommandReply) -> dict[str, Any]:
-    links: list[tuple[str, str, str]] = []
+    links: list[tuple[str, str, str | None]] = []
     for link in reply.links:
         url = await handlers.poster.permalink(
             link.conversation_id, await handlers.state.chat_channel(link.conversation_id, "slack") or channel
         )
-        if url:
-            links.append((link.title, link.detail, url))
-        else:
-            links.append((link.title, link.detail + " (thread not posted yet)", "https://slack.com"))
+        links.append((link.title, link.detail if url else f"{link.detail}: its thread appears in a moment", url))
     return {"text": reply.text, "blocks": command_reply_blocks(reply.text, links), "response_type": "ephemeral"}

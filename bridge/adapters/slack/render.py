@@ -213,9 +213,12 @@ def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[s
     return text_blocks(status_text(view, contact, now), buttons)
 
 
-def command_reply_blocks(text: str, links: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+def command_reply_blocks(text: str, links: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
     """A command's answer; `links` are (title, detail, url) for conversations found."""
-    lines = [text] + [f"• <{url}|{escape_for_slack(title)}> — {escape_for_slack(detail)}" for title, detail, url in links]
+    lines = [text] + [
+        f"• {f'<{url}|{escape_for_slack(title)}>' if url else escape_for_slack(title)} — {escape_for_slack(detail)}"
+        for title, detail, url in links
+    ]
     return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate("\n".join(lines))}}]
 
 
