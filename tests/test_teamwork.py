@@ -323,3 +323,19 @@ async def test_assign_picker_on_the_card(harness: Harness) -> None:
     await harness.drain()
     assert "*Assignee:* Ben" in _card(harness, root)
     assert CUSTOMER
+
+
+async def test_report_counts_the_period(harness: Harness) -> None:
+    root = await _conversation(harness)
+    await harness.teammate(root, "!r ready at 5")
+    await harness.drain()
+    [sent] = harness.sms_sent()
+    await harness.status_callback(sent["sid"], "delivered")
+    await harness.drain()
+    report = await harness.sms_command("report 7d")
+    text = report["text"]
+    assert "New conversations: 1 · customer texts: 1 · replies: 1" in text
+    assert "Delivered: 1 (100%)" in text
+    assert "Replies by agent: Ana 1" in text
+    assert "Median first response: 0 min" in text
+    assert "takes a period" in (await harness.sms_command("report forever"))["text"]

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands import parse as grammar
 from bridge.commands.replies import CommandReply, ConversationLink
-from bridge.inbox import audit, snippets
+from bridge.inbox import audit, reports, snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.audit import actor_of
 from bridge.inbox.phone import format_phone, parse_phone
@@ -78,6 +78,11 @@ class ChannelCommands:
                     raise Refused(f"No snippet `{name}`.")
                 audit.record(session, actor, "snippet_deleted", before=before, after=None, name=name)
                 return CommandReply(f"Snippet `{name}` deleted.")
+            case grammar.ShowReport(period=period):
+                span = reports.parse_period(period)
+                if span is None:
+                    raise Refused("`/sms report` takes a period such as 24h, 7d or 30d.")
+                return CommandReply(reports.render_text(await reports.build(session, span), period))
             case grammar.Away(away=away):
                 await self.service.agents.set_away(session, agent.id, away)
                 audit.record(session, actor, "away" if away else "back")

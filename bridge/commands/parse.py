@@ -265,7 +265,14 @@ class ChannelHelp:
     pass
 
 
-ChannelCommand = NewConversation | Search | ListSnippets | SnippetAdd | SnippetDelete | Away | SetRole | ChannelHelp | Usage
+@dataclass(frozen=True)
+class ShowReport:
+    period: str
+
+
+ChannelCommand = (
+    NewConversation | Search | ListSnippets | SnippetAdd | SnippetDelete | Away | SetRole | ChannelHelp | ShowReport | Usage
+)
 
 _NUMBER_PREFIX = re.compile(r"^\s*(\+?[\d\s().\-]{7,20}\d)(?:\s+|$)(.*)$", re.S)
 
@@ -295,6 +302,8 @@ def parse_channel(text: str) -> ChannelCommand:
         if action == "delete" and SNIPPET_NAME.match(name or ""):
             return SnippetDelete(name)
         return Usage("`/sms snippet add NAME text`, `/sms snippet edit NAME text`, `/sms snippet delete NAME`.")
+    if word == "report":
+        return ShowReport(rest or "7d")
     if word == "away":
         return Away(True)
     if word == "back":
@@ -314,5 +323,5 @@ def channel_help_text() -> str:
     return (
         "`/sms new +14155550123 text` · `/sms search words` · `/sms snippets` · "
         "`/sms snippet add|edit NAME text` · `/sms snippet delete NAME` · `/sms away` · `/sms back` · "
-        "`/sms role @name admin|agent|viewer`"
+        "`/sms role @name admin|agent|viewer` · `/sms report 7d`"
     )
