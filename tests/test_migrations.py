@@ -7,11 +7,14 @@ from alembic.migration import MigrationContext
 
 from bridge.inbox.db import Database, migrate
 from bridge.inbox.models import Base
+from bridge.inbox.search import alembic_include_name
 
 
 async def test_migrated_schema_matches_the_models(db: Database) -> None:
     def diff(connection) -> list:  # type: ignore[no-untyped-def, type-arg]
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": False, "include_name": alembic_include_name}
+        )
         return compare_metadata(context, Base.metadata)
 
     async with db.engine.connect() as conn:

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bridge.inbox.models import Base
+from bridge.inbox.search import alembic_include_name
 
 target_metadata = Base.metadata
 
@@ -18,6 +19,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=alembic_include_name,  # the search index is trigger-managed SQL
     )
     with context.begin_transaction():
         context.run_migrations()
