@@ -209,6 +209,7 @@ async def test_a_customer_text_clears_the_collision(harness: Harness) -> None:
     await harness.teammate(root, "!r first answer", user="UBEN")
     await harness.drain()
     await harness.text_in("thanks, and another question")
+    await harness.drain()  # the teammate answers what they see in the thread
     await harness.teammate(root, "!r my answer to the new question")
     await harness.drain()
     assert len(harness.sms_sent()) == 2

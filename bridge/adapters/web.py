@@ -64,13 +64,13 @@ def build_web_app(ctx: WebContext) -> web.Application:
             return params
         try:
             sms = to_inbound(params)
-            received = await ctx.service.receive_sms(sms)
+            accepted = await ctx.service.accept_sms(sms)
         except BadWebhook as exc:
             return _reply("twilio_sms", 400, str(exc))
         except UnknownInbox as exc:
             log.error("inbound message for an unconfigured number: %s", exc)
             return _reply("twilio_sms", 404, str(exc))
-        if not received.duplicate:
+        if accepted:
             metrics.INBOUND.inc()
         metrics.WEBHOOKS.labels("twilio_sms", "200").inc()
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")

@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 
 from bridge.inbox import snippets
 from bridge.inbox.db import Database, insert_ignore
-from bridge.inbox.models import ChatRef, Conversation, Message, ThreadLink, utcnow
+from bridge.inbox.models import ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
+from bridge.inbox.phone import format_phone
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view
@@ -113,3 +114,15 @@ class ChatState:
             return self.directory.get(conv.inbox_id).chats.get(platform)
         except KeyError:
             return None
+
+    async def title(self, conversation_id: int) -> str:
+        """The contact's name, else the formatted number (cheaper than a full view)."""
+        async with self.db.sessions() as session:
+            name, phone = (
+                await session.execute(
+                    select(Contact.name, Contact.phone)
+                    .join(Conversation, Conversation.contact_id == Contact.id)
+                    .where(Conversation.id == conversation_id)
+                )
+            ).one()
+        return name or format_phone(phone)

@@ -59,7 +59,9 @@ def create_database(url: str, *, connect_args: dict[str, Any] | None = None) -> 
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per checkout; a dead connection is
+        # replaced when it fails, and every write here is retried or idempotent.
+        kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -84,22 +86,33 @@ async def migrate(db: Database) -> None:
         await conn.run_sync(_upgrade)
 
 
+_INSERT_IGNORE: dict[tuple[str, Any, tuple[str, ...]], Any] = {}
+
+
+def _insert_ignore_statement(dialect: str, model: Any, conflict: tuple[str, ...]) -> Any:
+    """Built once per model: constructing an INSERT ... ON CONFLICT costs more than running it."""
+    key = (dialect, model, conflict)
+    stmt = _INSERT_IGNORE.get(key)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        primary_key = next(iter(model.__table__.primary_key.columns))
+        stmt = insert(model).on_conflict_do_nothing(index_elements=list(conflict)).returning(primary_key)
+        _INSERT_IGNORE[key] = stmt
+    return stmt
+
+
 async def insert_ignore(
     session: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
-) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING; the new row's id, or None when it existed.
+) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING; the new row's primary key, or None when it existed.
 
     The unique index decides, so concurrent writers (several processes, retried
     webhooks) can never create the same row twice.
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    if hasattr(model, "id"):
-        result = await session.execute(stmt.returning(model.id))
-        return result.scalar_one_or_none()
-    result = await session.execute(stmt)
-    return 1 if result.rowcount else None
+    stmt = _insert_ignore_statement(dialect, model, tuple(conflict))
+    result = await session.execute(stmt, values)
+    return result.scalar_one_or_none()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, event, exists, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, event, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from tenacity import RetryCallState, wait_random_exponential
@@ -33,7 +33,54 @@ from bridge.metrics import JOB_SECONDS
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "smsbridge_outbox"
+BURST_SPACING = 0.05  # during a burst of webhooks, at most one job started per 50 ms
 OPEN_STATES = ("pending", "running")
+
+
+def _claim_statement() -> Any:
+    """Due jobs that head their queue (no earlier job of the queue still open)."""
+    earlier = aliased(OutboxJob)
+    now = bindparam("now", type_=OutboxJob.run_after.type)
+    blocked = exists().where(
+        earlier.queue == OutboxJob.queue,
+        earlier.id < OutboxJob.id,
+        earlier.state.in_(OPEN_STATES),
+    )
+    due = or_(
+        and_(OutboxJob.state == "pending", OutboxJob.run_after <= now),
+        and_(OutboxJob.state == "running", OutboxJob.locked_until < now),
+    )
+    table = OutboxJob.__table__
+    return (
+        select(table.c.id, table.c.queue, table.c.kind, table.c.payload, table.c.attempts, table.c.created_at)
+        .where(due, ~blocked)
+        # Finish what is under way (posts, sends) before filing more new texts: in a
+        # burst the first texts reach the chat in seconds, not after the whole backlog.
+        .order_by(case((table.c.kind == "sms.inbound", 1), else_=0), table.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=table)
+    )
+
+
+_TABLE = OutboxJob.__table__
+# Built once: constructing these statements costs more than running them.
+_CLAIM = _claim_statement()
+_TAKE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"))
+    .values(
+        state="running",
+        attempts=_TABLE.c.attempts + 1,
+        locked_until=bindparam("locked_until"),
+        # dedupe_key coalesces *pending* jobs: once a job runs, a new one with the
+        # same key must be accepted (e.g. a newer card).
+        dedupe_key=None,
+    )
+)
+_NEXT_DUE = select(
+    func.min(case((_TABLE.c.state == "pending", _TABLE.c.run_after))),
+    func.min(case((_TABLE.c.state == "running", _TABLE.c.locked_until))),
+)
 
 
 class RetryLater(Exception):
@@ -145,45 +192,18 @@ class Outbox:
 
     async def claim(self, limit: int) -> list[Job]:
         now = utcnow()
-        earlier = aliased(OutboxJob)
-        blocked = exists().where(
-            earlier.queue == OutboxJob.queue,
-            earlier.id < OutboxJob.id,
-            earlier.state.in_(OPEN_STATES),
-        )
-        due = or_(
-            and_(OutboxJob.state == "pending", OutboxJob.run_after <= now),
-            and_(OutboxJob.state == "running", OutboxJob.locked_until < now),
-        )
-        stmt = (
-            select(OutboxJob)
-            .where(due, ~blocked)
-            .order_by(OutboxJob.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=OutboxJob)
-        )
         claimed: list[Job] = []
         async with self.db.sessions.begin() as session:
-            rows = (await session.execute(stmt)).scalars().all()
+            rows = (await session.execute(_CLAIM, {"now": now, "limit": limit})).all()
             for row in rows:
-                attempts = row.attempts
                 # The guarded UPDATE makes a claim safe even without SKIP LOCKED (SQLite
                 # shared by two processes): only one of them sees its rowcount be 1.
                 result = await session.execute(
-                    update(OutboxJob)
-                    .where(OutboxJob.id == row.id, OutboxJob.attempts == attempts)
-                    .values(
-                        state="running",
-                        attempts=attempts + 1,
-                        locked_until=now + timedelta(seconds=self.lease_seconds),
-                        # dedupe_key coalesces *pending* jobs: once a job runs, a new
-                        # one with the same key must be accepted (e.g. a newer card).
-                        dedupe_key=None,
-                    )
-                    .execution_options(synchronize_session=False)
+                    _TAKE,
+                    {"job_id": row.id, "seen": row.attempts, "locked_until": now + timedelta(seconds=self.lease_seconds)},
                 )
                 if result.rowcount == 1:
-                    claimed.append(Job(row.id, row.queue, row.kind, dict(row.payload), attempts + 1, row.created_at))
+                    claimed.append(Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts + 1, row.created_at))
         return claimed
 
     async def complete(self, job: Job) -> None:
@@ -243,17 +263,9 @@ class Outbox:
         return max(self.retry_base / 10, self._wait(state))
 
     async def seconds_until_due(self) -> float | None:
+        """Until the next delayed job or expiring lease, None when there is neither."""
         async with self.db.sessions() as session:
-            next_run = (
-                await session.execute(
-                    select(func.min(OutboxJob.run_after)).where(OutboxJob.state == "pending")
-                )
-            ).scalar_one_or_none()
-            next_lease = (
-                await session.execute(
-                    select(func.min(OutboxJob.locked_until)).where(OutboxJob.state == "running")
-                )
-            ).scalar_one_or_none()
+            next_run, next_lease = (await session.execute(_NEXT_DUE)).one()
         candidates = [t for t in (next_run, next_lease) if t is not None]
         if not candidates:
             return None
@@ -307,9 +319,14 @@ class Outbox:
 class OutboxWorker:
     """One dispatcher per process: claims due jobs and runs up to `concurrency` at once."""
 
-    def __init__(self, outbox: Outbox, concurrency: int = 8, idle_poll: float = 30.0) -> None:
+    def __init__(
+        self, outbox: Outbox, concurrency: int = 8, idle_poll: float = 30.0, pressure: Callable[[], bool] | None = None
+    ) -> None:
         self.outbox = outbox
         self.concurrency = concurrency
+        # While `pressure()` (a burst of webhooks) holds, run one job at a time: answering
+        # providers fast matters more than posting a moment sooner, and nothing waits long.
+        self.pressure = pressure
         self.idle_poll = idle_poll
         self._active: dict[asyncio.Task[None], Job] = {}
         self._task: asyncio.Task[None] | None = None
@@ -360,7 +377,11 @@ class OutboxWorker:
         wakeup = self.outbox._wakeup
         while not self._stopping:
             wakeup.clear()
-            free = self.concurrency - len(self._active)
+            pressed = self.pressure is not None and self.pressure()
+            limit = 1 if pressed else self.concurrency
+            free = limit - len(self._active)
+            if pressed and free > 0:
+                await asyncio.sleep(BURST_SPACING)  # a trickle, so webhooks keep the CPU
             jobs: list[Job] = []
             if free > 0:
                 try:
@@ -379,11 +400,15 @@ class OutboxWorker:
             if jobs:
                 continue
             timeout = self.idle_poll
-            if free > 0:
-                with contextlib.suppress(Exception):
+            if pressed:
+                timeout = BURST_SPACING  # look again soon: the burst may be over
+            elif free > 0:
+                try:
                     due = await self.outbox.seconds_until_due()
                     if due is not None:
                         timeout = min(timeout, due + 0.005)
+                except Exception:  # noqa: BLE001 - fall back to polling; say why
+                    log.exception("reading the next due time failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout)
 

@@ -7,6 +7,8 @@ belongs in the inbox, we just must never try to text them back as if they were n
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
@@ -66,8 +68,10 @@ def _parse(number: str, default_region: str) -> phonenumbers.PhoneNumber | None:
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 
+@lru_cache(maxsize=4096)
 def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
-    """Parse a sender/recipient address; never raises."""
+    """Parse a sender/recipient address; never raises. Cached: the same few numbers
+    (the inbox's, a busy customer's) are parsed on every message."""
     channel, number = _split_channel(raw)
     parsed = _parse(number, default_region)
     if parsed is None:
@@ -76,6 +80,7 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
     return PhoneNumber(raw=raw, e164=e164, valid=True, channel=channel)
 
 
+@lru_cache(maxsize=4096)
 def format_phone(e164_or_raw: str) -> str:
     """Human display: national for US/CA, international otherwise, raw if unparseable."""
     _, number = _split_channel(e164_or_raw)
@@ -111,6 +116,7 @@ def _same_clock(zones: tuple[str, ...]) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
 def guess_timezone(e164: str) -> str | None:
     """Best single zone for the number (its first zone), or None when unknown.
 

@@ -22,6 +22,7 @@ from bridge.inbox.agents import Agents, AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.intake import Intake
 from bridge.inbox.keywords import (
     Keyword,
     classify_keyword,
@@ -30,9 +31,9 @@ from bridge.inbox.keywords import (
     opt_out_confirmation,
 )
 from bridge.inbox.models import Contact, Conversation, Message, utcnow
-from bridge.inbox.outbox import Outbox
+from bridge.inbox.outbox import Job, Outbox, RetryLater
 from bridge.inbox.phone import PhoneNumber, format_phone, guess_timezone, parse_phone
-from bridge.inbox.routing import InboxDirectory, InboxRoute
+from bridge.inbox.routing import InboxDirectory, InboxRoute, UnknownInbox
 from bridge.inbox.segments import count_segments
 from bridge.inbox.types import Author, InboundSms, SendPlan, SendResult, StatusUpdate
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 SMS_QUEUE = "sms:conv:{}"
+CARD_CLOCK_STEP = timedelta(seconds=60)
 
 
 def _word(body: str) -> str:
@@ -115,9 +117,36 @@ class InboxService:
         self.directory = directory
         self.options = options or ServiceOptions()
         self.fanout = ChatFanout(outbox, set(chat_platforms))
+        self.intake = Intake(db, outbox.wake)
         self.agents = agents or Agents()
 
     # -- inbound SMS -----------------------------------------------------------
+
+    async def accept_sms(self, sms: InboundSms) -> bool:
+        """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
+
+        An ordinary text costs one INSERT here (the job that processes it, deduplicated
+        by MessageSid) and is filed into its conversation by a worker a moment later. A
+        consent keyword (STOP, START, HELP) is processed before the webhook is answered,
+        so an opt-out is recorded before anything else can happen (COMPLIANCE rule 2).
+        """
+        inbox = self.directory.match(sms.to, sms.messaging_service_sid)  # UnknownInbox: 404
+        phone = parse_phone(sms.sender)
+        if phone.valid and classify_keyword(sms.body) is not None:
+            return not (await self.receive_sms(sms)).duplicate
+        return await self.intake.submit(
+            queue=f"inbound:{inbox.id}:{phone.key}",  # one customer's texts stay in order
+            payload=sms.to_payload(),
+            dedupe_key=f"in:{sms.sid}",
+        )
+
+    async def process_inbound(self, job: Job) -> None:
+        """The `sms.inbound` job: file an accepted text into its conversation."""
+        try:
+            await self.receive_sms(InboundSms.from_payload(job.payload))
+        except UnknownInbox as exc:
+            # The inbox was removed from the configuration after the text arrived.
+            raise RetryLater(f"{exc}; keeping the text until the inbox is configured again") from exc
 
     async def receive_sms(self, sms: InboundSms) -> Received:
         """Store a customer's text once, whatever the number of webhook retries."""
@@ -148,14 +177,20 @@ class InboxService:
                 )
                 session.add(message)
                 await session.flush()
+                previous = conv.last_inbound_at
                 conv.last_inbound_at = now
                 conv.updated_at = now
-                if conv.status in ("closed", "pending"):
+                reopened = conv.status in ("closed", "pending")
+                if reopened:
                     conv.status = "open"  # the customer wrote again: it needs attention
-                await self.fanout.card(session, inbox, conv.id)
+                # The text first: a new conversation's first post creates its thread and card.
                 await self.fanout.chat(session, inbox, conv.id, "message", {"message_id": message.id})
                 for index in range(len(sms.media)):
                     await self.fanout.chat(session, inbox, conv.id, "media", {"message_id": message.id, "index": index})
+                if not created and (reopened or previous is None or now - previous > CARD_CLOCK_STEP):
+                    # The card's "customer wrote … ago" is rendered live by the chat app;
+                    # refreshing it for every text of a burst would only spend rate limit.
+                    await self.fanout.card(session, inbox, conv.id)
                 if created and not phone.valid:
                     await self.fanout.notice(
                         session,

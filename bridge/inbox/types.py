@@ -24,6 +24,30 @@ class InboundSms:
     # (Twilio Advanced Opt-Out sends `OptOutType`).
     provider_opt_out_type: str | None = None
 
+    def to_payload(self) -> dict[str, object]:
+        return {
+            "sid": self.sid,
+            "sender": self.sender,
+            "to": self.to,
+            "body": self.body,
+            "messaging_service_sid": self.messaging_service_sid,
+            "media": [[m.url, m.content_type] for m in self.media],
+            "provider_opt_out_type": self.provider_opt_out_type,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, object]) -> InboundSms:
+        media = [Media(str(url), str(kind)) for url, kind in data.get("media") or []]  # type: ignore[union-attr]
+        return cls(
+            sid=str(data["sid"]),
+            sender=str(data["sender"]),
+            to=str(data["to"]),
+            body=str(data["body"]),
+            messaging_service_sid=data.get("messaging_service_sid"),  # type: ignore[arg-type]
+            media=media,
+            provider_opt_out_type=data.get("provider_opt_out_type"),  # type: ignore[arg-type]
+        )
+
 
 @dataclass(frozen=True)
 class StatusUpdate:

@@ -160,14 +160,14 @@ class SlackPoster:
         message_id = int(job.payload["message_id"])
         thread_ts = await self._thread(job, conversation_id, channel)
         view = await self.state.message(message_id)
-        conv = await self.state.conversation(conversation_id)
+        title = await self.state.title(conversation_id)
         ts = await self._post(
             job,
             channel,
             thread_ts,
             {"message_id": message_id, "part": "message"},
             text=render.truncate(render.customer_text(view), 39000),
-            username=conv.title[:80],
+            username=title[:80],
             icon_emoji=render.CUSTOMER_ICON,
         )
         await self.state.save_posted(PLATFORM, channel, "message", message_id, ts, done=job)

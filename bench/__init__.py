@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run `python bench/ingest.py` or `python bench/latency.py`."""

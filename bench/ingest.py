@@ -1,0 +1,223 @@
+"""Ingest throughput: signed inbound Twilio webhooks per second, smsbridge vs a floor.
+
+Method
+    N signed inbound-SMS webhooks (POST /twilio/sms, the form tests/harness.py builds,
+    signed with tests/fakes/signing.twilio_signature against PUBLIC_URL) are sent over
+    loopback with a fixed number in flight (default 50, one aiohttp client session),
+    from many distinct valid US senders, after an untimed warm-up. Two servers take
+    the same load, each alone in a child process, on a fresh database of the same kind:
+
+    - smsbridge: the real `bridge.app.SmsBridge`, Slack configured against a FakeSlack
+      in the parent process, so its outbox workers really post cards and texts while
+      the webhooks come in, as in production;
+    - the floor: a bare aiohttp handler that reads the form, checks the signature with
+      twilio's RequestValidator and inserts one row (SQLite: one aiosqlite connection in
+      WAL mode; PostgreSQL: an asyncpg pool) — the least any correct service must do.
+
+    Reported: requests/s, p50 and p99 latency of each, the ratio smsbridge/floor, and
+    how long smsbridge took until every text was posted into its Slack thread (waited for
+    at most --drain-timeout seconds after the load; a longer backlog is reported). Then the
+    database is checked: smsbridge stored every MessageSid sent exactly once, and
+    FakeSlack received each text exactly once.
+
+Target
+    ratio smsbridge/floor >= 0.5 on SQLite and on PostgreSQL.
+
+Usage
+    python bench/ingest.py [--n 2000] [--db sqlite|postgresql|both] [--concurrency 50]
+                           [--senders 500] [--warmup 100] [--drain-timeout 15]
+                           [--profile DIR] [--without-slack]
+
+    --profile writes a profile of the smsbridge server process (pyinstrument if
+    installed, else cProfile) to DIR. Exits 1 when a correctness check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    SMS_PATH,
+    DbKind,
+    DbTarget,
+    LoadResult,
+    Role,
+    ServerProcess,
+    closed_loop,
+    db_kinds,
+    fresh_db,
+    ms,
+    percentile,
+    profile_path,
+    query,
+    sender_numbers,
+    server_spec,
+    signed_inbound,
+    start_world,
+    stop_world,
+    token_text,
+    wait_until,
+)
+
+TARGET_RATIO = 0.5
+LABELS = {"ingest_floor": "floor", "bridge": "smsbridge"}
+
+
+@dataclass
+class Run:
+    role: Role
+    kind: DbKind
+    load: LoadResult
+    posted: int = 0  # smsbridge: texts that reached their Slack thread
+    posted_after: float | None = None  # smsbridge: load start -> last of them in Slack
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        lat = self.load.latencies
+        return (
+            f"  {LABELS[self.role]:<10} {self.load.rate:9.0f} {ms(percentile(lat, 50))} {ms(percentile(lat, 99))}"
+            f"  ok={self.load.ok}" + ("" if set(self.load.statuses) <= {"200"} else f" statuses={dict(self.load.statuses)}")
+        )
+
+
+async def run_one(role: Role, kind: DbKind, args: argparse.Namespace) -> Run:
+    world = await start_world()
+    db = await fresh_db(kind)
+    try:
+        senders = sender_numbers(args.senders)
+        total = args.warmup + args.n
+        requests = [signed_inbound(world, token_text(i), senders[i % len(senders)]) for i in range(total)]
+        profile = profile_path(args.profile, f"ingest-{kind}") if role == "bridge" else None
+        spec = server_spec(world, role, db, profile, with_slack=not args.without_slack)
+        async with ServerProcess(spec) as port:
+            url = f"http://127.0.0.1:{port}{SMS_PATH}"
+            await closed_loop(url, requests[: args.warmup], args.concurrency)
+            started = time.perf_counter()
+            load = await closed_loop(url, requests[args.warmup :], args.concurrency)
+            run = Run(role, kind, load)
+            if role == "bridge" and not args.without_slack:
+                # Bounded: a slow outbox is reported as a backlog, not waited out.
+                await wait_until(lambda: len(world.slack.arrivals) >= total, timeout=args.drain_timeout)
+                run.posted = len(world.slack.arrivals)
+                if run.posted:
+                    run.posted_after = max(world.slack.arrivals.values()) - started
+        await check(run, db, {r.sid for r in requests}, world.slack.arrival_counts)
+        return run
+    finally:
+        await db.drop()
+        await stop_world(world)
+
+
+def _sid_of(payload: object) -> str:
+    data = json.loads(payload) if isinstance(payload, str) else payload
+    return str(data["sid"])  # type: ignore[index]
+
+
+async def check(run: Run, db: DbTarget, sids: set[str], slack_counts: Counter[int]) -> None:
+    """Every webhook stored exactly once (and, for smsbridge, posted to Slack exactly once)."""
+    bad = {s: c for s, c in run.load.statuses.items() if s != "200"}
+    if bad:
+        run.problems.append(f"non-200 answers: {bad}")
+    if run.role == "bridge":
+        # A text is durable once accepted: filed as a message, or still waiting in its
+        # `sms.inbound` job (smsbridge answers the webhook after that commit).
+        stored = [row[0] for row in await query(db, "SELECT provider_sid FROM messages WHERE direction = 'in'")]
+        waiting = await query(db, "SELECT dedupe_key, payload FROM outbox_jobs WHERE kind = 'sms.inbound'")
+        stored += [_sid_of(payload) for _, payload in waiting if _sid_of(payload) not in stored]
+        leftover = await query(db, "SELECT state, count(*) FROM outbox_jobs GROUP BY state")
+        if leftover:
+            run.notes.append(f"outbox jobs still open when stopped: {dict(leftover)}")  # type: ignore[arg-type]
+        dupes = sum(1 for c in slack_counts.values() if c > 1)
+        if dupes:
+            run.problems.append(f"{dupes} texts posted to Slack more than once")
+    else:
+        stored = [row[0] for row in await query(db, "SELECT sid FROM messages")]
+    if len(stored) != len(set(stored)):
+        run.problems.append(f"{len(stored) - len(set(stored))} duplicate rows")
+    if set(stored) != sids:
+        run.problems.append(f"stored {len(set(stored) & sids)}/{len(sids)} sent sids, {len(set(stored) - sids)} unknown")
+
+
+def report(kind: DbKind, floor: Run, bridge: Run, args: argparse.Namespace) -> float:
+    ratio = bridge.load.rate / floor.load.rate if floor.load.rate else 0.0
+    print(f"\n== {kind}: {args.n} webhooks (+{args.warmup} warm-up), {args.concurrency} in flight, {args.senders} senders")
+    print(f"  {'':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(floor.line())
+    print(bridge.line())
+    verdict = "PASS" if ratio >= TARGET_RATIO else "MISS"
+    print(f"  ratio smsbridge/floor = {ratio:.2f}  (target >= {TARGET_RATIO})  {verdict}")
+    total = args.n + args.warmup
+    if args.without_slack:
+        print("  smsbridge ran WITHOUT Slack (--without-slack): webhook path only, no outbox work")
+    elif bridge.posted == total and bridge.posted_after is not None:
+        print(
+            f"  smsbridge to Slack: all {total} texts in their threads {bridge.posted_after:.1f} s after the timed"
+            f" load began (its HTTP part took {bridge.load.elapsed:.1f} s) -> {args.n / bridge.posted_after:.0f}"
+            " texts/s end to end"
+        )
+    else:
+        print(
+            f"  smsbridge to Slack: only {bridge.posted}/{total} texts in their threads {args.drain_timeout:.0f} s after"
+            f" the HTTP load ended (outbox backlog; HTTP part took {bridge.load.elapsed:.1f} s)"
+        )
+    for run in (floor, bridge):
+        status = "OK (every MessageSid stored once" + (", no text posted twice)" if run.role == "bridge" else ")")
+        if run.problems:
+            status = "FAILED: " + "; ".join(run.problems)
+        print(f"  correctness {LABELS[run.role]}: {status}" + "".join(f"; note: {n}" for n in run.notes))
+    return ratio
+
+
+async def main(args: argparse.Namespace) -> int:
+    failed = False
+    summary: list[str] = []
+    for kind in db_kinds(args.db):
+        floor = await run_one("ingest_floor", kind, args)
+        bridge = await run_one("bridge", kind, args)
+        ratio = report(kind, floor, bridge, args)
+        failed |= bool(floor.problems or bridge.problems)
+        summary.append(
+            f"  {kind:<11} floor {floor.load.rate:6.0f} req/s   smsbridge {bridge.load.rate:6.0f} req/s"
+            f"   ratio {ratio:.2f} ({'PASS' if ratio >= TARGET_RATIO else 'MISS'})"
+        )
+    print("\nsummary (target ratio >= 0.5):")
+    print("\n".join(summary))
+    if args.profile:
+        print(f"profiles of the smsbridge server: {args.profile}/ingest-<db>.txt")
+    return 1 if failed else 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="timed webhooks per server (default 2000)")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
+    parser.add_argument("--senders", type=int, default=500, help="distinct customer numbers (default 500)")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed webhooks first (default 100)")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=15.0, help="seconds to wait for smsbridge's Slack backlog (default 15)"
+    )
+    parser.add_argument("--profile", metavar="DIR", help="profile the smsbridge server into DIR")
+    parser.add_argument(
+        "--without-slack",
+        action="store_true",
+        help="diagnostic: smsbridge with Slack unconfigured (no outbox jobs), to isolate the webhook path",
+    )
+    args = parser.parse_args()
+    if args.n < 1 or args.concurrency < 1 or args.senders < 1 or args.warmup < 0:
+        parser.error("--n, --concurrency and --senders must be positive, --warmup not negative")
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))

@@ -1,0 +1,110 @@
+"""Durable intake of inbound texts with group commit.
+
+A webhook is answered only once its text is committed. Texts that arrive together
+(a burst, a campaign's replies) are written in one transaction and one multi-row
+INSERT: each caller still waits for the commit that holds its row, so durability is
+unchanged, but a burst costs one commit instead of one per text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bridge.inbox.db import Database
+from bridge.inbox.models import OutboxJob, utcnow
+from bridge.inbox.outbox import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+# A burst: more than 100 texts a second. Ordinary traffic (even a busy inbox's 20/s)
+# never counts, so background work runs at full speed then.
+BURST_COUNT = 10
+BURST_WINDOW = 0.1
+
+
+@dataclass
+class _Pending:
+    values: dict[str, Any]
+    done: asyncio.Future[bool]
+
+
+class Intake:
+    """Queues `sms.inbound` jobs; `submit` returns False when the text was already taken."""
+
+    def __init__(self, db: Database, on_commit: Any) -> None:
+        self.db = db
+        self.on_commit = on_commit  # wakes the outbox workers
+        self._waiting: list[_Pending] = []
+        self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
+        self._writer: asyncio.Task[None] | None = None
+        insert = postgresql.insert if db.is_postgres else sqlite.insert
+        table = OutboxJob.__table__
+        self._insert = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+
+    async def submit(self, queue: str, payload: dict[str, Any], dedupe_key: str) -> bool:
+        now = utcnow()
+        loop = asyncio.get_running_loop()
+        self._recent.append(loop.time())
+        future: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append(
+            _Pending(
+                {
+                    "queue": queue,
+                    "kind": "sms.inbound",
+                    "payload": payload,
+                    "dedupe_key": dedupe_key,
+                    "state": "pending",
+                    "attempts": 0,
+                    "run_after": now,
+                    "created_at": now,
+                },
+                future,
+            )
+        )
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="intake-writer")
+        return await future
+
+    async def _write(self) -> None:
+        # Runs while texts keep arriving: each round commits everything queued meanwhile.
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            first: dict[str, _Pending] = {}
+            for pending in batch:  # a webhook retried while its first try waits
+                first.setdefault(pending.values["dedupe_key"], pending)
+            try:
+                inserted = await self._insert_batch([p.values for p in first.values()])
+            except Exception as exc:  # noqa: BLE001 - every waiting webhook gets the error
+                log.exception("intake batch of %d failed", len(batch))
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(exc)
+                continue
+            self.on_commit()
+            for pending in batch:
+                if not pending.done.done():
+                    key = pending.values["dedupe_key"]
+                    pending.done.set_result(key in inserted and first[key] is pending)
+
+    async def _insert_batch(self, rows: list[dict[str, Any]]) -> set[str]:
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(self._insert.values(rows))
+            keys = {row[0] for row in result.all()}
+            if self.db.is_postgres:
+                await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+        return keys
+
+    def busy(self) -> bool:
+        """A burst is under way: BURST_COUNT webhooks within BURST_WINDOW seconds."""
+        if len(self._recent) < BURST_COUNT:
+            return False
+        now = asyncio.get_running_loop().time()
+        return now - self._recent[0] < BURST_WINDOW and now - self._recent[-1] < BURST_WINDOW
