@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -41,6 +42,8 @@ class SmsBridge:
         self.directory = InboxDirectory()
         self.outbox = Outbox(self.db, retry_base=settings.outbox_retry_base, retry_max=settings.outbox_retry_max)
         platforms = frozenset({"slack"} if settings.slack_enabled else set())
+        if settings.discord_token:  # Discord adapter (issue 4)
+            platforms = platforms | {"discord"}
         self.service = InboxService(
             self.db,
             self.outbox,
@@ -55,12 +58,14 @@ class SmsBridge:
             chat_platforms=platforms,
             agents=Agents(settings.role_for),
         )
+        self.outbox.register("sms.inbound", self.service.process_inbound)
         self.threads = ThreadCommands(self.service)
         self.channel_commands = ChannelCommands(self.service)
         self.actions = Actions(self.service)
         self.state = ChatState(self.db, self.outbox, self.directory)
-        self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers)
+        self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers, pressure=self.service.intake.busy)
         self.slack_client: AsyncWebClient | None = None
+        self._slack_session: aiohttp.ClientSession | None = None
         self.twilio_client: Any = None
         self._media: TwilioMediaFetcher | None = None
         self._socket: Any = None
@@ -68,13 +73,20 @@ class SmsBridge:
         self.slack_identity: BotIdentity | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        # Discord adapter (issue 4): REST for the outbox in every process; the gateway
+        # only in the process holding the lease.
+        self.discord_rest: Any = None
+        self.discord_gateway: Any = None
 
     async def start(self, host: str | None = None, port: int | None = None, *, serve_http: bool = True) -> None:
         await migrate(self.db)
         await self.directory.sync(self.db, self.settings.inboxes())
         self._wire_twilio()
         bolt = self._wire_slack()
+        self._wire_discord()
         await self.worker.start()
+        if self.discord_gateway is not None:
+            await self.discord_gateway.start()
         if bolt is not None and self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
@@ -97,10 +109,14 @@ class SmsBridge:
         if not s.slack_enabled or not s.slack_bot_token:
             log.warning("Slack is not configured: conversations are stored and posted once it is")
             return None
+        # One HTTP session for every Slack call: without it slack_sdk opens a new
+        # connection (and TLS handshake) per API call.
+        self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         self.slack_client = AsyncWebClient(
             token=s.slack_bot_token,
             base_url=s.slack_api_url,
             timeout=30,
+            session=self._slack_session,
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
         poster = SlackPoster(self.slack_client, self.state, self._media)
@@ -108,6 +124,26 @@ class SmsBridge:
         self.slack_identity = BotIdentity(self.slack_client)
         handlers = SlackHandlers(self.threads, self.channel_commands, self.actions, poster, self.state, self.directory)
         return build_bolt_app(self.slack_client, handlers, s.slack_signing_secret, self.slack_identity)
+
+    def _wire_discord(self) -> None:
+        """Discord adapter (issue 4): forum posts through the outbox, gateway under a lease."""
+        s = self.settings
+        if not s.discord_token:
+            return
+        from bridge.adapters.discord_bot.events import DiscordHandlers
+        from bridge.adapters.discord_bot.gateway import DiscordGateway, point_at
+        from bridge.adapters.discord_bot.poster import DiscordPoster, DiscordRest
+
+        point_at(s.discord_api_url, s.discord_gateway_url)
+        self.discord_rest = DiscordRest(s.discord_token)
+        poster = DiscordPoster(self.discord_rest, self.state, self._media)
+        poster.register(self.outbox)
+        handlers = DiscordHandlers(
+            self.threads, self.channel_commands, self.actions, poster, self.state, self.directory, reply_prefix=s.reply_prefix
+        )
+        self.discord_gateway = DiscordGateway(
+            self.db, handlers, s.discord_token, lease_seconds=s.discord_lease_seconds, ready_timeout=s.discord_ready_timeout
+        )
 
     async def _connect_socket_mode(self) -> None:
         """Connect once the bot identity is known, so no event is answered blind."""
@@ -154,14 +190,17 @@ class SmsBridge:
         if self._socket is not None:
             with contextlib.suppress(Exception):
                 await self._socket.close_async()
+        if self.discord_gateway is not None:  # Discord adapter (issue 4)
+            await self.discord_gateway.stop()
         await self.worker.stop()
+        if self.discord_rest is not None:
+            await self.discord_rest.close()
         self.outbox.close()
         if self._media is not None:
             await self._media.close()
         if self.twilio_client is not None:
             with contextlib.suppress(Exception):
                 await self.twilio_client.http_client.close()
-        if self.slack_client is not None and getattr(self.slack_client, "session", None):
-            with contextlib.suppress(Exception):
-                await self.slack_client.session.close()
+        if self._slack_session is not None:
+            await self._slack_session.close()
         await self.db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ def _inbox_findings(settings: Settings) -> list[Finding]:
         if inbox.number and not parse_phone(inbox.number).valid:
             found.append(Finding("fail", f"Inbox {inbox.name}: {inbox.number!r} is not a valid phone number"))
         if not inbox.slack_channel and not inbox.discord_channel:
-            found.append(Finding("warn", f"Inbox {inbox.name} has no chat channel", "Set SMSBRIDGE_SLACK_CHANNEL (the channel id, e.g. C0123ABCD)."))
+            found.append(Finding("warn", f"Inbox {inbox.name} has no chat channel", "Set SMSBRIDGE_SLACK_CHANNEL (the channel id, e.g. C0123ABCD) and/or SMSBRIDGE_DISCORD_CHANNEL (a forum channel id)."))
         elif inbox.slack_channel and inbox.slack_channel.startswith("#"):
             found.append(Finding("fail", f"Inbox {inbox.name}: use the channel id, not its name", "Slack: channel details → the id at the bottom (C…)."))
     if not found:
@@ -72,6 +73,12 @@ def startup_warnings(settings: Settings) -> list[str]:
         findings.append(Finding("warn", "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"))
     if not settings.slack_enabled:
         findings.append(Finding("warn", "Slack is not configured (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN)"))
+    # Discord (issue 4)
+    discord_bound = any(inbox.discord_channel for inbox in settings.inboxes())
+    if discord_bound and not settings.discord_token:
+        findings.append(Finding("warn", "An inbox has a Discord forum but DISCORD_TOKEN is not set"))
+    elif settings.discord_token and not discord_bound:
+        findings.append(Finding("warn", "DISCORD_TOKEN is set but no inbox has a Discord forum (SMSBRIDGE_DISCORD_CHANNEL)"))
     return [f.title + (f" — {f.detail}" if f.detail and f.level != "ok" else "") for f in findings if f.level != "ok"]
 
 
@@ -160,6 +167,107 @@ async def _slack(settings: Settings) -> list[Finding]:
     return found
 
 
+async def _discord(settings: Settings) -> list[Finding]:
+    """Discord (issue 4): the token, the MESSAGE_CONTENT intent, each forum and the bot's
+    permissions in it, naming exactly what is missing."""
+    forums = [(inbox.name, inbox.discord_channel) for inbox in settings.inboxes() if inbox.discord_channel]
+    if not settings.discord_token:
+        if forums:
+            return [Finding("fail", "DISCORD_TOKEN missing", "Developer Portal → your application → Bot → Reset Token; see README → Discord bot.")]
+        return []
+    import discord
+
+    from bridge.adapters.discord_bot.gateway import point_at
+
+    point_at(settings.discord_api_url, settings.discord_gateway_url)
+    found: list[Finding] = []
+    client = discord.Client(intents=discord.Intents(guilds=True))  # REST only
+    try:
+        try:
+            await client.login(settings.discord_token)
+        except discord.LoginFailure:
+            return [Finding("fail", "Discord refused DISCORD_TOKEN", "Copy the bot token again: Developer Portal → Bot → Reset Token.")]
+        found.append(Finding("ok", f"Discord token works: bot @{client.user} (application {client.application_id})"))
+        flags = client.application.flags if client.application else None
+        if flags is not None and not (flags.gateway_message_content or flags.gateway_message_content_limited):
+            found.append(
+                Finding(
+                    "fail",
+                    "Discord: the MESSAGE_CONTENT intent is not enabled",
+                    "Developer Portal → your application → Bot → Privileged Gateway Intents → turn on Message Content Intent.\n"
+                    "Without it notes and `!` commands in posts cannot be read (buttons and /commands still work).",
+                )
+            )
+        usable: list[tuple[str, int]] = []
+        for inbox_name, channel_id in forums:
+            if not channel_id.isdigit():
+                found.append(Finding("fail", f"Inbox {inbox_name}: discord channel {channel_id!r} is not a channel id", "Discord: right-click the forum → Copy Channel ID (Developer Mode)."))
+                continue
+            try:
+                channel = await client.fetch_channel(int(channel_id))
+            except discord.NotFound:
+                found.append(Finding("fail", f"Discord channel {channel_id} does not exist", "Check SMSBRIDGE_DISCORD_CHANNEL / discord_channel."))
+                continue
+            except discord.Forbidden:
+                found.append(Finding("fail", f"Discord: the bot cannot see channel {channel_id}", "Invite the bot with the URL in README → Discord bot, and give it View Channel there."))
+                continue
+            if not isinstance(channel, discord.ForumChannel):
+                found.append(Finding("fail", f"Discord channel #{channel} ({channel_id}) is not a forum", "Create a Forum channel and use its id: each conversation becomes a post."))
+                continue
+            found.append(Finding("ok", f"Discord forum #{channel.name} ({channel_id})"))
+            usable.append((channel.name, int(channel_id)))
+        if usable:
+            found += await _discord_permissions(settings.discord_token, usable)
+    finally:
+        await client.close()
+    return found
+
+
+async def _discord_permissions(token: str, forums: list[tuple[str, int]]) -> list[Finding]:
+    """The bot's permissions in each forum (a brief gateway connection: REST alone
+    cannot compute them). Only the GUILDS intent: no message events are taken."""
+    import discord
+
+    from bridge.adapters.discord_bot.gateway import OPTIONAL_PERMISSIONS, missing_permissions, permission_label
+
+    intents = discord.Intents.none()
+    intents.guilds = True
+    client = discord.Client(intents=intents, guild_ready_timeout=0.2)
+    task = asyncio.create_task(client.start(token))
+    found: list[Finding] = []
+    try:
+        for _ in range(100):
+            if client.is_ready() or task.done():
+                break
+            await asyncio.sleep(0.05)
+        if not client.is_ready():
+            return [Finding("warn", "Discord: could not connect to the gateway to check the bot's permissions")]
+        for name, channel_id in forums:
+            channel = client.get_channel(channel_id)
+            me = channel.guild.me if isinstance(channel, discord.ForumChannel) else None
+            if me is None:
+                found.append(Finding("fail", f"Discord: the bot is not in the server of #{name}"))
+                continue
+            required, optional = missing_permissions(channel, me)  # type: ignore[arg-type]
+            if required:
+                found.append(
+                    Finding(
+                        "fail",
+                        f"Discord: the bot lacks {', '.join(permission_label(p) for p in required)} in #{name}",
+                        "Server Settings → Roles (or the forum's Permissions) → grant them to the bot's role.",
+                    )
+                )
+            for perm in optional:
+                found.append(Finding("warn", f"Discord: no {permission_label(perm)} in #{name}", f"Needed to {OPTIONAL_PERMISSIONS[perm]}."))
+            if not required and not optional:
+                found.append(Finding("ok", f"Discord: the bot has every permission it needs in #{name}"))
+    finally:
+        await client.close()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 2)
+    return found
+
+
 async def _guarded(name: str, check: Callable[[], Awaitable[list[Finding]]]) -> list[Finding]:
     try:
         return await asyncio.wait_for(check(), TIMEOUT)
@@ -175,6 +283,7 @@ async def run_checks(settings: Settings, out: object = None) -> int:
     findings += await _guarded("Database", lambda: _database(settings))
     findings += await _guarded("Twilio", lambda: _twilio(settings))
     findings += await _guarded("Slack", lambda: _slack(settings))
+    findings += await _guarded("Discord", lambda: _discord(settings))  # issue 4
     marks = {"ok": "✓", "warn": "!", "fail": "✗"}
     for finding in findings:
         print(f"{marks[finding.level]} {finding.title}", file=stream)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The `smsbridge` command: run, migrate, check."""
+"""The `smsbridge` command: run, migrate, check, contacts import/export."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -57,6 +58,51 @@ async def _migrate(settings: Settings) -> None:
     print("smsbridge: database is up to date")
 
 
+async def _contacts(settings: Settings, action: str, path: Path) -> int:
+    from bridge.inbox.contacts_csv import ContactsCsvError, export_contacts, import_contacts
+    from bridge.inbox.db import create_database, migrate
+
+    db = create_database(settings.database_url)
+    try:
+        await migrate(db)
+        if action == "import":
+            report = await import_contacts(db, path)
+            print(f"smsbridge: {path}: {report.summary()}")
+        else:
+            count = await export_contacts(db, path)
+            print(f"smsbridge: exported {count} contacts to {path}")
+    except ContactsCsvError as exc:
+        print(f"smsbridge: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _discord(settings: Settings, action: str) -> int:
+    """`smsbridge discord sync` (issue 4): upload the app commands on demand."""
+    import discord
+
+    from bridge.adapters.discord_bot.commands import sync_commands
+    from bridge.adapters.discord_bot.gateway import point_at
+
+    if not settings.discord_token:
+        print("smsbridge: DISCORD_TOKEN is not set", file=sys.stderr)
+        return 2
+    point_at(settings.discord_api_url, settings.discord_gateway_url)
+    try:
+        names = await sync_commands(settings.discord_token, settings.discord_guild_id)
+    except discord.LoginFailure:
+        print("smsbridge: Discord refused DISCORD_TOKEN", file=sys.stderr)
+        return 1
+    except discord.HTTPException as exc:
+        print(f"smsbridge: Discord refused the commands: {exc.status} {exc.text}", file=sys.stderr)
+        return 1
+    where = f"server {settings.discord_guild_id}" if settings.discord_guild_id else "all servers (global; may take a while to appear)"
+    print(f"smsbridge: synced {len(names)} Discord commands to {where}: /{', /'.join(names)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smsbridge", description="A shared SMS inbox in Slack.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=None)
     commands.add_parser("migrate", help="apply database migrations (run also does it)")
     commands.add_parser("check", help="validate the configuration and reach each API")
+    contacts = commands.add_parser("contacts", help="import or export contacts as CSV")
+    contacts_actions = contacts.add_subparsers(dest="action", required=True)
+    for action, text in (("import", "add or update contacts from a CSV file"), ("export", "write all contacts to a CSV file")):
+        contacts_actions.add_parser(action, help=text).add_argument("file", type=Path)
+    discord_cmd = commands.add_parser("discord", help="Discord bot tasks")  # issue 4
+    discord_cmd.add_subparsers(dest="action", required=True).add_parser(
+        "sync", help="upload the app commands (/reply, /claim, /sms, ...) to Discord"
+    )
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -78,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.checks import run_checks
 
             return asyncio.run(run_checks(settings))
+        elif args.command == "contacts":
+            return asyncio.run(_contacts(settings, args.action, args.file))
+        elif args.command == "discord":
+            return asyncio.run(_discord(settings, args.action))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
 
     discord_token: str | None = None
+    # Discord adapter (issue 4). API/gateway bases default to discord.py's own (discord.com).
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+    # Set it to sync app commands to one server (instant) instead of globally.
+    discord_guild_id: int | None = None
+    # Only the process holding this lease connects the gateway; another takes over after it.
+    discord_lease_seconds: float = 30.0
+    # on_ready waits this long after the last GUILD_CREATE (discord.py's guild_ready_timeout).
+    discord_ready_timeout: float = 1.0
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bridge.app import SmsBridge
 from bridge.config import Settings
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.signing import slack_headers, twilio_signature
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.twilio_api import FakeTwilio
@@ -26,12 +27,19 @@ OTHER_CUSTOMER = "+14155550102"
 CHANNEL = "C0SUPPORT"
 PUBLIC_URL = "https://sms.example.com"
 BUSINESS = "Acme Bikes"
+# Discord (issue 4): a guild with an inbox forum and two teammates.
+DISCORD_GUILD = 1200000000000000001
+FORUM = 1300000000000000001
+DISCORD_ANA = 1400000000000000001
+DISCORD_BEN = 1400000000000000002
 
 
 class Harness:
-    def __init__(self, databases: Any, **overrides: Any) -> None:
+    def __init__(self, databases: Any, *, discord: bool = False, **overrides: Any) -> None:
         self.databases = databases
         self.overrides = overrides
+        # Discord (issue 4): a FakeDiscord with a forum bound to the default inbox.
+        self.discord: FakeDiscord | None = FakeDiscord(guild_id=DISCORD_GUILD) if discord else None
         self.slack = FakeSlack()
         self.twilio = FakeTwilio()
         self.bridge: SmsBridge | None = None
@@ -57,6 +65,15 @@ class Harness:
             "outbox_retry_base": 0.05,
             "outbox_retry_max": 0.4,
         }
+        if self.discord is not None:
+            values.update(
+                discord_token=self.discord.token,
+                discord_api_url=self.discord.api_base,
+                discord_gateway_url=self.discord.gateway_url,
+                smsbridge_discord_channel=str(FORUM),
+                discord_lease_seconds=0.6,
+                discord_ready_timeout=0.05,
+            )
         values.update(self.overrides)
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -68,11 +85,18 @@ class Harness:
         self.slack.add_user("UANA", "Ana")
         self.slack.add_user("UBEN", "Ben")
         self.twilio.add_number(NUMBER, sms_url=f"{PUBLIC_URL}/twilio/sms")
+        if self.discord is not None:
+            await self.discord.start()
+            self.discord.add_forum_channel(FORUM, "sms-inbox")
+            self.discord.add_member(DISCORD_ANA, "ana")
+            self.discord.add_member(DISCORD_BEN, "ben")
         db = await self.databases.new()
         self.settings = self.make_settings(**overrides)
         self.bridge = SmsBridge(self.settings, db=db)
         await self.bridge.start("127.0.0.1", 0)
         self.http = aiohttp.ClientSession()
+        if self.discord is not None and self.settings.discord_token:
+            await self.discord_ready(self.bridge)
 
     async def restart(self, **overrides: Any) -> None:
         """Stop this process and start a new one on the same database."""
@@ -91,6 +115,8 @@ class Harness:
             await self.bridge.stop()
         await self.slack.stop()
         await self.twilio.stop()
+        if self.discord is not None:
+            await self.discord.stop()
 
     def url(self, path: str) -> str:
         assert self.bridge is not None
@@ -221,6 +247,37 @@ class Harness:
                 if element.get("action_id") == f"smsbridge.{name}":
                     return {**element, "block_id": block.get("block_id", "")}
         raise AssertionError(f"no {name} action on the card: {card['blocks']}")
+
+    # -- Discord (issue 4) -------------------------------------------------------
+
+    async def discord_ready(self, bridge: SmsBridge, timeout: float = 5.0) -> None:
+        """Wait until `bridge` holds the gateway and its client saw READY."""
+        assert self.discord is not None
+
+        def ready() -> bool:
+            gateway = bridge.discord_gateway
+            return bool(gateway and gateway.client and gateway.client.is_ready())
+
+        await self.discord.wait_for(ready, timeout, "the Discord client to be ready")
+
+    def posts(self) -> list[dict[str, Any]]:
+        """The inbox forum's posts (threads), oldest first."""
+        assert self.discord is not None
+        return sorted((t for t in self.discord.threads.values() if t["parent_id"] == FORUM), key=lambda t: t["id"])
+
+    async def first_post(self) -> dict[str, Any]:
+        assert self.discord is not None
+        await self.discord.wait_for(lambda: len(self.posts()) >= 1, message="no forum post opened")
+        return self.posts()[0]
+
+    def post_messages(self, thread_id: int) -> list[dict[str, Any]]:
+        assert self.discord is not None
+        return self.discord.messages(thread_id)
+
+    def post_tags(self, thread_id: int) -> list[str]:
+        assert self.discord is not None
+        names = {t["id"]: t["name"] for t in self.discord.forum_tags(FORUM)}
+        return [names[t] for t in self.discord.threads[thread_id]["applied_tags"]]
 
     # -- observing -------------------------------------------------------------
 

@@ -259,3 +259,13 @@ class AuditEvent(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lease(Base):
+    """Who holds a process-wide role (e.g. the Discord gateway), until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

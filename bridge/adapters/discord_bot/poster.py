@@ -1,0 +1,451 @@
+"""Outbox job handlers that post to a Discord forum: cards, customer texts, media,
+statuses, notices, drafts and notes mirrored from other chats.
+
+Every process can run these jobs: they use REST only (a logged-in client that never
+opens the gateway). discord.py waits out 429s itself; a 5xx or a dropped connection
+becomes RetryLater, a request Discord can never accept becomes GiveUp.
+
+Discord has no message metadata, so a job that runs again after an attempt whose
+outcome is unknown (crash, timeout) is reconciled two ways: every create carries a
+nonce with `enforce_nonce` (Discord returns the earlier message instead of posting
+again, for a few minutes), and a retry first looks through the post's recent messages
+for one of ours with the same content (the card: the same footer).
+
+A deleted forum post (404 Unknown Channel) forgets the thread link and opens a new
+post saying the history continues; the job that noticed then posts there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+
+from bridge.adapters.discord_bot import render
+from bridge.inbox.chatstate import ChatState
+from bridge.inbox.models import utcnow
+from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
+from bridge.inbox.types import MediaFetcher, ProviderError
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+THREAD_ARCHIVED = 50083
+TAG_CACHE_SECONDS = 60.0
+ARCHIVE_MINUTES = 10080  # a week: posts stay in the forum's active list longer
+CONTINUED = (
+    "↪️ The earlier post for this conversation was deleted; this post continues it. "
+    "Nothing is lost: its whole history stays in smsbridge (`/sms search {phone}`)."
+)
+T = TypeVar("T")
+
+
+class ThreadGone(Exception):
+    """The forum post (thread) no longer exists."""
+
+
+class DiscordRest:
+    """A discord.py client used for REST only (logged in lazily, never connected)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.client = discord.Client(intents=discord.Intents(guilds=True))  # never connects: REST only
+        self._login_lock = asyncio.Lock()
+        self._logged_in = False
+
+    async def ensure(self) -> discord.Client:
+        if not self._logged_in:
+            async with self._login_lock:
+                if not self._logged_in:
+                    try:
+                        await self.client.login(self.token)
+                    except discord.LoginFailure as exc:
+                        log.error("Discord refused DISCORD_TOKEN (401): check the bot token")
+                        raise RetryLater("Discord token refused", delay=60) from exc
+                    except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                        raise RetryLater(f"Discord unreachable: {type(exc).__name__}") from exc
+                    self._logged_in = True
+        return self.client
+
+    @property
+    def bot_id(self) -> int | None:
+        return self.client.user.id if self.client.user else None
+
+    async def close(self) -> None:
+        try:
+            await self.client.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+async def call(request: Callable[[], Awaitable[T]]) -> T:
+    """Run one Discord request, turning failures into the outbox's RetryLater / GiveUp."""
+    try:
+        return await request()
+    except discord.NotFound as exc:
+        if exc.code == UNKNOWN_CHANNEL:
+            raise ThreadGone(str(exc)) from exc
+        raise
+    except discord.RateLimited as exc:
+        raise RetryLater("Discord rate limit", delay=exc.retry_after) from exc
+    except discord.DiscordServerError as exc:
+        raise RetryLater(f"Discord answered {exc.status}") from exc
+    except discord.Forbidden as exc:
+        # Permissions can be fixed: keep the job (nothing lost) and say what is wrong.
+        log.error("Discord refused (%s %s): the bot lacks a permission in the forum; run `smsbridge check`", exc.code, exc.text)
+        raise RetryLater(f"Discord forbidden: {exc.text}", delay=60) from exc
+    except discord.HTTPException as exc:
+        if exc.status == 401:
+            raise RetryLater("Discord token refused", delay=60) from exc
+        if exc.code == THREAD_ARCHIVED:
+            raise
+        if 400 <= exc.status < 500 and exc.status != 429:
+            raise GiveUp(f"Discord refused the request: {exc.status} {exc.code} {exc.text}") from exc
+        raise RetryLater(f"Discord answered {exc.status}") from exc
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise RetryLater(f"Discord unreachable: {type(exc).__name__}") from exc
+
+
+class DiscordPoster:
+    def __init__(self, rest: DiscordRest, state: ChatState, media: MediaFetcher | None = None) -> None:
+        self.rest = rest
+        self.state = state
+        self.media = media
+        self._forums: dict[int, tuple[float, discord.ForumChannel, dict[str, discord.ForumTag]]] = {}
+
+    def register(self, outbox: Outbox) -> None:
+        outbox.register("discord.card", self.card)
+        outbox.register("discord.message", self.message)
+        outbox.register("discord.media", self.media_item)
+        outbox.register("discord.status", self.status)
+        outbox.register("discord.notice", self.notice)
+        outbox.register("discord.draft", self.draft)
+        outbox.register("discord.mirror", self.mirror)
+
+    # -- the forum and its tags ------------------------------------------------
+
+    async def forum(self, forum_id: int, *, fresh: bool = False) -> tuple[discord.ForumChannel, dict[str, discord.ForumTag]]:
+        cached = self._forums.get(forum_id)
+        if cached and not fresh and cached[0] > time.monotonic():
+            return cached[1], cached[2]
+        client = await self.rest.ensure()
+        try:
+            channel = await call(lambda: client.fetch_channel(forum_id))
+        except ThreadGone as exc:
+            log.error("Discord channel %s does not exist: check SMSBRIDGE_DISCORD_CHANNEL", forum_id)
+            raise RetryLater(f"forum channel {forum_id} not found", delay=60) from exc
+        if not isinstance(channel, discord.ForumChannel):
+            log.error("Discord channel %s is a %s, not a forum: SMSBRIDGE_DISCORD_CHANNEL must be a forum channel", forum_id, channel.type)
+            raise RetryLater(f"channel {forum_id} is not a forum", delay=60)
+        channel, tags = await self._ensure_tags(channel)
+        self._forums[forum_id] = (time.monotonic() + TAG_CACHE_SECONDS, channel, tags)
+        return channel, tags
+
+    async def _ensure_tags(self, forum: discord.ForumChannel) -> tuple[discord.ForumChannel, dict[str, discord.ForumTag]]:
+        """The status tags (New, Open, …), created on the forum when missing."""
+        by_name = {t.name.lower(): t for t in forum.available_tags}
+        missing = [label for label in render.STATUS_TAGS.values() if label.lower() not in by_name]
+        if missing and len(forum.available_tags) + len(missing) <= 20:
+            try:
+                forum = await call(
+                    lambda: forum.edit(available_tags=[*forum.available_tags, *(discord.ForumTag(name=n) for n in missing)])
+                )
+                by_name = {t.name.lower(): t for t in forum.available_tags}
+            except (RetryLater, GiveUp) as exc:
+                log.error(
+                    "could not create the status tags %s on forum %s (%s): give the bot Manage Channels or create them by hand",
+                    ", ".join(missing), forum.id, exc,
+                )
+        elif missing:
+            log.error("forum %s has no room for the status tags %s (20 tags at most)", forum.id, ", ".join(missing))
+        tags = {status: by_name[label.lower()] for status, label in render.STATUS_TAGS.items() if label.lower() in by_name}
+        return forum, tags
+
+    # -- the post --------------------------------------------------------------
+
+    async def _thread(self, job: Job, conversation_id: int, forum_id: int, *, previous: str | None = None) -> int:
+        existing = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
+        if existing:
+            return int(existing)
+        view = await self.state.conversation(conversation_id)
+        forum, tags = await self.forum(forum_id)
+        found = await self._find_post(forum, conversation_id, view) if job.is_retry or previous else None
+        if found is None:
+            tag = tags.get(view.status)
+            extra: dict[str, Any] = {"content": CONTINUED.format(phone=view.phone)} if previous else {}
+            card_view = render.card_view(view, await self.state.snippet_names())
+            created = await call(
+                lambda: forum.create_thread(
+                    name=render.post_title(view),
+                    embed=render.card_embed(view),
+                    view=card_view,
+                    applied_tags=[tag] if tag else [],
+                    allowed_mentions=render.NO_MENTIONS,
+                    auto_archive_duration=ARCHIVE_MINUTES,
+                    **extra,
+                )
+            )
+            found = created.thread.id
+        await self.state.save_thread(conversation_id, PLATFORM, str(forum_id), str(found))
+        # A concurrent job may have saved another post first: the saved one wins.
+        return int(await self.state.thread(conversation_id, PLATFORM, str(forum_id)) or found)
+
+    async def _find_post(self, forum: discord.ForumChannel, conversation_id: int, view: Any) -> int | None:
+        """An earlier attempt's post for this conversation (its card's footer names it)."""
+        client = await self.rest.ensure()
+        try:
+            threads = await call(lambda: forum.guild.active_threads())
+        except (RetryLater, GiveUp, ThreadGone):
+            return None
+        footer = render.CARD_FOOTER.format(conversation_id)
+        for thread in threads:
+            if thread.parent_id != forum.id or thread.owner_id != self.rest.bot_id or thread.name != render.post_title(view):
+                continue
+            try:
+                starter = await call(lambda: client.get_partial_messageable(thread.id).fetch_message(thread.id))
+            except (ThreadGone, discord.NotFound, RetryLater, GiveUp):
+                continue
+            if any(e.footer and e.footer.text == footer for e in starter.embeds):
+                return thread.id
+        return None
+
+    async def _in_thread(self, job: Job, conversation_id: int, forum_id: int, action: Callable[[int], Awaitable[T]]) -> T:
+        """Run `action(thread_id)`; if the post was deleted, open a new one and run it there."""
+        thread_id = await self._thread(job, conversation_id, forum_id)
+        try:
+            return await self._unarchiving(thread_id, lambda: action(thread_id))
+        except ThreadGone:
+            log.warning("forum post %s of conversation %s was deleted: opening a new one", thread_id, conversation_id)
+            await self.state.forget_thread(conversation_id, PLATFORM, str(forum_id))
+            thread_id = await self._thread(job, conversation_id, forum_id, previous=str(thread_id))
+            return await self._unarchiving(thread_id, lambda: action(thread_id))
+
+    async def _unarchiving(self, thread_id: int, action: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await action()
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_ARCHIVED:
+                raise
+        client = await self.rest.ensure()
+        await call(lambda: client.http.edit_channel(thread_id, archived=False))
+        return await action()
+
+    def _channel(self, thread_id: int) -> discord.PartialMessageable:
+        return self.rest.client.get_partial_messageable(thread_id, type=discord.ChannelType.public_thread)
+
+    async def _recent(self, job: Job, thread_id: int) -> list[discord.Message]:
+        """Our own messages in the post since shortly before the job was created."""
+        after = discord.Object(discord.utils.time_snowflake(job.created_at - timedelta(minutes=1)))
+        channel = self._channel(thread_id)
+
+        async def fetch() -> list[discord.Message]:
+            return [m async for m in channel.history(limit=100, after=after, oldest_first=True)]
+
+        return [m for m in await call(fetch) if m.author.id == self.rest.bot_id]
+
+    async def _send(
+        self,
+        job: Job,
+        conversation_id: int,
+        forum_id: int,
+        chunks: list[str],
+        *,
+        view: discord.ui.View | None = None,
+        allowed: discord.AllowedMentions = render.NO_MENTIONS,
+        reference: dict[str, str] | None = None,
+        file: tuple[bytes, str] | None = None,
+    ) -> int:
+        """Post `chunks` in order (each ≤ 2000 characters); the first one's id."""
+        await self.rest.ensure()
+
+        async def attempt(thread_id: int) -> int:
+            done: dict[str, int] = {}
+            if job.is_retry:
+                for m in await self._recent(job, thread_id):
+                    if m.content in chunks and (file is None or any(a.filename == file[1] for a in m.attachments)):
+                        done.setdefault(m.content, m.id)
+            ids: list[int] = []
+            channel = self._channel(thread_id)
+            for index, chunk in enumerate(chunks):
+                if chunk in done:
+                    ids.append(done[chunk])
+                    continue
+                last = index == len(chunks) - 1
+                kwargs: dict[str, Any] = {"nonce": f"sb{job.id}.{index}", "allowed_mentions": allowed}
+                if last and view is not None:
+                    kwargs["view"] = view
+                if index == 0 and reference:
+                    kwargs["reference"] = discord.MessageReference(
+                        message_id=int(reference["id"]), channel_id=thread_id, fail_if_not_exists=False
+                    )
+                if index == 0 and file is not None:
+                    kwargs["file"] = discord.File(io.BytesIO(file[0]), filename=file[1])
+                sent = await call(lambda: channel.send(chunk, **kwargs))
+                ids.append(sent.id)
+            return ids[0]
+
+        return await self._in_thread(job, conversation_id, forum_id, attempt)
+
+    async def _edit(self, thread_id: int, message_id: int, **fields: Any) -> bool:
+        """Edit one of our messages; False when it is gone."""
+        await self.rest.ensure()
+        message = self._channel(thread_id).get_partial_message(message_id)
+        try:
+            await self._unarchiving(thread_id, lambda: call(lambda: message.edit(**fields)))
+        except (ThreadGone, discord.NotFound):
+            return False
+        return True
+
+    # -- job handlers ----------------------------------------------------------
+
+    @staticmethod
+    def _where(job: Job) -> tuple[int, int]:
+        return int(job.payload["conversation_id"]), int(job.payload["channel"])
+
+    async def card(self, job: Job) -> None:
+        conversation_id, forum_id = self._where(job)
+        existing = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
+        if existing is None:
+            await self._thread(job, conversation_id, forum_id)  # a new card is already current
+            return
+        thread_id = int(existing)
+        view = await self.state.conversation(conversation_id)
+        if not await self._edit(thread_id, thread_id, embed=render.card_embed(view), view=render.card_view(view, await self.state.snippet_names())):
+            # The post (or its card) was deleted: open a fresh one rather than lose the conversation.
+            await self.state.forget_thread(conversation_id, PLATFORM, str(forum_id))
+            await self._thread(job, conversation_id, forum_id, previous=str(thread_id))
+            return
+        await self._apply_tags(forum_id, thread_id, view)
+
+    async def _apply_tags(self, forum_id: int, thread_id: int, view: Any) -> None:
+        """The post's status tag (other tags a teammate applied are kept) and its title."""
+        client = await self.rest.ensure()
+        _, tags = await self.forum(forum_id)
+        try:
+            data: dict[str, Any] = await call(lambda: client.http.get_channel(thread_id))
+        except ThreadGone:
+            return
+        status_ids = {t.id for t in tags.values()}
+        current = [int(t) for t in data.get("applied_tags") or []]
+        wanted = [t for t in current if t not in status_ids][:4]
+        tag = tags.get(view.status)
+        if tag is not None:
+            wanted.append(tag.id)
+        changes: dict[str, Any] = {}
+        if wanted != current:
+            changes["applied_tags"] = [str(t) for t in wanted]
+        if data.get("name") != render.post_title(view):
+            changes["name"] = render.post_title(view)
+        if not changes:
+            return
+        if (data.get("thread_metadata") or {}).get("archived"):
+            changes["archived"] = False
+        try:
+            await call(lambda: client.http.edit_channel(thread_id, **changes))
+        except GiveUp as exc:
+            # e.g. a tag deleted by hand a moment ago: refresh the tags next time.
+            self._forums.pop(forum_id, None)
+            raise RetryLater(str(exc)) from exc
+
+    async def message(self, job: Job) -> None:
+        conversation_id, forum_id = self._where(job)
+        message_id = int(job.payload["message_id"])
+        view = await self.state.message(message_id)
+        conv = await self.state.conversation(conversation_id)
+        first = await self._send(job, conversation_id, forum_id, render.customer_chunks(view, conv.title))
+        await self.state.save_posted(PLATFORM, str(forum_id), "message", message_id, str(first), done=job)
+
+    async def media_item(self, job: Job) -> None:
+        conversation_id, forum_id = self._where(job)
+        message_id, index = int(job.payload["message_id"]), int(job.payload["index"])
+        view = await self.state.message(message_id)
+        item = view.media[index]
+        if self.media is None:
+            raise RetryLater("no media fetcher configured")
+        try:
+            fetched = await self.media.fetch(item["url"], item.get("content_type", "application/octet-stream"))
+        except ProviderError as exc:
+            if exc.retryable:
+                raise RetryLater(exc.reason) from exc
+            # Never drop an attachment silently: say what it was and where it lives.
+            text = f"📎 An attachment ({item.get('content_type')}) could not be shown: {exc.reason}. {item['url']}"
+            await self._send(job, conversation_id, forum_id, [render.truncate(text, render.MAX_CONTENT)])
+            return
+        await self._send(job, conversation_id, forum_id, [f"📎 {render.esc(fetched.filename)}"], file=(fetched.data, fetched.filename))
+
+    async def status(self, job: Job) -> None:
+        conversation_id, forum_id = self._where(job)
+        message_id = int(job.payload["message_id"])
+        view = await self.state.message(message_id)
+        conv = await self.state.conversation(conversation_id)
+        now = utcnow()
+        text = render.status_text(view, conv.title, now)
+        buttons = render.buttons_view(render.status_buttons(view, now))
+        posted = await self.state.posted(PLATFORM, str(forum_id), "status", message_id)
+        thread = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
+        if posted and thread:
+            await self._edit(int(thread), int(posted), content=text, view=buttons, allowed_mentions=render.NO_MENTIONS)
+            return
+        reply_to = job.payload.get("reply_to") or {}
+        reference = reply_to if reply_to.get("platform") == PLATFORM and str(reply_to.get("id", "")).isdigit() else None
+        first = await self._send(job, conversation_id, forum_id, [text], view=buttons, reference=reference)
+        await self.state.save_posted(PLATFORM, str(forum_id), "status", message_id, str(first), done=job)
+
+    async def draft(self, job: Job) -> None:
+        conversation_id, forum_id = self._where(job)
+        message_id = int(job.payload["message_id"])
+        view = await self.state.message(message_id)
+        text = render.draft_text(view)
+        buttons = render.buttons_view(render.draft_buttons(view))
+        posted = await self.state.posted(PLATFORM, str(forum_id), "draft", message_id)
+        thread = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
+        if posted and thread:
+            await self._edit(int(thread), int(posted), content=text, view=buttons, allowed_mentions=render.NO_MENTIONS)
+            return
+        first = await self._send(job, conversation_id, forum_id, [text], view=buttons)
+        await self.state.save_posted(PLATFORM, str(forum_id), "draft", message_id, str(first), done=job)
+
+    async def notice(self, job: Job) -> None:
+        conversation_id, forum_id = self._where(job)
+        text, allowed = render_mention(str(job.payload["text"]), job.payload.get("mention"))
+        buttons = render.buttons_view(job.payload.get("buttons") or None)
+        user = job.payload.get("user")
+        if user:
+            # Discord has no ephemeral message outside an interaction: a message that
+            # starts by mentioning the one teammate it is for (and pings only them).
+            text = f"<@{int(user)}> {text}"
+            allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(int(user))])
+        chunks = render.split_text(text, render.MAX_CONTENT)
+        await self._send(job, conversation_id, forum_id, chunks, view=buttons, allowed=allowed)
+
+    async def mirror(self, job: Job) -> None:
+        """A teammate's note from another platform, labelled with its author."""
+        conversation_id, forum_id = self._where(job)
+        chunks = render.mirror_text(str(job.payload["author"]), str(job.payload["origin"]), str(job.payload["text"]))
+        await self._send(job, conversation_id, forum_id, chunks)
+
+    async def post_url(self, conversation_id: int, forum_id: str, guild_id: int | None) -> str | None:
+        thread = await self.state.thread(conversation_id, PLATFORM, forum_id)
+        if thread is None or guild_id is None:
+            return None
+        return f"https://discord.com/channels/{guild_id}/{thread}"
+
+
+def render_mention(text: str, who: dict[str, str] | None) -> tuple[str, discord.AllowedMentions]:
+    """`{mention}` pings a Discord teammate, or names another platform's user."""
+    if "{mention}" not in text:
+        return text, render.NO_MENTIONS
+    if who and who.get("platform") == PLATFORM and str(who.get("user_id", "")).isdigit():
+        uid = int(who["user_id"])
+        allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(uid)])
+        return text.replace("{mention}", f"<@{uid}>"), allowed
+    return text.replace("{mention}", render.esc((who or {}).get("name", "someone"))), render.NO_MENTIONS

@@ -1,0 +1,232 @@
+"""Embeds, components and text for what smsbridge posts in a Discord forum."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+
+from bridge.inbox import statuses
+from bridge.inbox.views import ConversationView, MessageView
+
+MAX_CONTENT = 2000  # Discord's message limit
+CUSTOM_PREFIX = "smsbridge"
+STATUS_TAGS = {"new": "New", "open": "Open", "pending": "Pending", "escalated": "Escalated", "closed": "Closed"}
+STATUS_BADGES = {
+    "new": "🆕 New",
+    "open": "🟢 Open",
+    "pending": "⏳ Pending",
+    "escalated": "🔺 Escalated",
+    "closed": "✅ Closed",
+}
+STATUS_COLOURS = {"new": 0x5865F2, "open": 0x57F287, "pending": 0xFEE75C, "escalated": 0xED4245, "closed": 0x99AAB5}
+STATE_ICONS = {
+    "pending": "⏳", "submitting": "⏳", "accepted": "⏳", "queued": "⏳", "sending": "📤", "sent": "📤",
+    "delivered": "✅", "read": "👀", "undelivered": "❌", "failed": "❌", "blocked": "🚫", "canceled": "↩️",
+}
+PRIORITY_LABELS = {-1: "Low", 0: "Normal", 1: "🔸 High", 2: "🔴 Urgent"}
+CARD_FOOTER = "smsbridge · conversation {}"
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def custom_id(action: str, value: str | int) -> str:
+    return f"{CUSTOM_PREFIX}:{action}:{value}"
+
+
+def parse_custom_id(raw: str) -> tuple[str, str] | None:
+    prefix, _, rest = raw.partition(":")
+    action, _, value = rest.partition(":")
+    if prefix != CUSTOM_PREFIX or not action:
+        return None
+    return action, value
+
+
+def discord_time(moment: datetime, style: str = "R") -> str:
+    """A timestamp each reader sees in their own locale, live ("5 minutes ago")."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def esc(text: str) -> str:
+    """Customer or teammate text made inert: no markdown tricks, no mentions."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def post_title(view: ConversationView) -> str:
+    return view.title[:100] or "conversation"
+
+
+def card_embed(view: ConversationView) -> discord.Embed:
+    headline = f"📱 {view.contact_name} · {view.phone_display}" if view.contact_name else f"📱 {view.phone_display}"
+    embed = discord.Embed(title=headline[:256], colour=STATUS_COLOURS.get(view.status, 0x99AAB5))
+    embed.add_field(name="Status", value=STATUS_BADGES.get(view.status, view.status))
+    embed.add_field(name="Assignee", value=esc(view.assignee) if view.assignee else "nobody yet")
+    embed.add_field(name="Priority", value=PRIORITY_LABELS.get(view.priority, str(view.priority)))
+    if view.last_inbound_at:
+        embed.add_field(name="Customer wrote", value=discord_time(view.last_inbound_at))
+    embed.add_field(name="Inbox", value=esc(view.inbox_name)[:1024])
+    if view.tags:
+        embed.add_field(name="Tags", value=" ".join(f"`{t}`" for t in view.tags)[:1024])
+    lines: list[str] = []
+    if view.opted_out:
+        lines.append("🚫 **Opted out** — replies are blocked")
+    if not view.phone_valid:
+        lines.append("⚠️ Not a phone number — replies cannot be sent")
+    lines += [f"**{esc(k)}:** {esc(v)}" for k, v in sorted(view.properties.items())]
+    if view.timezone:
+        lines.append(f"**Time zone:** {esc(view.timezone)}")
+    if view.notes:
+        lines.append(f"**Notes:** {esc(view.notes)}")
+    if lines:
+        embed.description = truncate("\n".join(lines), 4000)
+    embed.set_footer(text=CARD_FOOTER.format(view.id))
+    return embed
+
+
+def _finished(view: discord.ui.View) -> discord.ui.View:
+    # Clicks are routed by custom_id in on_interaction (persistent across restarts and
+    # processes); a stopped view is not kept in discord.py's per-message view store.
+    view.stop()
+    return view
+
+
+def card_view(view: ConversationView, snippet_names: list[str]) -> discord.ui.View:
+    ui = discord.ui.View(timeout=None)
+    if view.assignee is None:
+        ui.add_item(discord.ui.Button(label="Claim", style=discord.ButtonStyle.primary, custom_id=custom_id("claim", view.id)))
+    if view.status == "closed":
+        ui.add_item(discord.ui.Button(label="Reopen", style=discord.ButtonStyle.secondary, custom_id=custom_id("reopen", view.id)))
+    else:
+        ui.add_item(discord.ui.Button(label="Close", style=discord.ButtonStyle.secondary, custom_id=custom_id("close", view.id)))
+    ui.add_item(discord.ui.UserSelect(placeholder="Assign…", custom_id=custom_id("assign", view.id), row=1))
+    if snippet_names:
+        ui.add_item(
+            discord.ui.Select(
+                placeholder="Send snippet…",
+                custom_id=custom_id("snippet", view.id),
+                options=[discord.SelectOption(label=n[:100], value=n[:100]) for n in snippet_names[:25]],
+                row=2,
+            )
+        )
+    return _finished(ui)
+
+
+def buttons_view(buttons: list[dict[str, str]] | None) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    styles = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
+    ui = discord.ui.View(timeout=None)
+    for b in buttons[:25]:
+        ui.add_item(
+            discord.ui.Button(
+                label=b["label"][:80],
+                style=styles.get(b.get("style") or "", discord.ButtonStyle.secondary),
+                custom_id=custom_id(b["action"], b["value"]),
+            )
+        )
+    return _finished(ui)
+
+
+def customer_chunks(view: MessageView, contact: str) -> list[str]:
+    """A customer's text as posts of at most 2000 characters each, split, never cut."""
+    header = f"💬 **{esc(contact)}**"
+    if view.body:
+        body = esc(view.body)
+    else:
+        count = len(view.media)
+        body = f"*(sent {count} attachment{'s' if count != 1 else ''})*" if count else "*(empty message)*"
+    first = f"{header}\n{body}"
+    if len(first) <= MAX_CONTENT:
+        return [first]
+    return _split_with_header(header, body)
+
+
+def _split_with_header(header: str, body: str) -> list[str]:
+    parts = split_text(body, MAX_CONTENT - len(header) - 12)
+    total = len(parts)
+    return [f"{header} ({i}/{total})\n{part}" for i, part in enumerate(parts, 1)]
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, broken at a newline or space when possible.
+
+    The pieces joined back give the text exactly (a break keeps its whitespace at the
+    end of the earlier piece), so nothing is ever cut.
+    """
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = window.rfind("\n") + 1 or window.rfind(" ") + 1
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return pieces
+
+
+def status_text(view: MessageView, contact: str, now: datetime | None = None) -> str:
+    """A reply's delivery line; the body is always quoted (a /reply or a reply sent
+    from Slack is not otherwise visible in the post)."""
+    icon = STATE_ICONS.get(view.status, "•")
+    state = statuses.label(view.status)
+    if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
+        state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
+    if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
+        state = f"{state}: {esc(view.error_text)}"
+    cost = ""
+    if view.segments and view.status not in ("blocked", "canceled"):
+        cost = f" · {view.segments} segment{'s' if view.segments != 1 else ''}"
+        if view.encoding == "UCS-2":
+            cost += " (Unicode)"
+    if view.kind == "compliance":
+        line = f"{icon} Automatic reply to {esc(contact)} — {state}{cost}"
+    else:
+        who = f" by {esc(view.author_name)}" if view.author_name else ""
+        where = f" (from {view.author_platform.capitalize()})" if view.author_platform not in (None, "discord") else ""
+        line = f"{icon} SMS{who}{where} to {esc(contact)} — {state}{cost}"
+    return truncate(line + "\n" + quote(view.body), MAX_CONTENT)
+
+
+def status_buttons(view: MessageView, now: datetime) -> list[dict[str, str]] | None:
+    if view.status == "pending" and view.send_after is not None and view.send_after > now:
+        return [{"label": "Undo", "action": "undo", "value": str(view.id), "style": "danger"}]
+    return None
+
+
+def draft_text(view: MessageView) -> str:
+    who = esc(view.author_name or "a teammate")
+    if view.status == "draft":
+        head = f"📝 **Draft by {who}** — waiting for approval"
+    elif view.status == "canceled":
+        head = f"🗑️ Draft by {who} discarded"
+    else:
+        head = f"✅ Draft by {who} approved — {statuses.label(view.status)}"
+    return truncate(head + "\n" + quote(view.body), MAX_CONTENT)
+
+
+def draft_buttons(view: MessageView) -> list[dict[str, str]] | None:
+    if view.status != "draft":
+        return None
+    value = str(view.id)
+    return [
+        {"label": "Approve & send", "action": "approve", "value": value, "style": "primary"},
+        {"label": "Edit", "action": "edit", "value": value},
+        {"label": "Discard", "action": "discard", "value": value, "style": "danger"},
+    ]
+
+
+def mirror_text(author: str, origin: str, text: str) -> list[str]:
+    header = f"💬 **{esc(author)}** ({origin.capitalize()}):"
+    body = esc(text)
+    if len(header) + 1 + len(body) <= MAX_CONTENT:
+        return [f"{header} {body}"]
+    return _split_with_header(header, body)
+
+
+def quote(text: str) -> str:
+    return "> " + esc(text).replace("\n", "\n> ")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
