@@ -20,6 +20,8 @@ from bridge.inbox.service import InboxService
 log = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_TWIML_BODY = EMPTY_TWIML.encode()
+_SMS_OK = metrics.WEBHOOKS.labels("twilio_sms", "200")
 SlackHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -72,8 +74,8 @@ def build_web_app(ctx: WebContext) -> web.Application:
             return _reply("twilio_sms", 404, str(exc))
         if accepted:
             metrics.INBOUND.inc()
-        metrics.WEBHOOKS.labels("twilio_sms", "200").inc()
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+        _SMS_OK.inc()
+        return web.Response(body=_TWIML_BODY, content_type="text/xml")
 
     async def twilio_status(request: web.Request) -> web.Response:
         params = await _signed_twilio_params(request, ctx, "twilio_status")

@@ -96,7 +96,8 @@ class Intake:
 
     async def _insert_batch(self, rows: list[dict[str, Any]]) -> set[str]:
         async with self.db.engine.begin() as conn:
-            result = await conn.execute(self._insert.values(rows))
+            # One cached statement; SQLAlchemy sends the rows as multi-row VALUES batches.
+            result = await conn.execute(self._insert, rows)
             keys = {row[0] for row in result.all()}
             if self.db.is_postgres:
                 await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from bridge.metrics import JOB_SECONDS
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "smsbridge_outbox"
-BURST_SPACING = 0.05  # during a burst of webhooks, at most one job started per 50 ms
+BURST_SPACING = 0.2  # during a burst of webhooks, at most one job started per 200 ms
 OPEN_STATES = ("pending", "running")
 
 
@@ -103,6 +104,7 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    finished: bool = False  # completed inside the handler's own transaction
 
     @property
     def is_retry(self) -> bool:
@@ -129,6 +131,9 @@ class Outbox:
     lease_seconds: float = 120.0
     kinds: dict[str, JobKind] = field(default_factory=dict)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # When delayed jobs this process made fall due (loop time); the database is asked
+    # only at start. Other processes' delayed jobs are theirs to run (or the idle poll's).
+    _due: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._wait = wait_random_exponential(multiplier=self.retry_base, max=self.retry_max)
@@ -167,6 +172,7 @@ class Outbox:
         else:
             inserted = await insert_ignore(session, OutboxJob, values, ["dedupe_key"]) is not None
         if inserted:
+            self._due_in(delay)
             info = session.sync_session.info
             if self.db.is_postgres and not info.get("outbox_notified"):
                 await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
@@ -184,6 +190,17 @@ class Outbox:
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def _due_in(self, delay: float) -> None:
+        if delay > 0:
+            heapq.heappush(self._due, asyncio.get_running_loop().time() + delay)
+
+    def next_due_delay(self) -> float | None:
+        """Seconds until the next delayed job of this process, None when there is none."""
+        now = asyncio.get_running_loop().time()
+        while self._due and self._due[0] <= now - 1.0:
+            heapq.heappop(self._due)  # long past: its claim has run
+        return max(0.0, self._due[0] - now) if self._due else None
 
     # -- consuming -------------------------------------------------------------
 
@@ -216,10 +233,12 @@ class Outbox:
         await session.execute(
             delete(OutboxJob).where(OutboxJob.id == job.id, OutboxJob.attempts == job.attempts)
         )
+        job.finished = True
 
     async def retry(self, job: Job, reason: str, delay: float | None) -> None:
         if delay is None:
             delay = self.backoff(job.attempts)
+        self._due_in(delay)
         async with self.db.sessions.begin() as session:
             await session.execute(
                 update(OutboxJob)
@@ -298,7 +317,10 @@ class Outbox:
             log.warning("job %s (%s) attempt %s failed: %r", job.id, job.kind, job.attempts, exc)
             await self._retry_or_give_up(kind, job, repr(exc), None)
             return
-        await self.complete(job)
+        if job.finished:
+            self.wake()  # its transaction completed it; the next job of its queue is free
+        else:
+            await self.complete(job)
 
     async def _retry_or_give_up(self, kind: JobKind, job: Job, reason: str, delay: float | None) -> None:
         if utcnow() - job.created_at > kind.max_age:
@@ -336,6 +358,10 @@ class OutboxWorker:
     async def start(self) -> None:
         if self.outbox.db.is_postgres:
             await self._listen()
+        # Delayed jobs left by an earlier run of this process (undo windows, retries).
+        due = await self.outbox.seconds_until_due()
+        if due is not None:
+            self.outbox._due_in(max(due, 0.001))
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def _listen(self) -> None:
@@ -397,18 +423,15 @@ class OutboxWorker:
                 task = asyncio.create_task(self.outbox.run_job(job), name=f"job-{job.id}")
                 self._active[task] = job
                 task.add_done_callback(self._done)
-            if jobs:
-                continue
+            if jobs and len(jobs) == free:
+                continue  # maybe more are due
             timeout = self.idle_poll
             if pressed:
                 timeout = BURST_SPACING  # look again soon: the burst may be over
-            elif free > 0:
-                try:
-                    due = await self.outbox.seconds_until_due()
-                    if due is not None:
-                        timeout = min(timeout, due + 0.005)
-                except Exception:  # noqa: BLE001 - fall back to polling; say why
-                    log.exception("reading the next due time failed")
+            else:
+                due = self.outbox.next_due_delay()
+                if due is not None:
+                    timeout = min(timeout, due + 0.005)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout)
 

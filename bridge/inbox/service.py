@@ -13,7 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 SMS_QUEUE = "sms:conv:{}"
 CARD_CLOCK_STEP = timedelta(seconds=60)
+# Built once: the hot path of every inbound text.
+_CONTACT_BY_PHONE = select(Contact.id).where(Contact.phone == bindparam("phone"))
+_CONVERSATION_OF = select(Conversation).where(
+    Conversation.inbox_id == bindparam("inbox_id"), Conversation.contact_id == bindparam("contact_id")
+)
+_MESSAGE_BY_SID = select(Message.id).where(Message.provider_sid == bindparam("sid"))
 
 
 def _word(body: str) -> str:
@@ -155,7 +161,7 @@ class InboxService:
         keyword = classify_keyword(sms.body) if phone.valid else None
         try:
             async with self.db.sessions.begin() as session:
-                existing = await session.scalar(select(Message.id).where(Message.provider_sid == sms.sid))
+                existing = await session.scalar(_MESSAGE_BY_SID, {"sid": sms.sid})
                 if existing is not None:
                     return Received(existing, None, duplicate=True)
                 # Rule 2: the opt-out is recorded before anything else happens.
@@ -271,6 +277,11 @@ class InboxService:
             await self.fanout.card(session, other_inbox, other_id)
 
     async def _contact_id(self, session: AsyncSession, phone: PhoneNumber) -> int:
+        # Most texts come from known customers: look first, insert only when new. The
+        # insert ignores a conflict, so two first texts at once still make one contact.
+        found = await session.scalar(_CONTACT_BY_PHONE, {"phone": phone.key})
+        if found is not None:
+            return int(found)
         new_id = await insert_ignore(
             session,
             Contact,
@@ -283,10 +294,13 @@ class InboxService:
             ["phone"],
         )
         if new_id is not None:
-            return new_id
-        return (await session.execute(select(Contact.id).where(Contact.phone == phone.key))).scalar_one()
+            return int(new_id)
+        return int(await session.scalar(_CONTACT_BY_PHONE, {"phone": phone.key}))
 
     async def _conversation(self, session: AsyncSession, inbox_id: int, contact_id: int) -> tuple[Conversation, bool]:
+        found = await self._find_conversation(session, inbox_id, contact_id)
+        if found is not None:
+            return found, False
         now = utcnow()
         new_id = await insert_ignore(
             session,
@@ -303,12 +317,15 @@ class InboxService:
         )
         if new_id is not None:
             return await session.get_one(Conversation, new_id), True
-        conv = (
-            await session.execute(
-                select(Conversation).where(Conversation.inbox_id == inbox_id, Conversation.contact_id == contact_id)
-            )
-        ).scalar_one()
-        return conv, False
+        found = await self._find_conversation(session, inbox_id, contact_id)
+        assert found is not None  # the conflicting row exists
+        return found, False
+
+    @staticmethod
+    async def _find_conversation(session: AsyncSession, inbox_id: int, contact_id: int) -> Conversation | None:
+        return (
+            await session.execute(_CONVERSATION_OF, {"inbox_id": inbox_id, "contact_id": contact_id})
+        ).scalar_one_or_none()
 
     # -- replies ---------------------------------------------------------------
 

@@ -6,6 +6,7 @@ so it is checked against PUBLIC_URL, never the URL this process sees behind a pr
 
 from __future__ import annotations
 
+import hmac
 from urllib.parse import parse_qsl
 
 from multidict import MultiDict
@@ -39,7 +40,12 @@ def signature_ok(auth_token: str, url: str, params: dict[str, list[str]], signat
         return False
     # The validator reads repeated keys (MediaUrl…) through a multidict's getall().
     pairs = MultiDict((key, value) for key, values in params.items() for value in values)
-    return bool(RequestValidator(auth_token).validate(url, pairs, signature))
+    validator = RequestValidator(auth_token)
+    # The exact URL first: one HMAC for a genuine request. Only a mismatch pays for
+    # the validator's variants (with and without the default port).
+    if hmac.compare_digest(validator.compute_signature(url, pairs), signature):
+        return True
+    return bool(validator.validate(url, pairs, signature))
 
 
 def _one(params: dict[str, list[str]], name: str, *, required: bool = False) -> str | None:
