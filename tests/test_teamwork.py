@@ -340,3 +340,17 @@ async def test_report_counts_the_period(harness: Harness) -> None:
     assert "Replies by agent: Ana 1" in text
     assert "Median first response: 0 min" in text
     assert "takes a period" in (await harness.sms_command("report forever"))["text"]
+
+
+async def test_search_finds_conversations_and_links_their_threads(harness: Harness) -> None:
+    root = await _conversation(harness)
+    await harness.teammate(root, "customer wants a refund for the blue bike")
+    await harness.text_in("hello, other question", sender="+14155550102")
+    await harness.drain()
+    found = await harness.sms_command("search refund")
+    assert found["text"] == "1 conversation(s) for “refund”, newest first:"
+    assert f"fake.slack.com/archives/{CHANNEL}/p{root.replace('.', '')}" in str(found["blocks"])
+    by_number = await harness.sms_command("search (415) 555-0101")
+    assert "(415) 555-0101" in str(by_number["blocks"])
+    assert (await harness.sms_command("search nothing-like-this"))["text"] == "Nothing found for “nothing-like-this”."
+    assert (await harness.sms_command('search "NEAR( *'))["text"].startswith("Nothing found")

@@ -32,7 +32,9 @@ from bridge.adapters.discord_bot import render
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
-from bridge.inbox.types import MediaFetcher, ProviderError
+from bridge.inbox import statuses
+from bridge.inbox.attachments import fetch_or_explain
+from bridge.inbox.types import MediaFetcher
 
 log = logging.getLogger(__name__)
 
@@ -368,17 +370,9 @@ class DiscordPoster:
         conversation_id, forum_id = self._where(job)
         message_id, index = int(job.payload["message_id"]), int(job.payload["index"])
         view = await self.state.message(message_id)
-        item = view.media[index]
-        if self.media is None:
-            raise RetryLater("no media fetcher configured")
-        try:
-            fetched = await self.media.fetch(item["url"], item.get("content_type", "application/octet-stream"))
-        except ProviderError as exc:
-            if exc.retryable:
-                raise RetryLater(exc.reason) from exc
-            # Never drop an attachment silently: say what it was and where it lives.
-            text = f"📎 An attachment ({item.get('content_type')}) could not be shown: {exc.reason}. {item['url']}"
-            await self._send(job, conversation_id, forum_id, [render.truncate(text, render.MAX_CONTENT)])
+        fetched = await fetch_or_explain(self.media, view.media[index])
+        if isinstance(fetched, str):
+            await self._send(job, conversation_id, forum_id, [render.truncate(fetched, render.MAX_CONTENT)])
             return
         await self._send(job, conversation_id, forum_id, [f"📎 {render.esc(fetched.filename)}"], file=(fetched.data, fetched.filename))
 
@@ -389,7 +383,7 @@ class DiscordPoster:
         conv = await self.state.conversation(conversation_id)
         now = utcnow()
         text = render.status_text(view, conv.title, now)
-        buttons = render.buttons_view(render.status_buttons(view, now))
+        buttons = render.buttons_view(statuses.status_buttons(view, now))
         posted = await self.state.posted(PLATFORM, str(forum_id), "status", message_id)
         thread = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
         if posted and thread:
@@ -405,7 +399,7 @@ class DiscordPoster:
         message_id = int(job.payload["message_id"])
         view = await self.state.message(message_id)
         text = render.draft_text(view)
-        buttons = render.buttons_view(render.draft_buttons(view))
+        buttons = render.buttons_view(statuses.draft_buttons(view))
         posted = await self.state.posted(PLATFORM, str(forum_id), "draft", message_id)
         thread = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
         if posted and thread:

@@ -169,16 +169,8 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
     """A reply's delivery line; the body is always quoted (a /reply or a reply sent
     from Slack is not otherwise visible in the post)."""
     icon = STATE_ICONS.get(view.status, "•")
-    state = statuses.label(view.status)
-    if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
-        state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
-    if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
-        state = f"{state}: {esc(view.error_text)}"
-    cost = ""
-    if view.segments and view.status not in ("blocked", "canceled"):
-        cost = f" · {view.segments} segment{'s' if view.segments != 1 else ''}"
-        if view.encoding == "UCS-2":
-            cost += " (Unicode)"
+    state, cost = statuses.delivery_state(view, now)
+    state = esc(state)
     if view.kind == "compliance":
         line = f"{icon} Automatic reply to {esc(contact)} — {state}{cost}"
     else:
@@ -188,32 +180,9 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
     return truncate(line + "\n" + quote(view.body), MAX_CONTENT)
 
 
-def status_buttons(view: MessageView, now: datetime) -> list[dict[str, str]] | None:
-    if view.status == "pending" and view.send_after is not None and view.send_after > now:
-        return [{"label": "Undo", "action": "undo", "value": str(view.id), "style": "danger"}]
-    return None
-
-
 def draft_text(view: MessageView) -> str:
-    who = esc(view.author_name or "a teammate")
-    if view.status == "draft":
-        head = f"📝 **Draft by {who}** — waiting for approval"
-    elif view.status == "canceled":
-        head = f"🗑️ Draft by {who} discarded"
-    else:
-        head = f"✅ Draft by {who} approved — {statuses.label(view.status)}"
-    return truncate(head + "\n" + quote(view.body), MAX_CONTENT)
-
-
-def draft_buttons(view: MessageView) -> list[dict[str, str]] | None:
-    if view.status != "draft":
-        return None
-    value = str(view.id)
-    return [
-        {"label": "Approve & send", "action": "approve", "value": value, "style": "primary"},
-        {"label": "Edit", "action": "edit", "value": value},
-        {"label": "Discard", "action": "discard", "value": value, "style": "danger"},
-    ]
+    heading = statuses.draft_heading(view, esc(view.author_name or "a teammate"), "**")
+    return truncate(heading + "\n" + quote(view.body), MAX_CONTENT)
 
 
 def mirror_text(author: str, origin: str, text: str) -> list[str]:

@@ -25,7 +25,8 @@ from bridge.adapters.slack import render
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
-from bridge.inbox.types import MediaFetcher, ProviderError
+from bridge.inbox.attachments import fetch_or_explain
+from bridge.inbox.types import MediaFetcher
 
 log = logging.getLogger(__name__)
 
@@ -177,22 +178,9 @@ class SlackPoster:
         message_id, index = int(job.payload["message_id"]), int(job.payload["index"])
         thread_ts = await self._thread(job, conversation_id, channel)
         view = await self.state.message(message_id)
-        item = view.media[index]
-        if self.media is None:
-            raise RetryLater("no media fetcher configured")
-        try:
-            fetched = await self.media.fetch(item["url"], item.get("content_type", "application/octet-stream"))
-        except ProviderError as exc:
-            if exc.retryable:
-                raise RetryLater(exc.reason) from exc
-            # Never drop an attachment silently: say what it was and where it lives.
-            await self._post(
-                job,
-                channel,
-                thread_ts,
-                {"message_id": message_id, "part": f"media{index}"},
-                text=f"📎 An attachment ({item.get('content_type')}) could not be shown: {exc.reason}. {item['url']}",
-            )
+        fetched = await fetch_or_explain(self.media, view.media[index])
+        if isinstance(fetched, str):
+            await self._post(job, channel, thread_ts, {"message_id": message_id, "part": f"media{index}"}, text=fetched)
             return
         await self._call(
             channel,
@@ -206,33 +194,27 @@ class SlackPoster:
         )
 
     async def status(self, job: Job) -> None:
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
         message_id = int(job.payload["message_id"])
         view = await self.state.message(message_id)
-        conv = await self.state.conversation(conversation_id)
+        title = await self.state.title(int(job.payload["conversation_id"]))
         now = utcnow()
-        text = render.status_text(view, conv.title, now)
-        blocks = render.status_blocks(view, conv.title, now)
-        posted = await self.state.posted(PLATFORM, channel, "status", message_id)
-        if posted:
-            await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text, blocks=blocks))
-            return
-        thread_ts = await self._thread(job, conversation_id, channel)
-        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": "status"}, text=text, blocks=blocks)
-        await self.state.save_posted(PLATFORM, channel, "status", message_id, ts, done=job)
+        await self._post_or_update(job, "status", render.status_text(view, title, now), render.status_blocks(view, title, now))
 
     async def draft(self, job: Job) -> None:
+        view = await self.state.message(int(job.payload["message_id"]))
+        await self._post_or_update(job, "draft", render.draft_text(view), render.draft_blocks(view))
+
+    async def _post_or_update(self, job: Job, purpose: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """One message per stored message and purpose, edited in place as it changes."""
         conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
         message_id = int(job.payload["message_id"])
-        view = await self.state.message(message_id)
-        text, blocks = render.draft_text(view), render.draft_blocks(view)
-        posted = await self.state.posted(PLATFORM, channel, "draft", message_id)
+        posted = await self.state.posted(PLATFORM, channel, purpose, message_id)
         if posted:
             await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text, blocks=blocks))
             return
         thread_ts = await self._thread(job, conversation_id, channel)
-        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": "draft"}, text=text, blocks=blocks)
-        await self.state.save_posted(PLATFORM, channel, "draft", message_id, ts, done=job)
+        ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": purpose}, text=text, blocks=blocks)
+        await self.state.save_posted(PLATFORM, channel, purpose, message_id, ts, done=job)
 
     async def notice(self, job: Job) -> None:
         conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])

@@ -131,25 +131,12 @@ def mirror_text(author: str, origin: str, text: str) -> str:
 
 
 def draft_text(view: MessageView) -> str:
-    who = escape_for_slack(view.author_name or "a teammate")
-    quoted = escape_for_slack(view.body).replace("\n", "\n> ")
-    if view.status == "draft":
-        return f"📝 *Draft by {who}* — waiting for approval\n> {quoted}"
-    if view.status == "canceled":
-        return f"🗑️ Draft by {who} discarded\n> {quoted}"
-    return f"✅ Draft by {who} approved — {statuses.label(view.status)}\n> {quoted}"
+    heading = statuses.draft_heading(view, escape_for_slack(view.author_name or "a teammate"), "*")
+    return f"{heading}\n> " + escape_for_slack(view.body).replace("\n", "\n> ")
 
 
 def draft_blocks(view: MessageView) -> list[dict[str, Any]]:
-    buttons = None
-    if view.status == "draft":
-        value = str(view.id)
-        buttons = [
-            {"label": "Approve & send", "action": "approve", "value": value, "style": "primary"},
-            {"label": "Edit", "action": "edit", "value": value},
-            {"label": "Discard", "action": "discard", "value": value, "style": "danger"},
-        ]
-    return text_blocks(draft_text(view), buttons)
+    return text_blocks(draft_text(view), statuses.draft_buttons(view))
 
 
 def edit_modal(view: MessageView) -> dict[str, Any]:
@@ -185,16 +172,8 @@ def customer_text(view: MessageView) -> str:
 
 def status_text(view: MessageView, contact: str, now: datetime | None = None) -> str:
     icon = STATE_ICONS.get(view.status, "•")
-    state = statuses.label(view.status)
-    if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
-        state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
-    if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
-        state = f"{state}: {escape_for_slack(view.error_text)}"
-    cost = ""
-    if view.segments and view.status not in ("blocked", "canceled"):
-        cost = f" · {view.segments} segment{'s' if view.segments != 1 else ''}"
-        if view.encoding == "UCS-2":
-            cost += " (Unicode)"
+    state, cost = statuses.delivery_state(view, now)
+    state = escape_for_slack(state)
     if view.kind == "compliance":
         quoted = escape_for_slack(view.body)
         return f"{icon} Automatic reply to {contact} — {state}{cost}\n> {quoted}"
@@ -207,10 +186,7 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
 
 
 def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[str, Any]]:
-    buttons = None
-    if view.status == "pending" and view.send_after is not None and view.send_after > now:
-        buttons = [{"label": "Undo", "action": "undo", "value": str(view.id), "style": "danger"}]
-    return text_blocks(status_text(view, contact, now), buttons)
+    return text_blocks(status_text(view, contact, now), statuses.status_buttons(view, now))
 
 
 def command_reply_blocks(text: str, links: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:

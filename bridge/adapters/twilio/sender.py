@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -48,12 +50,8 @@ class TwilioSender:
         callback = self.status_callback(plan.message_id)
         if callback:
             kwargs["status_callback"] = callback
-        try:
+        with _provider_errors():
             created = await self.client.api.v2010.account.messages.create_async(**kwargs)
-        except TwilioRestException as exc:
-            raise _provider_error(exc) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
-            raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
         segments = int(created.num_segments) if created.num_segments and str(created.num_segments).isdigit() else None
         return SendResult(sid=created.sid, status=(created.status or "queued").lower(), segments=segments)
 
@@ -63,17 +61,24 @@ class TwilioSender:
         filters: dict[str, object] = {"to": plan.to, "limit": 50}
         if plan.from_number and not plan.messaging_service_sid:
             filters["from_"] = plan.from_number
-        try:
+        with _provider_errors():
             recent = await self.client.api.v2010.account.messages.list_async(**filters)
-        except TwilioRestException as exc:
-            raise _provider_error(exc) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
-            raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
         for message in recent:
             created = message.date_created
             if message.body == plan.body and (created is None or created >= since):
                 return SendResult(sid=message.sid, status=(message.status or "queued").lower())
         return None
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    """Twilio's and the network's exceptions as the core's ProviderError."""
+    try:
+        yield
+    except TwilioRestException as exc:
+        raise _provider_error(exc) from exc
+    except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
+        raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
 
 
 def _provider_error(exc: TwilioRestException) -> ProviderError:
