@@ -47,6 +47,8 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tests.fakes.loopback import LoopbackServer
+
 JSON_CONTENT_TYPE = "application/json"  # exactly: discord.py compares the header verbatim
 DISCORD_EPOCH_MS = 1420070400000
 API_VERSION = 10
@@ -329,7 +331,7 @@ def _route(method: str, pattern: str, auth: bool = True) -> Callable[[_Handler],
     return deco
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackServer):
     """One Discord guild with a bot in it, served over aiohttp on an ephemeral loopback port."""
 
     def __init__(
@@ -341,6 +343,7 @@ class FakeDiscord:
         bot_name: str = "smsbridge",
         guild_name: str = "Fake Guild",
     ) -> None:
+        super().__init__()
         self.token = token
         self.application_id = application_id
         # Modern bots' user id is their application id.
@@ -400,43 +403,20 @@ class FakeDiscord:
         self._conns: list[_GatewayConn] = []
         self._sessions: dict[str, _Session] = {}
 
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> FakeDiscord:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/v{version:\\d+}/{tail:.*}", self._handle_api)
         app.router.add_get("/gateway", self._handle_gateway)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._handle_cdn)
-        # A short shutdown timeout: a connected gateway client must not stall stop().
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
-        return self
+        return app
 
-    async def stop(self) -> None:
+    async def before_stop(self) -> None:
         for conn in list(self._conns):
             await conn.close(WSCloseCode.GOING_AWAY)
         self._conns.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeDiscord:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeDiscord is not started")
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_base(self) -> str:
@@ -446,7 +426,7 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         """Value for ``DiscordWebSocket.DEFAULT_GATEWAY`` (discord.py adds the query)."""
-        return f"ws://127.0.0.1:{self._port}/gateway"
+        return f"ws://127.0.0.1:{self.port}/gateway"
 
     @contextlib.contextmanager
     def patch_discord(self) -> Iterator[None]:

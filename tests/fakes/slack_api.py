@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.loopback import LoopbackServer
+
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"  # exactly what Slack sends
 
 Params = dict[str, Any]
@@ -59,7 +61,7 @@ def _truthy(value: Any) -> bool:
     return str(value).lower() in {"1", "true", "yes"}
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """In-memory Slack workspace served over aiohttp on an ephemeral loopback port."""
 
     def __init__(
@@ -72,6 +74,7 @@ class FakeSlack:
         signing_secret: str = "sign-secret",
         app_id: str = "A0001",
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         self.bot_user_id = bot_user_id
@@ -113,48 +116,23 @@ class FakeSlack:
         self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.socket_connections = 0  # total successful connects (grows on reconnect)
 
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> FakeSlack:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/respond/{rid}", self._handle_respond)
-        # A short shutdown timeout: a connected socket-mode client must not stall stop().
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
+        return app
 
-    async def stop(self) -> None:
+    async def before_stop(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
         self._sockets.clear()
         for fut in self._pending_acks.values():
             fut.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -163,7 +141,7 @@ class FakeSlack:
 
     @property
     def socket_url(self) -> str:
-        return f"ws://127.0.0.1:{self._port}/socket"
+        return f"ws://127.0.0.1:{self.port}/socket"
 
     # ------------------------------------------------------------------ setup helpers
 

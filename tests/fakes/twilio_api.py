@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -84,10 +86,11 @@ def _error(status: int, code: int, message: str) -> web.Response:
     )
 
 
-class FakeTwilio:
+class FakeTwilio(LoopbackServer):
     """In-memory Twilio account served over aiohttp on an ephemeral loopback port."""
 
     def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = "twilio-token") -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
 
@@ -101,12 +104,10 @@ class FakeTwilio:
         self._resources: dict[str, dict[str, Any]] = {}  # sid -> message resource
         self._media: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
 
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> FakeTwilio:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         base = f"/{API_VERSION}/Accounts/{{account}}"
         app.router.add_get(f"{base}.json", self._account)
@@ -115,31 +116,11 @@ class FakeTwilio:
         app.router.add_get(f"{base}/Messages/{{sid}}.json", self._fetch_message)
         app.router.add_get(f"{base}/Messages/{{sid}}/Media/{{media}}", self._get_media)
         app.router.add_get(f"{base}/IncomingPhoneNumbers.json", self._list_numbers)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTwilio:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     @property
     def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeTwilio is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return self.base_url
 
     @property
     def _account_path(self) -> str:
