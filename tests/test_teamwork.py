@@ -339,6 +339,8 @@ async def test_report_counts_the_period(harness: Harness) -> None:
     assert "Delivered: 1 (100%)" in text
     assert "Replies by agent: Ana 1" in text
     assert "Median first response: 0 min" in text
+    await harness.sms_command("away", user="UBEN")
+    assert "Away now: Ben" in (await harness.sms_command("report 24h"))["text"]
     assert "takes a period" in (await harness.sms_command("report forever"))["text"]
 
 

@@ -101,7 +101,11 @@ class Snippet(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("inbox_id", "contact_id"),)
+    __table_args__ = (
+        UniqueConstraint("inbox_id", "contact_id"),
+        # A contact's conversations in every inbox (STOPALL, search by contact).
+        Index("ix_conversations_contact", "contact_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))

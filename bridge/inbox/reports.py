@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.models import Conversation, Message, utcnow
+from bridge.inbox.models import Agent, Conversation, Message, utcnow
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Report:
     median_first_response: timedelta | None
     open_by_status: dict[str, int]
     replies_by_agent: list[tuple[str, int]]
+    away: list[str]
 
 
 async def build(session: AsyncSession, period: timedelta) -> Report:
@@ -63,6 +64,7 @@ async def build(session: AsyncSession, period: timedelta) -> Report:
             .order_by(func.count().desc())
         )
     ).all()
+    away = (await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))).scalars().all()
     sent_statuses = ("queued", "accepted", "sending", "sent", "delivered", "read", "undelivered", "failed", "submitting")
     return Report(
         since=since,
@@ -74,6 +76,7 @@ async def build(session: AsyncSession, period: timedelta) -> Report:
         median_first_response=timedelta(seconds=statistics.median(waits)) if waits else None,
         open_by_status={str(k): int(v) for k, v in open_by_status.items()},
         replies_by_agent=[(str(name), int(n)) for name, n in by_agent],
+        away=[str(name) for name in away],
     )
 
 
@@ -105,4 +108,6 @@ def render_text(report: Report, label: str) -> str:
     ]
     if report.replies_by_agent:
         lines.append("• Replies by agent: " + ", ".join(f"{name} {n}" for name, n in report.replies_by_agent[:10]))
+    if report.away:
+        lines.append("• Away now: " + ", ".join(report.away))
     return "\n".join(lines)
