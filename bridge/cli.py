@@ -104,7 +104,7 @@ async def _discord(settings: Settings, action: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="smsbridge", description="A shared SMS inbox in Slack.")
+    parser = argparse.ArgumentParser(prog="smsbridge", description="A shared SMS inbox in Slack and Discord.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve webhooks, connect Slack, run workers")
     run.add_argument("--host", default=None)

@@ -228,7 +228,9 @@ async def test_deleted_post_next_text_opens_a_new_one(dh: Harness) -> None:
 async def test_only_one_process_holds_the_gateway(databases: Any) -> None:
     from bridge.app import SmsBridge
 
-    h = Harness(databases, discord=True, smsbridge_slack_channel=None)
+    # A lease long enough that a busy machine never misses a renewal (renewed every
+    # second, lost after three), short enough for the takeover to be quick.
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, discord_lease_seconds=3.0)
     await h.start()
     assert h.discord is not None and h.bridge is not None and h.settings is not None
     second = SmsBridge(h.settings, db=databases.reopen())
@@ -236,7 +238,7 @@ async def test_only_one_process_holds_the_gateway(databases: Any) -> None:
     try:
         await second.start("127.0.0.1", 0)
         await h.discord.wait_gateway_ready(1)
-        await asyncio.sleep(0.7)  # more than a lease period: the second must still wait
+        await asyncio.sleep(1.2)  # more than one of the second's attempts: it must still wait
         assert h.discord.active_gateways == 1
         assert second.discord_gateway.client is None
 
@@ -249,7 +251,7 @@ async def test_only_one_process_holds_the_gateway(databases: Any) -> None:
         # The holder dies (no release): the lease runs out and the second process takes over.
         await h.bridge.discord_gateway.stop(release=False)
         await h.discord.wait_for(lambda: h.discord.active_gateways == 0, message="the first gateway closed")  # type: ignore[union-attr]
-        await h.discord_ready(second, timeout=3)
+        await h.discord_ready(second, timeout=8)  # the lease (3 s) runs out, then a poll
         assert h.discord.active_gateways == 1
         await h.discord.user_message(post["id"], DISCORD_ANA, "!r second process here")
         await h.discord.wait_for(lambda: len(h.sms_sent()) == 2, message="the SMS via the second process")
@@ -258,7 +260,7 @@ async def test_only_one_process_holds_the_gateway(databases: Any) -> None:
         third = SmsBridge(h.settings, db=databases.reopen())
         await third.start("127.0.0.1", 0)
         await second.stop()
-        await h.discord_ready(third, timeout=1.0)
+        await h.discord_ready(third, timeout=2.0)  # before the 3 s lease could have expired
         assert h.discord.active_gateways == 1
     finally:
         if third is not None:

@@ -37,6 +37,23 @@ class ThreadOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What a command did, and what to tell its author (with buttons, when any)."""
+
+    outcome: ThreadOutcome | SendOutcome
+    text: str | None
+    buttons: tuple[Button, ...] = ()
+
+
+def _reply_answer(result: ReplyResult) -> Answer:
+    if result.outcome is SendOutcome.HELD and result.message_id is not None:
+        held = str(result.message_id)
+        buttons = (Button("Send anyway", "send_anyway", held, "primary"), Button("Discard", "discard", held, "danger"))
+        return Answer(result.outcome, result.message, buttons)
+    return Answer(result.outcome, result.message)
+
+
+@dataclass(frozen=True)
 class ThreadResult:
     outcome: ThreadOutcome | SendOutcome
     reply: CommandReply | None = None
@@ -46,8 +63,6 @@ class ThreadCommands:
     def __init__(self, service: InboxService) -> None:
         self.service = service
         self.team = Teamwork(service.fanout)
-        # Buttons to attach to the answer of the message being handled (by event key).
-        self._buttons: dict[str, list[dict[str, str]]] = {}
 
     async def handle(self, tm: ThreadMessage) -> ThreadOutcome | SendOutcome:
         """A message typed in the thread; the answer goes to its author through the outbox."""
@@ -78,24 +93,21 @@ class ThreadCommands:
                 await self._note(session, inbox, conv, tm)
                 return ThreadResult(ThreadOutcome.NOTE)
             try:
-                outcome, answer = await self._run(session, command, inbox, conv, agent, tm)
+                answer = await self._run(session, command, inbox, conv, agent, tm)
             except Forbidden as exc:
-                outcome, answer = ThreadOutcome.REFUSED, f"{exc.action} needs the {exc.needed} role; you are {agent.role}."
+                answer = Answer(ThreadOutcome.REFUSED, f"{exc.action} needs the {exc.needed} role; you are {agent.role}.")
             except Refused as exc:
-                outcome, answer = ThreadOutcome.REFUSED, str(exc)
-            buttons = self._buttons.pop(tm.event_key, [])
-            if answer and not inline:
+                answer = Answer(ThreadOutcome.REFUSED, str(exc))
+            if answer.text and not inline:
+                buttons = [{"label": b.label, "action": b.action, "value": b.value, "style": b.style} for b in answer.buttons]
                 await self.service.fanout.whisper(
-                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer, buttons=buttons
+                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer.text, buttons=buttons
                 )
             reply = None
-            if answer:
-                reply = CommandReply(
-                    answer,
-                    buttons=tuple(Button(b["label"], b["action"], b["value"], b.get("style")) for b in buttons),
-                    ok=outcome not in (ThreadOutcome.REFUSED, ThreadOutcome.USAGE, ThreadOutcome.UNKNOWN_COMMAND),
-                )
-            return ThreadResult(outcome, reply)
+            if answer.text:
+                failed = answer.outcome in (ThreadOutcome.REFUSED, ThreadOutcome.USAGE, ThreadOutcome.UNKNOWN_COMMAND)
+                reply = CommandReply(answer.text, buttons=answer.buttons, ok=not failed)
+            return ThreadResult(answer.outcome, reply)
 
     async def _mirror(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, tm: ThreadMessage, *, kind: str) -> None:
         """Show a teammate's note in the conversation's threads on the other platforms.
@@ -132,58 +144,50 @@ class ThreadCommands:
 
     async def _run(
         self, session: AsyncSession, command: grammar.ThreadCommand, inbox: InboxRoute, conv: Conversation, agent: AgentView, tm: ThreadMessage
-    ) -> tuple[ThreadOutcome | SendOutcome, str | None]:
+    ) -> Answer:
         prefix = self.service.options.reply_prefix
         match command:
             case grammar.Reply(text=text):
-                return self._reply_answer(await self._submit(session, inbox, conv, agent, tm, text), tm.event_key)
+                return _reply_answer(await self._submit(session, inbox, conv, agent, tm, text))
             case grammar.Draft(text=text):
-                return self._reply_answer(await self._submit(session, inbox, conv, agent, tm, text, draft=True), tm.event_key)
+                return _reply_answer(await self._submit(session, inbox, conv, agent, tm, text, draft=True))
             case grammar.SendSnippet(name=name):
                 text = await snippets.render(session, name, inbox, conv, agent)
-                return self._reply_answer(await self._submit(session, inbox, conv, agent, tm, text, snippet=name), tm.event_key)
+                return _reply_answer(await self._submit(session, inbox, conv, agent, tm, text, snippet=name))
             case grammar.EmptyReply(prefix=typed):
-                return SendOutcome.EMPTY, f"Nothing to send: write the text after `{typed}`, e.g. `{typed} Thanks, we're on it!`"
+                return Answer(SendOutcome.EMPTY, f"Nothing to send: write the text after `{typed}`, e.g. `{typed} Thanks, we're on it!`")
             case grammar.Help():
-                return ThreadOutcome.HELP, grammar.help_text(prefix)
+                return Answer(ThreadOutcome.HELP, grammar.help_text(prefix))
             case grammar.Unknown(word=word):
-                return ThreadOutcome.UNKNOWN_COMMAND, (
+                return Answer(
+                    ThreadOutcome.UNKNOWN_COMMAND,
                     f"`!{word}` is not a command, so nothing was sent. "
-                    f"To text the customer write `{prefix} your message`; `!help` lists commands."
+                    f"To text the customer write `{prefix} your message`; `!help` lists commands.",
                 )
             case grammar.Usage(message=message):
-                return ThreadOutcome.USAGE, message
+                return Answer(ThreadOutcome.USAGE, message)
             case grammar.Claim():
-                return ThreadOutcome.DONE, await self.team.claim(session, inbox, conv, agent)
+                return Answer(ThreadOutcome.DONE, await self.team.claim(session, inbox, conv, agent))
             case grammar.Assign(target=target):
                 who = await self._resolve(session, tm, target)
-                return ThreadOutcome.DONE, await self.team.assign(session, inbox, conv, agent, who)
+                return Answer(ThreadOutcome.DONE, await self.team.assign(session, inbox, conv, agent, who))
             case grammar.Unassign():
-                return ThreadOutcome.DONE, await self.team.unassign(session, inbox, conv, agent)
+                return Answer(ThreadOutcome.DONE, await self.team.unassign(session, inbox, conv, agent))
             case grammar.SetStatus(status=status):
-                return ThreadOutcome.DONE, await self.team.set_status(session, inbox, conv, agent, status)
+                return Answer(ThreadOutcome.DONE, await self.team.set_status(session, inbox, conv, agent, status))
             case grammar.SetPriority(level=level):
-                return ThreadOutcome.DONE, await self.team.set_priority(session, inbox, conv, agent, level)
+                return Answer(ThreadOutcome.DONE, await self.team.set_priority(session, inbox, conv, agent, level))
             case grammar.Tag(add=add, remove=remove):
-                return ThreadOutcome.DONE, await self.team.tag(session, inbox, conv, agent, add, remove)
+                return Answer(ThreadOutcome.DONE, await self.team.tag(session, inbox, conv, agent, add, remove))
             case grammar.ContactName(name=name):
-                return ThreadOutcome.DONE, await self.team.contact_name(session, inbox, conv, agent, name)
+                return Answer(ThreadOutcome.DONE, await self.team.contact_name(session, inbox, conv, agent, name))
             case grammar.ContactNote(text=text):
-                return ThreadOutcome.DONE, await self.team.contact_note(session, inbox, conv, agent, text)
+                return Answer(ThreadOutcome.DONE, await self.team.contact_note(session, inbox, conv, agent, text))
             case grammar.SetProperty(key=key, value=value):
-                return ThreadOutcome.DONE, await self.team.set_property(session, inbox, conv, agent, key, value)
+                return Answer(ThreadOutcome.DONE, await self.team.set_property(session, inbox, conv, agent, key, value))
             case grammar.SetTimezone(zone=zone):
-                return ThreadOutcome.DONE, await self.team.set_timezone(session, inbox, conv, agent, zone)
+                return Answer(ThreadOutcome.DONE, await self.team.set_timezone(session, inbox, conv, agent, zone))
         raise AssertionError(f"unhandled command {command!r}")
-
-    def _reply_answer(self, result: ReplyResult, event_key: str) -> tuple[ThreadOutcome | SendOutcome, str | None]:
-        if result.outcome is SendOutcome.HELD and result.message_id is not None:
-            held = str(result.message_id)
-            self._buttons[event_key] = [
-                {"label": "Send anyway", "action": "send_anyway", "value": held, "style": "primary"},
-                {"label": "Discard", "action": "discard", "value": held, "style": "danger"},
-            ]
-        return result.outcome, result.message
 
     async def _submit(
         self,
