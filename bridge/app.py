@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 import logging
 from typing import Any
 
@@ -17,7 +18,7 @@ from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.receiver import handle_slack_request
 from bridge.adapters.twilio.media import TwilioMediaFetcher
 from bridge.adapters.twilio.sender import TwilioSender, make_client
-from bridge.adapters.web import WebContext, build_web_app
+from bridge.adapters.web import SlackHandler, WebContext, build_web_app
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.thread import ThreadCommands
@@ -158,10 +159,7 @@ class SmsBridge:
     async def _serve(self, bolt: Any, host: str, port: int) -> None:
         secret = self.settings.slack_signing_secret
         identity = self.slack_identity
-        slack = None
-        if bolt is not None and secret and identity is not None:
-            async def slack(request: web.Request) -> web.StreamResponse:
-                return await handle_slack_request(request, bolt, secret, identity)
+        slack = _slack_route(bolt, secret, identity) if bolt is not None and secret and identity is not None else None
 
         ctx = WebContext(
             db=self.db,
@@ -204,3 +202,12 @@ class SmsBridge:
         if self._slack_session is not None:
             await self._slack_session.close()
         await self.db.dispose()
+
+
+def _slack_route(bolt: Any, secret: str, identity: BotIdentity) -> SlackHandler:
+    """POST /slack/events: the guarded receiver in front of bolt."""
+
+    def route(request: web.Request) -> Awaitable[web.StreamResponse]:
+        return handle_slack_request(request, bolt, secret, identity)
+
+    return route

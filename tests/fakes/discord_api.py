@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import inspect
 import json
 import re
 import secrets
@@ -597,22 +596,8 @@ class FakeDiscord(LoopbackServer):
         inter = self._interactions[interaction_id]
         return [self._render_message(self._interaction_message(inter, mid)) for mid in inter.followup_ids]
 
-    async def wait_for(self, predicate: Predicate, timeout: float = 5.0, message: str | None = None) -> None:
-        """Poll ``predicate`` (sync or async) every 10 ms until it is truthy."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return
-            if time.monotonic() >= deadline:
-                recent = [f"{m} {p}" for m, p, _ in self.calls[-15:]]
-                what = message or getattr(predicate, "__name__", repr(predicate))
-                raise AssertionError(
-                    f"FakeDiscord.wait_for timed out after {timeout}s waiting for {what}; last calls: {recent}"
-                )
-            await asyncio.sleep(0.01)
+    def recent_activity(self) -> str:
+        return f"last calls: {[f'{m} {p}' for m, p, _ in self.calls[-15:]]}"
 
     async def wait_response(self, interaction_id: int, timeout: float = 5.0) -> Json:
         """Wait for the interaction's first callback and return it."""

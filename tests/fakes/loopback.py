@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Self
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any, Self
 
 from aiohttp import web
+
+Predicate = Callable[[], Any]  # a value or an awaitable, truthy when done
 
 
 class LoopbackServer:
@@ -52,3 +58,23 @@ class LoopbackServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def recent_activity(self) -> str:
+        """What the fake saw last, for a timeout's message."""
+        return ""
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 5.0, message: str | None = None) -> None:
+        """Poll ``predicate`` (sync or async) every 10 ms until it is truthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
+            if time.monotonic() >= deadline:
+                what = message or getattr(predicate, "__name__", repr(predicate))
+                raise AssertionError(
+                    f"{type(self).__name__}.wait_for timed out after {timeout}s waiting for {what}; {self.recent_activity()}"
+                )
+            await asyncio.sleep(0.01)

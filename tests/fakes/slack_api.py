@@ -15,7 +15,6 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import time
 import uuid
@@ -216,23 +215,8 @@ class FakeSlack(LoopbackServer):
     def calls_to(self, method: str) -> list[Params]:
         return [p for m, p in self.calls if m == method]
 
-    async def wait_for(self, predicate: Predicate, timeout: float = 5.0, message: str | None = None) -> None:
-        """Poll ``predicate`` (sync or async) every 10 ms until it is truthy."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return
-            if time.monotonic() >= deadline:
-                recent = [m for m, _ in self.calls[-15:]]
-                what = message or getattr(predicate, "__name__", repr(predicate))
-                raise AssertionError(
-                    f"FakeSlack.wait_for timed out after {timeout}s waiting for {what}; "
-                    f"{len(self.posts)} posts, last calls: {recent}"
-                )
-            await asyncio.sleep(0.01)
+    def recent_activity(self) -> str:
+        return f"{len(self.posts)} posts, last calls: {[m for m, _ in self.calls[-15:]]}"
 
     # ------------------------------------------------------------------ interactivity
 

@@ -179,10 +179,10 @@ def _pg_statements() -> list[str]:
         "CREATE INDEX ix_search_index_recent ON search_index (created_at, id)",
         "CREATE INDEX ix_search_index_contacts ON search_index USING gin (tsv) WHERE kind = 'contact'",
         *(_pg_item_trigger(table, kind) for table, kind in (("messages", "message"), ("notes", "note"))),
-        f"CREATE TRIGGER search_messages AFTER INSERT OR DELETE OR UPDATE OF body, created_at, conversation_id"
-        f" ON messages FOR EACH ROW EXECUTE FUNCTION search_index_message()",
-        f"CREATE TRIGGER search_notes AFTER INSERT OR DELETE OR UPDATE OF body, created_at, conversation_id"
-        f" ON notes FOR EACH ROW EXECUTE FUNCTION search_index_note()",
+        "CREATE TRIGGER search_messages AFTER INSERT OR DELETE OR UPDATE OF body, created_at, conversation_id"
+        " ON messages FOR EACH ROW EXECUTE FUNCTION search_index_message()",
+        "CREATE TRIGGER search_notes AFTER INSERT OR DELETE OR UPDATE OF body, created_at, conversation_id"
+        " ON notes FOR EACH ROW EXECUTE FUNCTION search_index_note()",
         """CREATE FUNCTION search_index_contact() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP <> 'INSERT' THEN
