@@ -266,8 +266,11 @@ class Harness:
         return sorted((t for t in self.discord.threads.values() if t["parent_id"] == FORUM), key=lambda t: t["id"])
 
     async def first_post(self) -> dict[str, Any]:
+        """The first forum post, once smsbridge has recorded it (as a teammate would
+        only answer after seeing it: a message in a post not yet recorded is no note)."""
         assert self.discord is not None
         await self.discord.wait_for(lambda: len(self.posts()) >= 1, message="no forum post opened")
+        await self.drain()
         return self.posts()[0]
 
     def post_messages(self, thread_id: int) -> list[dict[str, Any]]:
@@ -293,9 +296,15 @@ class Harness:
         return self.slack.thread(CHANNEL, root_ts)
 
     async def first_thread(self) -> str:
-        """Wait for the first conversation card and return its ts (the thread id)."""
+        """Wait for the first conversation card and return its ts (the thread id), once
+        smsbridge has recorded it: a teammate only answers a thread they can see."""
         await self.slack.wait_for(lambda: len(self.roots()) >= 1, message="no conversation card posted")
+        await self.slack.wait_for(self._thread_recorded, message="the thread recorded")
         return str(self.roots()[0]["ts"])
+
+    async def _thread_recorded(self) -> bool:
+        ts = str(self.roots()[0]["ts"])
+        return bool(await self.rows("SELECT id FROM thread_links WHERE thread_id = :ts", ts=ts))
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         assert self.bridge is not None
