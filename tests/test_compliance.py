@@ -526,3 +526,27 @@ async def test_start_after_stopall_resubscribes_only_the_number_texted(databases
         assert [m["Body"] for m in h.sms_sent()[before:]] == ["support can text again"]
     finally:
         await h.stop()
+
+
+async def test_free_text_opt_out_is_flagged_with_one_click_to_record_it(harness: Harness) -> None:
+    """Rule 6: "please stop texting me" is not a keyword, but a teammate records it in one click."""
+    await harness.text_in("Hi")
+    root = await harness.first_thread()
+    await harness.text_in("please stop texting me")
+    await harness.text_in("I can't stop smiling, thanks!")
+    await harness.drain()
+    flags = [m for m in harness.thread(root) if "reads like a request to stop texting" in m["text"]]
+    assert len(flags) == 1
+    button = [el for b in flags[0]["blocks"] if b["type"] == "actions" for el in b["elements"]][0]
+    assert harness.sms_sent() == []  # a flag alone changes nothing
+
+    answer = await harness.click(button, message_ts=flags[0]["ts"])
+    assert answer["text"] == "Opt-out recorded."
+    await harness.drain()
+    assert await consent_events(harness) == [(CUSTOMER, "opt_out", "teammate", None)]
+    [confirmation] = harness.sms_sent()
+    assert BUSINESS in confirmation["Body"]
+    await harness.teammate(root, "!r one more thing")
+    await harness.drain()
+    assert len(harness.sms_sent()) == 1
+    assert (await harness.click(button, message_ts=flags[0]["ts"]))["text"] == "They had already opted out."

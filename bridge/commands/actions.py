@@ -14,7 +14,7 @@ from bridge.inbox.errors import Refused
 from bridge.inbox.teamwork import Teamwork
 from bridge.inbox.types import Author
 
-CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet")
+CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out")
 MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 
 
@@ -58,6 +58,9 @@ class Actions:
                 return CommandReply("Pick a teammate to assign.", ok=False)
             who = await self.service.agents.ensure(session, target)
             return CommandReply(await self.team.assign(session, inbox, conv, agent, who))
+        if action == "record_opt_out":
+            agent.require("agent", "Recording an opt-out")
+            return CommandReply(await self.service.record_opt_out(session, conv, agent))
         if action in ("close", "reopen"):
             status = "closed" if action == "close" else "open"
             return CommandReply(await self.team.set_status(session, inbox, conv, agent, status))

@@ -27,6 +27,7 @@ from bridge.inbox.keywords import (
     Keyword,
     classify_keyword,
     help_reply,
+    looks_like_opt_out,
     opt_in_confirmation,
     opt_out_confirmation,
 )
@@ -206,6 +207,8 @@ class InboxService:
                         "their messages are kept, but replies cannot be sent.",
                     )
                 await self._answer_keyword(session, keyword, consent_changed, inbox, conv, phone, sms)
+                if keyword is None and phone.valid and looks_like_opt_out(sms.body):
+                    await self._flag_opt_out(session, inbox, conv, phone.key)
                 return Received(message.id, conv.id, duplicate=False, keyword=keyword)
         except IntegrityError:
             # A concurrent delivery of the same webhook won the unique MessageSid.
@@ -262,6 +265,36 @@ class InboxService:
             await self._refresh_other_cards(session, conv)
         if reply and not provider_answers:
             await self._queue_sms(session, inbox, conv, phone.key, reply, kind="compliance", author=None)
+
+    async def _flag_opt_out(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, phone: str) -> None:
+        """Rule 6: free text that reads like "stop texting me" is flagged with one click to
+        record it (consent can be revoked by any reasonable means)."""
+        if await consent.is_suppressed(session, phone, inbox.id):
+            return
+        await self.fanout.notice(
+            session,
+            inbox,
+            conv.id,
+            "⚠️ This reads like a request to stop texting. Consent can be revoked in any reasonable "
+            "way: if that is what they mean, record the opt-out.",
+            buttons=[{"label": "Record opt-out", "action": "record_opt_out", "value": str(conv.id), "style": "danger"}],
+        )
+
+    async def record_opt_out(self, session: AsyncSession, conv: Conversation, actor: AgentView) -> str:
+        """A teammate records an opt-out the customer asked for in their own words."""
+        inbox = self.directory.get(conv.inbox_id)
+        contact = await session.get_one(Contact, conv.contact_id)
+        if not await consent.opt_out(session, contact.phone, inbox.id, everywhere=False, source="teammate", raw_text=None):
+            return "They had already opted out."
+        audit.record(session, actor_of(actor.platform, actor.user_id), "opt_out_recorded", conv.id, phone=contact.phone)
+        await self.fanout.card(session, inbox, conv.id)
+        await self.fanout.notice(session, inbox, conv.id, f"🚫 {actor.name} recorded the customer's opt-out. Replies are blocked until they text START.")
+        if self.options.compliance_replies != "provider":
+            # The provider saw no keyword, so it sent no confirmation: send the one owed (rule 3).
+            await self._queue_sms(
+                session, inbox, conv, contact.phone, opt_out_confirmation(inbox.business_name or inbox.name), kind="compliance", author=None
+            )
+        return "Opt-out recorded."
 
     async def _refresh_other_cards(self, session: AsyncSession, conv: Conversation) -> None:
         others = await session.execute(
