@@ -185,10 +185,6 @@ class Settings(BaseSettings):
         return [v for v in values if v]
 
     @property
-    def slack_http_enabled(self) -> bool:
-        return bool(self.slack_bot_token and self.slack_signing_secret)
-
-    @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
 

@@ -25,7 +25,6 @@ class ConversationLink:
 @dataclass(frozen=True)
 class CommandReply:
     text: str
-    public: bool = False
     buttons: tuple[Button, ...] = ()
     links: tuple[ConversationLink, ...] = ()
     ok: bool = True

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from bridge.inbox import snippets
 from bridge.inbox.db import Database, insert_ignore
-from bridge.inbox.models import ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
+from bridge.inbox.models import ChatRef, Contact, Conversation, ThreadLink, utcnow
 from bridge.inbox.phone import format_phone
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.routing import InboxDirectory
@@ -95,10 +95,6 @@ class ChatState:
             if done is not None:
                 await self.outbox.complete_in(session, done)
 
-    async def media_count(self, message_id: int) -> int:
-        async with self.db.sessions() as session:
-            message = await session.get_one(Message, message_id)
-            return len(message.media or [])
 
     async def snippet_names(self) -> list[str]:
         async with self.db.sessions() as session:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.outbox import Outbox
+from bridge.inbox.outbox import Handler, Outbox
 from bridge.inbox.routing import InboxRoute
+
+
+# Every chat job the core queues; each chat adapter handles all of them.
+CHAT_JOBS = ("card", "message", "media", "status", "notice", "draft", "mirror")
+
+
+def register_chat_jobs(outbox: Outbox, platform: str, handlers: Mapping[str, Handler]) -> None:
+    """Register `platform`'s handler for each of CHAT_JOBS; a missing one is a bug here,
+    not a job left waiting for a handler that never comes."""
+    missing = set(CHAT_JOBS) - set(handlers)
+    if missing:
+        raise TypeError(f"{platform} adapter lacks handlers for {sorted(missing)}")
+    for what in CHAT_JOBS:
+        outbox.register(f"{platform}.{what}", handlers[what])
 
 
 class ChatFanout:

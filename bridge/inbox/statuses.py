@@ -35,7 +35,6 @@ _RANK = {
 }
 
 FINAL = frozenset({"delivered", "undelivered", "failed", "read", "blocked", "canceled"})
-FAILED = frozenset({"undelivered", "failed", "blocked"})
 
 LABELS = {
     "draft": "Draft",
@@ -55,9 +54,6 @@ LABELS = {
     "canceled": "Canceled",
 }
 
-
-def is_known(status: str) -> bool:
-    return status in _RANK
 
 
 def moves_forward(current: str, new: str) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.consent import is_suppressed
-from bridge.inbox.models import Agent, Contact, Conversation, Message, ThreadLink
+from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
 
@@ -25,8 +25,6 @@ class ConversationView:
     phone_valid: bool
     status: str
     assignee: str | None
-    # platform -> user id of the assignee, for a mention that notifies them
-    assignee_ref: tuple[str, str] | None
     priority: int
     tags: list[str]
     properties: dict[str, str]
@@ -80,7 +78,6 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         phone_valid=contact.phone_valid,
         status=conv.status,
         assignee=agent.name if agent else None,
-        assignee_ref=(agent.platform, agent.user_id) if agent else None,
         priority=conv.priority,
         tags=list(contact.tags or []),
         properties=dict(contact.properties or {}),
@@ -112,15 +109,3 @@ async def message_view(session: AsyncSession, message_id: int) -> MessageView:
         created_at=m.created_at,
         send_after=m.send_after,
     )
-
-
-async def thread_link(session: AsyncSession, conversation_id: int, platform: str, channel: str) -> ThreadLink | None:
-    return (
-        await session.execute(
-            select(ThreadLink).where(
-                ThreadLink.conversation_id == conversation_id,
-                ThreadLink.platform == platform,
-                ThreadLink.channel == channel,
-            )
-        )
-    ).scalar_one_or_none()

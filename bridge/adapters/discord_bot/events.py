@@ -32,7 +32,6 @@ USER_MENTION = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION = re.compile(r"<@&(\d+)>")
 CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
-TIMESTAMP = re.compile(r"<t:(\d+)(?::[tTdDfFR])?>")
 EDIT_MODAL = "smsbridge:edit_draft:"
 
 

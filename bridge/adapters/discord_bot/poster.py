@@ -30,6 +30,7 @@ import discord
 
 from bridge.adapters.discord_bot import render
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
 from bridge.inbox import statuses
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 UNKNOWN_CHANNEL = 10003
-UNKNOWN_MESSAGE = 10008
 THREAD_ARCHIVED = 50083
 TAG_CACHE_SECONDS = 60.0
 ARCHIVE_MINUTES = 10080  # a week: posts stay in the forum's active list longer
@@ -125,13 +125,16 @@ class DiscordPoster:
         self._forums: dict[int, tuple[float, discord.ForumChannel, dict[str, discord.ForumTag]]] = {}
 
     def register(self, outbox: Outbox) -> None:
-        outbox.register("discord.card", self.card)
-        outbox.register("discord.message", self.message)
-        outbox.register("discord.media", self.media_item)
-        outbox.register("discord.status", self.status)
-        outbox.register("discord.notice", self.notice)
-        outbox.register("discord.draft", self.draft)
-        outbox.register("discord.mirror", self.mirror)
+        handlers = {
+            "card": self.card,
+            "message": self.message,
+            "media": self.media_item,
+            "status": self.status,
+            "notice": self.notice,
+            "draft": self.draft,
+            "mirror": self.mirror,
+        }
+        register_chat_jobs(outbox, PLATFORM, handlers)
 
     # -- the forum and its tags ------------------------------------------------
 

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import render
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
 from bridge.inbox.attachments import fetch_or_explain
@@ -46,13 +47,16 @@ class SlackPoster:
         self._paused_until: dict[str, float] = {}
 
     def register(self, outbox: Outbox) -> None:
-        outbox.register("slack.card", self.card)
-        outbox.register("slack.message", self.message)
-        outbox.register("slack.media", self.media_item)
-        outbox.register("slack.status", self.status)
-        outbox.register("slack.notice", self.notice)
-        outbox.register("slack.draft", self.draft)
-        outbox.register("slack.mirror", self.mirror)
+        handlers = {
+            "card": self.card,
+            "message": self.message,
+            "media": self.media_item,
+            "status": self.status,
+            "notice": self.notice,
+            "draft": self.draft,
+            "mirror": self.mirror,
+        }
+        register_chat_jobs(outbox, PLATFORM, handlers)
 
     # -- calling Slack ---------------------------------------------------------
 

@@ -13,7 +13,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bridge.adapters.twilio.errors import OPT_OUT_CODE, RETRYABLE_CODES, describe_error
+from bridge.adapters.twilio.errors import OPT_OUT_CODE, describe_error, is_retryable
 from bridge.inbox.types import ProviderError, SendPlan, SendResult
 
 log = logging.getLogger(__name__)
@@ -87,5 +87,5 @@ def _provider_error(exc: TwilioRestException) -> ProviderError:
     reason = describe_error(code, exc.msg)
     if code == OPT_OUT_CODE:
         return ProviderError(reason, code=str(code), retryable=False, opted_out=True)
-    retryable = status == 429 or status >= 500 or (code in RETRYABLE_CODES)
+    retryable = status == 429 or status >= 500 or is_retryable(code)
     return ProviderError(reason, code=str(code) if code else None, retryable=retryable)
