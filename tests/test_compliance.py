@@ -1,4 +1,4 @@
-"""Messaging compliance as a customer and a teammate see it (COMPLIANCE.md rules 1-5, 7,
+"""Messaging compliance as a customer and a teammate see it (docs/compliance.md rules 1-7,
 12, 13, 15): keywords, confirmations, blocked replies, provider opt-outs, inbox scope,
 and webhooks that must be signed before they change anything."""
 
