@@ -560,6 +560,20 @@ async def test_stop_is_on_record_when_the_webhook_is_answered(harness: Harness) 
     await harness.text_in("STOP")  # returns once smsbridge answered Twilio's webhook
     assert [tuple(r) for r in await harness.rows("SELECT phone, scope FROM suppressions")] == [(CUSTOMER, "inbox:1")]
     assert await consent_events(harness) == [(CUSTOMER, "opt_out", "keyword", "STOP")]
+    [(inbox_id, at)] = await harness.rows("SELECT inbox_id, created_at FROM consent_events")
+    assert inbox_id == 1 and at is not None
+
+
+async def test_stop_works_while_slack_is_down(harness: Harness) -> None:
+    root = await open_thread(harness)
+    harness.slack.outage = True
+    await harness.text_in("STOP")
+    await harness.twilio.wait_for(lambda: harness.sms_sent(), message="the confirmation")
+    assert "unsubscribed" in harness.sms_sent()[0]["Body"]
+    assert await consent_events(harness) == [(CUSTOMER, "opt_out", "keyword", "STOP")]
+    harness.slack.outage = False
+    await harness.drain()
+    assert any("opted out" in t for t in thread_texts(harness, root))
 
 
 async def test_a_draft_approved_after_stop_is_not_sent(databases: Any) -> None:
