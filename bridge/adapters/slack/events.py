@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.text import slack_to_plain
 from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.render import ACTION_PREFIX, command_reply_blocks, edit_modal
@@ -195,7 +196,7 @@ def build_bolt_app(
             value, _, choice = action["selected_option"]["value"].partition(":")
         reply = await handlers.actions.handle(Author("slack", user, await names.name(user)), name, value, target=target, choice=choice)
         ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-        await respond(text=reply.text, response_type="ephemeral", replace_original=ephemeral)
+        await respond(text=to_mrkdwn(reply.text), response_type="ephemeral", replace_original=ephemeral)
 
     @app.action("smsbridge.edit")
     async def on_edit(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
@@ -211,7 +212,7 @@ def build_bolt_app(
         if reply.ok:
             await ack()
         else:
-            await ack(response_action="errors", errors={"draft": reply.text})
+            await ack(response_action="errors", errors={"draft": reply.text.plain()})
 
     return app
 
@@ -232,4 +233,5 @@ async def _render_reply(handlers: SlackHandlers, channel: str, reply: CommandRep
             link.conversation_id, await handlers.state.chat_channel(link.conversation_id, "slack") or channel
         )
         links.append((link.title, link.detail if url else f"{link.detail}: its thread appears in a moment", url))
-    return {"text": reply.text, "blocks": command_reply_blocks(reply.text, links), "response_type": "ephemeral"}
+    text = to_mrkdwn(reply.text)
+    return {"text": text, "blocks": command_reply_blocks(text, links), "response_type": "ephemeral"}

@@ -30,7 +30,8 @@ def to_mrkdwn(text: Text) -> str:
             case Strong(text=words):
                 out.append(f"*{inert(words)}*" if words.strip() else inert(words))
             case Code(text=words):
-                out.append(f"`{inert(words)}`" if words else "")
+                # Nothing is formatted inside code: only a backtick could end it early.
+                out.append(f"`{escape_for_slack(words).replace('`', 'ˋ')}`" if words else "")
             case Mention(platform="slack", user_id=user_id):
                 out.append(f"<@{inert(user_id)}>")
             case Mention(name=name):
