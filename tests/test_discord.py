@@ -375,6 +375,7 @@ def test_commands_manifest_is_current() -> None:
 
 
 async def test_discord_sync_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.adapters.discord_bot.commands import manifest
     from bridge.cli import main
     from tests.fakes.discord_api import FakeDiscord
 
@@ -385,8 +386,9 @@ async def test_discord_sync_command(capsys: pytest.CaptureFixture[str], monkeypa
         code = await asyncio.to_thread(main, ["discord", "sync"])  # its own event loop, as from a shell
         names = [c["name"] for c in fake.guild_commands.get(fake.guild_id, [])]
     assert code == 0
-    assert names == ["reply", "claim", "assign", "snippet", "close", "status", "sms", "report"]
-    assert "synced 8 Discord commands to server" in capsys.readouterr().out
+    expected = [c["name"] for c in manifest()]
+    assert names == expected and {"reply", "claim", "assign", "snippet", "close", "status", "report", "sms"} <= set(names)
+    assert f"synced {len(expected)} Discord commands to server" in capsys.readouterr().out
 
 
 async def test_snippet_autocomplete_and_snippet_menu(dh: Harness) -> None:
