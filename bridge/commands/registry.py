@@ -67,8 +67,8 @@ class Command:
             return reply_prefix
         return f"!{name or self.name}" if where is Where.THREAD else f"/sms {name or self.name}"
 
-    def usage(self, where: Where, reply_prefix: str = "!r") -> str:
-        parts = [self.typed(where, reply_prefix)]
+    def usage(self, where: Where, reply_prefix: str = "!r", name: str | None = None) -> str:
+        parts = [self.typed(where, reply_prefix, name)]
         for arg in self.args:
             parts.append(f"[{arg.placeholder}]" if arg.optional else arg.placeholder)
         return " ".join(parts)
