@@ -391,18 +391,28 @@ async def test_discord_sync_command(capsys: pytest.CaptureFixture[str], monkeypa
     assert f"synced {len(expected)} Discord commands to server" in capsys.readouterr().out
 
 
-async def test_snippet_autocomplete_and_snippet_menu(dh: Harness) -> None:
-    from sqlalchemy import text
+@pytest.fixture
+async def dh_admin(databases: Any) -> AsyncIterator[Harness]:
+    """Discord only, Ana an admin, the app commands synced (the fake reads option types from them)."""
+    from bridge.adapters.discord_bot.commands import sync_commands
 
-    from bridge.inbox.models import utcnow
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, admins=[f"discord:{DISCORD_ANA}"])
+    await h.start()
+    assert h.discord is not None
+    await sync_commands(h.discord.token, h.discord.guild_id)
+    yield h
+    await h.stop()
 
-    assert dh.discord is not None and dh.bridge is not None
-    async with dh.bridge.db.engine.begin() as conn:
-        for name, body in (("hours", "We're open 9-6."), ("thanks", "Thanks {first_name}!")):
-            await conn.execute(
-                text("INSERT INTO snippets (name, body, created_by, created_at, updated_at) VALUES (:n, :b, 'test', :t, :t)"),
-                {"n": name, "b": body, "t": utcnow().replace(tzinfo=None)},
-            )
+
+async def test_snippet_autocomplete_and_snippet_menu(dh_admin: Harness) -> None:
+    dh = dh_admin
+    assert dh.discord is not None
+    for name, body in (("hours", "We're open 9-6."), ("thanks", "Thanks {first_name}!")):
+        iid = await dh.discord.slash_command(
+            "sms", {"name": name, "text": body}, user_id=DISCORD_ANA, channel_id=FORUM, group="snippet", subcommand="add"
+        )
+        await dh.discord.wait_for(lambda: bool(dh.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+        assert dh.discord.followups(iid)[0]["content"] == f"Snippet `{name}` saved."
     await dh.text_in("when are you open?")
     post = await dh.first_post()
     await dh.drain()
