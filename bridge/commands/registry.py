@@ -185,15 +185,14 @@ class Registry:
 
     def parse_thread(self, text: str, reply_prefixes: tuple[str, ...]) -> Parsed:
         stripped = text.strip()
-        lowered = stripped.lower()
         for prefix in sorted(reply_prefixes, key=len, reverse=True):
-            if lowered == prefix:
-                return EmptyReply(prefix)
-            if lowered.startswith(prefix) and stripped[len(prefix)].isspace():
-                body = stripped[len(prefix) :].strip()
-                if not body:
-                    return EmptyReply(prefix)
-                return Invocation(self._reply(), {"text": body})
+            # Compare the first len(prefix) characters: lowercasing the whole line could
+            # change its length ("İ" becomes two characters) and shift the split.
+            head, after = stripped[: len(prefix)], stripped[len(prefix) :]
+            if head.lower() != prefix or (after and not after[0].isspace()):
+                continue
+            body = after.strip()
+            return Invocation(self._reply(), {"text": body}) if body else EmptyReply(prefix)
         match = _WORD.match(stripped)
         if match is None:
             return Note(text)
