@@ -460,3 +460,20 @@ async def test_retried_posts_are_found_not_duplicated(dh: Harness) -> None:
     assert len(dh.post_messages(post["id"])) == before
     assert [r[0] for r in await dh.rows("SELECT thread_id FROM thread_links")] == [str(post["id"])]
     assert len(await dh.rows("SELECT 1 FROM chat_refs WHERE purpose = 'message'")) == 1
+
+
+async def test_a_post_whose_answer_was_lost_is_not_duplicated(dh: Harness) -> None:
+    """Discord posted the customer's text but the answer never came back: discord.py sends
+    the request again with the same nonce and `enforce_nonce`, and gets the first message."""
+    assert dh.discord is not None
+    await dh.text_in("first")
+    post = await dh.first_post()
+    await dh.drain()
+    dh.discord.lose_answer_next(f"POST /channels/{post['id']}/messages")
+    await dh.text_in("said only once")
+    await dh.drain()
+    creates = [body for method, path, body in dh.discord.calls if method == "POST" and path == f"/channels/{post['id']}/messages"]
+    retried = [b for b in creates if "said only once" in (b or {}).get("content", "")]
+    assert len(retried) == 2 and retried[0]["nonce"] == retried[1]["nonce"] and retried[1]["enforce_nonce"] is True
+    texts = [m["content"] for m in dh.post_messages(post["id"]) if "said only once" in m["content"]]
+    assert texts == ["💬 **(415) 555-0101**\nsaid only once"]
