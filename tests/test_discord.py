@@ -477,3 +477,57 @@ async def test_a_post_whose_answer_was_lost_is_not_duplicated(dh: Harness) -> No
     assert len(retried) == 2 and retried[0]["nonce"] == retried[1]["nonce"] and retried[1]["enforce_nonce"] is True
     texts = [m["content"] for m in dh.post_messages(post["id"]) if "said only once" in m["content"]]
     assert texts == ["💬 **(415) 555-0101**\nsaid only once"]
+
+
+async def test_buttons_and_pickers_work_after_a_restart(databases: Any) -> None:
+    """Card and reply components are matched by their custom_id (discord.py DynamicItems),
+    so a click on a post made by an earlier process still works."""
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, undo_seconds=30, admins=[f"discord:{DISCORD_BEN}"])
+    await h.start()
+    try:
+        assert h.discord is not None and h.bridge is not None
+        await h.text_in("hello")
+        post = await h.first_post()
+        conv = await conv_id_of(h, post["id"])
+        await h.discord.user_message(post["id"], DISCORD_ANA, "!r on my way")
+        await h.discord.wait_for(lambda: any("Sending in" in m["content"] for m in h.post_messages(post["id"])), message="undo")
+        [line] = [m for m in h.post_messages(post["id"]) if "Sending in" in m["content"]]
+
+        await h.restart()
+        await h.discord_ready(h.bridge)
+
+        async def answer(iid: int) -> str:
+            # (no drain: the undone reply's job waits out its 30 s window)
+            await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+            return str(h.discord.followups(iid)[0]["content"])  # type: ignore[union-attr]
+
+        [(reply_id,)] = await h.rows("SELECT id FROM messages WHERE direction = 'out'")
+        undo = f"smsbridge:undo:{reply_id}"
+        assert await answer(await h.discord.click_button(int(line["id"]), undo, DISCORD_ANA)) == "Undone: nothing was sent."
+        assert await answer(await h.discord.click_button(int(line["id"]), undo, DISCORD_ANA)) == "Already undone: nothing was sent."
+        assert h.sms_sent() == []
+
+        said = await answer(await h.discord.select(post["id"], f"smsbridge:assign:{conv}", [str(DISCORD_BEN)], DISCORD_ANA))
+        assert said == "Assigned to ben."
+        await h.discord.wait_for(lambda: card_fields(h, post["id"])["Assignee"] == "ben", message="the card")
+
+        # A draft: Edit opens the editor, its text is saved, Approve sends it.
+        await h.discord.user_message(post["id"], DISCORD_ANA, "!draft see you at 5")
+        def drafts() -> list[dict[str, Any]]:
+            return [m for m in h.post_messages(post["id"]) if "Draft by" in m["content"] and "see you at 5" in m["content"]]
+
+        await h.discord.wait_for(lambda: bool(drafts()), message="the draft")
+        [draft] = drafts()
+        ids = {c["custom_id"].split(":")[1]: c["custom_id"] for row in draft["components"] for c in row["components"]}
+        iid = await h.discord.click_button(int(draft["id"]), ids["edit"], DISCORD_ANA)
+        modal = await h.discord.wait_response(iid)
+        assert modal["type"] == 9  # a modal
+        iid = await h.discord.submit_modal(modal["data"]["custom_id"], {"text": "see you at 6"}, DISCORD_ANA, post["id"])
+        assert await answer(iid) == "Draft updated."
+        said = await answer(await h.discord.click_button(int(draft["id"]), ids["approve"], DISCORD_BEN))
+        assert said.startswith("Approved by ben")
+        # Approved with the edited text; it leaves after the 30 s undo window.
+        rows = await h.rows("SELECT body, status FROM messages WHERE body LIKE 'see you%'")
+        assert [tuple(r) for r in rows] == [("see you at 6", "pending")]
+    finally:
+        await h.stop()

@@ -673,7 +673,8 @@ class FakeDiscord(LoopbackServer):
     async def select(
         self, message_id: int, custom_id: str, values: Sequence[str], user_id: int, channel_id: int | None = None
     ) -> int:
-        """A member picks options in a string select menu; returns the interaction id."""
+        """A member picks options in a select menu (string, or user ids in a user select);
+        returns the interaction id."""
         return await self._component_interaction(message_id, custom_id, user_id, channel_id, values=list(values))
 
     async def slash_command(
@@ -1501,6 +1502,11 @@ class FakeDiscord(LoopbackServer):
         data: Json = {"custom_id": custom_id, "component_type": int(component.get("type", 2))}
         if values is not None:
             data["values"] = values
+            if data["component_type"] == 5:  # a user select: Discord resolves the picked users
+                resolved: Json = {}
+                for value in values:
+                    self._resolve(6, int(value), resolved)
+                data["resolved"] = resolved
         return await self._interaction(3, data, self._require_user(user_id), channel_id or msg.channel_id, message_id)
 
     def _command_data(

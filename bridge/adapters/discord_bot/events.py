@@ -1,9 +1,10 @@
 """Discord events into the core: a teammate's message in a post, app commands, buttons.
 
 The same command layer as Slack: a message in a conversation post becomes a
-ThreadMessage for ThreadCommands (a note, `!r`, any `!` command); app commands build
-the equivalent `!` text and run it inline, answering ephemerally; card and reply
-buttons (custom_id `smsbridge:<action>:<id>`) go to Actions.
+ThreadMessage for ThreadCommands (a note, `!r`, any `!` command); app commands
+(generated from the command registry) arrive with their declaration and are checked
+and run like typed ones, answering ephemerally; card and reply buttons and pickers are
+DynamicItems (components.py) that hand their click to Actions.
 """
 
 from __future__ import annotations
@@ -203,36 +204,36 @@ class DiscordHandlers:
     # -- buttons, menus and the draft editor ------------------------------------
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Only the draft editor's modal: buttons and pickers are DynamicItems (components.py)."""
+        if interaction.type != discord.InteractionType.modal_submit:
+            return
         data: dict[str, Any] = dict(interaction.data or {})
         raw = str(data.get("custom_id", ""))
-        if interaction.type == discord.InteractionType.modal_submit and raw.startswith(EDIT_MODAL):
+        if raw.startswith(EDIT_MODAL):
             await self._edit_submitted(interaction, raw.removeprefix(EDIT_MODAL), data)
-            return
-        if interaction.type != discord.InteractionType.component:
-            return
-        parsed = render.parse_custom_id(raw)
-        if parsed is None:
-            return
-        action, value = parsed
+
+    async def on_button(self, interaction: discord.Interaction, action: str, value: str) -> None:
         if action == "edit":
             await self._open_editor(interaction, value)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        target: Author | None = None
-        choice: str | None = None
-        values = [str(v) for v in data.get("values") or []]
-        if action == "assign":
-            if not values:
-                await self._answer(interaction, refusal(rich("Pick a teammate to assign.")))
-                return
-            users = (data.get("resolved") or {}).get("users") or {}
-            picked = users.get(values[0]) or {}
-            name = picked.get("global_name") or picked.get("username") or values[0]
-            target = Author("discord", values[0], name)
-        elif action == "snippet":
-            choice = values[0] if values else None
-        reply = await self.actions.handle(self.author(interaction), action, value, target=target, choice=choice)
-        await self._answer(interaction, reply)
+        await self._answer(interaction, await self.actions.handle(self.author(interaction), action, value))
+
+    async def on_assign_picked(
+        self, interaction: discord.Interaction, value: str, picked: list[discord.Member | discord.User]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not picked:
+            await self._answer(interaction, refusal(rich("Pick a teammate to assign.")))
+            return
+        who = picked[0]
+        target = Author("discord", str(who.id), display_name(who))
+        await self._answer(interaction, await self.actions.handle(self.author(interaction), "assign", value, target=target))
+
+    async def on_snippet_picked(self, interaction: discord.Interaction, value: str, picked: list[str]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        choice = picked[0] if picked else None
+        await self._answer(interaction, await self.actions.handle(self.author(interaction), "snippet", value, choice=choice))
 
     async def _open_editor(self, interaction: discord.Interaction, value: str) -> None:
         if not value.isdigit():

@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 
 from bridge.adapters.discord_bot.commands import add_commands
+from bridge.adapters.discord_bot.components import DYNAMIC_ITEMS
 from bridge.adapters.discord_bot.events import DiscordHandlers
 from bridge.inbox.db import Database
 from bridge.inbox.lease import LeaseKeeper
@@ -78,6 +79,10 @@ class GatewayClient(discord.Client):
         self.handlers = handlers
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
         add_commands(self.tree, handlers)
+
+    async def setup_hook(self) -> None:
+        # Buttons and pickers on any post, matched by their custom_id template.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def on_ready(self) -> None:
         log.info("Discord connected as %s", self.user)
