@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.commands.catalog import COMMANDS
-from bridge.commands.registry import EmptyReply, Invocation, Misplaced, Note, Unknown, Usage
+from bridge.commands.registry import (
+    EmptyReply,
+    Invocation,
+    Misplaced,
+    Note,
+    Unknown,
+    Usage,
+)
 
 if os.environ.get("CI"):
     PROFILE = settings(derandomize=True, max_examples=300, deadline=None)

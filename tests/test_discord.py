@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from tests.fakes.discord_api import Perms
-from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, NUMBER, Harness
+from tests.harness import (
+    CHANNEL,
+    CUSTOMER,
+    DISCORD_ANA,
+    DISCORD_BEN,
+    FORUM,
+    NUMBER,
+    Harness,
+)
 
 
 @pytest.fixture
@@ -408,11 +416,11 @@ async def test_snippet_autocomplete_and_snippet_menu(dh_admin: Harness) -> None:
     dh = dh_admin
     assert dh.discord is not None
     for name, body in (("hours", "We're open 9-6."), ("thanks", "Thanks {first_name}!")):
-        iid = await dh.discord.slash_command(
+        added = await dh.discord.slash_command(
             "sms", {"name": name, "text": body}, user_id=DISCORD_ANA, channel_id=FORUM, group="snippet", subcommand="add"
         )
-        await dh.discord.wait_for(lambda: bool(dh.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
-        assert dh.discord.followups(iid)[0]["content"] == f"Snippet `{name}` saved."
+        await dh.discord.wait_for(lambda i=added: bool(dh.discord.followups(i)), message="the answer")  # type: ignore[misc, union-attr]
+        assert dh.discord.followups(added)[0]["content"] == f"Snippet `{name}` saved."
     await dh.text_in("when are you open?")
     post = await dh.first_post()
     await dh.drain()

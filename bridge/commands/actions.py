@@ -6,13 +6,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.replies import CommandReply, refusal
+from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.markup import plain, rich
 from bridge.inbox.models import Conversation, Message
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
-from bridge.inbox import snippets
-from bridge.inbox.errors import Refused
 from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
 

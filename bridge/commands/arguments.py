@@ -189,7 +189,7 @@ class Teammate(Arg):
         return value
 
 
-_NUMBER_PREFIX = re.compile(r"^\s*(\+?[\d\s().\-]{7,20}\d)(?:\s+|$)(.*)$", re.S)
+_NUMBER_PREFIX = re.compile(r"^\s*(\+?[\d\s().\-]{7,20}\d)(?:\s+|$)(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)

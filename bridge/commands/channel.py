@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from bridge.commands.catalog import COMMANDS, Registry
 from bridge.commands.context import CommandContext, dispatch
-from bridge.commands.registry import Invocation, Misplaced, Parsed, Unknown, Usage, Where, as_role
+from bridge.commands.registry import (
+    Invocation,
+    Misplaced,
+    Parsed,
+    Unknown,
+    Usage,
+    Where,
+    as_role,
+)
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import Forbidden
 from bridge.inbox.errors import Refused

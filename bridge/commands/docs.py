@@ -14,7 +14,7 @@ from bridge.commands.catalog import COMMANDS
 from bridge.commands.registry import Command, Registry, Where
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-_BLOCK = re.compile(r"(<!-- commands:(thread|channel) .*?-->\n).*?(<!-- /commands:\2 -->)", re.S)
+_BLOCK = re.compile(r"(<!-- commands:(thread|channel) .*?-->\n).*?(<!-- /commands:\2 -->)", re.DOTALL)
 WHO = {"viewer": "everyone", "agent": "agents, admins", "admin": "admins"}
 
 

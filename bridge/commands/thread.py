@@ -13,13 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.catalog import COMMANDS, Registry
 from bridge.commands.context import CommandContext, dispatch
-from bridge.commands.registry import EmptyReply, Invocation, Misplaced, Note, Parsed, Unknown, Usage, Where
+from bridge.commands.registry import (
+    EmptyReply,
+    Invocation,
+    Misplaced,
+    Note,
+    Parsed,
+    Unknown,
+    Usage,
+    Where,
+)
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import rich
-from bridge.inbox.models import Conversation, Note as NoteRow, ProcessedEvent, ThreadLink, utcnow
+from bridge.inbox.models import Conversation, ProcessedEvent, ThreadLink, utcnow
+from bridge.inbox.models import Note as NoteRow
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.service import InboxService, SendOutcome
 from bridge.inbox.teamwork import TeamContext

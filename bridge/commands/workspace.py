@@ -37,7 +37,9 @@ async def show_help(ctx: CommandContext) -> CommandReply:
 @command("search", args=(Text("query", "Words, a name, a number or a tag"),), where=Where.CHANNEL,
          help="conversations by message, note, contact name, number or tag, newest first, with links")
 async def search(ctx: CommandContext, query: str) -> CommandReply:
-    from bridge.inbox.search import search as find  # the search index comes with migration 0003
+    from bridge.inbox.search import (
+        search as find,  # the search index comes with migration 0003
+    )
 
     hits = await find(ctx.session, query, limit=10)
     if not hits:

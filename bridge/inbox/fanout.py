@@ -12,7 +12,6 @@ from bridge.inbox.markup import Text, as_rich
 from bridge.inbox.outbox import Handler, Outbox
 from bridge.inbox.routing import InboxRoute
 
-
 # Every chat job the core queues; each chat adapter handles all of them.
 CHAT_JOBS = ("card", "message", "media", "status", "notice", "draft", "mirror")
 

@@ -17,15 +17,15 @@ from typing import Any
 import discord
 
 from bridge.adapters.discord_bot import render
+from bridge.adapters.discord_bot.markup import to_markdown
 from bridge.adapters.discord_bot.poster import DiscordPoster
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
-from bridge.adapters.discord_bot.markup import to_markdown
 from bridge.commands.registry import Command, Where
 from bridge.commands.replies import CommandReply, refusal
-from bridge.inbox.markup import Link, rich
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.markup import Link, rich
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import Author, ThreadMessage
 

@@ -109,13 +109,13 @@ class GatewayClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         try:
             await self.handlers.on_message(message, self)
-        except Exception:  # noqa: BLE001 - one bad event must not stop the others
+        except Exception:
             log.exception("handling Discord message %s failed", message.id)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         try:
             await self.handlers.on_interaction(interaction)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("handling Discord interaction %s failed", interaction.id)
 
 

@@ -18,7 +18,11 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.listeners import register_listeners
-from bridge.adapters.slack.listeners.context import ListenerContext, SlackHandlers, UserNames
+from bridge.adapters.slack.listeners.context import (
+    ListenerContext,
+    SlackHandlers,
+    UserNames,
+)
 from bridge.adapters.slack.listeners.messages import thread_message_from_event
 
 __all__ = ["BotIdentity", "SlackHandlers", "UserNames", "build_bolt_app", "thread_message_from_event"]
