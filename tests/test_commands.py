@@ -260,3 +260,19 @@ def test_every_thread_command_is_an_app_command_and_every_channel_command_is_und
     assert [c["value"] for c in status["choices"]] == ["open", "pending", "escalated", "closed"]
     assert {o["name"]: o for o in by_name["snippet"]["options"]}["name"]["autocomplete"] is True
     assert {o["name"]: o for o in by_name["assign"]["options"]}["user"]["type"] == 6  # a user picker
+
+
+def test_a_declaration_and_its_handler_must_agree() -> None:
+    from bridge.commands.arguments import Text
+    from bridge.commands.registry import Registry
+
+    registry = Registry()
+
+    async def wrong(ctx: CommandContext, body: str) -> CommandReply:
+        raise AssertionError("never run")
+
+    with pytest.raises(TypeError, match="takes \\['body'\\], its declaration has \\['text'\\]"):
+        registry.command("note", args=(Text("text", "the note"),), help="adds a note")(wrong)
+    with pytest.raises(ValueError, match="clashes"):
+        COMMANDS.command("s", help="clashes with the snippet alias")(wrong)
+    assert "note" not in {c.name for c in registry}
