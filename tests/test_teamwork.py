@@ -235,6 +235,7 @@ async def test_undo_within_the_window_sends_nothing(databases) -> None:  # type:
         assert canceled is not None and "Canceled" in canceled["text"]
         late = await h.click(undo, message_ts=line["ts"])
         assert late["text"] == "Already undone: nothing was sent."
+        assert not any("Draft by" in m["text"] for m in h.thread(root))  # it was never a draft
     finally:
         await h.stop()
 
