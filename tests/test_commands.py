@@ -65,6 +65,18 @@ async def test_slack_help_lists_only_what_each_role_may_use(databases: Any) -> N
         await h.stop()
 
 
+async def test_a_teammate_whose_name_has_spaces_gets_a_role(databases: Any) -> None:
+    h = Harness(databases, admins=["UANA"])
+    await h.start()
+    try:
+        h.slack.add_user("UCAT", "Cat Stevens")
+        answer = await h.sms_command("role <@UCAT> viewer")  # Slack sends the mention; it reads "@Cat Stevens viewer"
+        assert answer["text"] == "Cat Stevens is now viewer (was agent)."
+        assert (await h.sms_command("role <@UCAT> boss"))["text"].startswith("`/sms role` takes one of: admin, agent, viewer.")
+    finally:
+        await h.stop()
+
+
 async def test_a_command_typed_in_the_wrong_place_says_where_it_works(harness: Harness) -> None:
     root = await _thread(harness)
     answer = await harness.sms_command("claim")

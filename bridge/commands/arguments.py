@@ -55,6 +55,12 @@ class Arg:
     def option_kind(self) -> OptionKind:
         return "string"
 
+    @property
+    def spaces(self) -> bool:
+        """True when one value may hold spaces (a name): the arguments after it then take
+        their words from the end of the line."""
+        return False
+
     def choices(self) -> tuple[tuple[str, str], ...]:
         """(label, value) pairs a picker offers; empty when the value is free."""
         return ()
@@ -167,6 +173,10 @@ class Teammate(Arg):
     @property
     def option_kind(self) -> OptionKind:
         return "user"
+
+    @property
+    def spaces(self) -> bool:
+        return True  # "@Ana Smith", as a Slack mention reads once made plain
 
     def take(self, rest: str, *, last: bool = False) -> tuple[object, str]:
         value = rest.strip()

@@ -240,8 +240,14 @@ class Registry:
     def _bind_text(self, command: Command, rest: str, where: Where, reply_prefix: str) -> Invocation | Usage:
         values: dict[str, object] = {}
         for index, arg in enumerate(command.args):
-            last = index == len(command.args) - 1
+            after = len(command.args) - index - 1
+            last = after == 0
             try:
+                if arg.spaces and not last and len(rest.split()) > after:
+                    # `role @Ana Smith admin`: what follows takes the last words.
+                    words = rest.split()
+                    values[arg.name], rest = arg.convert(" ".join(words[:-after])), " ".join(words[-after:])
+                    continue
                 values[arg.name], rest = arg.take(rest, last=last)
             except MissingArgument:
                 if not arg.optional:
