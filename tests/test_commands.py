@@ -288,3 +288,19 @@ def test_a_declaration_and_its_handler_must_agree() -> None:
     with pytest.raises(ValueError, match="clashes"):
         COMMANDS.command("s", help="clashes with the snippet alias")(wrong)
     assert "note" not in {c.name for c in registry}
+
+
+async def test_discord_new_conversation_and_search_link_to_posts(dh: Harness) -> None:
+    assert dh.discord is not None
+    said = await _slash(dh, "sms", {"number": "(415) 555-0109", "text": "Your bike is ready"}, subcommand="new")
+    assert said.startswith("Texting: (415) 555-0109. Follow it in the thread.")
+    await dh.discord.wait_for(lambda: len(dh.posts()) == 1, message="the new post")
+    await dh.drain()
+    assert [m["Body"] for m in dh.sms_sent()] == ["Your bike is ready"]
+    found = await _slash(dh, "sms", {"query": "bike"}, subcommand="search")
+    post = dh.posts()[0]
+    assert found.startswith("1 conversation(s) for “bike”, newest first:")
+    assert f"(<https://discord.com/channels/{dh.discord.guild_id}/{post['id']}>)" in found
+    bad = await _slash(dh, "sms", {"number": "12", "text": "hi"}, subcommand="new")
+    assert bad == "`12` is not a valid phone number. Try the full number, e.g. +14155550123."
+    assert len(dh.sms_sent()) == 1
