@@ -22,6 +22,8 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import render
+from bridge.adapters.slack.markup import to_mrkdwn
+from bridge.inbox import rich_payload
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
@@ -223,7 +225,10 @@ class SlackPoster:
     async def notice(self, job: Job) -> None:
         conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
         thread_ts = await self._thread(job, conversation_id, channel)
-        text = render_mention(str(job.payload["text"]), job.payload.get("mention"))
+        if job.payload.get("rich"):  # a command's answer: neutral rich text, escaped here
+            text = to_mrkdwn(rich_payload.decode(job.payload["rich"]))
+        else:
+            text = render_mention(str(job.payload["text"]), job.payload.get("mention"))
         blocks = render.text_blocks(text, job.payload.get("buttons") or None)
         user = job.payload.get("user")
         if user:
