@@ -176,7 +176,9 @@ async def test_sms_new_opens_or_reuses_the_thread_and_sends(harness: Harness) ->
     assert len(harness.roots()) == 1 and len(harness.sms_sent()) == 2
 
     bad = await harness.sms_command("new 12 hi")
-    assert "`/sms new +14155550123 your message`" in bad["text"]  # how to write it; nothing sent
+    # What was wrong and how to write it; nothing sent.
+    assert "`12` does not start with a phone number" in bad["text"]
+    assert "`/sms new +14155550123 text`" in bad["text"]
     await harness.drain()
     assert len(harness.sms_sent()) == 2
     assert (await harness.sms_command("frobnicate"))["text"].startswith("`/sms frobnicate` is not a command")
