@@ -4,15 +4,15 @@ Every post carries message metadata naming what it is. A job that runs again aft
 an attempt whose outcome is unknown (crash, timeout) first looks for that metadata in
 the channel, so a retried post is found instead of duplicated.
 
-Slack allows about one post per second per channel with short bursts; a 429 pauses
-the whole channel for Retry-After, and jobs of that channel wait rather than spin.
+Slack allows about one post per second per channel with short bursts: posts are paced
+per channel (pacing.py); a 429 pauses the whole channel for Retry-After, and jobs of
+that channel wait rather than spin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import render
+from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
@@ -40,11 +41,13 @@ T = TypeVar("T")
 
 
 class SlackPoster:
-    def __init__(self, client: AsyncWebClient, state: ChatState, media: MediaFetcher | None = None) -> None:
+    def __init__(
+        self, client: AsyncWebClient, state: ChatState, media: MediaFetcher | None = None, pacer: ChannelPacer | None = None
+    ) -> None:
         self.client = client
         self.state = state
         self.media = media
-        self._paused_until: dict[str, float] = {}
+        self.pacer = pacer or ChannelPacer()
 
     def register(self, outbox: Outbox) -> None:
         handlers = {
@@ -61,7 +64,7 @@ class SlackPoster:
     # -- calling Slack ---------------------------------------------------------
 
     async def _call(self, channel: str, request: Callable[[], Awaitable[T]]) -> T:
-        paused = self._paused_until.get(channel, 0.0) - time.monotonic()
+        paused = self.pacer.paused_for(channel)
         if paused > 0:
             raise RetryLater(f"channel {channel} paused by Slack rate limit", delay=paused)
         try:
@@ -71,8 +74,8 @@ class SlackPoster:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
             if status == 429:
                 delay = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
-                self._paused_until[channel] = time.monotonic() + delay
-                raise RetryLater(f"Slack rate limit on {channel}", delay=delay) from exc
+                self.pacer.pause(channel, delay)
+                raise RateLimited(f"Slack rate limit on {channel}", delay=delay) from exc
             if error in HOPELESS:
                 raise GiveUp(f"Slack refused the post: {error}") from exc
             if error in ("not_in_channel", "channel_not_found", "invalid_auth", "account_inactive"):
@@ -104,19 +107,23 @@ class SlackPoster:
         return None
 
     async def _post(self, job: Job, channel: str, thread_ts: str | None, meta: dict[str, Any], **fields: Any) -> str:
-        if job.is_retry:
+        if self.pacer.may_have_posted(job):
             found = await self._find(job, channel, thread_ts, **meta)
             if found:
                 return found
-        response = await self._call(
+        response = await self.pacer.paced(
+            job,
             channel,
-            lambda: self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                metadata={"event_type": EVENT_TYPE, "event_payload": meta},
-                unfurl_links=False,
-                unfurl_media=False,
-                **fields,
+            lambda: self._call(
+                channel,
+                lambda: self.client.chat_postMessage(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    metadata={"event_type": EVENT_TYPE, "event_payload": meta},
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **fields,
+                ),
             ),
         )
         return str(response["ts"])
