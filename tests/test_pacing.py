@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ class Clock:
 
 
 def job(id_: int, attempts: int = 1) -> Job:
-    return Job(id_, f"slack:conv:{id_}", "slack.message", {}, attempts, datetime.now(timezone.utc))
+    return Job(id_, f"slack:conv:{id_}", "slack.message", {}, attempts, datetime.now(UTC))
 
 
 async def turn(pacer: ChannelPacer, j: Job, channel: str = "C1") -> float | None:

@@ -23,7 +23,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
 from typing import TypeVar
 
 from bridge.inbox.outbox import Job, RetryLater
