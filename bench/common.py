@@ -246,6 +246,10 @@ class ServerSpec:
     twilio_api_url: str
     profile_path: str | None = None
     with_slack: bool = True  # False: smsbridge without Slack, so no outbox work (diagnostic)
+    # Pacing of posts per Slack channel (bench/pacing.py); off elsewhere: FakeSlack is
+    # not rate-limited there and every bench posts into one channel.
+    slack_post_interval: float = 0.0
+    slack_post_burst: int = 2
 
 
 def server_spec(
@@ -392,6 +396,8 @@ async def _serve_bridge(spec: ServerSpec) -> tuple[int, Any]:
         smsbridge_number=NUMBER,
         smsbridge_slack_channel=CHANNEL,
         smsbridge_business_name=BUSINESS,
+        slack_post_interval=spec.slack_post_interval,
+        slack_post_burst=spec.slack_post_burst,
     )
     bridge = SmsBridge(settings, db=spec.db.open())
     await bridge.start("127.0.0.1", 0)
