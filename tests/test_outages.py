@@ -152,3 +152,36 @@ async def test_event_during_slack_web_api_outage_is_refused_for_a_later_retry(da
         assert [m["Body"] for m in h.sms_sent()] == ["delivered on Slack's retry"]
     finally:
         await h.stop()
+
+
+async def _picture_in(h: Harness) -> tuple[str, bytes]:
+    picture = b"\x89PNG\r\n\x1a\n" + b"1" * 4096
+    url = h.twilio.add_media(picture, "image/png")
+    await h.text_in("", media=[(url, "image/png")])
+    root = await h.first_thread()
+    await h.drain()
+    return root, picture
+
+
+def _pictures_in_thread(h: Harness, root: str) -> list[str]:
+    return [f["id"] for m in h.thread(root) for f in m.get("files") or []]
+
+
+async def test_lost_answer_to_a_picture_share_does_not_upload_it_twice(harness: Harness) -> None:
+    # Slack shares the file into the thread, but smsbridge never hears it did.
+    harness.slack.lose_answer_next("files.completeUploadExternal")
+    root, picture = await _picture_in(harness)
+    assert len(harness.slack.calls_to("files.completeUploadExternal")) == 1  # the retry found it
+    assert [f["bytes"] for f in harness.slack.files] == [picture]
+    assert _pictures_in_thread(harness, root) == [harness.slack.files[0]["id"]]
+    assert len(harness.slack.calls_to("files.getUploadURLExternal")) == 1
+
+
+async def test_failed_picture_share_is_completed_from_the_same_upload(harness: Harness) -> None:
+    harness.slack.fail_next("files.completeUploadExternal", status=503)  # not applied
+    root, picture = await _picture_in(harness)
+    completes = harness.slack.calls_to("files.completeUploadExternal")
+    assert len(completes) == 2 and completes[0]["files"] == completes[1]["files"]  # the same file id
+    assert len(harness.slack.calls_to("files.getUploadURLExternal")) == 1  # the bytes went once
+    assert [f["bytes"] for f in harness.slack.files] == [picture]
+    assert _pictures_in_thread(harness, root) == [harness.slack.files[0]["id"]]

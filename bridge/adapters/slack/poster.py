@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import render
 from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
+from bridge.adapters.slack.uploads import FileSharer
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
@@ -48,6 +49,7 @@ class SlackPoster:
         self.state = state
         self.media = media
         self.pacer = pacer or ChannelPacer()
+        self._files = FileSharer(client, state, self._call, self.pacer, PLATFORM)
 
     def register(self, outbox: Outbox) -> None:
         handlers = {
@@ -193,16 +195,7 @@ class SlackPoster:
         if isinstance(fetched, str):
             await self._post(job, channel, thread_ts, {"message_id": message_id, "part": f"media{index}"}, text=fetched)
             return
-        await self._call(
-            channel,
-            lambda: self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                content=fetched.data,
-                filename=fetched.filename,
-                title=fetched.filename,
-            ),
-        )
+        await self._files.share(job, channel, thread_ts, message_id, index, fetched)
 
     async def status(self, job: Job) -> None:
         message_id = int(job.payload["message_id"])
