@@ -105,6 +105,7 @@ class FakeSlack(LoopbackServer):
         self.outage_status: int = 503
         self.outage_retry_after: int = 1
         self.latency: float = 0.0
+        self.in_flight = 0  # Web API requests being answered (held by latency, say)
         self._fail_next: dict[str, list[int]] = {}
         self._lose_answers: dict[str, list[bool]] = {}
         # Interactivity: what apps sent to response_url, and modals they opened.
@@ -454,6 +455,13 @@ class FakeSlack(LoopbackServer):
         return str(token) if token is not None else None
 
     async def _handle_api(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        try:
+            return await self._answer_api(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._read_params(request)
         token = self._token(request, params)
