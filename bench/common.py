@@ -291,6 +291,11 @@ class ServerProcess:
 
         return await asyncio.get_running_loop().run_in_executor(None, wait)
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (to sample its memory), once started."""
+        return self._process.pid
+
     async def __aenter__(self) -> int:
         self._process.start()
         kind, port = await self._receive(self.startup_timeout)
