@@ -68,7 +68,7 @@ class SlackPoster:
     async def _call(self, channel: str, request: Callable[[], Awaitable[T]]) -> T:
         paused = self.pacer.paused_for(channel)
         if paused > 0:
-            raise RetryLater(f"channel {channel} paused by Slack rate limit", delay=paused)
+            raise RateLimited(f"channel {channel} paused by Slack rate limit", delay=paused)
         try:
             return await request()
         except SlackApiError as exc:
