@@ -47,7 +47,6 @@ class SmsDelivery:
             result = await self.provider.send(plan)
         except ProviderError as exc:
             if exc.retryable:
-                await self.service.mark_retrying(message_id, exc.reason, job.attempts)
                 raise RetryLater(exc.reason, exc.retry_after) from exc
             await self.service.mark_failed(message_id, exc.code, exc.reason, opted_out=exc.opted_out)
             return

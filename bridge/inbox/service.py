@@ -39,8 +39,6 @@ from bridge.inbox.segments import count_segments
 from bridge.inbox.types import Author, InboundSms, SendPlan, SendResult, StatusUpdate
 
 log = logging.getLogger(__name__)
-# A reply not yet handed to the provider: its error_text is a retry note, not a failure.
-IN_OUR_OUTBOX = ("pending", "submitting")
 
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 SMS_QUEUE = "sms:conv:{}"
@@ -617,20 +615,9 @@ class InboxService:
                 created_at_epoch=message.created_at.timestamp(),
             )
 
-    async def mark_retrying(self, message_id: int, reason: str, attempt: int) -> None:
-        """The provider failed this send for now: the status line says it is delayed, and why."""
-        async with self.db.sessions.begin() as session:
-            message = await session.get_one(Message, message_id)
-            if message.provider_sid or message.status not in IN_OUR_OUTBOX:
-                return
-            message.error_text = f"retrying ({reason}), attempt {attempt}"
-            await self._status_changed(session, message)
-
     async def mark_accepted(self, message_id: int, result: SendResult) -> None:
         async with self.db.sessions.begin() as session:
             message = await session.get_one(Message, message_id)
-            if message.status in IN_OUR_OUTBOX:
-                message.error_text = None  # the retry note of mark_retrying
             message.provider_sid = result.sid
             if result.segments:
                 message.segments = result.segments

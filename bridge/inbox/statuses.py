@@ -73,8 +73,6 @@ def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str,
     state = label(view.status)
     if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
         state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
-    elif view.status in ("pending", "submitting") and view.error_text:
-        state = f"Delayed: {view.error_text}"  # the provider is failing; the outbox retries
     if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
         state = f"{state}: {view.error_text}"
     cost = ""

@@ -77,11 +77,7 @@ def _provider_errors() -> Iterator[None]:
         yield
     except TwilioRestException as exc:
         raise _provider_error(exc) from exc
-    except TwilioException as exc:
-        # A list page that failed carries its HTTP response ("Unable to fetch page", response).
-        status = getattr(exc.args[1], "status_code", None) if len(exc.args) > 1 else None
-        raise ProviderError(f"Twilio {status}" if status else "Could not reach the SMS provider", retryable=True) from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
         raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
 
 
@@ -92,6 +88,4 @@ def _provider_error(exc: TwilioRestException) -> ProviderError:
     if code == OPT_OUT_CODE:
         return ProviderError(reason, code=str(code), retryable=False, opted_out=True)
     retryable = status == 429 or status >= 500 or is_retryable(code)
-    if status == 429 or status >= 500:
-        reason = f"Twilio {status}"  # an outage or a limit: the status code says it best
     return ProviderError(reason, code=str(code) if code else None, retryable=retryable)
