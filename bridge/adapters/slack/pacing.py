@@ -30,6 +30,9 @@ from bridge.inbox.outbox import Job, RetryLater
 # Slots handed out to jobs that never came back (another process took them, or they
 # gave up) are forgotten this long after they passed.
 FORGET_AFTER = 60.0
+# Jobs remembered as unsent; past this many (jobs handed back that another process
+# finished) the memory starts afresh: forgetting costs only one look-up per job.
+MAX_UNSENT = 10_000
 T = TypeVar("T")
 
 
@@ -94,7 +97,7 @@ class ChannelPacer:
             return await post()
         except RateLimited:
             if clean:
-                self._unsent.add(job.id)  # refused: nothing was posted
+                self._remember_unsent(job)  # refused: nothing was posted
             raise
 
     def may_have_posted(self, job: Job) -> bool:
@@ -112,7 +115,12 @@ class ChannelPacer:
 
     def _hand_back(self, job: Job) -> None:
         if not self.may_have_posted(job):
-            self._unsent.add(job.id)
+            self._remember_unsent(job)
+
+    def _remember_unsent(self, job: Job) -> None:
+        if len(self._unsent) >= MAX_UNSENT:
+            self._unsent.clear()
+        self._unsent.add(job.id)
 
 
 class RateLimited(RetryLater):
