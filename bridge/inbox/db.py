@@ -7,6 +7,7 @@ PostgreSQL gets a normal pool; the outbox then claims jobs with SKIP LOCKED.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,9 @@ def create_database(url: str, *, connect_args: dict[str, Any] | None = None) -> 
         # No pre-ping: it costs a round trip per checkout; a dead connection is
         # replaced when it fails, and every write here is retried or idempotent.
         kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+    # SQL errors carry the statement's parameters (numbers, message text): shown only
+    # when the operator asked for LOG_LEVEL=DEBUG.
+    kwargs["hide_parameters"] = not logging.getLogger().isEnabledFor(logging.DEBUG)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
