@@ -7,6 +7,7 @@ PostgreSQL gets a normal pool; the outbox then claims jobs with SKIP LOCKED.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -30,9 +33,9 @@ class Database:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    async def ping(self) -> bool:
+    async def ping(self, timeout: float = 5.0) -> bool:
         try:
-            async with self.engine.connect() as conn:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - any failure means "not healthy"
@@ -40,6 +43,29 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached right now (restart, network, full pool): retry later."""
+
+
+# Errors that say nothing about the statement, only that the database is away.
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError, OSError, asyncio.TimeoutError)
+# PostgreSQL SQLSTATE classes: connection exception, insufficient resources, operator
+# intervention (a restart says "57P01 terminating connection due to administrator command").
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means "the database is away", not "this row is wrong"."""
+    if isinstance(exc, (DatabaseUnavailable, *_UNAVAILABLE)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -104,10 +104,24 @@ class BotIdentity:
         if self._result is None:
             try:
                 response = await self.client.auth_test()
-                self._result = dict(response.data) if isinstance(response.data, dict) else None
+                found = dict(response.data) if isinstance(response.data, dict) else None
+                if found is not None and found.get("bot_id"):
+                    # auth.test names the workspace; bots.info names the app (api_app_id).
+                    bot = (await self.client.bots_info(bot=str(found["bot_id"]))).get("bot") or {}
+                    found["app_id"] = bot.get("app_id")
+                self._result = found
             except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
                 log.warning("Slack auth.test failed: %s", exc)
         return self._result is not None
+
+    def org_wide(self) -> bool:
+        """Installed for a whole Enterprise Grid organisation rather than one workspace."""
+        return bool((self._result or {}).get("is_enterprise_install"))
+
+    def installation(self) -> tuple[str | None, str | None, str | None]:
+        """(app id, team id, enterprise id) this bot is installed as; call after ensure()."""
+        found = self._result or {}
+        return found.get("app_id"), found.get("team_id"), found.get("enterprise_id")
 
     async def result(self) -> AuthorizeResult:
         if not await self.ensure():
