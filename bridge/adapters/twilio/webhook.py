@@ -132,6 +132,8 @@ def to_status(params: dict[str, list[str]], message_id: str | None) -> StatusUpd
     if not status:
         raise BadWebhook("missing MessageStatus")
     code = _one(params, "ErrorCode", limit=MAX_ERROR_CODE) or None
+    if code is not None and not _DIGITS.fullmatch(code):
+        raise BadWebhook("ErrorCode is not a number")
     hint: int | None = None
     if message_id:
         try:
