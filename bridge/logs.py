@@ -63,10 +63,10 @@ class LogPrivacy:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not lose the line
             message = f"{record.msg!r} {record.args!r}"
+        cleaned = self.text(message)
         if self.mask_personal_data and record.name.startswith("slack_bolt") and message.startswith(_BOLT_UNHANDLED):
             # Bolt appends the whole request body (message text, user ids) to this warning.
-            message = f"{_BOLT_UNHANDLED} (body hidden; LOG_LEVEL=DEBUG shows it)"
-        cleaned = self.text(message)
+            cleaned = f"{_BOLT_UNHANDLED} (body hidden; LOG_LEVEL=DEBUG shows it)"
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
