@@ -21,16 +21,20 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from sqlalchemy.exc import NoResultFound
 
 from bridge.adapters.slack.events import BotIdentity
 from bridge.adapters.slack.shapes import shape_problem
 from bridge.adapters.web_guard import read_body
+from bridge.inbox.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
 MAX_SLACK_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW = 300  # Slack's own recommendation: reject requests older than 5 minutes
 FOREIGN_WORKSPACE = "smsbridge is not set up for this workspace."
+RETRY_AFTER_SECONDS = 5
 
 
 def _signature_ok(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
@@ -81,6 +85,39 @@ def _foreign(kind: str, body: dict[str, Any], identity: BotIdentity) -> bool:
     return their_team != team_id
 
 
+def _raised_inside_bolt(error: BaseException) -> bool:
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return "slack_bolt" in tb.tb_frame.f_code.co_filename
+
+
+def answer_listener_errors(app: AsyncApp) -> None:
+    """Bolt answers any listener failure with a bare 500 and a traceback. Say instead what
+    happened: 503 + Retry-After while the database is away (Slack retries), 404 for a
+    button or form naming a row that no longer exists; a real bug stays a logged 500."""
+
+    async def on_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:
+        if response is None:
+            return None
+        if database_unavailable(error):
+            log.warning("Slack listener: database unavailable (%s); answered 503", type(error).__name__)
+            return BoltResponse(status=503, body="database unavailable; retry later\n", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if isinstance(error, NoResultFound):
+            log.warning("Slack listener: the request names a row that does not exist")
+            return BoltResponse(status=404, body="that item no longer exists\n")
+        if _raised_inside_bolt(error):
+            # Bolt's own code tripped over a field no check here knows: the request's fault.
+            log.warning("Slack request bolt could not read: %r", error)
+            return BoltResponse(status=400, body="malformed Slack request\n")
+        log.error("Slack listener failed", exc_info=error)
+        return None
+
+    app.error(on_error)
+
+
 async def handle_slack_request(
     request: web.Request, app: AsyncApp, signing_secret: str, identity: BotIdentity
 ) -> web.Response:
@@ -116,5 +153,13 @@ async def handle_slack_request(
         if kind == "command":
             return web.json_response({"response_type": "ephemeral", "text": FOREIGN_WORKSPACE})
         return web.Response(status=200)
-    bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
-    return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+    try:
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # answered 503 by the web layer
+        # Bolt reads fields our shape check does not know about; a signed request it
+        # cannot read is still the sender's problem, not a 500 (the body is not logged).
+        log.warning("Slack %s could not be read: %r", kind, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        return _reject(400, f"malformed Slack {kind}")

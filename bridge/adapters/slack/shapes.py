@@ -132,6 +132,8 @@ def _action_problem(i: int, action: Any) -> str | None:
 def _view_problem(view: Any) -> str | None:
     if not isinstance(view, dict):
         return "view is not an object"
+    if not isinstance(view.get("type"), str):
+        return "view.type is missing"
     problem = _string_problem(view, {"callback_id": 255, "private_metadata": 3_000, "id": ID_MAX, "team_id": ID_MAX, "app_installed_team_id": ID_MAX}, "view.")
     if problem or view.get("callback_id") != "smsbridge.edit_draft":
         return problem
@@ -141,7 +143,7 @@ def _view_problem(view: Any) -> str | None:
     values = state.get("values") if isinstance(state, dict) else None
     draft = values.get("draft") if isinstance(values, dict) else None
     field = draft.get("text") if isinstance(draft, dict) else None
-    if not isinstance(field, dict) or not (field.get("value") is None or isinstance(field.get("value"), str)):
+    if not isinstance(field, dict) or "value" not in field or not (field["value"] is None or isinstance(field["value"], str)):
         return "view.state.values.draft.text is not a text input"
     if len(field.get("value") or "") > TEXT_MAX:
         return "view.state.values.draft.text is too long"
@@ -174,6 +176,10 @@ def _interaction_problem(payload: dict[str, Any]) -> str | None:
 
 def shape_problem(kind: str, body: dict[str, Any]) -> str | None:
     """What is wrong with a parsed Slack request, or None when listeners can read it."""
+    for name in ("event", "view", "message", "container", "state", "enterprise", "team"):
+        # Bolt's own middleware reads these as objects whatever the request's kind.
+        if name in body and not isinstance(body[name], (dict, str) if name == "team" else dict):
+            return f"{name} is not an object"
     if kind == "event":
         return _event_problem(body)
     if kind == "command":
