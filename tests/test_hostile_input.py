@@ -18,7 +18,7 @@ from bridge.adapters.slack.receiver import FOREIGN_WORKSPACE
 from bridge.inbox.db import Database
 from bridge.inbox.intake import Intake, RejectedText
 from tests.fakes.recorder import Recorder
-from tests.harness import CHANNEL, CUSTOMER, NUMBER, Harness
+from tests.harness import CHANNEL, Harness
 
 
 async def nothing_happened(h: Harness) -> None:
@@ -216,7 +216,7 @@ async def test_media_url_elsewhere_is_never_fetched_nor_given_credentials(harnes
         await harness.drain()
         assert internal.requests == []
     thread = harness.thread(await harness.first_thread())
-    assert [m["text"] for m in thread][0] == "look"
+    assert thread[0]["text"] == "look"
     assert harness.slack.files == []
     assert any("not on the provider's API host" in m["text"] for m in thread)
 

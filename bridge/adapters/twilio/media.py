@@ -115,7 +115,7 @@ class TwilioMediaFetcher:
         session = await self._client()
         try:
             return await self._fetch(session, url, content_type)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ProviderError(f"media download failed: {type(exc).__name__}", retryable=True) from exc
 
     async def _fetch(self, session: aiohttp.ClientSession, url: str, content_type: str) -> FetchedMedia:
