@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
 from bridge.adapters.slack.poster import SlackPoster
-from bridge.adapters.slack.receiver import answer_listener_errors, handle_slack_request
+from bridge.adapters.slack.receiver import answer_listener_errors, handle_slack_request, only_our_installation
 from bridge.adapters.twilio.media import TwilioMediaFetcher
 from bridge.adapters.twilio.sender import TwilioSender, make_client
 from bridge.adapters.web import SlackHandler, WebContext, build_web_app
@@ -127,6 +127,7 @@ class SmsBridge:
         handlers = SlackHandlers(self.threads, self.channel_commands, self.actions, poster, self.state, self.directory)
         bolt = build_bolt_app(self.slack_client, handlers, reveal(s.slack_signing_secret), self.slack_identity)
         answer_listener_errors(bolt)
+        only_our_installation(bolt, self.slack_identity)
         return bolt
 
     def _wire_discord(self) -> None:

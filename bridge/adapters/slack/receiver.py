@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -83,6 +84,20 @@ def _foreign(kind: str, body: dict[str, Any], identity: BotIdentity) -> bool:
     if identity.org_wide():
         return their_org != enterprise_id
     return their_team != team_id
+
+
+def only_our_installation(app: AsyncApp, identity: BotIdentity) -> None:
+    """The same installation check for requests that do not pass through the HTTP guard
+    (Socket Mode): a request for another workspace or app is acknowledged, not run."""
+
+    async def check(body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:  # noqa: A002 - bolt's name
+        kind = "command" if "command" in body else "event" if "event" in body else "interaction"
+        if await identity.ensure() and _foreign(kind, body, identity):
+            log.warning("ignored a Slack %s for another app or workspace", kind)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    app.middleware(check)
 
 
 def _raised_inside_bolt(error: BaseException) -> bool:
