@@ -22,11 +22,12 @@ AUTH = "twilio-auth-123"
 def configured_logging() -> Iterator[None]:
     """setup_logging changes process-wide state: put it back after the test."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    level = root.level
     libraries = {name: logging.getLogger(name).level for name in ("twilio", "aiohttp.access", "alembic", "slack_bolt", "slack_sdk", "asyncio", "discord")}
     yield
     uninstall_privacy()
-    root.handlers[:] = handlers
+    # Only our handler goes: pytest adds and removes its own per test phase.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "smsbridge"]
     root.setLevel(level)
     for name, old in libraries.items():
         logging.getLogger(name).setLevel(old)
