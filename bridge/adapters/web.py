@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DataError
 
 from bridge import metrics
 from bridge.adapters.twilio.webhook import MAX_WEBHOOK_BYTES, BadWebhook, parse_form, signature_ok, to_inbound, to_status
@@ -61,6 +62,9 @@ async def answer_failures(request: web.Request, handler: Handler) -> web.StreamR
         raise
     except RejectedText as exc:
         return _reply(route, 400, str(exc))
+    except DataError as exc:  # a value out of range or too long for its column
+        log.warning("%s %s: the database refused a value: %s", request.method, request.path, type(exc.orig).__name__)
+        return _reply(route, 400, "a value in this request cannot be stored")
     except Exception as exc:  # noqa: BLE001 - answered below
         if database_unavailable(exc):
             log.warning("%s %s: database unavailable (%s); answered 503", request.method, request.path, type(exc).__name__)
