@@ -262,3 +262,12 @@ async def test_slack_requests_for_another_team_or_app_do_nothing(harness: Harnes
     await harness.teammate(root, "!r now it goes")
     await harness.drain()
     assert [m["Body"] for m in harness.sms_sent()] == ["now it goes"]
+
+
+async def test_intake_refuses_a_value_too_long_for_its_column_before_the_batch(db: Database) -> None:
+    intake = Intake(db, lambda: None)
+    with pytest.raises(RejectedText):
+        await intake.submit("q" * 121, {"body": "x"}, "in:SM1")
+    with pytest.raises(RejectedText):
+        await intake.submit("q", {"body": "x"}, "in:" + "S" * 300)
+    assert await intake.submit("q", {"body": "x"}, "in:SM1") is True

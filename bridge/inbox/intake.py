@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import String, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.inbox.db import Database, DatabaseUnavailable, database_unavailable
@@ -28,6 +28,16 @@ MAX_BATCH = 200
 # never counts, so background work runs at full speed then.
 BURST_COUNT = 10
 BURST_WINDOW = 0.1
+
+
+def _column_length(name: str) -> int:
+    column_type = OutboxJob.__table__.c[name].type
+    assert isinstance(column_type, String) and column_type.length is not None
+    return column_type.length
+
+
+_QUEUE_MAX = _column_length("queue")
+_DEDUPE_MAX = _column_length("dedupe_key")
 
 
 class RejectedText(ValueError):
@@ -50,10 +60,13 @@ class Intake:
         self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
         self._writer: asyncio.Task[None] | None = None
         insert = postgresql.insert if db.is_postgres else sqlite.insert
-        table = OutboxJob.__table__
-        self._insert = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+        self._insert = insert(OutboxJob).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxJob.dedupe_key)
 
     async def submit(self, queue: str, payload: dict[str, Any], dedupe_key: str) -> bool:
+        # Checked before the batch: a value too long for its column would fail the
+        # whole group commit (it is retried row by row, but that costs a round trip each).
+        if len(queue) > _QUEUE_MAX or len(dedupe_key) > _DEDUPE_MAX:
+            raise RejectedText("this text's sender or id is too long to store")
         now = utcnow()
         loop = asyncio.get_running_loop()
         self._recent.append(loop.time())
