@@ -140,7 +140,7 @@ class Intake:
         async with self.db.engine.begin() as conn:
             # One cached statement; SQLAlchemy sends the rows as multi-row VALUES batches.
             result = await conn.execute(self._insert, rows)
-            keys = {row[0] for row in result.all()}
+            keys = {row[0] for row in result.all() if row[0] is not None}
             if self.db.is_postgres:
                 await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         return keys
