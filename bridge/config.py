@@ -1,6 +1,6 @@
 """Settings: environment, then `.env`, then `smsbridge.toml` (the environment wins).
 
-The names are the deployment's interface (see the README's configuration section).
+Names are a public interface (README "Configuration"); a deployment depends on them.
 Tokens are `SecretStr`, so a settings object printed or logged shows `**********`;
 `reveal()` hands the value to the one client that needs it. Inbox numbers and roles
 are checked here, so a typo stops `smsbridge run` with the field's name.
