@@ -271,3 +271,18 @@ async def test_intake_refuses_a_value_too_long_for_its_column_before_the_batch(d
     with pytest.raises(RejectedText):
         await intake.submit("q", {"body": "x"}, "in:" + "S" * 300)
     assert await intake.submit("q", {"body": "x"}, "in:SM1") is True
+
+
+async def test_names_that_resolve_to_internal_addresses_are_refused() -> None:
+    # With a public API origin, a redirect to a name that resolves to 127.0.0.1 is
+    # refused on the addresses the connection would use, so DNS cannot smuggle one in.
+    from bridge.adapters.twilio.media import InternalAddress, PublicOnlyResolver, is_internal
+
+    resolver = PublicOnlyResolver()
+    try:
+        with pytest.raises(InternalAddress):
+            await resolver.resolve("localhost", 80)
+    finally:
+        await resolver.close()
+    assert is_internal("127.0.0.1") and is_internal("10.1.2.3") and is_internal("169.254.169.254") and is_internal("::1")
+    assert is_internal("::ffff:192.168.0.1") and not is_internal("8.8.8.8")

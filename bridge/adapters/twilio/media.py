@@ -54,7 +54,11 @@ def is_internal(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-class _PublicOnlyResolver(AbstractResolver):
+class InternalAddress(OSError):
+    """A name that resolves only to loopback, private or link-local addresses."""
+
+
+class PublicOnlyResolver(AbstractResolver):
     """Resolves names to public addresses only (the connection uses these answers)."""
 
     def __init__(self) -> None:
@@ -64,7 +68,7 @@ class _PublicOnlyResolver(AbstractResolver):
         found = await self._inner.resolve(host, port, family)
         public = [entry for entry in found if not is_internal(entry["host"])]
         if not public:
-            raise OSError(f"{host} resolves only to internal addresses")
+            raise InternalAddress(f"{host} resolves only to internal addresses")
         return public
 
     async def close(self) -> None:
@@ -97,7 +101,7 @@ class TwilioMediaFetcher:
         if self._session is None:
             connector: aiohttp.BaseConnector | None = None
             if not await self._internal_allowed():
-                connector = aiohttp.TCPConnector(resolver=_PublicOnlyResolver())
+                connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver())
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60), connector=connector)
         return self._session
 
@@ -116,6 +120,8 @@ class TwilioMediaFetcher:
         try:
             return await self._fetch(session, url, content_type)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if isinstance(exc, InternalAddress) or isinstance(getattr(exc, "os_error", None), InternalAddress):
+                raise ProviderError("attachment redirect to an internal address refused", retryable=False) from exc
             raise ProviderError(f"media download failed: {type(exc).__name__}", retryable=True) from exc
 
     async def _fetch(self, session: aiohttp.ClientSession, url: str, content_type: str) -> FetchedMedia:
