@@ -15,6 +15,11 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bridge.adapters.slack.receiver import FOREIGN_WORKSPACE
+from bridge.adapters.twilio.media import (
+    InternalAddress,
+    PublicOnlyResolver,
+    is_internal,
+)
 from bridge.inbox.db import Database
 from bridge.inbox.intake import Intake, RejectedText
 from tests.fakes.recorder import Recorder
@@ -276,8 +281,6 @@ async def test_intake_refuses_a_value_too_long_for_its_column_before_the_batch(d
 async def test_names_that_resolve_to_internal_addresses_are_refused() -> None:
     # With a public API origin, a redirect to a name that resolves to 127.0.0.1 is
     # refused on the addresses the connection would use, so DNS cannot smuggle one in.
-    from bridge.adapters.twilio.media import InternalAddress, PublicOnlyResolver, is_internal
-
     resolver = PublicOnlyResolver()
     try:
         with pytest.raises(InternalAddress):

@@ -90,7 +90,7 @@ def only_our_installation(app: AsyncApp, identity: BotIdentity) -> None:
     """The same installation check for requests that do not pass through the HTTP guard
     (Socket Mode): a request for another workspace or app is acknowledged, not run."""
 
-    async def check(body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:  # noqa: A002 - bolt's name
+    async def check(body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         kind = "command" if "command" in body else "event" if "event" in body else "interaction"
         if await identity.ensure() and _foreign(kind, body, identity):
             log.warning("ignored a Slack %s for another app or workspace", kind)
