@@ -80,9 +80,29 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+# pg_advisory_xact_lock(class, object): this class with the schema's OID as the
+# object, so processes migrating the same schema queue up and other schemas don't.
+_MIGRATION_LOCK_CLASS = 0x736D7362  # "smsb"
+_PG_MIGRATION_LOCK = text(
+    "SELECT pg_advisory_xact_lock(:lock_class,"
+    " coalesce((SELECT oid FROM pg_namespace WHERE nspname = current_schema()), 0)::int)"
+)
+
+
 async def migrate(db: Database) -> None:
-    """Apply every Alembic migration on the database's own connection."""
+    """Apply every Alembic migration on the database's own connection.
+
+    Several processes may start at once on an empty database: each takes a lock first,
+    so one migrates and the others, once it commits, find the schema at head. The
+    whole upgrade is one transaction, holding the lock until it commits.
+    """
     async with db.engine.begin() as conn:
+        if db.is_postgres:
+            await conn.execute(_PG_MIGRATION_LOCK, {"lock_class": _MIGRATION_LOCK_CLASS})
+        elif db.engine.dialect.name == "sqlite":
+            # SQLite's write lock, taken now rather than at the first write; the others
+            # wait for it (busy_timeout) and then see the committed schema.
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
         await conn.run_sync(_upgrade)
 
 
