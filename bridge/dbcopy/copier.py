@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -137,18 +137,48 @@ async def _count(conn: AsyncConnection, table: str) -> int:
 async def _copy_table(
     src: AsyncConnection, dst: AsyncConnection, table: Table, batch_size: int, progress: CopyProgress | None
 ) -> None:
-    statement = insert(table)
+    write = await _copy_writer(dst, table)
     key = list(table.primary_key.columns)
     result = await src.stream(select(table).order_by(*key).execution_options(yield_per=batch_size))
     async for batch in result.partitions(batch_size):
         rows = [dict(row._mapping) for row in batch]
         _check_lengths(table, rows)
         try:
-            await dst.execute(statement, rows)
+            await write(rows)
         except DBAPIError as exc:
             raise CopyError(f"cannot write table {table.name}: {_first_line(exc.orig)}; the target was left empty") from exc
         if progress is not None:
             progress.advance(table.name, len(rows))
+
+
+Writer = Callable[[list[dict[str, Any]]], Awaitable[Any]]
+
+
+async def _copy_writer(dst: AsyncConnection, table: Table) -> Writer:
+    """PostgreSQL through asyncpg: COPY, on the transaction's own connection, with each
+    value converted as SQLAlchemy would bind it. Elsewhere: an executemany INSERT."""
+    dialect = dst.dialect
+    if dialect.name != "postgresql" or dialect.driver != "asyncpg":
+        statement = insert(table)
+        return lambda rows: dst.execute(statement, rows)
+    import asyncpg
+
+    raw = (await dst.get_raw_connection()).driver_connection
+    assert raw is not None
+    names = [column.name for column in table.columns]
+    binds = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns]
+
+    async def copy(rows: list[dict[str, Any]]) -> None:
+        records = [
+            tuple(value if bind is None else bind(value) for bind, value in zip(binds, (row[n] for n in names)))
+            for row in rows
+        ]
+        try:
+            await raw.copy_records_to_table(table.name, records=records, columns=names)
+        except asyncpg.PostgresError as exc:
+            raise CopyError(f"cannot write table {table.name}: {_first_line(exc)}; the target was left empty") from exc
+
+    return copy
 
 
 def _check_lengths(table: Table, rows: list[dict[str, Any]]) -> None:
