@@ -111,6 +111,15 @@ async def test_copy_keeps_every_row_search_and_new_texts(databases: DatabaseFact
         with pytest.raises(CopyError, match="the target database is not empty"):
             await copy_database(source, target)
         assert await _counts(target) == expected
+
+        # And back: the copy reads PostgreSQL (or SQLite) as well as it writes it.
+        back = create_database(f"sqlite+aiosqlite:///{tmp_path / 'back.db'}")
+        try:
+            assert all(c.matches for c in await copy_database(target, back))
+            assert await _counts(back) == expected
+            assert await _history(back) == await _history(source)
+        finally:
+            await back.dispose()
     finally:
         await source.dispose()
         await target.dispose()
