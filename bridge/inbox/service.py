@@ -135,7 +135,7 @@ class InboxService:
         An ordinary text costs one INSERT here (the job that processes it, deduplicated
         by MessageSid) and is filed into its conversation by a worker a moment later. A
         consent keyword (STOP, START, HELP) is processed before the webhook is answered,
-        so an opt-out is recorded before anything else can happen (COMPLIANCE rule 2).
+        so an opt-out is recorded before anything else can happen (docs/compliance.md rule 2).
         """
         inbox = self.directory.match(sms.to, sms.messaging_service_sid)  # UnknownInbox: 404
         phone = parse_phone(sms.sender)
