@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,30 +139,60 @@ async def _count(conn: AsyncConnection, table: str) -> int:
 async def _copy_table(
     src: AsyncConnection, dst: AsyncConnection, table: Table, batch_size: int, progress: CopyProgress | None
 ) -> None:
-    write = await _copy_writer(dst, table)
-    key = list(table.primary_key.columns)
-    result = await src.stream(select(table).order_by(*key).execution_options(yield_per=batch_size))
-    async for batch in result.partitions(batch_size):
-        rows = [dict(row._mapping) for row in batch]
-        _check_lengths(table, rows)
-        try:
-            await write(rows)
-        except DBAPIError as exc:
-            raise CopyError(f"cannot write table {table.name}: {_first_line(exc.orig)}; the target was left empty") from exc
-        if progress is not None:
-            progress.advance(table.name, len(rows))
+    writer = await _writer_for(dst, table)
+    # The next batch is read and converted while the target works on this one: the
+    # database's work (constraints, the search triggers) then hides most of ours.
+    batches: asyncio.Queue[list[Any] | Exception | None] = asyncio.Queue(maxsize=2)
+    reader = asyncio.create_task(_read(src, table, batch_size, writer.prepare, batches))
+    try:
+        while (batch := await batches.get()) is not None:
+            if isinstance(batch, Exception):
+                raise batch
+            try:
+                await writer.write(batch)
+            except DBAPIError as exc:
+                raise CopyError(f"cannot write table {table.name}: {_first_line(exc.orig)}; the target was left empty") from exc
+            if progress is not None:
+                progress.advance(table.name, len(batch))
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
 
 
-Writer = Callable[[list[dict[str, Any]]], Awaitable[Any]]
+async def _read(
+    src: AsyncConnection,
+    table: Table,
+    batch_size: int,
+    prepare: Callable[[list[dict[str, Any]]], list[Any]],
+    batches: asyncio.Queue[list[Any] | Exception | None],
+) -> None:
+    """Every row of `table` in primary-key order, checked and prepared, then None."""
+    try:
+        query = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=batch_size)
+        async with src.stream(query) as result:
+            async for part in result.partitions(batch_size):
+                rows = [dict(row._mapping) for row in part]
+                _check_lengths(table, rows)
+                await batches.put(prepare(rows))
+        await batches.put(None)
+    except Exception as exc:  # noqa: BLE001 - handed to the writer's side, which raises it
+        await batches.put(exc)
 
 
-async def _copy_writer(dst: AsyncConnection, table: Table) -> Writer:
+@dataclass(frozen=True)
+class _Writer:
+    prepare: Callable[[list[dict[str, Any]]], list[Any]]
+    write: Callable[[list[Any]], Awaitable[Any]]
+
+
+async def _writer_for(dst: AsyncConnection, table: Table) -> _Writer:
     """PostgreSQL through asyncpg: COPY, on the transaction's own connection, with each
     value converted as SQLAlchemy would bind it. Elsewhere: an executemany INSERT."""
     dialect = dst.dialect
     if dialect.name != "postgresql" or dialect.driver != "asyncpg":
         statement = insert(table)
-        return lambda rows: dst.execute(statement, rows)
+        return _Writer(prepare=lambda rows: rows, write=lambda rows: dst.execute(statement, rows))
     import asyncpg
 
     raw = (await dst.get_raw_connection()).driver_connection
@@ -168,17 +200,19 @@ async def _copy_writer(dst: AsyncConnection, table: Table) -> Writer:
     names = [column.name for column in table.columns]
     binds = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns]
 
-    async def copy(rows: list[dict[str, Any]]) -> None:
-        records = [
+    def records(rows: list[dict[str, Any]]) -> list[Any]:
+        return [
             tuple(value if bind is None else bind(value) for bind, value in zip(binds, (row[n] for n in names)))
             for row in rows
         ]
+
+    async def copy(batch: list[Any]) -> None:
         try:
-            await raw.copy_records_to_table(table.name, records=records, columns=names)
+            await raw.copy_records_to_table(table.name, records=batch, columns=names)
         except asyncpg.PostgresError as exc:
             raise CopyError(f"cannot write table {table.name}: {_first_line(exc)}; the target was left empty") from exc
 
-    return copy
+    return _Writer(prepare=records, write=copy)
 
 
 def _check_lengths(table: Table, rows: list[dict[str, Any]]) -> None:
