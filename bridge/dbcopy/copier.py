@@ -98,7 +98,9 @@ async def copy_database(
 def _same_database(source: Database, target: Database) -> bool:
     a, b = source.engine.url, target.engine.url
     if a.get_backend_name() == "sqlite" and b.get_backend_name() == "sqlite":
-        return a.database not in (None, "", ":memory:") and a.database == b.database
+        if a.database in (None, "", ":memory:") or b.database in (None, "", ":memory:"):
+            return False
+        return Path(a.database).expanduser().resolve() == Path(b.database).expanduser().resolve()
     # Two schemas of one PostgreSQL database differ by search_path, not by URL.
     return False
 
