@@ -458,10 +458,12 @@ class OutboxWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         job = self._active.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
             # Recording the outcome failed (the database went away mid-job): the job
             # stays leased and is run again, reconciled, once its lease runs out.
-            log.warning("job %s: its outcome could not be recorded: %r", job.id if job else "?", task.exception())
+            # The class only: a database error's text may carry customer data.
+            log.warning("job %s: its outcome could not be recorded (%s)", job.id if job else "?", type(error).__name__)
         self.outbox.wake()
 
     async def drain(self, timeout: float = 10.0) -> None:
