@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,7 +14,7 @@ from sqlalchemy import text
 
 from bridge.inbox.db import MIGRATIONS_DIR, Database, create_database, migrate
 from tests.conftest import PG_SKIP_REASON, PG_URL, DatabaseFactory, _asyncpg_dsn
-from tests.harness import Harness
+from tests.harness import DISCORD_ANA, Harness
 
 
 def _head() -> str:
@@ -103,12 +104,33 @@ async def _backends(h: Harness, name: str) -> list[tuple[int, str]]:
         await conn.close()
 
 
-async def _terminate(pids: list[int]) -> None:
+async def _restart(h: Harness, name: str) -> list[int]:
+    """What a server restart does to smsbridge's connections: every backend ends, and
+    smsbridge sees each of its sockets closed. Returns the terminated pids."""
     conn = await asyncpg.connect(_asyncpg_dsn(PG_URL or ""))
     try:
-        await conn.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids)
+        rows = await conn.fetch("SELECT pid, client_port FROM pg_stat_activity WHERE application_name = $1", name)
+        assert rows, "smsbridge holds connections (pool, LISTEN)"
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [r["pid"] for r in rows])
     finally:
         await conn.close()
+    pids, ports = [r["pid"] for r in rows], {r["client_port"] for r in rows}
+    await h.slack.wait_for(lambda: _gone(h, name, pids), timeout=10, message="the terminated backends to exit")
+    # A backend leaves pg_stat_activity just before its socket closes: wait until this
+    # process has seen every one of those sockets close, as it would after a restart.
+    await h.slack.wait_for(lambda: not _open_local_ports() & ports, timeout=10, message="the sockets to close")
+    return pids
+
+
+def _open_local_ports() -> set[int]:
+    """Local ports of this machine's IPv4 TCP sockets still open on our side
+    (ESTABLISHED, or CLOSE_WAIT: the peer closed, we have not noticed yet)."""
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] in ("01", "08"):
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 @pytest.mark.skipif(not PG_URL, reason=PG_SKIP_REASON)
@@ -121,13 +143,7 @@ async def test_processes_reconnect_after_the_database_dropped_every_connection(t
         root = await h.first_thread()
         await h.drain()
         name = databases.application_name
-        killed = [pid for pid, _ in await _backends(h, name)]
-        assert killed, "smsbridge holds connections (pool, LISTEN)"
-
-        await _terminate(killed)
-        await h.slack.wait_for(
-            lambda: _gone(h, name, killed), timeout=10, message="the terminated backends to exit"
-        )
+        await _restart(h, name)
 
         # The next webhook is stored and posted; workers carry on with a reply.
         await h.text_in("after the restart")
@@ -154,3 +170,35 @@ async def _gone(h: Harness, name: str, pids: list[int]) -> bool:
 
 async def _listening(h: Harness, name: str) -> bool:
     return any(query.startswith("LISTEN") for _, query in await _backends(h, name))
+
+
+@pytest.mark.skipif(not PG_URL, reason=PG_SKIP_REASON)
+async def test_the_discord_gateway_holder_keeps_its_lease_through_a_database_restart(tmp_path: Any) -> None:
+    databases = NamedConnections(tmp_path)
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, discord_lease_seconds=3.0)
+    await h.start()
+    try:
+        assert h.bridge is not None and h.discord is not None
+        await h.text_in("before the restart")
+        post = await h.first_post()
+        await _restart(h, databases.application_name)
+
+        # The gateway still hears teammates (a note, a reply sent), and texts still post.
+        await h.discord.user_message(post["id"], DISCORD_ANA, "checking with the workshop")
+        await h.discord.user_message(post["id"], DISCORD_ANA, "!r back in a minute")
+        await h.text_in("after the restart")
+        await h.discord.wait_for(
+            lambda: any(m["content"].endswith("\nafter the restart") for m in h.post_messages(post["id"])),
+            timeout=10,
+            message=f"the text after the restart in the forum post: {h.post_messages(post['id'])}",
+        )
+        await h.drain()
+        assert [m["Body"] for m in h.sms_sent()] == ["back in a minute"]
+        assert [tuple(r) for r in await h.rows("SELECT body FROM notes")] == [("checking with the workshop",)]
+        gateway = h.bridge.discord_gateway
+        assert gateway is not None and gateway.lease.held
+        holders = await h.rows("SELECT holder FROM leases WHERE name = 'discord-gateway'")
+        assert [r[0] for r in holders] == [gateway.lease.holder]
+    finally:
+        await h.stop()
+        await databases.cleanup()
