@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
+from bridge.adapters.slack.pacing import ChannelPacer
 from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.receiver import handle_slack_request
 from bridge.adapters.twilio.media import TwilioMediaFetcher
@@ -112,15 +113,16 @@ class SmsBridge:
             return None
         # One HTTP session for every Slack call: without it slack_sdk opens a new
         # connection (and TLS handshake) per API call.
-        self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=s.slack_timeout))
         self.slack_client = AsyncWebClient(
             token=s.slack_bot_token,
             base_url=s.slack_api_url,
-            timeout=30,
+            timeout=int(max(1, s.slack_timeout)),
             session=self._slack_session,
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
-        poster = SlackPoster(self.slack_client, self.state, self._media)
+        pacer = ChannelPacer(interval=s.slack_post_interval, burst=max(1, s.slack_post_burst))
+        poster = SlackPoster(self.slack_client, self.state, self._media, pacer)
         poster.register(self.outbox)
         self.slack_identity = BotIdentity(self.slack_client)
         handlers = SlackHandlers(self.threads, self.channel_commands, self.actions, poster, self.state, self.directory)

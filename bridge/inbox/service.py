@@ -545,6 +545,8 @@ class InboxService:
 
     async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:
         """Undo a reply still waiting (pending in its undo window, held, or a draft)."""
+        # Only a draft has a draft message to update: an undone or discarded reply has none.
+        was = (await session.execute(select(Message.status).where(Message.id == message_id))).scalar_one_or_none()
         result = await session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status.in_(statuses_))
@@ -559,7 +561,8 @@ class InboxService:
         inbox = self.directory.get(conv.inbox_id)
         audit.record(session, actor_of(actor.platform, actor.user_id), "reply_canceled", conv.id, message_id=message_id)
         await self._status_changed(session, message)
-        await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
+        if was == "draft":
+            await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
         return True
 
     async def edit_draft(self, session: AsyncSession, message_id: int, text: str, actor: AgentView) -> bool:
