@@ -40,7 +40,7 @@ class SmsBridge:
 
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
-        self.db = db or create_database(settings.database_url)
+        self.db = db or create_database(settings.database_url, pool_size=settings.database_pool_size)
         self.directory = InboxDirectory()
         self.outbox = Outbox(self.db, retry_base=settings.outbox_retry_base, retry_max=settings.outbox_retry_max)
         platforms = frozenset({"slack"} if settings.slack_enabled else set())

@@ -1,4 +1,4 @@
-"""The `smsbridge` command: run, migrate, check, contacts import/export."""
+"""The `smsbridge` command: run, migrate, check, contacts import/export, db copy."""
 
 from __future__ import annotations
 
@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     discord_cmd.add_subparsers(dest="action", required=True).add_parser(
         "sync", help="upload the app commands (/reply, /claim, /sms, ...) to Discord"
     )
+    from bridge.dbcopy.command import add_parser as add_db_parser  # issue 9: db copy
+
+    add_db_parser(commands)
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -148,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_contacts(settings, args.action, args.file))
         elif args.command == "discord":
             return asyncio.run(_discord(settings, args.action))
+        elif args.command == "db":
+            from bridge.dbcopy.command import run_copy
+
+            return asyncio.run(run_copy(args.source or settings.database_url, args.to, args.batch_size))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:

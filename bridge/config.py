@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL: connections each process keeps, and as many again in a burst.
+    database_pool_size: int = Field(default=10, ge=1)
     public_url: str | None = None
     host: str = "0.0.0.0"
     port: int = 8080

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # The driver's connect arguments, for the connections kept outside the pool.
+    connect_args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    async def dedicated_connection(self) -> Any:
+        """A PostgreSQL (asyncpg) connection of its own, outside the pool, set up as the
+        pool's are: for LISTEN and session advisory locks, which live as long as it does."""
+        import asyncpg
+
+        url = self.engine.url.set(drivername="postgresql")
+        return await asyncpg.connect(url.render_as_string(hide_password=False), **self.connect_args)
 
     async def ping(self, timeout: float = 5.0) -> bool:
         try:
@@ -77,25 +87,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_database(url: str, *, connect_args: dict[str, Any] | None = None) -> Database:
+def _replace_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """At checkout, a connection the server has closed (a restart, a failover,
+    pg_terminate_backend) is swapped for a new one: the pool retries with a fresh
+    connection, so the first request after a restart succeeds. asyncpg notices the
+    closed socket by itself, so unlike pool_pre_ping this costs no round trip."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
+
+
+def create_database(url: str, *, connect_args: dict[str, Any] | None = None, pool_size: int = 10) -> Database:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"connect_args": connect_args or {}}
+    connect_args = dict(connect_args or {})
+    kwargs: dict[str, Any] = {"connect_args": connect_args}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
-        # No pre-ping: it costs a round trip per checkout; a dead connection is
-        # replaced when it fails, and every write here is retried or idempotent.
-        kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+        # Named in pg_stat_activity, so an operator sees which connections are ours.
+        server_settings = {"application_name": "smsbridge", **connect_args.get("server_settings", {})}
+        connect_args["server_settings"] = server_settings
+        # pool_size steady connections and as many again in a burst (DATABASE_POOL_SIZE).
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     # SQL errors carry the statement's parameters (numbers, message text): shown only
     # when the operator asked for LOG_LEVEL=DEBUG.
     kwargs["hide_parameters"] = not logging.getLogger().isEnabledFor(logging.DEBUG)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return Database(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    elif parsed.get_driver_name() == "asyncpg":
+        event.listen(engine.sync_engine, "checkout", _replace_closed)
+    return Database(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False), connect_args=connect_args)
 
 
 def alembic_config() -> Config:
@@ -110,9 +134,29 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+# pg_advisory_xact_lock(class, object): this class with the schema's OID as the
+# object, so processes migrating the same schema queue up and other schemas don't.
+_MIGRATION_LOCK_CLASS = 0x736D7362  # "smsb"
+_PG_MIGRATION_LOCK = text(
+    "SELECT pg_advisory_xact_lock(:lock_class,"
+    " coalesce((SELECT oid FROM pg_namespace WHERE nspname = current_schema()), 0)::int)"
+)
+
+
 async def migrate(db: Database) -> None:
-    """Apply every Alembic migration on the database's own connection."""
+    """Apply every Alembic migration on the database's own connection.
+
+    Several processes may start at once on an empty database: each takes a lock first,
+    so one migrates and the others, once it commits, find the schema at head. The
+    whole upgrade is one transaction, holding the lock until it commits.
+    """
     async with db.engine.begin() as conn:
+        if db.is_postgres:
+            await conn.execute(_PG_MIGRATION_LOCK, {"lock_class": _MIGRATION_LOCK_CLASS})
+        elif db.engine.dialect.name == "sqlite":
+            # SQLite's write lock, taken now rather than at the first write; the others
+            # wait for it (busy_timeout) and then see the committed schema.
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
         await conn.run_sync(_upgrade)
 
 

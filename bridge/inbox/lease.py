@@ -103,12 +103,9 @@ class LeaseKeeper:
         await self._advisory_unlock()
 
     async def _advisory_lock(self) -> bool:
-        import asyncpg
-
         try:
             if self._lock_conn is None or self._lock_conn.is_closed():
-                url = self.db.engine.url.set(drivername="postgresql")
-                self._lock_conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+                self._lock_conn = await self.db.dedicated_connection()
             return bool(await self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key))
         except Exception as exc:  # noqa: BLE001 - no lock means "not held", never a crash
             log.warning("lease %s: advisory lock unavailable: %s", self.name, exc)

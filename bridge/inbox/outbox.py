@@ -353,6 +353,7 @@ class OutboxWorker:
         self._active: dict[asyncio.Task[None], Job] = {}
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
+        self._relisten: asyncio.Task[None] | None = None
         self._stopping = False
 
     async def start(self) -> None:
@@ -364,15 +365,31 @@ class OutboxWorker:
             self.outbox._due_in(max(due, 0.001))
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
-    async def _listen(self) -> None:
-        import asyncpg
-
-        url = self.outbox.db.engine.url.set(drivername="postgresql")
+    async def _listen(self) -> bool:
         try:
-            self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.outbox.wake())
+            listener = await self.outbox.db.dedicated_connection()
+            await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.outbox.wake())
         except Exception:  # noqa: BLE001 - polling still works, only slower across processes
             log.warning("LISTEN %s failed; other processes' jobs are picked up by polling", NOTIFY_CHANNEL)
+            return False
+        # A database restart closes it: listen again once the database is back.
+        listener.add_termination_listener(lambda _conn: self._listen_again())
+        self._listener = listener
+        return True
+
+    def _listen_again(self) -> None:
+        if not self._stopping and (self._relisten is None or self._relisten.done()):
+            self._relisten = asyncio.create_task(self._relisten_loop(), name="outbox-listen-again")
+
+    async def _relisten_loop(self) -> None:
+        delay = 0.5
+        while not self._stopping:
+            await asyncio.sleep(delay)
+            if await self._listen():
+                log.info("LISTEN %s restored", NOTIFY_CHANNEL)
+                self.outbox.wake()  # jobs other processes queued meanwhile
+                return
+            delay = min(delay * 2, 15.0)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -395,6 +412,10 @@ class OutboxWorker:
             # leases run out; the next attempt reconciles, as after a crash.
             with contextlib.suppress(Exception):
                 await self.outbox.release([job for task, job in running.items() if task.cancelled()])
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -436,11 +457,13 @@ class OutboxWorker:
                 await asyncio.wait_for(wakeup.wait(), timeout)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._active.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
-            # Recording the outcome failed (the database went away): the lease runs out
-            # and the job is tried again. Retrieved here, so asyncio does not complain.
-            log.warning("%s could not record its outcome: %r", task.get_name(), task.exception())
+        job = self._active.pop(task, None)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            # Recording the outcome failed (the database went away mid-job): the job
+            # stays leased and is run again, reconciled, once its lease runs out.
+            # The class only: a database error's text may carry customer data.
+            log.warning("job %s: its outcome could not be recorded (%s)", job.id if job else "?", type(error).__name__)
         self.outbox.wake()
 
     async def drain(self, timeout: float = 10.0) -> None:
