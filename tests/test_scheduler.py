@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,12 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.clock import ManualClock
 from bridge.inbox.db import Database
-from bridge.inbox.models import AuditEvent, Contact, Conversation, Inbox, OutboxJob, Timer
+from bridge.inbox.models import (
+    AuditEvent,
+    Contact,
+    Conversation,
+    Inbox,
+    OutboxJob,
+    Timer,
+)
 from bridge.inbox.outbox import Outbox
 from bridge.inbox.scheduler import Scheduler, TimerInfo
 from tests.conftest import DatabaseFactory
 
-T0 = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
 
 class Recorder:
