@@ -273,7 +273,7 @@ class Scheduler:
                 log.warning("a timer handler failed; firing its batch one timer at a time", exc_info=True)
                 seen, count = await self._fire_one_by_one()
             fired += count
-            if seen < self.batch_size:
+            if seen < self.batch_size or self._stopping:
                 return fired
             await asyncio.sleep(0)  # let requests in between batches
         return fired
