@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.app import SmsBridge
 from bridge.inbox.clock import ManualClock
 from bridge.inbox.db import Database
 from bridge.inbox.models import (
@@ -25,9 +26,10 @@ from bridge.inbox.models import (
     OutboxJob,
     Timer,
 )
-from bridge.inbox.outbox import Outbox
+from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.scheduler import Scheduler, TimerInfo
 from tests.conftest import DatabaseFactory
+from tests.harness import CHANNEL, Harness
 
 T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
@@ -395,3 +397,43 @@ async def test_due_times_must_be_timezone_aware(db: Database, clock: ManualClock
                 await scheduler.schedule(session, "test", datetime(2026, 12, 1, 9, 0), key="naive")
     finally:
         scheduler.close()
+
+
+async def test_smsbridge_runs_the_scheduler_and_keeps_timers_across_a_restart(harness: Harness) -> None:
+    """Inside the real process: timer -> outbox job -> the worker posts to Slack."""
+
+    def wire(bridge: SmsBridge) -> None:
+        async def post(job: Job) -> None:
+            assert bridge.slack_client is not None
+            await bridge.slack_client.chat_postMessage(channel=CHANNEL, text=str(job.payload["text"]))
+
+        async def remind(session: AsyncSession, timer: TimerInfo) -> None:
+            await bridge.outbox.enqueue(session, queue="test", kind="test.post", payload=timer.payload)
+
+        bridge.outbox.register("test.post", post)
+        bridge.scheduler.register("test.remind", remind)
+
+    def posted(text: str) -> int:
+        return sum(1 for m in harness.slack.messages(CHANNEL) if m.get("text") == text)
+
+    assert harness.bridge is not None
+    first = harness.bridge
+    wire(first)
+    now = first.scheduler.clock.now()
+    async with first.db.sessions.begin() as session:
+        await first.scheduler.schedule(session, "test.remind", now, {"text": "Call Ana back"}, key="r1")
+        await first.scheduler.schedule(session, "test.remind", now + timedelta(hours=1), {"text": "Follow up"}, key="r2")
+    await harness.slack.wait_for(lambda: posted("Call Ana back") == 1)
+    # Let the job finish: a post whose job is cut off is posted again (the outbox's
+    # at-least-once delivery, not the scheduler's business).
+    await first.worker.drain()
+
+    await harness.restart()
+    second = harness.bridge
+    assert second is not None and second is not first
+    second.scheduler.clock = ManualClock(now + timedelta(hours=1))
+    wire(second)  # registering wakes the loop, which now reads the hand-moved clock
+    await harness.slack.wait_for(lambda: posted("Follow up") == 1)
+    await second.scheduler.settle()
+    await second.worker.drain()
+    assert (posted("Call Ana back"), posted("Follow up")) == (1, 1)
