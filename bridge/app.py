@@ -29,6 +29,7 @@ from bridge.inbox.chatstate import ChatState
 from bridge.inbox.db import Database, create_database, migrate
 from bridge.inbox.delivery import SmsDelivery
 from bridge.inbox.outbox import Outbox, OutboxWorker
+from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.service import InboxService, ServiceOptions
 
@@ -66,6 +67,9 @@ class SmsBridge:
         self.actions = Actions(self.service)
         self.state = ChatState(self.db, self.outbox, self.directory)
         self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers, pressure=self.service.intake.busy)
+        # Timers (docs/scheduling.md): features register their kinds on it; tests may
+        # replace `self.scheduler.clock` with a ManualClock before start().
+        self.scheduler = Scheduler(self.db)
         self.slack_client: AsyncWebClient | None = None
         self._slack_session: aiohttp.ClientSession | None = None
         self.twilio_client: Any = None
@@ -87,6 +91,7 @@ class SmsBridge:
         bolt = self._wire_slack()
         self._wire_discord()
         await self.worker.start()
+        await self.scheduler.start()
         if self.discord_gateway is not None:
             await self.discord_gateway.start()
         if bolt is not None and self.settings.slack_app_token:
@@ -197,10 +202,12 @@ class SmsBridge:
                 await self._socket.close_async()
         if self.discord_gateway is not None:  # Discord adapter (issue 4)
             await self.discord_gateway.stop()
+        await self.scheduler.stop()  # before the worker: a firing timer enqueues jobs
         await self.worker.stop()
         if self.discord_rest is not None:
             await self.discord_rest.close()
         self.outbox.close()
+        self.scheduler.close()
         if self._media is not None:
             await self._media.close()
         if self.twilio_client is not None:

@@ -273,3 +273,28 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Timer(Base):
+    """Something to do at a time (a scheduled message, an SLA warning), fired once.
+
+    Fired and cancelled timers stay as history, so a key is never scheduled twice.
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index("ix_timers_due", "state", "due_at"),
+        Index("ix_timers_conversation", "conversation_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|fired|cancelled|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
