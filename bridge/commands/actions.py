@@ -93,7 +93,7 @@ class Actions:
         if action == "send_anyway":
             if not own:
                 raise Refused("Only its author can send a held reply.")
-            answer = await self.service.release(session, message_id, agent, from_status="held")
+            answer = await self.service.send_held(session, message_id, agent)
             return CommandReply(answer or "It is no longer waiting.", ok=answer is not None)
         # approve a draft
         agent.require("agent", "Approving a draft")
@@ -101,7 +101,7 @@ class Actions:
         inbox = self.service.directory.get(conv.inbox_id)
         if inbox.approval_role is not None and agent.role == inbox.approval_role:
             raise Forbidden("admin", "Approving drafts in this inbox")
-        answer = await self.service.release(session, message_id, agent, from_status="draft")
+        answer = await self.service.approve_draft(session, message_id, agent)
         return CommandReply(f"Approved by {agent.name}: {answer}" if answer else "It is no longer waiting.", ok=answer is not None)
 
     async def edit_draft(self, author: Author, message_id: int, text: str) -> CommandReply:

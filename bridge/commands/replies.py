@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bridge.inbox.chat import Button
+from bridge.inbox.markup import Text
 
-@dataclass(frozen=True)
-class Button:
-    label: str
-    action: str  # e.g. "claim", "undo", "approve"
-    value: str
-    style: str | None = None  # "primary" | "danger"
+__all__ = ["Button", "CommandReply", "ConversationLink"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +21,7 @@ class ConversationLink:
 
 @dataclass(frozen=True)
 class CommandReply:
-    text: str
+    text: Text  # a bare str is shown as it is written
     buttons: tuple[Button, ...] = ()
     links: tuple[ConversationLink, ...] = ()
     ok: bool = True

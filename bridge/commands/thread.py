@@ -19,6 +19,8 @@ from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.models import Conversation, Note, ProcessedEvent, ThreadLink, utcnow
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.chat import MirroredNote
+from bridge.inbox.markup import Rich, Text, own_words
 from bridge.inbox.service import InboxService, ReplyRequest, ReplyResult, SendOutcome
 from bridge.inbox.errors import Refused
 from bridge.inbox.teamwork import Teamwork
@@ -41,7 +43,7 @@ class Answer:
     """What a command did, and what to tell its author (with buttons, when any)."""
 
     outcome: ThreadOutcome | SendOutcome
-    text: str | None
+    text: Text | None
     buttons: tuple[Button, ...] = ()
 
 
@@ -99,10 +101,8 @@ class ThreadCommands:
             except Refused as exc:
                 answer = Answer(ThreadOutcome.REFUSED, str(exc))
             if answer.text and not inline:
-                buttons = [{"label": b.label, "action": b.action, "value": b.value, "style": b.style} for b in answer.buttons]
-                await self.service.fanout.whisper(
-                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer.text, buttons=buttons
-                )
+                text = answer.text if isinstance(answer.text, Rich) else own_words(answer.text)
+                await self.service.fanout.whisper(session, inbox, conv.id, tm.platform, tm.author.user_id, text, answer.buttons)
             reply = None
             if answer.text:
                 failed = answer.outcome in (ThreadOutcome.REFUSED, ThreadOutcome.USAGE, ThreadOutcome.UNKNOWN_COMMAND)
@@ -116,13 +116,8 @@ class ThreadCommands:
         """
         others = {p for p in inbox.chats if p != tm.platform}
         if others:
-            await self.service.fanout.chat(
-                session,
-                inbox,
-                conv.id,
-                "mirror",
-                {"text": tm.text, "author": tm.author.label, "origin": tm.platform, "kind": kind},
-                platforms=others,
+            await self.service.fanout.post(
+                session, inbox, conv.id, MirroredNote(tm.author.label, tm.platform, tm.text, kind), platforms=others
             )
 
     async def _note(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, tm: ThreadMessage) -> None:

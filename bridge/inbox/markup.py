@@ -47,7 +47,14 @@ class Link:
     label: str
 
 
-Segment = Plain | Strong | Code | Mention | Link
+@dataclass(frozen=True)
+class Quote:
+    """Untrusted text shown as a block quote; put it at the start of a line."""
+
+    text: str
+
+
+Segment = Plain | Strong | Code | Mention | Link | Quote
 
 _SPANS = re.compile(r"(\*\*.+?\*\*|`[^`]*`)", re.S)
 _FORMATTER = string.Formatter()
@@ -86,13 +93,15 @@ def _plain_of(segment: Segment) -> str:
         return f"@{segment.name}"
     if isinstance(segment, Link):
         return segment.label
+    if isinstance(segment, Quote):
+        return "> " + segment.text.replace("\n", "\n> ")
     return segment.text
 
 
 def _as_text(value: Value) -> str:
     if isinstance(value, Rich):
         return value.plain()
-    if isinstance(value, (Plain, Strong, Code, Mention, Link)):
+    if isinstance(value, (Plain, Strong, Code, Mention, Link, Quote)):
         return _plain_of(value)
     return str(value)
 
@@ -107,7 +116,7 @@ def _fill(span: str, values: dict[str, Value]) -> Iterator[Segment]:
         value = values[field]
         if isinstance(value, Rich):
             yield from value.segments
-        elif isinstance(value, (Plain, Strong, Code, Mention, Link)):
+        elif isinstance(value, (Plain, Strong, Code, Mention, Link, Quote)):
             yield value
         else:
             yield Plain(_FORMATTER.format_field(_FORMATTER.convert_field(value, conversion), spec or ""))
@@ -135,9 +144,23 @@ def rich(template: str, /, **values: Value) -> Rich:
     return Rich(tuple(segments))
 
 
+def own_words(text: str) -> Rich:
+    """smsbridge's own finished sentence in the neutral markup (`**strong**`, `` `code` ``).
+
+    For text built before rich text existed (command answers): its spans are kept, every
+    character is still escaped by the renderers, so nothing in it can ping anyone.
+    """
+    return rich(text.replace("{", "{{").replace("}", "}}"))
+
+
 def plain(text: str) -> Rich:
     """Untrusted text as it is: no markup is read in it."""
     return Rich((Plain(text),))
+
+
+def quote(text: str) -> Rich:
+    """Untrusted text as a block quote (each of its lines quoted)."""
+    return Rich((Quote(text),))
 
 
 def join(parts: Iterable[Rich | str], separator: str = "\n") -> Rich:

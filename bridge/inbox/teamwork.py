@@ -16,19 +16,19 @@ from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.labels import Priority, status_of
+from bridge.inbox.markup import Mention, rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.routing import InboxRoute
-
-PRIORITY_VALUES = {"low": -1, "normal": 0, "high": 1, "urgent": 2}
 
 
 def _actor(agent: AgentView) -> str:
     return actor_of(agent.platform, agent.user_id)
 
 
-def mention(agent: AgentView) -> dict[str, str]:
-    """Payload that lets each chat adapter render a notifying mention."""
-    return {"platform": agent.platform, "user_id": agent.user_id, "name": agent.name}
+def mention(agent: AgentView) -> Mention:
+    """A notifying mention on the agent's own chat, their name on the others."""
+    return Mention(agent.platform, agent.user_id, agent.name)
 
 
 class Teamwork:
@@ -52,7 +52,7 @@ class Teamwork:
             raise Refused(f"{holder.name} already claimed this conversation. `!assign @you` takes it over.")
         audit.record(session, _actor(agent), "claimed", conv.id, before=None, after=agent.name)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"🙋 {agent.name} claimed this conversation.")
+        await self.fanout.notice(session, inbox, conv.id, rich("🙋 {name} claimed this conversation.", name=agent.name))
         return "It's yours."
 
     async def assign(
@@ -67,10 +67,10 @@ class Teamwork:
         conv.assignee_id = target.id
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "assigned", conv.id, before=before, after=target.name)
-        was = f" (was {before})" if before else ""
+        was = rich(" (was {before})", before=before) if before else ""
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(
-            session, inbox, conv.id, f"👉 Assigned to {{mention}} by {actor.name}{was}.", mention=mention(target)
+            session, inbox, conv.id, rich("👉 Assigned to {target} by {name}{was}.", target=mention(target), name=actor.name, was=was)
         )
         away = f" Note: {target.name} is away." if target.away else ""
         return f"Assigned to {target.name}.{away}"
@@ -84,7 +84,7 @@ class Teamwork:
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "unassigned", conv.id, before=before, after=None)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"↩️ {actor.name} unassigned {before}.")
+        await self.fanout.notice(session, inbox, conv.id, rich("↩️ {name} unassigned {before}.", name=actor.name, before=before))
         return "Unassigned."
 
     async def set_status(
@@ -99,7 +99,13 @@ class Teamwork:
         conv.resolved_at = utcnow() if status == "closed" else None
         audit.record(session, _actor(actor), "status_changed", conv.id, before=before, after=status)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"Status: *{status.capitalize()}* (was {before}) — by {actor.name}.")
+        label = status_of(status)
+        await self.fanout.notice(
+            session,
+            inbox,
+            conv.id,
+            rich("Status: **{status}** (was {before}) — by {name}.", status=label.label if label else status, before=before, name=actor.name),
+        )
         return f"Status set to {status}."
 
     async def set_priority(
@@ -107,7 +113,7 @@ class Teamwork:
     ) -> str:
         actor.require("agent", "Changing the priority")
         before = conv.priority
-        conv.priority = PRIORITY_VALUES[level]
+        conv.priority = Priority.named(level).value
         audit.record(session, _actor(actor), "priority_changed", conv.id, before=before, after=conv.priority)
         await self.fanout.card(session, inbox, conv.id)
         return f"Priority set to {level}."

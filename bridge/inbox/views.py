@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.consent import is_suppressed
+from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
@@ -23,9 +24,9 @@ class ConversationView:
     phone: str
     phone_display: str
     phone_valid: bool
-    status: str
+    status: ConversationStatus
     assignee: str | None
-    priority: int
+    priority: Priority
     tags: list[str]
     properties: dict[str, str]
     notes: str | None
@@ -76,9 +77,9 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         phone=contact.phone,
         phone_display=format_phone(contact.phone),
         phone_valid=contact.phone_valid,
-        status=conv.status,
+        status=ConversationStatus(conv.status),
         assignee=agent.name if agent else None,
-        priority=conv.priority,
+        priority=Priority.of(conv.priority),
         tags=list(contact.tags or []),
         properties=dict(contact.properties or {}),
         notes=contact.notes,

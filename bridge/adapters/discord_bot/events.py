@@ -21,6 +21,8 @@ from bridge.adapters.discord_bot.poster import DiscordPoster
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.replies import CommandReply
+from bridge.adapters.discord_bot.markup import to_markdown
+from bridge.inbox.markup import Rich, own_words
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.routing import InboxDirectory
@@ -160,7 +162,7 @@ class DiscordHandlers:
         parent = await self._parent_of(channel, interaction.client) if channel is not None else None
         where = str(parent) if parent is not None and str(parent) in self.forums() else str(interaction.channel_id)
         reply = await self.channel.handle("discord", where, self.author(interaction), text, mentions)
-        if text.startswith("report") and "is not a command" in reply.text:
+        if text.startswith("report") and "is not a command" in str(reply.text):
             reply = CommandReply("Reports are not available yet.", ok=False)
         await self._answer(interaction, reply)
 
@@ -170,14 +172,12 @@ class DiscordHandlers:
         return [n for n in names if current in n.lower()][:25]
 
     async def _answer(self, interaction: discord.Interaction, reply: CommandReply) -> None:
-        lines = [reply.text]
+        lines = [to_markdown(reply.text if isinstance(reply.text, Rich) else own_words(reply.text))]
         for link in reply.links:
             forum = await self.state.chat_channel(link.conversation_id, "discord")
             url = await self.poster.post_url(link.conversation_id, forum, interaction.guild_id) if forum else None
             lines.append(f"• [{link.title}]({url}) — {link.detail}" if url else f"• {link.title} — {link.detail} (no post yet)")
-        view = render.buttons_view(
-            [{"label": b.label, "action": b.action, "value": b.value, "style": b.style or ""} for b in reply.buttons]
-        )
+        view = render.buttons_view(reply.buttons)
         kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": render.NO_MENTIONS}
         if view is not None:
             kwargs["view"] = view

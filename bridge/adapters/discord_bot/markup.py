@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import discord
 
-from bridge.inbox.markup import Code, Link, Mention, Plain, Strong, Text, as_rich
+from bridge.inbox.markup import Code, Link, Mention, Plain, Quote, Strong, Text, as_rich
 
 
 def inert(text: str) -> str:
@@ -35,6 +35,8 @@ def to_markdown(text: Text) -> str:
                 out.append(f"<@{user_id}>")
             case Mention(name=name):
                 out.append("@" + inert(name))
+            case Quote(text=words):
+                out.append("> " + inert(words).replace("\n", "\n> "))
             case Link(url=url, label=label):
                 out.append(f"[{inert(label)}](<{url.replace('>', '%3E')}>)")
     return "".join(out)

@@ -23,6 +23,8 @@ from bridge.adapters.slack.render import ACTION_PREFIX, command_reply_blocks, ed
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.replies import CommandReply
+from bridge.adapters.slack.markup import to_mrkdwn
+from bridge.inbox.markup import Rich, own_words
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.routing import InboxDirectory
@@ -195,7 +197,7 @@ def build_bolt_app(
             value, _, choice = action["selected_option"]["value"].partition(":")
         reply = await handlers.actions.handle(Author("slack", user, await names.name(user)), name, value, target=target, choice=choice)
         ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-        await respond(text=reply.text, response_type="ephemeral", replace_original=ephemeral)
+        await respond(text=_mrkdwn(reply), response_type="ephemeral", replace_original=ephemeral)
 
     @app.action("smsbridge.edit")
     async def on_edit(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
@@ -211,7 +213,7 @@ def build_bolt_app(
         if reply.ok:
             await ack()
         else:
-            await ack(response_action="errors", errors={"draft": reply.text})
+            await ack(response_action="errors", errors={"draft": str(reply.text)})
 
     return app
 
@@ -225,6 +227,11 @@ def _card_id(body: dict[str, Any]) -> str:
     return ""
 
 
+def _mrkdwn(reply: CommandReply) -> str:
+    """A command's own words as written; rich text (with values in it) rendered and escaped."""
+    return to_mrkdwn(reply.text if isinstance(reply.text, Rich) else own_words(reply.text))
+
+
 async def _render_reply(handlers: SlackHandlers, channel: str, reply: CommandReply) -> dict[str, Any]:
     links: list[tuple[str, str, str | None]] = []
     for link in reply.links:
@@ -232,4 +239,5 @@ async def _render_reply(handlers: SlackHandlers, channel: str, reply: CommandRep
             link.conversation_id, await handlers.state.chat_channel(link.conversation_id, "slack") or channel
         )
         links.append((link.title, link.detail if url else f"{link.detail}: its thread appears in a moment", url))
-    return {"text": reply.text, "blocks": command_reply_blocks(reply.text, links), "response_type": "ephemeral"}
+    text = _mrkdwn(reply)
+    return {"text": text, "blocks": command_reply_blocks(text, links), "response_type": "ephemeral"}
