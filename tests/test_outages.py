@@ -28,10 +28,16 @@ async def test_provider_outage_queues_replies_and_drains_them_in_order(harness: 
     harness.twilio.outage = True
     for text in ("one", "two", "three"):
         await harness.teammate(root, f"!r {text}")
-    await asyncio.sleep(0.5)
+
+    def status_lines() -> list[str]:
+        return [m["text"] for m in harness.thread(root) if "SMS by" in m["text"]]
+
+    # The first reply says the provider is refusing it; the others wait their turn behind it.
+    await harness.slack.wait_for(
+        lambda: len(status_lines()) == 3 and "Retrying (Twilio 503), attempt" in status_lines()[0], message="the first reply retrying"
+    )
     assert harness.sms_sent() == []
-    status_lines = [m["text"] for m in harness.thread(root) if "SMS by" in m["text"]]
-    assert status_lines and all("Queued" in line for line in status_lines)
+    assert all("— Queued" in line for line in status_lines()[1:])
     harness.twilio.outage = False
     await harness.drain()
     assert [m["Body"] for m in harness.sms_sent()] == ["one", "two", "three"]

@@ -50,7 +50,7 @@ class DeliveryTracker:
         """
         async with self.db.sessions.begin() as session:
             message = await session.get_one(Message, message_id)
-            if message.provider_sid or message.status not in ("pending", "submitting"):
+            if message.provider_sid or message.status not in ("pending", "submitting", "retrying"):
                 return None
             conv = await session.get_one(Conversation, message.conversation_id)
             inbox = self.directory.get(conv.inbox_id)
@@ -80,12 +80,27 @@ class DeliveryTracker:
                 created_at_epoch=message.created_at.timestamp(),
             )
 
+    async def mark_retrying(self, message_id: int, attempt: int, why: str) -> None:
+        """The provider refused this attempt for now; the outbox tries again (the status
+        line says so: "Retrying (Twilio 500), attempt 3")."""
+        async with self.db.sessions.begin() as session:
+            message = await session.get_one(Message, message_id)
+            if message.provider_sid or message.status not in ("submitting", "retrying"):
+                return
+            message.status = "retrying"
+            message.send_attempts = attempt
+            message.error_text = why
+            message.status_at = utcnow()
+            await self.outgoing.status_changed(session, message)
+
     async def mark_accepted(self, message_id: int, result: SendResult) -> None:
         async with self.db.sessions.begin() as session:
             message = await session.get_one(Message, message_id)
             message.provider_sid = result.sid
             if result.segments:
                 message.segments = result.segments
+            if message.status == "retrying":
+                message.error_text = None  # the refusal is over
             if statuses.moves_forward(message.status, result.status):
                 message.status = result.status
                 message.status_at = utcnow()
@@ -94,6 +109,8 @@ class DeliveryTracker:
     async def mark_failed(self, message_id: int, code: str | None, reason: str, *, opted_out: bool = False) -> None:
         async with self.db.sessions.begin() as session:
             message = await session.get_one(Message, message_id)
+            if message.provider_sid is not None or message.status in statuses.FINAL:
+                return  # it left after all (a callback adopted its sid) or was settled meanwhile
             message.status = "failed"
             message.error_code = code
             message.error_text = reason
@@ -138,12 +155,13 @@ class DeliveryTracker:
 class SmsDelivery:
     """The `sms.send` job."""
 
-    def __init__(self, tracker: DeliveryTracker, provider: SmsProvider) -> None:
+    def __init__(self, tracker: DeliveryTracker, provider: SmsProvider, max_age: timedelta = SMS_MAX_AGE) -> None:
         self.tracker = tracker
         self.provider = provider
+        self.max_age = max_age
 
     def register(self, outbox: Outbox) -> None:
-        outbox.register(SEND_JOB, self.handle, max_age=SMS_MAX_AGE, on_give_up=self.give_up)
+        outbox.register(SEND_JOB, self.handle, max_age=self.max_age, on_give_up=self.give_up)
 
     async def handle(self, job: Job) -> None:
         message_id = int(job.payload["message_id"])
@@ -161,10 +179,11 @@ class SmsDelivery:
             result = await self.provider.send(plan)
         except ProviderError as exc:
             if exc.retryable:
-                raise RetryLater(exc.reason, exc.retry_after) from exc
+                await self.tracker.mark_retrying(message_id, job.attempts, exc.summary)
+                raise RetryLater(f"{exc.summary}: {exc.reason}", exc.retry_after) from exc
             await self.tracker.mark_failed(message_id, exc.code, exc.reason, opted_out=exc.opted_out)
             return
         await self.tracker.mark_accepted(message_id, result)
 
     async def give_up(self, job: Job, reason: str) -> None:
-        await self.tracker.mark_failed(int(job.payload["message_id"]), None, f"Not sent: the SMS provider could not be reached ({reason})")
+        await self.tracker.mark_failed(int(job.payload["message_id"]), None, f"Not sent: {reason}")

@@ -148,6 +148,8 @@ class Message(Base):
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Until then a reply can still be undone (UNDO_SECONDS).
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attempts at handing it to the provider so far (shown while the provider refuses it).
+    send_attempts: Mapped[int | None] = mapped_column(Integer)
 
 
 class Note(Base):

@@ -17,13 +17,15 @@ if TYPE_CHECKING:
     from bridge.inbox.views import MessageView
 
 # draft/held: waiting for a teammate's decision (approval, "Send anyway").
-# pending: in our outbox (maybe in its undo window); submitting: handed to the provider.
+# pending: in our outbox (maybe in its undo window); submitting: handed to the provider;
+# retrying: the provider refused it for now and the outbox tries again.
 # blocked/canceled: never left smsbridge (opted out, undone).
 _RANK = {
     "draft": -1,
     "held": -1,
     "pending": 0,
     "submitting": 0,
+    "retrying": 0,
     "accepted": 1,
     "queued": 1,
     "scheduled": 1,
@@ -44,6 +46,7 @@ LABELS = {
     "held": "Held",
     "pending": "Queued",
     "submitting": "Queued",
+    "retrying": "Retrying",
     "accepted": "Queued",
     "queued": "Queued",
     "scheduled": "Scheduled",
@@ -60,6 +63,7 @@ LABELS = {
 ICONS = {
     "pending": "⏳",
     "submitting": "⏳",
+    "retrying": "🔁",
     "accepted": "⏳",
     "queued": "⏳",
     "sending": "📤",
@@ -90,10 +94,14 @@ def icon(status: str) -> str:
 
 def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str, str]:
     """(state, cost) of a reply in plain words, for every chat's status line:
-    ("Sending in 4 s", "") · ("Not delivered: <reason>", "") · ("Queued", " · 2 segments (Unicode)")."""
+    ("Sending in 4 s", "") · ("Retrying (Twilio 500), attempt 3", "") · ("Not delivered: <reason>", "")
+    · ("Queued", " · 2 segments (Unicode)")."""
     state = label(view.status)
     if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
         state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
+    if view.status == "retrying":
+        why = f" ({view.error_text})" if view.error_text else ""
+        state = f"{state}{why}, attempt {view.send_attempts or 1}"
     if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
         state = f"{state}: {view.error_text}"
     cost = ""

@@ -109,10 +109,19 @@ class ProviderError(Exception):
     """A provider refused or failed a request, in neutral terms."""
 
     def __init__(
-        self, reason: str, *, code: str | None = None, retryable: bool, opted_out: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        code: str | None = None,
+        retryable: bool,
+        opted_out: bool = False,
+        retry_after: float | None = None,
+        summary: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
+        # A few words naming the provider's answer for a status line: "Twilio 500".
+        self.summary = summary or reason
         self.code = code
         self.retryable = retryable
         self.opted_out = opted_out

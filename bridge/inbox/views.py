@@ -58,6 +58,7 @@ class MessageView:
     author_platform: str | None
     created_at: datetime
     send_after: datetime | None = None
+    send_attempts: int | None = None
 
 
 async def conversation_view(session: AsyncSession, conversation_id: int, inbox: InboxRoute) -> ConversationView:
@@ -109,4 +110,5 @@ async def message_view(session: AsyncSession, message_id: int) -> MessageView:
         author_platform=m.author_platform,
         created_at=m.created_at,
         send_after=m.send_after,
+        send_attempts=m.send_attempts,
     )

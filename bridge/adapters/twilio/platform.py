@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import timedelta
 
 from twilio.rest import Client
 
@@ -33,7 +34,8 @@ class TwilioPlatform:
             log.warning("Twilio is not configured: replies wait in the outbox until it is")
             return
         self.client = make_client(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_url)
-        SmsDelivery(core.service.delivery, TwilioSender(self.client, s.public_url)).register(core.outbox)
+        sender = TwilioSender(self.client, s.public_url)
+        SmsDelivery(core.service.delivery, sender, max_age=timedelta(seconds=s.sms_give_up_seconds)).register(core.outbox)
 
     async def start(self) -> None:
         pass  # webhooks arrive through the web app; sends run as outbox jobs
