@@ -62,7 +62,7 @@ async def test_names_and_texts_reach_slack_and_discord_as_inert_text(both: Harne
             assert "*Bob*" not in text and "**x**" not in text, text
     [customer] = [m for m in both.thread(root) if m.get("username")]
     assert customer["text"] == f"&lt;!here&gt; @everyone &lt;@U123&gt; **x** &lt;@{DISCORD_BEN}&gt; _y_"
-    assert [p for p in both.slack.posts if p.get("username")][0]["mrkdwn"] in (False, "false", "0")
+    assert next(p for p in both.slack.posts if p.get("username"))["mrkdwn"] in (False, "false", "0")
     card = both.roots()[0]
     assert "Bob" in card["text"] and "&lt;!channel&gt;" in card["text"]
     lines = [m["text"] for m in both.thread(root) if "SMS by" in m["text"]]

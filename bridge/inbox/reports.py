@@ -48,7 +48,7 @@ async def build(session: AsyncSession, period: timedelta) -> Report:
             )
         )
     ).all()
-    waits = [(answered - opened).total_seconds() for opened, answered in firsts if answered >= opened]
+    waits = [(answered - opened).total_seconds() for opened, answered in firsts if answered is not None and answered >= opened]
     open_by_status = dict(
         (
             await session.execute(

@@ -37,16 +37,21 @@ class InboundSms:
 
     @classmethod
     def from_payload(cls, data: dict[str, object]) -> InboundSms:
-        media = [Media(str(url), str(kind)) for url, kind in data.get("media") or []]  # type: ignore[union-attr]
+        media = data.get("media")
+        pairs = media if isinstance(media, list) else []
         return cls(
             sid=str(data["sid"]),
             sender=str(data["sender"]),
             to=str(data["to"]),
             body=str(data["body"]),
-            messaging_service_sid=data.get("messaging_service_sid"),  # type: ignore[arg-type]
-            media=media,
-            provider_opt_out_type=data.get("provider_opt_out_type"),  # type: ignore[arg-type]
+            messaging_service_sid=_optional_str(data.get("messaging_service_sid")),
+            media=[Media(str(url), str(kind)) for url, kind in pairs],
+            provider_opt_out_type=_optional_str(data.get("provider_opt_out_type")),
         )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
