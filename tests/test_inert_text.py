@@ -75,6 +75,7 @@ async def test_names_and_texts_reach_slack_and_discord_as_inert_text(both: Harne
         assert not re.search(r"(?<!\\)\*\*x\*\*|(?<![\\])\*Bob\*", message["content"]), message["content"]
     [customer_post] = [m for m in messages if "**x**" in m["content"].replace("\\", "")]
     assert customer_post["content"].replace("\\", "").replace("\u200b", "") == f"💬 **{NAME}**\n{TEXT}"
+    assert messages[0]["embeds"][0]["title"].startswith("📱 <!channel> \\*Bob\\* @everyone · ")  # no ping in an embed
     discord_lines = [m["content"] for m in messages if "SMS by" in m["content"]]
     assert len(discord_lines) == 2
     assert all("\\*Bob\\*" in line and "@\u200beveryone" in line for line in discord_lines)

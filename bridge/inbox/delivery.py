@@ -18,7 +18,7 @@ from bridge.inbox.db import Database
 from bridge.inbox.models import Conversation, Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, Outbox, RetryLater
-from bridge.inbox.outgoing import SEND_JOB, OutgoingSms
+from bridge.inbox.outgoing import SEND_JOB, OutgoingSms, SendJob
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
 
@@ -164,7 +164,7 @@ class SmsDelivery:
         outbox.register(SEND_JOB, self.handle, max_age=self.max_age, on_give_up=self.give_up)
 
     async def handle(self, job: Job) -> None:
-        message_id = int(job.payload["message_id"])
+        message_id = SendJob.of(job).message_id
         plan = await self.tracker.prepare_send(message_id)
         if plan is None:
             return
@@ -186,4 +186,4 @@ class SmsDelivery:
         await self.tracker.mark_accepted(message_id, result)
 
     async def give_up(self, job: Job, reason: str) -> None:
-        await self.tracker.mark_failed(int(job.payload["message_id"]), None, f"Not sent: {reason}")
+        await self.tracker.mark_failed(SendJob.of(job).message_id, None, f"Not sent: {reason}")

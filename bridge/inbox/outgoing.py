@@ -7,6 +7,7 @@ status line in every chat.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,13 +15,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.inbox.chat import ChatMessageRef, ReplyStatus
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.models import Conversation, Message, utcnow
-from bridge.inbox.outbox import Outbox
+from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.segments import count_segments
 from bridge.inbox.types import Author
 
 SMS_QUEUE = "sms:conv:{}"
 SEND_JOB = "sms.send"
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """The `sms.send` job's payload: the stored message to send."""
+
+    message_id: int
+
+    def payload(self) -> dict[str, int]:
+        return {"message_id": self.message_id}
+
+    @classmethod
+    def of(cls, job: Job) -> SendJob:
+        return cls(int(job.payload["message_id"]))
 
 
 class OutgoingSms:
@@ -87,7 +102,7 @@ class OutgoingSms:
             session,
             queue=SMS_QUEUE.format(conv.id),
             kind=SEND_JOB,
-            payload={"message_id": message.id},
+            payload=SendJob(message.id).payload(),
             dedupe_key=f"sms:{message.id}",
             delay=delay,
         )

@@ -17,14 +17,14 @@ from typing import Any
 import discord
 
 from bridge.adapters.discord_bot import render
+from bridge.adapters.discord_bot.markup import to_markdown
 from bridge.adapters.discord_bot.poster import DiscordPoster
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.replies import CommandReply
-from bridge.adapters.discord_bot.markup import to_markdown
-from bridge.inbox.markup import Rich, own_words
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.markup import Rich, own_words
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import Author, ThreadMessage
 
@@ -176,7 +176,8 @@ class DiscordHandlers:
         for link in reply.links:
             forum = await self.state.chat_channel(link.conversation_id, "discord")
             url = await self.poster.post_url(link.conversation_id, forum, interaction.guild_id) if forum else None
-            lines.append(f"• [{link.title}]({url}) — {link.detail}" if url else f"• {link.title} — {link.detail} (no post yet)")
+            title, detail = render.esc(link.title), render.esc(link.detail)
+            lines.append(f"• [{title}]({url}) — {detail}" if url else f"• {title} — {detail} (no post yet)")
         view = render.buttons_view(reply.buttons)
         kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": render.NO_MENTIONS}
         if view is not None:

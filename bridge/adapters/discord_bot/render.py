@@ -54,8 +54,9 @@ def post_title(view: ConversationView) -> str:
 
 
 def card_embed(view: ConversationView) -> discord.Embed:
-    # An embed title shows no markdown and pings nobody: the name goes in as typed.
-    headline = f"📱 {view.contact_name} · {view.phone_display}" if view.contact_name else f"📱 {view.phone_display}"
+    # An embed title reads markdown but pings nobody: escape the markdown only.
+    name = discord.utils.escape_markdown(view.contact_name) if view.contact_name else None
+    headline = f"📱 {name} · {view.phone_display}" if name else f"📱 {view.phone_display}"
     embed = discord.Embed(title=headline[:256], colour=STATUS_COLOURS.get(view.status, 0x99AAB5))
     embed.add_field(name="Status", value=view.status.badge)
     embed.add_field(name="Assignee", value=esc(view.assignee) if view.assignee else "nobody yet")

@@ -17,16 +17,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.adapters.slack.text import slack_to_plain
+from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.render import ACTION_PREFIX, command_reply_blocks, edit_modal
+from bridge.adapters.slack.text import slack_to_plain
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.replies import CommandReply
-from bridge.adapters.slack.markup import to_mrkdwn
-from bridge.inbox.markup import Rich, own_words
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.markup import Rich, own_words
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import Author, ThreadMessage
 
