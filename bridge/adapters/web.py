@@ -10,14 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
-from bridge.adapters.twilio.webhook import (
-    MAX_WEBHOOK_BYTES,
-    BadWebhook,
-    parse_form,
-    signature_ok,
-    to_inbound,
-    to_status,
-)
+from bridge.adapters.twilio.webhook import MAX_WEBHOOK_BYTES, BadWebhook, parse_form, signature_ok, to_inbound, to_status
 from bridge.adapters.web_guard import read_body
 from bridge.inbox.db import Database
 from bridge.inbox.outbox import Outbox

@@ -7,16 +7,15 @@ belongs in the inbox, we just must never try to text them back as if they were n
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as dt_timezone
-from functools import lru_cache
+from datetime import datetime, timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat
-from phonenumbers import timezone as pn_timezone
+from phonenumbers import PhoneNumberFormat, timezone as pn_timezone
 
 WHATSAPP_PREFIX = "whatsapp:"
 _LETTERS = re.compile(r"[A-Za-z]")
