@@ -1,6 +1,6 @@
 """Settings: environment, then `.env`, then `smsbridge.toml` (the environment wins).
 
-Names follow DESIGN.md's Interfaces section; a deployment depends on them.
+Names are a public interface (README "Configuration"); a deployment depends on them.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class InboundTexts:
         An ordinary text costs one INSERT here (the job that files it, deduplicated
         by MessageSid) and is filed into its conversation by a worker a moment later. A
         consent keyword (STOP, START, HELP) is filed before the webhook is answered, so
-        an opt-out is recorded before anything else can happen (rule 2).
+        an opt-out is recorded before anything else can happen (docs/compliance.md rule 2).
         """
         inbox = self.directory.match(sms.to, sms.messaging_service_sid)  # UnknownInbox: 404
         phone = parse_phone(sms.sender)

@@ -12,17 +12,7 @@ from __future__ import annotations
 import re
 
 from bridge.adapters.slack.text import escape_for_slack
-from bridge.inbox.markup import (
-    Code,
-    Link,
-    Mention,
-    Plain,
-    Quote,
-    Rich,
-    Strong,
-    Text,
-    as_rich,
-)
+from bridge.inbox.markup import Mention, Rich, Text, as_rich, render
 
 # Look-alikes that Slack does not read as formatting marks.
 _LOOKALIKE = {"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"}
@@ -43,25 +33,33 @@ def inert(text: str) -> str:
     return _MARK.sub(_swap, escape_for_slack(text))
 
 
+class _Mrkdwn:
+    def plain(self, text: str) -> str:
+        return inert(text)
+
+    def strong(self, text: str) -> str:
+        return f"*{inert(text)}*"
+
+    def code(self, text: str) -> str:
+        return f"`{inert(text)}`"
+
+    def mention(self, person: Mention) -> str:
+        if person.platform == "slack":
+            return f"<@{inert(person.user_id)}>"
+        return "@" + inert(person.name)
+
+    def quote(self, text: str) -> str:
+        return "> " + inert(text).replace("\n", "\n> ")
+
+    def link(self, url: str, label: str) -> str:
+        return f"<{escape_for_slack(url).replace('|', '%7C')}|{inert(label)}>"
+
+
+_MRKDWN = _Mrkdwn()
+
+
 def to_mrkdwn(text: Text) -> str:
-    out: list[str] = []
-    for segment in as_rich(text):
-        match segment:
-            case Plain(text=words):
-                out.append(inert(words))
-            case Strong(text=words):
-                out.append(f"*{inert(words)}*" if words.strip() else inert(words))
-            case Code(text=words):
-                out.append(f"`{inert(words)}`" if words else "")
-            case Mention(platform="slack", user_id=user_id):
-                out.append(f"<@{inert(user_id)}>")
-            case Mention(name=name):
-                out.append("@" + inert(name))
-            case Quote(text=words):
-                out.append("> " + inert(words).replace("\n", "\n> "))
-            case Link(url=url, label=label):
-                out.append(f"<{escape_for_slack(url).replace('|', '%7C')}|{inert(label)}>")
-    return "".join(out)
+    return render(text, _MRKDWN)
 
 
 def to_plain(text: Rich | str) -> str:
