@@ -62,13 +62,14 @@ class DeliveryTracker:
                 await self.outgoing.status_changed(session, message)
                 return None
             if message.status == "pending":
-                claimed = await session.execute(
+                claimed = await session.scalar(
                     update(Message)
                     .where(Message.id == message.id, Message.status == "pending")
                     .values(status="submitting")
+                    .returning(Message.id)
                     .execution_options(synchronize_session=False)
                 )
-                if not claimed.rowcount:
+                if claimed is None:
                     return None  # undone a moment ago
             return SendPlan(
                 message_id=message.id,

@@ -201,13 +201,14 @@ class Replies:
 
     async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:
         """Undo a reply still waiting (pending in its undo window, held, or a draft)."""
-        result = await session.execute(
+        canceled = await session.scalar(
             update(Message)
             .where(Message.id == message_id, Message.status.in_(statuses_))
             .values(status="canceled", status_at=utcnow(), error_text=f"Canceled by {actor.name}")
+            .returning(Message.id)
             .execution_options(synchronize_session=False)
         )
-        if not result.rowcount:
+        if canceled is None:
             return False
         message = await session.get_one(Message, message_id)
         await session.refresh(message)

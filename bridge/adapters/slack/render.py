@@ -61,8 +61,8 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
     if details:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate("  ·  ".join(details))}]})
     value = str(view.id)
-    elements: list[dict[str, Any]] = [
-        _button("Claim", "claim", value, "primary") if view.assignee is None else None,
+    elements: list[dict[str, Any]] = [_button("Claim", "claim", value, "primary")] if view.assignee is None else []
+    elements += [
         {
             "type": "users_select",
             "action_id": ACTION_PREFIX + "assign",
@@ -81,7 +81,7 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
                 ],
             }
         )
-    blocks.append({"type": "actions", "block_id": f"card:{value}", "elements": [e for e in elements if e]})
+    blocks.append({"type": "actions", "block_id": f"card:{value}", "elements": elements})
     return blocks
 
 
