@@ -60,6 +60,9 @@ def test_jobs_queued_by_the_older_version_still_decode() -> None:
     assert to == ChatTarget(7, "123", 1)
     assert post == Notice(rich("{t}", t="*Status* changed"), (Button("Undo", "undo", "5", "danger"),), "U2")
     assert decode("slack.status", {"conversation_id": "7", "channel": "C", "message_id": "9"})[1] == ReplyStatus(9)
+    assigned = {"conversation_id": 7, "channel": "C", "text": "👉 Assigned to {mention} by Ben.",
+                "mention": {"platform": "slack", "user_id": "U1", "name": "Ana"}}
+    assert decode("slack.notice", assigned)[1] == Notice(rich("👉 Assigned to {who} by Ben.", who=Mention("slack", "U1", "Ana")))
 
 
 def test_a_malformed_payload_is_refused() -> None:

@@ -289,8 +289,14 @@ def _decode_text(data: Mapping[str, object]) -> Rich:
     segments = data.get("rich")
     if isinstance(segments, list):
         return Rich(tuple(_decode_segment(s) for s in segments if isinstance(s, dict)))
-    # A notice queued by an older version: its text, taken as plain words.
-    return plain(str(data.get("text", "")))
+    # A notice queued by an older version: its text as plain words, with the person its
+    # `{mention}` placeholder stood for.
+    text, who = str(data.get("text", "")), data.get("mention")
+    if isinstance(who, dict) and "{mention}" in text:
+        before, _, after = text.partition("{mention}")
+        person = Mention(str(who.get("platform", "")), str(who.get("user_id", "")), str(who.get("name", "someone")))
+        return Rich((Plain(before), person, Plain(after)))
+    return plain(text)
 
 
 def _decode_buttons(raw: object) -> tuple[Button, ...]:
