@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Seconds a Slack API call may take before it counts as failed (and is retried).
+    slack_timeout: float = 30.0
+    # Posts per channel are paced to Slack's limit: one per interval (0 turns pacing
+    # off), up to `burst` at once after a quiet spell.
+    slack_post_interval: float = 1.0
+    slack_post_burst: int = 2
 
     discord_token: str | None = None
     # Discord adapter (issue 4). API/gateway bases default to discord.py's own (discord.com).

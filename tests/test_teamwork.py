@@ -64,7 +64,7 @@ async def test_assign_by_name_and_its_mistakes(harness: Harness) -> None:
     assert "*Assignee:* Ben" in _card(harness, root)
     whispers = _whispers(harness, "UANA")
     assert any("No teammate called `nobody-here`" in w for w in whispers)
-    assert any("Whom to?" in w for w in whispers)
+    assert "Usage: `!assign @name` — gives it to a teammate, who is mentioned (notified) in the thread." in whispers
     assert harness.sms_sent() == []
 
 
@@ -124,7 +124,7 @@ async def test_snippets_need_admin_to_manage_and_fill_variables(databases) -> No
         await h.teammate(root, "!s greet")
         await h.drain()
         assert h.sms_sent() == []
-        assert any("needs {first_name}" in w for w in _whispers(h, "UANA"))
+        assert any("needs `{first_name}`" in w for w in _whispers(h, "UANA"))
 
         await h.teammate(root, "!contact name Jane Doe")
         await h.teammate(root, "!s greet")
@@ -176,7 +176,9 @@ async def test_sms_new_opens_or_reuses_the_thread_and_sends(harness: Harness) ->
     assert len(harness.roots()) == 1 and len(harness.sms_sent()) == 2
 
     bad = await harness.sms_command("new 12 hi")
-    assert "`/sms new +14155550123 your message`" in bad["text"]  # how to write it; nothing sent
+    # What was wrong and how to write it; nothing sent.
+    assert "`12` does not start with a phone number" in bad["text"]
+    assert "`/sms new +14155550123 text`" in bad["text"]
     await harness.drain()
     assert len(harness.sms_sent()) == 2
     assert (await harness.sms_command("frobnicate"))["text"].startswith("`/sms frobnicate` is not a command")
@@ -237,7 +239,8 @@ async def test_undo_within_the_window_sends_nothing(databases) -> None:  # type:
         canceled = h.slack.get(CHANNEL, line["ts"])
         assert canceled is not None and "Canceled" in canceled["text"]
         late = await h.click(undo, message_ts=line["ts"])
-        assert late["text"] == "Too late: it has already gone out."
+        assert late["text"] == "Already undone: nothing was sent."
+        assert not any("Draft by" in m["text"] for m in h.thread(root))  # it was never a draft
     finally:
         await h.stop()
 
@@ -297,7 +300,7 @@ async def test_viewers_write_notes_but_cannot_send(databases) -> None:  # type: 
         await h.drain()
         assert h.sms_sent() == []
         whispers = _whispers(h, "UBEN")
-        assert "Not sent: texting the customer needs the agent role (you are a viewer)." in whispers
+        assert "Texting the customer needs the agent role; you are viewer." in whispers
         assert "Claiming needs the agent role; you are viewer." in whispers
         assert [tuple(r) for r in await h.rows("SELECT body FROM notes")] == [("looks like a warranty case",)]
 

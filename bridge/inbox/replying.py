@@ -201,6 +201,8 @@ class Replies:
 
     async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:
         """Undo a reply still waiting (pending in its undo window, held, or a draft)."""
+        # Only a draft has a draft message to update: an undone or discarded reply has none.
+        was = await session.scalar(select(Message.status).where(Message.id == message_id))
         canceled = await session.scalar(
             update(Message)
             .where(Message.id == message_id, Message.status.in_(statuses_))
@@ -215,7 +217,8 @@ class Replies:
         conv = await session.get_one(Conversation, message.conversation_id)
         audit.record(session, actor_of(actor.platform, actor.user_id), "reply_canceled", conv.id, message_id=message_id)
         await self.outgoing.status_changed(session, message)
-        await self._draft_changed(session, self.directory.get(conv.inbox_id), message)
+        if was == "draft":
+            await self._draft_changed(session, self.directory.get(conv.inbox_id), message)
         return True
 
     async def edit_draft(self, session: AsyncSession, message_id: int, text: str, actor: AgentView) -> bool:

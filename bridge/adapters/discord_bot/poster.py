@@ -288,7 +288,10 @@ class DiscordPoster:
                     ids.append(done[chunk])
                     continue
                 last = index == len(chunks) - 1
-                kwargs: dict[str, Any] = {"nonce": f"sb{job.id}.{index}", "allowed_mentions": allowed}
+                # Job ids can be reused once a job is done (SQLite): its creation time makes
+                # the nonce unique, or Discord would answer a new text with an old message.
+                nonce = f"{job.id:x}.{int(job.created_at.timestamp() * 1000):x}.{index}"  # ≤ 25 characters
+                kwargs: dict[str, Any] = {"nonce": nonce, "allowed_mentions": allowed}
                 if last and view is not None:
                     kwargs["view"] = view
                 if index == 0 and reference:

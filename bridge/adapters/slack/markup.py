@@ -41,7 +41,8 @@ class _Mrkdwn:
         return f"*{inert(text)}*"
 
     def code(self, text: str) -> str:
-        return f"`{inert(text)}`"
+        # Nothing is formatted inside code: only a backtick could end it early.
+        return "`" + escape_for_slack(text).replace("`", "ˋ") + "`"
 
     def mention(self, person: Mention) -> str:
         if person.platform == "slack":

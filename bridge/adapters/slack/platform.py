@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.platform import Core
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
+from bridge.adapters.slack.pacing import ChannelPacer
 from bridge.adapters.slack.poster import SlackPoster
 from bridge.adapters.slack.receiver import handle_slack_request
 from bridge.adapters.web import SlackHandler
@@ -43,15 +44,16 @@ class SlackPlatform:
             return
         # One HTTP session for every Slack call: without it slack_sdk opens a new
         # connection (and TLS handshake) per API call.
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=s.slack_timeout))
         self.client = AsyncWebClient(
             token=s.slack_bot_token,
             base_url=s.slack_api_url,
-            timeout=30,
+            timeout=int(max(1, s.slack_timeout)),
             session=self._session,
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
-        poster = SlackPoster(self.client, core.state, core.media)
+        pacer = ChannelPacer(interval=s.slack_post_interval, burst=max(1, s.slack_post_burst))
+        poster = SlackPoster(self.client, core.state, core.media, pacer)
         register_chat_poster(core.outbox, poster)
         self.identity = BotIdentity(self.client)
         handlers = SlackHandlers(core.threads, core.channel_commands, core.actions, poster, core.state, core.directory)
