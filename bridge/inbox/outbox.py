@@ -437,6 +437,10 @@ class OutboxWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            # Recording the outcome failed (the database went away): the lease runs out
+            # and the job is tried again. Retrieved here, so asyncio does not complain.
+            log.warning("%s could not record its outcome: %r", task.get_name(), task.exception())
         self.outbox.wake()
 
     async def drain(self, timeout: float = 10.0) -> None:

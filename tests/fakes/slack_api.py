@@ -621,6 +621,21 @@ class FakeSlack(LoopbackServer):
             "is_enterprise_install": False,
         }
 
+    def _m_bots_info(self, params: Params) -> dict[str, Any]:
+        bot = self._require(params, "bot", "bot_not_found")
+        if bot != self.bot_id:
+            raise SlackApiFailure("bot_not_found")
+        return {
+            "bot": {
+                "id": self.bot_id,
+                "deleted": False,
+                "name": "smsbridge",
+                "app_id": self.app_id,
+                "user_id": self.bot_user_id,
+                "icons": {},
+            }
+        }
+
     def _m_apps_connections_open(self, params: Params) -> dict[str, Any]:
         return {"url": self.socket_url}
 

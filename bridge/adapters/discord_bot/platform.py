@@ -24,14 +24,15 @@ class DiscordPlatform:
         if not s.discord_token:
             return
         point_at(s.discord_api_url, s.discord_gateway_url)
-        self.rest = DiscordRest(s.discord_token)
+        token = s.discord_token.get_secret_value()
+        self.rest = DiscordRest(token)
         poster = DiscordPoster(self.rest, core.state, core.media)
         register_chat_poster(core.outbox, poster)
         handlers = DiscordHandlers(
             core.threads, core.channel_commands, core.actions, poster, core.state, core.directory, reply_prefix=s.reply_prefix
         )
         self.gateway = DiscordGateway(
-            core.db, handlers, s.discord_token, lease_seconds=s.discord_lease_seconds, ready_timeout=s.discord_ready_timeout
+            core.db, handlers, token, lease_seconds=s.discord_lease_seconds, ready_timeout=s.discord_ready_timeout
         )
 
     async def start(self) -> None:

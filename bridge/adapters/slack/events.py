@@ -57,10 +57,34 @@ class BotIdentity:
         if self._result is None:
             try:
                 response = await self.client.auth_test()
-                self._result = dict(response.data) if isinstance(response.data, dict) else None
+                found = dict(response.data) if isinstance(response.data, dict) else None
+                if found is not None:
+                    found["app_id"] = await self._app_id(found.get("bot_id"))
+                self._result = found
             except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
                 log.warning("Slack auth.test failed: %s", exc)
         return self._result is not None
+
+    async def _app_id(self, bot_id: object) -> str | None:
+        """auth.test names the workspace; bots.info names the app (requests' api_app_id)."""
+        if not isinstance(bot_id, str) or not bot_id:
+            return None
+        try:
+            bot = (await self.client.bots_info(bot=bot_id)).get("bot") or {}
+        except Exception as exc:  # noqa: BLE001 - the workspace check still holds
+            log.warning("Slack bots.info failed (%s): requests are checked by workspace only", exc)
+            return None
+        app_id = bot.get("app_id")
+        return app_id if isinstance(app_id, str) else None
+
+    def org_wide(self) -> bool:
+        """Installed for a whole Enterprise Grid organisation rather than one workspace."""
+        return bool((self._result or {}).get("is_enterprise_install"))
+
+    def installation(self) -> tuple[str | None, str | None, str | None]:
+        """(app id, team id, enterprise id) this bot is installed as; call after ensure()."""
+        found = self._result or {}
+        return found.get("app_id"), found.get("team_id"), found.get("enterprise_id")
 
     async def result(self) -> AuthorizeResult:
         if not await self.ensure():

@@ -17,9 +17,9 @@ from bridge.adapters.platform import Core
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
 from bridge.adapters.slack.pacing import ChannelPacer
 from bridge.adapters.slack.poster import SlackPoster
-from bridge.adapters.slack.receiver import handle_slack_request
+from bridge.adapters.slack.receiver import answer_listener_errors, handle_slack_request, only_our_installation
 from bridge.adapters.web import SlackHandler
-from bridge.config import Settings
+from bridge.config import Settings, reveal
 from bridge.inbox.chat import register_chat_poster
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class SlackPlatform:
         # connection (and TLS handshake) per API call.
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=s.slack_timeout))
         self.client = AsyncWebClient(
-            token=s.slack_bot_token,
+            token=s.slack_bot_token.get_secret_value(),
             base_url=s.slack_api_url,
             timeout=int(max(1, s.slack_timeout)),
             session=self._session,
@@ -57,11 +57,13 @@ class SlackPlatform:
         register_chat_poster(core.outbox, poster)
         self.identity = BotIdentity(self.client)
         handlers = SlackHandlers(core.threads, core.channel_commands, core.actions, poster, core.state, core.directory)
-        self.bolt = build_bolt_app(self.client, handlers, s.slack_signing_secret, self.identity)
+        self.bolt = build_bolt_app(self.client, handlers, reveal(s.slack_signing_secret), self.identity)
+        answer_listener_errors(self.bolt)
+        only_our_installation(self.bolt, self.identity)
 
     def http_route(self) -> SlackHandler | None:
         """POST /slack/events: the guarded receiver in front of bolt (None without a signing secret)."""
-        bolt, identity, secret = self.bolt, self.identity, self.settings.slack_signing_secret
+        bolt, identity, secret = self.bolt, self.identity, reveal(self.settings.slack_signing_secret)
         if bolt is None or identity is None or not secret:
             return None
 
@@ -72,7 +74,7 @@ class SlackPlatform:
 
     async def start(self) -> None:
         if self.bolt is not None and self.settings.slack_app_token:
-            self._socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token)
+            self._socket = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token.get_secret_value())
             self._socket_task = asyncio.create_task(self._connect_socket_mode(), name="slack-socket-mode")
 
     async def _connect_socket_mode(self) -> None:

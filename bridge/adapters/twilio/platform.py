@@ -26,14 +26,15 @@ class TwilioPlatform:
         # Built with the platform (not when wired), so chat platforms can be given it.
         self.media: TwilioMediaFetcher | None = None
         if settings.twilio_account_sid and settings.twilio_auth_token:
-            self.media = TwilioMediaFetcher(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url)
+            auth_token = settings.twilio_auth_token.get_secret_value()
+            self.media = TwilioMediaFetcher(settings.twilio_account_sid, auth_token, settings.twilio_api_url)
 
     def wire(self, core: Core) -> None:
         s = self.settings
         if not (s.twilio_account_sid and s.twilio_auth_token):
             log.warning("Twilio is not configured: replies wait in the outbox until it is")
             return
-        self.client = make_client(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_url)
+        self.client = make_client(s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_api_url)
         sender = TwilioSender(self.client, s.public_url)
         SmsDelivery(core.service.delivery, sender, max_age=timedelta(seconds=s.sms_give_up_seconds)).register(core.outbox)
 
