@@ -17,7 +17,11 @@ from bridge.adapters.platform import Core
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
 from bridge.adapters.slack.pacing import ChannelPacer
 from bridge.adapters.slack.poster import SlackPoster
-from bridge.adapters.slack.receiver import answer_listener_errors, handle_slack_request, only_our_installation
+from bridge.adapters.slack.receiver import (
+    answer_listener_errors,
+    handle_slack_request,
+    only_our_installation,
+)
 from bridge.adapters.web import SlackHandler
 from bridge.config import Settings, reveal
 from bridge.inbox.chat import register_chat_poster
