@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bridge.inbox.labels import ConversationStatus, Priority
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -110,9 +112,9 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    status: Mapped[str] = mapped_column(String(20), default=ConversationStatus.NEW.value)  # a ConversationStatus
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL.value)  # a Priority
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -148,6 +150,8 @@ class Message(Base):
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Until then a reply can still be undone (UNDO_SECONDS).
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attempts at handing it to the provider so far (shown while the provider refuses it).
+    send_attempts: Mapped[int | None] = mapped_column(Integer)
 
 
 class Note(Base):

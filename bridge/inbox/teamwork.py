@@ -19,7 +19,7 @@ from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
-from bridge.inbox.markup import Rich, rich
+from bridge.inbox.markup import Mention, Rich, rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.routing import InboxRoute
 
@@ -28,9 +28,9 @@ def _actor(agent: AgentView) -> str:
     return actor_of(agent.platform, agent.user_id)
 
 
-def mention(agent: AgentView) -> dict[str, str]:
-    """Payload that lets each chat adapter render a notifying mention."""
-    return {"platform": agent.platform, "user_id": agent.user_id, "name": agent.name}
+def mention(agent: AgentView) -> Mention:
+    """A notifying mention on the agent's own chat, their name on the others."""
+    return Mention(agent.platform, agent.user_id, agent.name)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Teamwork:
             raise Refused(rich("{holder} already claimed this conversation. `!assign @you` takes it over.", holder=holder.name))
         audit.record(session, _actor(agent), "claimed", conv.id, before=None, after=agent.name)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"🙋 {agent.name} claimed this conversation.")
+        await self.fanout.notice(session, inbox, conv.id, rich("🙋 {name} claimed this conversation.", name=agent.name))
         return rich("It's yours.")
 
     async def assign(self, ctx: TeamContext, target: AgentView) -> Rich:
@@ -81,10 +81,10 @@ class Teamwork:
         conv.assignee_id = target.id
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "assigned", conv.id, before=before, after=target.name)
-        was = f" (was {before})" if before else ""
+        was = rich(" (was {before})", before=before) if before else ""
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(
-            session, inbox, conv.id, f"👉 Assigned to {{mention}} by {actor.name}{was}.", mention=mention(target)
+            session, inbox, conv.id, rich("👉 Assigned to {target} by {name}{was}.", target=mention(target), name=actor.name, was=was)
         )
         answer = rich("Assigned to {name}.", name=target.name)
         return answer + rich(" Note: {name} is away.", name=target.name) if target.away else answer
@@ -99,7 +99,7 @@ class Teamwork:
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "unassigned", conv.id, before=before, after=None)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"↩️ {actor.name} unassigned {before}.")
+        await self.fanout.notice(session, inbox, conv.id, rich("↩️ {name} unassigned {before}.", name=actor.name, before=before))
         return rich("Unassigned.")
 
     async def set_status(self, ctx: TeamContext, new: ConversationStatus) -> Rich:
@@ -114,7 +114,9 @@ class Teamwork:
         conv.resolved_at = utcnow() if status == "closed" else None
         audit.record(session, _actor(actor), "status_changed", conv.id, before=before, after=status)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"Status: *{status.capitalize()}* (was {before}) — by {actor.name}.")
+        await self.fanout.notice(
+            session, inbox, conv.id, rich("Status: **{status}** (was {before}) — by {name}.", status=new.label, before=before, name=actor.name)
+        )
         return rich("Status set to {status}.", status=status)
 
     async def set_priority(self, ctx: TeamContext, level: Priority) -> Rich:
