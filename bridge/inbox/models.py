@@ -125,7 +125,11 @@ class Message(Base):
     """An SMS in or out. Outbound rows exist before the provider sees them."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        # Reports count a period's messages from this index alone (bridge/inbox/report_queries.py).
+        Index("ix_messages_report", "created_at", "direction", "kind", "status", "conversation_id", "author_platform", "author_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -273,3 +277,35 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConversationCycle(Base):
+    """One round of a conversation: from a customer's text (or a teammate's `/sms new`)
+    until it is closed. A text to a closed or pending conversation starts the next one.
+
+    Durations are stored in whole seconds when they end, so reports aggregate integers
+    the same way on every database; the business-hours columns stay empty until an
+    inbox's opening hours are known to the recorder.
+    """
+
+    __tablename__ = "conversation_cycles"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        Index("ix_cycles_started", "started_at", "inbox_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1: the conversation's first cycle; more: reopened
+    origin: Mapped[str] = mapped_column(String(10))  # customer | team
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The customer's first text of the cycle: the first-response clock starts here.
+    customer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    first_response_business_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_business_seconds: Mapped[int | None] = mapped_column(Integer)

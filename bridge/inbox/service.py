@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit, consent, statuses
+from bridge.inbox import audit, consent, cycles, statuses
 from bridge.inbox.agents import Agents, AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.db import Database, insert_ignore
@@ -190,6 +190,7 @@ class InboxService:
                 reopened = conv.status in ("closed", "pending")
                 if reopened:
                     conv.status = "open"  # the customer wrote again: it needs attention
+                await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=created or reopened)
                 # The text first: a new conversation's first post creates its thread and card.
                 await self.fanout.chat(session, inbox, conv.id, "message", {"message_id": message.id})
                 for index in range(len(sms.media)):
@@ -367,6 +368,7 @@ class InboxService:
         contact_id = await self._contact_id(session, phone)
         conv, created = await self._conversation(session, inbox.id, contact_id)
         if created:
+            await cycles.team_started(session, conv.id, inbox.id, utcnow())
             await self.fanout.card(session, inbox, conv.id)
         return conv, created
 
@@ -504,6 +506,7 @@ class InboxService:
             conv.last_outbound_at = now
             conv.updated_at = now
             conv.first_response_at = conv.first_response_at or now
+            await cycles.teammate_replied(session, conv.id, message.id, now)
             if conv.status == "new":
                 conv.status = "open"
                 await self.fanout.card(session, inbox, conv.id)
