@@ -19,10 +19,10 @@ from bridge.inbox.models import (
 
 
 class History:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, first_phone: int = 0) -> None:
         self.session = session
         self.status: dict[int, str] = {}
-        self._phones = 0
+        self._phones = first_phone
 
     async def inbox(self, name: str) -> int:
         row = Inbox(name=name, number=f"+1555000{len(name):04d}{name[:2]}")
@@ -74,7 +74,7 @@ class History:
         self.session.add(message)
         await self.session.flush()
         if kind == "reply" and status not in ("draft", "canceled", "blocked", "held"):
-            await cycles.teammate_replied(self.session, conv_id, message.id, at)
+            await cycles.teammate_replied(self.session, conv_id, message, at)
             await self._set(conv_id, "open")
 
     async def close(self, conv_id: int, at: datetime, status: str = "closed") -> None:

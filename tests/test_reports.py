@@ -79,7 +79,7 @@ async def test_the_week_of_one_inbox_in_numbers(db: Database) -> None:
     assert report.team_first_response == Spread(1, 300, 300)
     assert report.resolution == Spread(2, 5400, 6840)  # 3600 and 7200
     assert report.agents == [
-        AgentRow("Ana", conversations=3, replies=5, median_first_response=120, open_now=2),
+        AgentRow("Ana", conversations=4, replies=5, median_first_response=120, open_now=2),
         AgentRow("Ben", conversations=2, replies=3, median_first_response=2100, open_now=1),
     ]
     assert report.backlog == {"open": 4, "new": 1}
@@ -125,3 +125,32 @@ async def test_percentiles_interpolate_the_same_everywhere(db: Database, values:
     async with db.sessions() as session:
         found = await percentiles.grouped(session, select(source.c.key, source.c.value), (0.5, 0.9))
     assert found == {"g": (len(values), [median, p90])}
+
+
+async def test_a_period_cut_mid_hour_counts_only_its_own_texts(db: Database) -> None:
+    ids = await _history(db)
+    since, until = T0 + timedelta(seconds=30), T0 + DAY + 2 * MIN + timedelta(seconds=1)
+    report = await _report(db, Scope(since, until, inbox_id=ids["main"]))
+    # in: c2 (T0+2h) and c1's reopening (T0+1d); out: c1 at T0+1min and T0+1d+2min, c2 at T0+2h10
+    assert (report.texts_in, report.texts_out, report.replies) == (2, 3, 3)
+    assert report.heat[0][9] == 0 and report.heat[0][11] == 1 and report.heat[1][9] == 1
+
+
+async def test_a_status_change_moves_the_count(db: Database) -> None:
+    from sqlalchemy import update
+
+    from bridge.inbox.models import Message
+
+    ids = await _history(db)
+    async with db.sessions.begin() as session:
+        h = History(session, first_phone=50)
+        conv = await h.conversation(ids["main"], T0)
+        await h.text_in(conv, T0 + 5 * DAY)
+        await h.reply(conv, T0 + 5 * DAY + MIN, ANA, status="pending")
+    before = await _report(db, Scope(WEEK.since, WEEK.until, inbox_id=ids["main"]))
+    assert (before.texts_in, before.texts_out) == (8, 9)  # a pending reply has not left yet
+    async with db.sessions.begin() as session:
+        await session.execute(update(Message).where(Message.status == "pending").values(status="undelivered", error_code="30003"))
+    after = await _report(db, Scope(WEEK.since, WEEK.until, inbox_id=ids["main"]))
+    assert (after.texts_in, after.texts_out) == (8, 10)
+    assert [(f.code, f.count) for f in after.failures] == [("30003", 1), ("30007", 1)]

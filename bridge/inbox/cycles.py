@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.models import ConversationCycle
+from bridge.inbox.models import ConversationCycle, Message
 
 # (inbox_id, start, end) -> seconds within the inbox's opening hours, or None when the
 # inbox has no hours. Set by the application once business hours are configured.
@@ -78,12 +78,14 @@ async def team_started(session: AsyncSession, conversation_id: int, inbox_id: in
     await _start(session, conversation_id, inbox_id, "team", at)
 
 
-async def teammate_replied(session: AsyncSession, conversation_id: int, message_id: int, at: datetime) -> None:
+async def teammate_replied(session: AsyncSession, conversation_id: int, reply: Message, at: datetime) -> None:
     latest = await _latest(session, conversation_id)
     if latest is None or latest.customer_at is None or latest.first_response_at is not None:
         return
     latest.first_response_at = at
-    latest.first_response_message_id = message_id
+    latest.first_response_message_id = reply.id
+    latest.responder_platform = reply.author_platform
+    latest.responder_id = reply.author_id
     latest.first_response_seconds = _seconds(at, latest.customer_at)
     latest.first_response_business_seconds = business_seconds(latest.inbox_id, latest.customer_at, at)
 

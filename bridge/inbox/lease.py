@@ -141,7 +141,7 @@ class LeaseKeeper:
                 if callback is not None:
                     try:
                         await callback()
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         log.exception("lease %s: callback failed", self.name)
             await asyncio.sleep(interval)
 

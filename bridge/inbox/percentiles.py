@@ -5,10 +5,10 @@ group sorted ascending, x[1] <= ... <= x[n], the p-percentile is at position
 h = 1 + (n - 1) * p; with k = floor(h), it is x[k] + (h - k) * (x[k+1] - x[k]) (x[k] when
 h is whole). The median of 1, 2, 10, 20 is 6; its p90 is 17.
 
-PostgreSQL runs `percentile_cont` itself. SQLite has no ordered-set aggregates, so each
-row is ranked by ROW_NUMBER() over its group's sorted values and the two rows around h
-are weighted in one SUM. Results are rounded to whole units, so float noise cannot make
-the two databases disagree.
+PostgreSQL runs `percentile_cont` itself. SQLite has no ordered-set aggregates: a group's
+values are counted per distinct value, a window SUM gives their running totals, and x[k]
+is the smallest value whose running total reaches k. Results are rounded to whole units,
+so float noise cannot make the two databases disagree.
 """
 
 from __future__ import annotations
@@ -38,27 +38,25 @@ async def grouped(
         columns: list[ColumnElement[Any]] = [func.percentile_cont(p).within_group(rows.c.value) for p in fractions]
         query = select(rows.c.key, func.count(), *columns).group_by(rows.c.key)
     else:
-        ranked = select(
-            rows.c.key,
-            rows.c.value,
-            func.row_number().over(partition_by=rows.c.key, order_by=rows.c.value).label("rn"),
-            func.count().over(partition_by=rows.c.key).label("n"),
+        # A histogram first (one row per distinct value, with its count), then running
+        # totals over it: x[k] is the smallest value whose running total reaches k.
+        # Sorting the distinct values costs less than ranking every row.
+        histogram = select(rows.c.key, rows.c.value, func.count().label("c")).group_by(rows.c.key, rows.c.value).subquery()
+        running = select(
+            histogram.c.key,
+            histogram.c.value,
+            func.sum(histogram.c.c).over(partition_by=histogram.c.key, order_by=histogram.c.value).label("total"),
+            func.sum(histogram.c.c).over(partition_by=histogram.c.key).label("n"),
         ).subquery()
         columns = []
         for p in fractions:
-            position = (ranked.c.n - 1) * cast(p, Float)  # h - 1
+            position = (running.c.n - 1) * cast(p, Float)  # h - 1
             below = cast(position, Integer) + 1  # k (truncation is floor: position >= 0)
             weight = position - (below - 1)  # h - k
-            columns.append(
-                func.sum(
-                    case(
-                        (ranked.c.rn == below, ranked.c.value * (1 - weight)),
-                        (ranked.c.rn == below + 1, ranked.c.value * weight),
-                        else_=0,
-                    )
-                )
-            )
-        query = select(ranked.c.key, func.count(), *columns).group_by(ranked.c.key)
+            at_k = func.min(case((running.c.total >= below, running.c.value)))
+            after_k = func.coalesce(func.min(case((running.c.total >= below + 1, running.c.value))), at_k)
+            columns.append(at_k + func.max(weight) * (after_k - at_k))
+        query = select(running.c.key, func.max(running.c.n), *columns).group_by(running.c.key)
     result: dict[Hashable, tuple[int, list[int | None]]] = {}
     for key, count, *values in (await session.execute(query)).all():
         result[key] = (int(count), [round_half_up(float(v)) if v is not None else None for v in values])

@@ -12,7 +12,15 @@ now). Definitions, the same for chat, terminal, CSV and JSON:
   for customer-started cycles; team-started cycles are measured separately, from the
   customer's answer. Resolution: from the start of a cycle to its closing.
 - medians and p90: linear interpolation (bridge/inbox/percentiles.py), whole seconds.
+- per agent: conversations handled = the period's cycles the agent answered first (a
+  reopened conversation counts once per cycle); replies sent; the median first response
+  of the customer-started cycles they answered; open now = assigned, not closed.
 - backlog and "open now": conversations not closed, at the time of the report.
+
+Texts are counted from `report_message_hours` (hourly counters kept by triggers) for the
+period's whole hours and from the messages themselves for its partial first and last
+hour, so a month costs a few thousand rows, not a million. An agent's scope depends on
+today's assignments, which the counters do not know: it reads that agent's messages.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +56,7 @@ from bridge.inbox.models import (
     ConversationCycle,
     Inbox,
     Message,
+    ReportMessageHour,
 )
 
 # Outbound statuses of a text that left smsbridge (the provider saw it).
@@ -223,20 +233,94 @@ def _spread(found: dict[Hashable, tuple[int, list[int | None]]], key: Hashable) 
     return Spread(count, median, p90)
 
 
-async def _volume(session: AsyncSession, scope: Scope) -> tuple[int, int, int]:
-    rows = await session.execute(
-        _messages(scope, Message.direction, Message.kind, func.count())
-        .where((Message.direction == "in") | Message.status.in_(SENT))
-        .group_by(Message.direction, Message.kind)
+@dataclass
+class _Tally:
+    """Texts per UTC hour ([in, out, replies]) and replies per author key ("platform:id")."""
+
+    hours: dict[datetime, list[int]] = field(default_factory=dict)
+    replies_by: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: _Tally) -> None:
+        for hour, counts in other.hours.items():
+            mine = self.hours.setdefault(hour, [0, 0, 0])
+            for i, n in enumerate(counts):
+                mine[i] += n
+        for key, n in other.replies_by.items():
+            self.replies_by[key] = self.replies_by.get(key, 0) + n
+
+
+def _as_hour(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite's substr(created_at, 1, 13)
+        return datetime.strptime(value[:13], "%Y-%m-%d %H").replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def _tally(
+    session: AsyncSession, hour: Any, direction: Any, kind: Any, status: Any, author: Any, weight: Any, filters: list[Any]
+) -> _Tally:
+    sent = (direction == "out") & status.in_(SENT)
+    reply = sent & (kind == "reply")
+    per_hour = await session.execute(
+        select(
+            hour,
+            func.sum(case((direction == "in", weight), else_=0)),
+            func.sum(case((sent, weight), else_=0)),
+            func.sum(case((reply, weight), else_=0)),
+        )
+        .where(*filters)
+        .group_by(hour)
     )
-    texts_in = texts_out = replies = 0
-    for direction, kind, count in rows.all():
-        if direction == "in":
-            texts_in += int(count)
-        else:
-            texts_out += int(count)
-            replies += int(count) if kind == "reply" else 0
-    return texts_in, texts_out, replies
+    per_author = await session.execute(select(author, func.sum(weight)).where(*filters, reply).group_by(author))
+    return _Tally(
+        hours={_as_hour(h): [int(a or 0), int(b or 0), int(c or 0)] for h, a, b, c in per_hour.all()},
+        replies_by={str(key): int(n or 0) for key, n in per_author.all()},
+    )
+
+
+async def _tally_messages(session: AsyncSession, scope: Scope, start: datetime, end: datetime, dialect: str) -> _Tally:
+    """Straight from the messages: for an agent's scope, and the partial hours at a period's edges."""
+    if start >= end:
+        return _Tally()
+    hour = func.date_trunc("hour", Message.created_at) if dialect == "postgresql" else func.substr(Message.created_at, 1, 13)
+    filters: list[Any] = [Message.created_at >= start, Message.created_at < end]
+    conversations = _conversations_in_scope(scope)
+    if conversations is not None:
+        filters.append(Message.conversation_id.in_(conversations))
+    return await _tally(
+        session, hour, Message.direction, Message.kind, Message.status,
+        _agent_key(Message.author_platform, Message.author_id), literal(1), filters,
+    )
+
+
+async def _tally_hours(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> _Tally:
+    """From the hourly counters (whole hours only)."""
+    if start >= end:
+        return _Tally()
+    row = ReportMessageHour
+    filters: list[Any] = [row.hour >= start, row.hour < end]
+    if scope.inbox_id is not None:
+        filters.append(row.inbox_id == scope.inbox_id)
+    return await _tally(
+        session, row.hour, row.direction, row.kind, row.status, row.author_platform + ":" + row.author_id, row.messages, filters
+    )
+
+
+def _floor_hour(value: datetime) -> datetime:
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+async def _texts(session: AsyncSession, scope: Scope, dialect: str) -> _Tally:
+    if scope.agent_id is not None:  # assignment is not counted per hour: read the agent's messages
+        return await _tally_messages(session, scope, scope.since, scope.until, dialect)
+    first_whole = _floor_hour(scope.since)
+    if first_whole < scope.since:
+        first_whole += timedelta(hours=1)
+    last_whole = max(_floor_hour(scope.until), first_whole)
+    tally = await _tally_hours(session, scope, first_whole, last_whole)
+    tally.add(await _tally_messages(session, scope, scope.since, min(first_whole, scope.until), dialect))
+    tally.add(await _tally_messages(session, scope, max(last_whole, scope.since), scope.until, dialect))
+    return tally
 
 
 async def _cycle_counts(session: AsyncSession, scope: Scope) -> tuple[int, int, int, int]:
@@ -269,26 +353,21 @@ def _agent_key(platform: Any, user_id: Any) -> ColumnElement[str]:
     return func.coalesce(platform, "") + ":" + func.coalesce(user_id, "")
 
 
-async def _agents(session: AsyncSession, scope: Scope) -> list[AgentRow]:
-    work = await session.execute(
-        _messages(
-            scope,
-            _agent_key(Message.author_platform, Message.author_id).label("key"),
-            func.count(),
-            func.count(Message.conversation_id.distinct()),
-        )
-        .where(Message.direction == "out", Message.kind == "reply", Message.status.in_(SENT))
-        .group_by("key")
-    )
-    handled = {str(key): (int(replies), int(conversations)) for key, replies, conversations in work.all()}
+async def _agents(session: AsyncSession, scope: Scope, texts: _Tally) -> list[AgentRow]:
     first, _ = _durations(scope)
+    responder = _agent_key(ConversationCycle.responder_platform, ConversationCycle.responder_id)
     speed = await percentiles.grouped(
         session,
-        _cycles(scope, _agent_key(Message.author_platform, Message.author_id).label("key"), first.label("value"))
-        .join(Message, Message.id == ConversationCycle.first_response_message_id)
-        .where(ConversationCycle.origin == "customer"),
+        _cycles(scope, responder.label("key"), first.label("value"))
+        .where(ConversationCycle.origin == "customer", ConversationCycle.responder_id.is_not(None)),
         (0.5,),
     )
+    handled_rows = await session.execute(
+        _cycles(scope, responder, func.count())
+        .where(ConversationCycle.responder_id.is_not(None))
+        .group_by(responder)
+    )
+    handled = {str(key): int(n) for key, n in handled_rows.all()}
     open_query = select(Conversation.assignee_id, func.count()).where(
         Conversation.status != "closed", Conversation.assignee_id.is_not(None)
     )
@@ -301,13 +380,13 @@ async def _agents(session: AsyncSession, scope: Scope) -> list[AgentRow]:
     agents = (await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name))).all()
     by_key = {f"{platform}:{user_id}": (int(agent_id), str(name)) for agent_id, platform, user_id, name in agents}
     by_id = {agent_id: key for key, (agent_id, _) in by_key.items()}
-    keys = set(handled) | {by_id[agent_id] for agent_id in open_now if agent_id in by_id}
+    replies = {key: n for key, n in texts.replies_by.items() if key != ":"}  # ":" : automatic texts
+    keys = set(replies) | set(handled) | {by_id[agent_id] for agent_id in open_now if agent_id in by_id}
     rows = []
     for key in keys:
         agent_id, name = by_key.get(key, (-1, key.split(":", 1)[-1] or "unknown"))
-        replies, conversations = handled.get(key, (0, 0))
         median = speed[key][1][0] if key in speed else None
-        rows.append(AgentRow(name, conversations, replies, median, open_now.get(agent_id, 0)))
+        rows.append(AgentRow(name, handled.get(key, 0), replies.get(key, 0), median, open_now.get(agent_id, 0)))
     return sorted(rows, key=lambda row: (-row.conversations, -row.replies, row.name.lower()))
 
 
@@ -338,30 +417,28 @@ async def _opt_outs(session: AsyncSession, scope: Scope) -> int:
 
 
 async def _failures(session: AsyncSession, scope: Scope) -> list[Failure]:
+    # Spelled as ix_messages_failed's own condition, so the database reads only failed texts.
+    failed = text("messages.status IN ('failed', 'undelivered')")
     rows = await session.execute(
         _messages(scope, Message.error_code, func.max(Message.error_text), func.count())
-        .where(Message.direction == "out", Message.status.in_(FAILED))
+        .where(failed, Message.direction == "out")
         .group_by(Message.error_code)
     )
-    found = [Failure(str(code or ""), str(text or "no reason given"), int(n)) for code, text, n in rows.all()]
+    found = [Failure(str(code or ""), str(reason or "no reason given"), int(n)) for code, reason, n in rows.all()]
     return sorted(found, key=lambda f: (-f.count, f.code))
 
 
-async def _timeline(session: AsyncSession, scope: Scope, dialect: str) -> tuple[list[DayRow], list[list[int]]]:
-    hour = _local_bucket(Message.created_at, scope, dialect, 3600).label("hour")
-    rows = await session.execute(
-        _messages(scope, hour, Message.direction, func.count())
-        .where((Message.direction == "in") | Message.status.in_(SENT))
-        .group_by(hour, Message.direction)
-    )
+async def _timeline(session: AsyncSession, scope: Scope, dialect: str, texts: _Tally) -> tuple[list[DayRow], list[list[int]]]:
+    # Hours become local by the zone's offset at that hour: exact for zones whose offsets
+    # are whole hours; a half-hour zone's texts land in the local hour their UTC hour starts in.
     heat = [[0] * 24 for _ in range(7)]
     volume: dict[date, list[int]] = {}
-    for bucket, direction, count in rows.all():
-        local = _bucket_start(int(bucket), 3600)
+    for hour, (texts_in, texts_out, _) in texts.hours.items():
+        local = hour.astimezone(scope.zone)
         counts = volume.setdefault(local.date(), [0, 0])
-        counts[0 if direction == "in" else 1] += int(count)
-        if direction == "in":
-            heat[local.weekday()][local.hour] += int(count)
+        counts[0] += texts_in
+        counts[1] += texts_out
+        heat[local.weekday()][local.hour] += texts_in
     first, _ = _durations(scope)
     day = _local_bucket(ConversationCycle.started_at, scope, dialect, 86400).label("key")
     speed = await percentiles.grouped(
@@ -383,10 +460,11 @@ async def _timeline(session: AsyncSession, scope: Scope, dialect: str) -> tuple[
 async def build(session: AsyncSession, scope: Scope) -> ReportData:
     """Every number of the report, from a dozen aggregate queries."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    texts_in, texts_out, replies = await _volume(session, scope)
+    texts = await _texts(session, scope, dialect)
+    texts_in, texts_out, replies = (sum(counts[i] for counts in texts.hours.values()) for i in range(3))
     new, team, reopened, unanswered = await _cycle_counts(session, scope)
     first, team_first, resolution = await _speed(session, scope)
-    daily, heat = await _timeline(session, scope, dialect)
+    daily, heat = await _timeline(session, scope, dialect, texts)
     return ReportData(
         scope=scope,
         texts_in=texts_in,
@@ -399,7 +477,7 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         team_first_response=team_first,
         unanswered=unanswered,
         resolution=resolution,
-        agents=await _agents(session, scope),
+        agents=await _agents(session, scope, texts),
         backlog=await _backlog(session, scope),
         opt_outs=await _opt_outs(session, scope),
         failures=await _failures(session, scope),
@@ -418,6 +496,3 @@ async def agent_choices(session: AsyncSession) -> list[tuple[int, str, str, str]
     rows = await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name).order_by(Agent.name))
     return [(int(i), str(p), str(u), str(n)) for i, p, u, n in rows.all()]
 
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)

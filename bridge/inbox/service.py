@@ -506,7 +506,7 @@ class InboxService:
             conv.last_outbound_at = now
             conv.updated_at = now
             conv.first_response_at = conv.first_response_at or now
-            await cycles.teammate_replied(session, conv.id, message.id, now)
+            await cycles.teammate_replied(session, conv.id, message, now)
             if conv.status == "new":
                 conv.status = "open"
                 await self.fanout.card(session, inbox, conv.id)
