@@ -40,6 +40,7 @@ from sqlalchemy import (
     Select,
     case,
     cast,
+    exists,
     func,
     literal,
     select,
@@ -285,8 +286,14 @@ async def _tally_messages(session: AsyncSession, scope: Scope, start: datetime, 
     hour = func.date_trunc("hour", Message.created_at) if dialect == "postgresql" else func.substr(Message.created_at, 1, 13)
     filters: list[Any] = [Message.created_at >= start, Message.created_at < end]
     conversations = _conversations_in_scope(scope)
-    if conversations is not None:
+    if scope.agent_id is not None and conversations is not None:
+        # An agent's conversations are few: read their messages through the conversation index.
         filters.append(Message.conversation_id.in_(conversations))
+    elif scope.inbox_id is not None:
+        # An edge hour is short: read it by time and look up each text's conversation.
+        filters.append(
+            exists().where(Conversation.id == Message.conversation_id, Conversation.inbox_id == scope.inbox_id)
+        )
     return await _tally(
         session, hour, Message.direction, Message.kind, Message.status,
         _agent_key(Message.author_platform, Message.author_id), literal(1), filters,
