@@ -1,4 +1,4 @@
-"""The `smsbridge` command: run, migrate, check, contacts import/export."""
+"""The `smsbridge` command: run, migrate, check, contacts import/export, report."""
 
 from __future__ import annotations
 
@@ -59,7 +59,11 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _contacts(settings: Settings, action: str, path: Path) -> int:
-    from bridge.inbox.contacts_csv import ContactsCsvError, export_contacts, import_contacts
+    from bridge.inbox.contacts_csv import (
+        ContactsCsvError,
+        export_contacts,
+        import_contacts,
+    )
     from bridge.inbox.db import create_database, migrate
 
     db = create_database(settings.database_url)
@@ -77,6 +81,18 @@ async def _contacts(settings: Settings, action: str, path: Path) -> int:
     finally:
         await db.dispose()
     return 0
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge import report_cli
+    from bridge.inbox.db import create_database, migrate
+
+    db = create_database(settings.database_url)
+    try:
+        await migrate(db)
+        return await report_cli.run(db, args)
+    finally:
+        await db.dispose()
 
 
 async def _discord(settings: Settings, action: str) -> int:
@@ -119,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     discord_cmd.add_subparsers(dest="action", required=True).add_parser(
         "sync", help="upload the app commands (/reply, /claim, /sms, ...) to Discord"
     )
+    from bridge import report_cli
+
+    report_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -134,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_checks(settings))
         elif args.command == "contacts":
             return asyncio.run(_contacts(settings, args.action, args.file))
+        elif args.command == "report":
+            return asyncio.run(_report(settings, args))
         elif args.command == "discord":
             return asyncio.run(_discord(settings, args.action))
     except KeyboardInterrupt:
