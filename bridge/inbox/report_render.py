@@ -42,7 +42,7 @@ def chat_text(report: ReportData, label: str, where: str = "every inbox") -> Ric
         heading,
         rich("• Texts in: {i} · out: {o} (replies {r})", i=report.texts_in, o=report.texts_out, r=report.replies),
         rich(
-            "• Conversations: {new} new · {reopened} reopened · {team} started by the team",
+            "• New conversations: {new} · reopened: {reopened} · started by the team: {team}",
             new=report.new_conversations, reopened=report.reopened, team=report.team_started,
         ),
         rich("• First response: {s} · unanswered {u}", s=spread_text(report.first_response), u=report.unanswered),
