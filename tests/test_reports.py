@@ -79,7 +79,7 @@ async def test_the_week_of_one_inbox_in_numbers(db: Database) -> None:
     assert report.team_first_response == Spread(1, 300, 300)
     assert report.resolution == Spread(2, 5400, 6840)  # 3600 and 7200
     assert report.agents == [
-        AgentRow("Ana", conversations=4, replies=5, median_first_response=120, open_now=2),
+        AgentRow("Ana", conversations=4, replies=5, median_first_response=210, open_now=2),  # 60 120 300 1200
         AgentRow("Ben", conversations=2, replies=3, median_first_response=2100, open_now=1),
     ]
     assert report.backlog == {"open": 4, "new": 1}

@@ -14,7 +14,8 @@ now). Definitions, the same for chat, terminal, CSV and JSON:
 - medians and p90: linear interpolation (bridge/inbox/percentiles.py), whole seconds.
 - per agent: conversations handled = the period's cycles the agent answered first (a
   reopened conversation counts once per cycle); replies sent; the median first response
-  of the customer-started cycles they answered; open now = assigned, not closed.
+  of those cycles (a team-started one timed from the customer's answer); open now =
+  assigned, not closed.
 - backlog and "open now": conversations not closed, at the time of the report.
 
 Texts are counted from `report_message_hours` (hourly counters kept by triggers) for the
@@ -363,18 +364,14 @@ def _agent_key(platform: Any, user_id: Any) -> ColumnElement[str]:
 async def _agents(session: AsyncSession, scope: Scope, texts: _Tally) -> list[AgentRow]:
     first, _ = _durations(scope)
     responder = _agent_key(ConversationCycle.responder_platform, ConversationCycle.responder_id)
-    speed = await percentiles.grouped(
+    # Every cycle an agent answered first, customer- or team-started (the latter timed
+    # from the customer's answer): how many, and their median.
+    answered = await percentiles.grouped(
         session,
-        _cycles(scope, responder.label("key"), first.label("value"))
-        .where(ConversationCycle.origin == "customer", ConversationCycle.responder_id.is_not(None)),
+        _cycles(scope, responder.label("key"), first.label("value")).where(ConversationCycle.responder_id.is_not(None)),
         (0.5,),
     )
-    handled_rows = await session.execute(
-        _cycles(scope, responder, func.count())
-        .where(ConversationCycle.responder_id.is_not(None))
-        .group_by(responder)
-    )
-    handled = {str(key): int(n) for key, n in handled_rows.all()}
+    handled = {str(key): count for key, (count, _) in answered.items()}
     open_query = select(Conversation.assignee_id, func.count()).where(
         Conversation.status != "closed", Conversation.assignee_id.is_not(None)
     )
@@ -392,7 +389,7 @@ async def _agents(session: AsyncSession, scope: Scope, texts: _Tally) -> list[Ag
     rows = []
     for key in keys:
         agent_id, name = by_key.get(key, (-1, key.split(":", 1)[-1] or "unknown"))
-        median = speed[key][1][0] if key in speed else None
+        median = answered[key][1][0] if key in answered else None
         rows.append(AgentRow(name, handled.get(key, 0), replies.get(key, 0), median, open_now.get(agent_id, 0)))
     return sorted(rows, key=lambda row: (-row.conversations, -row.replies, row.name.lower()))
 
