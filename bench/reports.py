@@ -302,6 +302,7 @@ async def run(kind: DbKind, messages: int) -> bool:
         else:
             await _postgres_load(target, messages, base)
         print(f"\n{kind}: loaded {messages:,} messages, {CONVERSATIONS:,} conversations in {time.perf_counter() - started:.1f} s")
+        print(f"  machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings grow with it)")
         until = now + timedelta(seconds=1)
         ok = True
         print(f"  {'report':<14}{'median ms':>11}{'worst ms':>10}{'peak MB':>9}  numbers")
