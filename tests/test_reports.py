@@ -154,3 +154,18 @@ async def test_a_status_change_moves_the_count(db: Database) -> None:
     after = await _report(db, Scope(WEEK.since, WEEK.until, inbox_id=ids["main"]))
     assert (after.texts_in, after.texts_out) == (8, 10)
     assert [(f.code, f.count) for f in after.failures] == [("30003", 1), ("30007", 1)]
+
+
+async def test_business_hours_plug_in_through_the_recorder(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.inbox import cycles
+    from bridge.inbox.report_queries import Clock
+
+    # An inbox open 09:00-17:00 UTC would count only the open part; here: half of every wait.
+    monkeypatch.setattr(cycles, "business_seconds", lambda _inbox, start, end: int((end - start).total_seconds()) // 2)
+    ids = await _history(db)
+    scope = Scope(WEEK.since, WEEK.until, inbox_id=ids["main"], clock=Clock.BUSINESS)
+    report = await _report(db, scope)
+    assert report.first_response == Spread(5, 300, 1320)  # halves of 60, 120, 600, 1200, 3600
+    assert report.resolution == Spread(2, 2700, 3420)
+    wall = await _report(db, Scope(WEEK.since, WEEK.until, inbox_id=ids["main"]))
+    assert wall.first_response == Spread(5, 600, 2640)
