@@ -59,11 +59,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _contacts(settings: Settings, action: str, path: Path) -> int:
-    from bridge.inbox.contacts_csv import (
-        ContactsCsvError,
-        export_contacts,
-        import_contacts,
-    )
+    from bridge.inbox.contacts_csv import ContactsCsvError, export_contacts, import_contacts
     from bridge.inbox.db import create_database, migrate
 
     db = create_database(settings.database_url)

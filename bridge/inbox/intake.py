@@ -82,7 +82,7 @@ class Intake:
                 first.setdefault(pending.values["dedupe_key"], pending)
             try:
                 inserted = await self._insert_batch([p.values for p in first.values()])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every waiting webhook gets the error
                 log.exception("intake batch of %d failed", len(batch))
                 for pending in batch:
                     if not pending.done.done():

@@ -141,7 +141,7 @@ class LeaseKeeper:
                 if callback is not None:
                     try:
                         await callback()
-                    except Exception:
+                    except Exception:  # noqa: BLE001
                         log.exception("lease %s: callback failed", self.name)
             await asyncio.sleep(interval)
 

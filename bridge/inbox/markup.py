@@ -50,7 +50,7 @@ class Link:
 
 Segment = Plain | Strong | Code | Mention | Link
 
-_SPANS = re.compile(r"(\*\*.+?\*\*|`[^`]*`)", re.DOTALL)
+_SPANS = re.compile(r"(\*\*.+?\*\*|`[^`]*`)", re.S)
 _FORMATTER = string.Formatter()
 
 

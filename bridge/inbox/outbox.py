@@ -22,19 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    bindparam,
-    case,
-    delete,
-    event,
-    exists,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import and_, bindparam, case, delete, event, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 from tenacity import RetryCallState, wait_random_exponential
@@ -345,7 +333,7 @@ class Outbox:
         if kind.on_give_up is not None:
             try:
                 await kind.on_give_up(job, reason)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the burial below must still happen
                 log.exception("give-up hook of job %s failed", job.id)
         await self.bury(job, reason)
 
@@ -394,7 +382,7 @@ class OutboxWorker:
             self.outbox.wake()
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 5.0)
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
@@ -424,7 +412,7 @@ class OutboxWorker:
             if free > 0:
                 try:
                     jobs = await self.outbox.claim(free)
-                except Exception:
+                except Exception:  # noqa: BLE001 - database hiccup: wait and try again
                     log.exception("claiming outbox jobs failed")
                     await asyncio.sleep(1.0)
                     continue
