@@ -110,6 +110,7 @@ def print_text(report: ReportData, label: str, where: str, out: TextIO) -> None:
                 ("  after a team-started text was answered", spread_text(report.team_first_response)),
                 ("Unanswered", str(report.unanswered)),
                 ("Resolution", spread_text(report.resolution)),
+                ("Delivered", str(report.delivered)),
                 ("Opt-outs", str(report.opt_outs)),
             ],
         )

@@ -64,6 +64,7 @@ from bridge.inbox.models import (
 # Outbound statuses of a text that left smsbridge (the provider saw it).
 SENT = ("submitting", "accepted", "queued", "scheduled", "sending", "sent", "delivered", "read", "undelivered", "failed")
 FAILED = ("failed", "undelivered")
+DELIVERED = ("delivered", "read")
 OPT_OUTS = ("opt_out", "opt_out_all")
 
 
@@ -123,6 +124,7 @@ class ReportData:
     texts_in: int
     texts_out: int
     replies: int
+    delivered: int
     new_conversations: int
     team_started: int
     reopened: int
@@ -137,6 +139,7 @@ class ReportData:
     daily: list[DayRow]
     # inbound texts by local weekday (0 = Monday) and hour
     heat: list[list[int]]
+    away: list[str] = field(default_factory=list)  # teammates away now
 
     @property
     def has_traffic(self) -> bool:
@@ -237,14 +240,14 @@ def _spread(found: dict[Hashable, tuple[int, list[int | None]]], key: Hashable) 
 
 @dataclass
 class _Tally:
-    """Texts per UTC hour ([in, out, replies]) and replies per author key ("platform:id")."""
+    """Texts per UTC hour ([in, out, replies, delivered]) and replies per author key ("platform:id")."""
 
     hours: dict[datetime, list[int]] = field(default_factory=dict)
     replies_by: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: _Tally) -> None:
         for hour, counts in other.hours.items():
-            mine = self.hours.setdefault(hour, [0, 0, 0])
+            mine = self.hours.setdefault(hour, [0, 0, 0, 0])
             for i, n in enumerate(counts):
                 mine[i] += n
         for key, n in other.replies_by.items():
@@ -269,13 +272,14 @@ async def _tally(
             func.sum(case((direction == "in", weight), else_=0)),
             func.sum(case((sent, weight), else_=0)),
             func.sum(case((reply, weight), else_=0)),
+            func.sum(case(((direction == "out") & status.in_(DELIVERED), weight), else_=0)),
         )
         .where(*filters)
         .group_by(hour)
     )
     per_author = await session.execute(select(author, func.sum(weight)).where(*filters, reply).group_by(author))
     return _Tally(
-        hours={_as_hour(h): [int(a or 0), int(b or 0), int(c or 0)] for h, a, b, c in per_hour.all()},
+        hours={_as_hour(h): [int(n or 0) for n in counts] for h, *counts in per_hour.all()},
         replies_by={str(key): int(n or 0) for key, n in per_author.all()},
     )
 
@@ -437,7 +441,7 @@ async def _timeline(session: AsyncSession, scope: Scope, dialect: str, texts: _T
     # are whole hours; a half-hour zone's texts land in the local hour their UTC hour starts in.
     heat = [[0] * 24 for _ in range(7)]
     volume: dict[date, list[int]] = {}
-    for hour, (texts_in, texts_out, _) in texts.hours.items():
+    for hour, (texts_in, texts_out, *_) in texts.hours.items():
         local = hour.astimezone(scope.zone)
         counts = volume.setdefault(local.date(), [0, 0])
         counts[0] += texts_in
@@ -465,7 +469,7 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
     """Every number of the report, from a dozen aggregate queries."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     texts = await _texts(session, scope, dialect)
-    texts_in, texts_out, replies = (sum(counts[i] for counts in texts.hours.values()) for i in range(3))
+    texts_in, texts_out, replies, delivered = (sum(counts[i] for counts in texts.hours.values()) for i in range(4))
     new, team, reopened, unanswered = await _cycle_counts(session, scope)
     first, team_first, resolution = await _speed(session, scope)
     daily, heat = await _timeline(session, scope, dialect, texts)
@@ -474,6 +478,7 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         texts_in=texts_in,
         texts_out=texts_out,
         replies=replies,
+        delivered=delivered,
         new_conversations=new,
         team_started=team,
         reopened=reopened,
@@ -487,6 +492,7 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         failures=await _failures(session, scope),
         daily=daily,
         heat=heat,
+        away=list((await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))).scalars()),
     )
 
 

@@ -54,6 +54,9 @@ def chat_text(report: ReportData, label: str, where: str = "every inbox") -> Ric
     backlog = ", ".join(f"{status} {n}" for status, n in sorted(report.backlog.items())) or "none"
     lines.append(rich("• Open now: {backlog}", backlog=backlog))
     lines.append(rich("• Opt-outs: {n}", n=report.opt_outs))
+    rate = f"{report.delivered * 100 // report.texts_out}%" if report.texts_out else "—"
+    failed = sum(f.count for f in report.failures)
+    lines.append(rich("• Delivered: {d} ({rate}) · not delivered: {f}", d=report.delivered, rate=rate, f=failed))
     if report.failures:
         failures = ", ".join(f"{f.code or '—'} {f.reason} ×{f.count}" for f in report.failures[:5])
         lines.append(rich("• Not delivered: {failures}", failures=failures))
@@ -66,6 +69,8 @@ def chat_text(report: ReportData, label: str, where: str = "every inbox") -> Ric
                     name=row.name, c=row.conversations, r=row.replies, m=duration(row.median_first_response), o=row.open_now,
                 )
             )
+    if report.away:
+        lines.append(rich("• Away now: {who}", who=", ".join(report.away)))
     return join(lines)
 
 
@@ -86,6 +91,7 @@ def records(report: ReportData) -> list[Record]:
             ("texts_in", report.texts_in),
             ("texts_out", report.texts_out),
             ("replies", report.replies),
+            ("delivered", report.delivered),
             ("new_conversations", report.new_conversations),
             ("reopened_conversations", report.reopened),
             ("team_started_conversations", report.team_started),
@@ -124,7 +130,7 @@ def as_json(report: ReportData, label: str) -> dict[str, Any]:
 
     return {
         "period": {"label": label, "from": scope.since.isoformat(), "to": scope.until.isoformat(), "time_zone": str(scope.zone)},
-        "texts": {"in": report.texts_in, "out": report.texts_out, "replies": report.replies},
+        "texts": {"in": report.texts_in, "out": report.texts_out, "replies": report.replies, "delivered": report.delivered},
         "conversations": {
             "new": report.new_conversations, "reopened": report.reopened, "team_started": report.team_started,
             "unanswered": report.unanswered,
