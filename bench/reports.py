@@ -5,8 +5,8 @@ Method
     is filled by INSERT ... SELECT in the database itself (a recursive CTE on SQLite,
     generate_series on PostgreSQL): 3 inboxes, 20 agents, 100,000 contacts with one
     conversation each, 120,000 conversation cycles (a fifth reopened, one in fifteen
-    team-started) and N messages (default 1,000,000), all within the last 30 days, so the
-    report reads every one of them: half customer texts, half outbound (replies by the 20
+    team-started) and N messages (default 1,000,000), by default all within the last 30
+    days, so the report reads every one of them (--history-days spreads them wider): half customer texts, half outbound (replies by the 20
     agents, a few automatic replies, one in 53 failed with one of five error codes). The
     triggers (search index, hourly counters) are dropped (SQLite) or disabled
     (PostgreSQL) for the load; the hourly counters are then filled with one INSERT ...
@@ -64,7 +64,7 @@ ZONE = "America/New_York"
 # The month's report of every inbox and of one inbox. An agent's report reads that
 # agent's messages (assignments are not counted per hour): printed for information.
 BUDGETED = ("all inboxes", "one inbox")
-SPAN_SECONDS = 30 * 86400
+REPORT_DAYS = 30
 
 
 # -- loading -------------------------------------------------------------------------
@@ -80,7 +80,7 @@ HOURS_BACKFILL = (
 )
 
 
-def _sqlite_load(target: DbTarget, messages: int, base: datetime) -> None:
+def _sqlite_load(target: DbTarget, messages: int, base: datetime, span: int) -> None:
     conn = sqlite3.connect(target.sqlite_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # a benchmark fixture, rebuilt each run
@@ -111,9 +111,9 @@ def _sqlite_load(target: DbTarget, messages: int, base: datetime) -> None:
             + "INSERT INTO conversations (inbox_id, contact_id, status, assignee_id, priority, created_at, updated_at)"
             " SELECT 1 + i % 3, i, CASE WHEN i % 10 < 6 THEN 'closed' WHEN i % 10 < 8 THEN 'open'"
             " WHEN i % 10 = 8 THEN 'new' ELSE 'pending' END, CASE WHEN i % 7 = 0 THEN NULL ELSE 1 + i % 20 END, 0, "
-            + at.format(secs=f"i * {SPAN_SECONDS} / :c")
+            + at.format(secs=f"i * {span} / :c")
             + ", "
-            + at.format(secs=f"i * {SPAN_SECONDS} / :c + 86400")
+            + at.format(secs=f"i * {span} / :c + 86400")
             + " FROM s",
             params,
         )
@@ -128,7 +128,7 @@ def _sqlite_load(target: DbTarget, messages: int, base: datetime) -> None:
             " CASE WHEN i % 2 = 1 AND i % 53 = 0 THEN 'Carrier error ' || (i % 5) END, '', '',"
             " CASE WHEN i % 2 = 1 THEN 'slack' END, CASE WHEN i % 2 = 1 THEN printf('U%02d', 1 + i % 20) END,"
             " CASE WHEN i % 2 = 1 THEN 'Agent' END, "
-            + at.format(secs=f"(i - 1) * {SPAN_SECONDS}.0 / :n")
+            + at.format(secs=f"(i - 1) * {span}.0 / :n")
             + " FROM s",
             params,
         )
@@ -153,7 +153,7 @@ def _sqlite_load(target: DbTarget, messages: int, base: datetime) -> None:
     conn.close()
 
 
-async def _postgres_load(target: DbTarget, messages: int, base: datetime) -> None:
+async def _postgres_load(target: DbTarget, messages: int, base: datetime, span: int) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(target.asyncpg_dsn, server_settings={"search_path": str(target.schema)})
@@ -183,9 +183,9 @@ async def _postgres_load(target: DbTarget, messages: int, base: datetime) -> Non
             "INSERT INTO conversations (inbox_id, contact_id, status, assignee_id, priority, created_at, updated_at)"
             " SELECT 1 + i % 3, i, CASE WHEN i % 10 < 6 THEN 'closed' WHEN i % 10 < 8 THEN 'open'"
             " WHEN i % 10 = 8 THEN 'new' ELSE 'pending' END, CASE WHEN i % 7 = 0 THEN NULL ELSE 1 + i % 20 END, 0, "
-            + at.format(secs=f"i * {SPAN_SECONDS}.0 / $2")
+            + at.format(secs=f"i * {span}.0 / $2")
             + ", "
-            + at.format(secs=f"i * {SPAN_SECONDS}.0 / $2 + 86400")
+            + at.format(secs=f"i * {span}.0 / $2 + 86400")
             + " FROM generate_series(1, $2) i",
             base_naive, CONVERSATIONS,
         )
@@ -199,7 +199,7 @@ async def _postgres_load(target: DbTarget, messages: int, base: datetime) -> Non
             " CASE WHEN i % 2 = 1 AND i % 53 = 0 THEN 'Carrier error ' || (i % 5) END, '', '',"
             " CASE WHEN i % 2 = 1 THEN 'slack' END, CASE WHEN i % 2 = 1 THEN 'U' || lpad((1 + i % 20)::text, 2, '0') END,"
             " CASE WHEN i % 2 = 1 THEN 'Agent' END, "
-            + at.format(secs=f"(i - 1) * {SPAN_SECONDS}.0 / $2")
+            + at.format(secs=f"(i - 1) * {span}.0 / $2")
             + " FROM generate_series(1, $2) i",
             base_naive, messages, CONVERSATIONS,
         )
@@ -290,7 +290,7 @@ def measure(target: DbTarget, name: str, base: datetime, until: datetime) -> Mea
     return result
 
 
-async def run(kind: DbKind, messages: int) -> bool:
+async def run(kind: DbKind, messages: int, history_days: int) -> bool:
     from bridge.inbox.db import migrate
 
     target = await fresh_db(kind)
@@ -299,13 +299,18 @@ async def run(kind: DbKind, messages: int) -> bool:
         await migrate(db)
         await db.dispose()
         now = datetime.now(UTC).replace(microsecond=0)
-        base = now - timedelta(days=30)
+        base = now - timedelta(days=REPORT_DAYS)
+        first = now - timedelta(days=history_days)
+        span = history_days * 86400
         started = time.perf_counter()
         if kind == "sqlite":
-            await asyncio.get_running_loop().run_in_executor(None, _sqlite_load, target, messages, base)
+            await asyncio.get_running_loop().run_in_executor(None, _sqlite_load, target, messages, first, span)
         else:
-            await _postgres_load(target, messages, base)
-        print(f"\n{kind}: loaded {messages:,} messages, {CONVERSATIONS:,} conversations in {time.perf_counter() - started:.1f} s")
+            await _postgres_load(target, messages, first, span)
+        print(
+            f"\n{kind}: loaded {messages:,} messages, {CONVERSATIONS:,} conversations over {history_days} days"
+            f" in {time.perf_counter() - started:.1f} s; the report covers the last {REPORT_DAYS}"
+        )
         print(f"  machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings grow with it)")
         until = now + timedelta(seconds=1)
         ok = True
@@ -326,10 +331,14 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--pg", action="store_true", help="also PostgreSQL (same as --db both)")
+    parser.add_argument(
+        "--history-days", type=int, default=REPORT_DAYS,
+        help="days the data spans (default 30: the whole history falls in the report's month)",
+    )
     args = parser.parse_args()
     kinds = db_kinds("both" if args.pg else args.db)
     print(f"budget: each report's worst run under {BUDGET_SECONDS * 1000:.0f} ms, peak memory under {BUDGET_MB:.0f} MB")
-    results = [asyncio.run(run(kind, args.messages)) for kind in kinds]
+    results = [asyncio.run(run(kind, args.messages, args.history_days)) for kind in kinds]
     if all(results):
         print("\nOK: within budget")
         return 0
