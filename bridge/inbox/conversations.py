@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
+from bridge.inbox import cycles
 from bridge.inbox.models import Contact, Conversation, utcnow
 from bridge.inbox.phone import PhoneNumber, guess_timezone
 from bridge.inbox.routing import InboxDirectory, InboxRoute
@@ -28,6 +29,7 @@ class Conversations:
         """The contact's conversation in this inbox, created (with its card) when new (`/sms new`)."""
         conv, created = await self.find_or_create(session, inbox.id, phone)
         if created:
+            await cycles.team_started(session, conv.id, inbox.id, utcnow())
             await self.fanout.card(session, inbox, conv.id)
         return conv, created
 

@@ -25,6 +25,7 @@ from bridge.inbox.intake import Intake
 from bridge.inbox.keywords import Keyword, classify_keyword, looks_like_opt_out
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.markup import rich
+from bridge.inbox import cycles
 from bridge.inbox.models import Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
@@ -124,6 +125,7 @@ class InboundTexts:
                 reopened = conv.status in (ConversationStatus.CLOSED, ConversationStatus.PENDING)
                 if reopened:
                     conv.status = ConversationStatus.OPEN.value  # the customer wrote again: it needs attention
+                await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=created or reopened)
                 # The text first: a new conversation's first post creates its thread and card.
                 await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
                 for index in range(len(sms.media)):

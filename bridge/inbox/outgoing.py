@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.chat import ChatMessageRef, ReplyStatus
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox import cycles
 from bridge.inbox.models import Conversation, Message, utcnow
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.routing import InboxDirectory, InboxRoute
@@ -95,6 +96,7 @@ class OutgoingSms:
             conv.last_outbound_at = now
             conv.updated_at = now
             conv.first_response_at = conv.first_response_at or now
+            await cycles.teammate_replied(session, conv.id, message, now)
             if conv.status == "new":
                 conv.status = "open"
                 await self.fanout.card(session, inbox, conv.id)

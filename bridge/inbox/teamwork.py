@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit
+from bridge.inbox import audit, cycles
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
@@ -112,6 +112,7 @@ class Teamwork:
         conv.status = status
         conv.updated_at = utcnow()
         conv.resolved_at = utcnow() if status == "closed" else None
+        await cycles.status_changed(session, conv.id, status, conv.updated_at)
         audit.record(session, _actor(actor), "status_changed", conv.id, before=before, after=status)
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(
