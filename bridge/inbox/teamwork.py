@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.inbox import audit, cycles
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
+from bridge.inbox.db import changed_rows
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
@@ -51,14 +52,16 @@ class Teamwork:
         session, inbox, conv, agent = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
         agent.require("agent", "Claiming")
         # One conditional UPDATE: when two teammates claim at once, exactly one row wins.
-        won = await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conv.id, Conversation.assignee_id.is_(None))
-            .values(assignee_id=agent.id, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+        won = changed_rows(
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conv.id, Conversation.assignee_id.is_(None))
+                .values(assignee_id=agent.id, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         )
         await session.refresh(conv)
-        if not won.rowcount:
+        if not won:
             if conv.assignee_id == agent.id:
                 return rich("You already have this conversation.")
             holder = await session.get_one(Agent, conv.assignee_id)
