@@ -14,12 +14,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.inbox.db import Database
 from bridge.inbox.models import OutboxJob, utcnow
-from bridge.inbox.outbox import NOTIFY_CHANNEL
+from bridge.inbox.outbox import lane_of
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +40,14 @@ class Intake:
 
     def __init__(self, db: Database, on_commit: Any) -> None:
         self.db = db
-        self.on_commit = on_commit  # wakes the outbox workers
+        # Outbox.wake(ids): the workers mark the new jobs as their queues' heads and run them.
+        self.on_commit = on_commit
         self._waiting: list[_Pending] = []
         self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
         self._writer: asyncio.Task[None] | None = None
         insert = postgresql.insert if db.is_postgres else sqlite.insert
         table = OutboxJob.__table__
-        self._insert = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+        self._insert = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id, table.c.dedupe_key)
 
     async def submit(self, queue: str, payload: dict[str, Any], dedupe_key: str) -> bool:
         now = utcnow()
@@ -59,6 +59,7 @@ class Intake:
                 {
                     "queue": queue,
                     "kind": "sms.inbound",
+                    "lane": lane_of("sms.inbound"),
                     "payload": payload,
                     "dedupe_key": dedupe_key,
                     "state": "pending",
@@ -88,20 +89,18 @@ class Intake:
                     if not pending.done.done():
                         pending.done.set_exception(exc)
                 continue
-            self.on_commit()
+            self.on_commit(inserted.values())
             for pending in batch:
                 if not pending.done.done():
                     key = pending.values["dedupe_key"]
                     pending.done.set_result(key in inserted and first[key] is pending)
 
-    async def _insert_batch(self, rows: list[dict[str, Any]]) -> set[str]:
+    async def _insert_batch(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """The dedupe keys inserted (the others existed already), with their job ids."""
         async with self.db.engine.begin() as conn:
             # One cached statement; SQLAlchemy sends the rows as multi-row VALUES batches.
             result = await conn.execute(self._insert, rows)
-            keys = {row[0] for row in result.all()}
-            if self.db.is_postgres:
-                await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
-        return keys
+            return {row.dedupe_key: row.id for row in result.all()}
 
     def busy(self) -> bool:
         """A burst is under way: BURST_COUNT webhooks within BURST_WINDOW seconds."""

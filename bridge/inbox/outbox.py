@@ -2,33 +2,56 @@
 
 - A request handler calls `Outbox.enqueue(session, ...)` inside its own transaction;
   the job exists exactly when the fact does.
-- Jobs of one queue (a conversation on one platform, say) run strictly in id order:
-  a job is claimable only when no earlier job of its queue is still open.
-- A claimed job holds a lease; if its process dies the lease runs out and another
-  worker takes it again. Handlers get `job.attempts` so they can reconcile a send
-  whose outcome was unknown before repeating it.
+- Jobs of one queue (a conversation on one platform, say) run strictly in id order.
+  Only the *head* of a queue (its earliest open job) is marked `head`; the claim reads
+  a partial index of those heads by lane and due time, so claiming costs the same
+  with 100 or 100,000 jobs waiting (docs/outbox.md shows the plans).
+- Heads are kept by the writers: a finished job marks the next job of its queue in
+  the same transaction; new jobs are marked by the process that committed them just
+  after the commit (and a queue found empty is looked at again after the commit),
+  so two transactions racing on one queue can never leave it without a head. The
+  claim still checks that no earlier job of the queue is open, so order holds even
+  if a queue briefly has two heads.
+- A claimed job records its worker (`owner`). Live workers beat in
+  `outbox_instances`; the jobs of one that stops beating (or whose pid is gone, on
+  the same machine) are handed to the others within seconds (bridge/inbox/takeover.py).
+  Handlers get `job.attempts` so they can reconcile a send whose outcome was unknown.
 - Workers sleep on an event that a commit with new jobs sets (and, on PostgreSQL,
-  on LISTEN/NOTIFY for jobs from other processes): no polling delay.
+  on LISTEN/NOTIFY for jobs from other processes) and until the next delayed job is
+  due: no polling while nothing is queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, event, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    delete,
+    event,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select, Update
 from tenacity import RetryCallState, wait_random_exponential
 
 from bridge.inbox.db import Database, insert_ignore
-from bridge.inbox.models import OutboxJob, utcnow
+from bridge.inbox.instances import new_instance_id, parse_instance_id
+from bridge.inbox.models import OutboxInstance, OutboxJob, utcnow
+from bridge.inbox.takeover import DEAD_AFTER_SECONDS, HEARTBEAT_SECONDS, Takeover
 from bridge.metrics import JOB_SECONDS
 
 log = logging.getLogger(__name__)
@@ -36,51 +59,93 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "smsbridge_outbox"
 BURST_SPACING = 0.2  # during a burst of webhooks, at most one job started per 200 ms
 OPEN_STATES = ("pending", "running")
+# Filing new texts waits behind everything downstream (posts, sends): in a burst the
+# first texts reach the chat in seconds, not after the whole backlog is filed.
+INTAKE_KINDS = frozenset({"sms.inbound"})
+LANES = (0, 1)
 
 
-def _claim_statement() -> Any:
-    """Due jobs that head their queue (no earlier job of the queue still open)."""
-    earlier = aliased(OutboxJob)
-    now = bindparam("now", type_=OutboxJob.run_after.type)
-    blocked = exists().where(
-        earlier.queue == OutboxJob.queue,
-        earlier.id < OutboxJob.id,
-        earlier.state.in_(OPEN_STATES),
-    )
-    due = or_(
-        and_(OutboxJob.state == "pending", OutboxJob.run_after <= now),
-        and_(OutboxJob.state == "running", OutboxJob.locked_until < now),
-    )
-    table = OutboxJob.__table__
+def lane_of(kind: str) -> int:
+    return 1 if kind in INTAKE_KINDS else 0
+
+
+_TABLE = cast(Table, OutboxJob.__table__)
+_EARLIER = _TABLE.alias("earlier")
+_NOW = bindparam("now", type_=OutboxJob.run_after.type)
+# An earlier job of the same queue is still open: this one must wait (index ix_outbox_queue).
+_BLOCKED = exists().where(
+    _EARLIER.c.queue == _TABLE.c.queue, _EARLIER.c.id < _TABLE.c.id, _EARLIER.c.state.in_(OPEN_STATES)
+)
+_IS_HEAD = _TABLE.c.head.is_not(None)  # the literal predicate of the partial index ix_outbox_ready
+
+
+def claim_statement() -> Select[Any]:
+    """Due heads of one lane, earliest first: a range scan of ix_outbox_ready, LIMIT rows."""
     return (
-        select(table.c.id, table.c.queue, table.c.kind, table.c.payload, table.c.attempts, table.c.created_at)
-        .where(due, ~blocked)
-        # Finish what is under way (posts, sends) before filing more new texts: in a
-        # burst the first texts reach the chat in seconds, not after the whole backlog.
-        .order_by(case((table.c.kind == "sms.inbound", 1), else_=0), table.c.id)
+        select(_TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at)
+        .where(_TABLE.c.lane == bindparam("lane"), _IS_HEAD, _TABLE.c.run_after <= _NOW, ~_BLOCKED)
+        .order_by(_TABLE.c.run_after, _TABLE.c.id)
         .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True, of=table)
+        .with_for_update(skip_locked=True, of=_TABLE)
     )
 
 
-_TABLE = OutboxJob.__table__
+def _promote(*where: Any) -> Update:
+    """Mark as head every pending job matching `where` that has no earlier open job."""
+    return (
+        update(_TABLE)
+        .where(*where, _TABLE.c.state == "pending", _TABLE.c.head.is_(None), ~_BLOCKED)
+        .values(head=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # Built once: constructing these statements costs more than running them.
-_CLAIM = _claim_statement()
+_CLAIM = claim_statement()
 _TAKE = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"))
+    .where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"), _IS_HEAD)
     .values(
         state="running",
         attempts=_TABLE.c.attempts + 1,
-        locked_until=bindparam("locked_until"),
+        head=None,
+        owner=bindparam("owner"),
         # dedupe_key coalesces *pending* jobs: once a job runs, a new one with the
         # same key must be accepted (e.g. a newer card).
         dedupe_key=None,
     )
 )
+_PROMOTE_IDS = _promote(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_PROMOTE_QUEUES = _promote(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
+_PROMOTE_ALL = _promote()
+_NEXT = (
+    select(_EARLIER.c.id)
+    .where(_EARLIER.c.queue == bindparam("of_queue"), _EARLIER.c.id > bindparam("after"), _EARLIER.c.state.in_(OPEN_STATES))
+    .order_by(_EARLIER.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+# The job after a finished one heads its queue now (cheap: one probe of ix_outbox_queue).
+_PROMOTE_NEXT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == _NEXT, _TABLE.c.state == "pending", _TABLE.c.head.is_(None))
+    .values(head=True)
+    .execution_options(synchronize_session=False)
+)
+_FINISH = delete(_TABLE).where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"))
 _NEXT_DUE = select(
-    func.min(case((_TABLE.c.state == "pending", _TABLE.c.run_after))),
-    func.min(case((_TABLE.c.state == "running", _TABLE.c.locked_until))),
+    *(
+        select(func.min(_TABLE.c.run_after))
+        .where(_TABLE.c.lane == lane, _IS_HEAD, _TABLE.c.run_after > _NOW)
+        .scalar_subquery()
+        for lane in LANES
+    )
+)
+_HAND_BACK = (
+    update(_TABLE)
+    .where(_TABLE.c.owner == bindparam("dead"), _TABLE.c.state == "running")
+    .values(state="pending", head=True, owner=None, last_error=bindparam("reason"))
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -124,24 +189,47 @@ class JobKind:
 
 
 @dataclass
+class _Notes:
+    """What one transaction did to the outbox, acted on once it commits."""
+
+    added: list[OutboxJob] = field(default_factory=list)  # ids known only after the flush
+    ids: set[int] = field(default_factory=set)
+    queues: set[str] = field(default_factory=set)  # finished a job and found no next one
+
+
+@dataclass
 class Outbox:
     db: Database
     retry_base: float = 2.0
     retry_max: float = 300.0
-    lease_seconds: float = 120.0
+    lease_seconds: float = 120.0  # unused since takeover by heartbeat; kept for callers
     kinds: dict[str, JobKind] = field(default_factory=dict)
+    instance: str = field(default_factory=new_instance_id)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    # When delayed jobs this process made fall due (loop time); the database is asked
-    # only at start. Other processes' delayed jobs are theirs to run (or the idle poll's).
-    _due: list[float] = field(default_factory=list)
+    # Jobs this process committed (to mark as heads) and queues to look at again.
+    _new_ids: set[int] = field(default_factory=set)
+    _recheck: set[str] = field(default_factory=set)
+    _next_due: float | None = None  # loop time when the next delayed head falls due
+    _registered: bool = False
 
     def __post_init__(self) -> None:
         self._wait = wait_random_exponential(multiplier=self.retry_base, max=self.retry_max)
+        self._key = ("outbox", id(self))
         event.listen(Session, "after_commit", self._after_commit)
+        event.listen(Session, "after_soft_rollback", self._after_rollback)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             event.remove(Session, "after_commit", self._after_commit)
+        with contextlib.suppress(Exception):
+            event.remove(Session, "after_soft_rollback", self._after_rollback)
+
+    def _notes(self, session: AsyncSession | Session) -> _Notes:
+        info = session.info if isinstance(session, Session) else session.sync_session.info
+        notes = info.get(self._key)
+        if notes is None:
+            notes = info[self._key] = _Notes()
+        return notes
 
     # -- producing -------------------------------------------------------------
 
@@ -156,72 +244,131 @@ class Outbox:
         delay: float = 0.0,
     ) -> bool:
         """Add a job to the caller's transaction. False when `dedupe_key` is already open."""
+        now = utcnow()
         values: dict[str, Any] = {
             "queue": queue,
             "kind": kind,
+            "lane": lane_of(kind),
             "payload": payload,
             "dedupe_key": dedupe_key,
             "state": "pending",
             "attempts": 0,
-            "run_after": utcnow() + timedelta(seconds=delay),
-            "created_at": utcnow(),
+            "run_after": now + timedelta(seconds=delay),
+            "created_at": now,
         }
+        notes = self._notes(session)
         if dedupe_key is None:
-            session.add(OutboxJob(**values))
-            inserted = True
-        else:
-            inserted = await insert_ignore(session, OutboxJob, values, ["dedupe_key"]) is not None
-        if inserted:
-            self._due_in(delay)
-            info = session.sync_session.info
-            if self.db.is_postgres and not info.get("outbox_notified"):
-                await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
-                info["outbox_notified"] = True
-            info.setdefault("outboxes", set()).add(id(self))
-        return inserted
+            job = OutboxJob(**values)
+            session.add(job)  # flushed with the caller's other rows
+            notes.added.append(job)
+            return True
+        job_id = await insert_ignore(session, OutboxJob, values, ["dedupe_key"])
+        if job_id is None:
+            return False
+        notes.ids.add(int(job_id))
+        return True
 
     def _after_commit(self, session: Session) -> None:
-        outboxes = session.info.pop("outboxes", None)
-        session.info.pop("outbox_notified", None)
-        if outboxes and id(self) in outboxes:
-            self._wakeup.set()
-        elif outboxes:
-            session.info["outboxes"] = outboxes  # another Outbox's (tests run several)
+        notes: _Notes | None = session.info.pop(self._key, None)
+        if notes is None:
+            return
+        for job in notes.added:
+            identity = sa_inspect(job).identity  # kept even when the commit expired the object
+            if identity:
+                self._new_ids.add(int(identity[0]))
+        self._new_ids |= notes.ids
+        self._recheck |= notes.queues
+        self._wakeup.set()
 
-    def wake(self) -> None:
+    def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
+        session.info.pop(self._key, None)
+
+    def wake(self, new_ids: Iterable[int] = ()) -> None:
+        """Run the dispatcher now; `new_ids`: jobs committed outside a Session (intake)."""
+        self._new_ids.update(new_ids)
         self._wakeup.set()
 
     def _due_in(self, delay: float) -> None:
-        if delay > 0:
-            heapq.heappush(self._due, asyncio.get_running_loop().time() + delay)
+        when = asyncio.get_running_loop().time() + delay
+        if self._next_due is None or when < self._next_due:
+            self._next_due = when
 
     def next_due_delay(self) -> float | None:
-        """Seconds until the next delayed job of this process, None when there is none."""
-        now = asyncio.get_running_loop().time()
-        while self._due and self._due[0] <= now - 1.0:
-            heapq.heappop(self._due)  # long past: its claim has run
-        return max(0.0, self._due[0] - now) if self._due else None
+        """Seconds until the next delayed head falls due, None when there is none."""
+        if self._next_due is None:
+            return None
+        return max(0.0, self._next_due - asyncio.get_running_loop().time())
 
     # -- consuming -------------------------------------------------------------
 
     def register(self, kind: str, handler: Handler, **options: Any) -> None:
         self.kinds[kind] = JobKind(handler=handler, **options)
 
+    async def register_instance(self) -> None:
+        """Record this worker in outbox_instances (its heartbeat row) once."""
+        if self._registered:
+            return
+        parsed = parse_instance_id(self.instance) or ("?", 0)
+        async with self.db.sessions.begin() as session:
+            await insert_ignore(
+                session,
+                OutboxInstance,
+                {"id": self.instance, "machine": parsed[0], "pid": parsed[1], "beats": 0, "heartbeat_at": utcnow()},
+                ["id"],
+            )
+        self._registered = True
+
     async def claim(self, limit: int) -> list[Job]:
+        """Mark this process's new jobs as heads, then take up to `limit` due heads."""
+        if limit <= 0 and not self._new_ids and not self._recheck:
+            return []
+        await self.register_instance()
+        new_ids, self._new_ids = self._new_ids, set()
+        recheck, self._recheck = self._recheck, set()
         now = utcnow()
         claimed: list[Job] = []
-        async with self.db.sessions.begin() as session:
-            rows = (await session.execute(_CLAIM, {"now": now, "limit": limit})).all()
-            for row in rows:
-                # The guarded UPDATE makes a claim safe even without SKIP LOCKED (SQLite
-                # shared by two processes): only one of them sees its rowcount be 1.
-                result = await session.execute(
-                    _TAKE,
-                    {"job_id": row.id, "seen": row.attempts, "locked_until": now + timedelta(seconds=self.lease_seconds)},
-                )
-                if result.rowcount == 1:
-                    claimed.append(Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts + 1, row.created_at))
+        try:
+            async with self.db.sessions.begin() as session:
+                promoted = await self._promote_new(session, new_ids, recheck)
+                for lane in LANES:
+                    if len(claimed) >= limit:
+                        break
+                    claimed += await self._take(session, lane, limit - len(claimed), now)
+                if len(claimed) < limit:
+                    await self._note_next_due(session, now)
+                if promoted and len(claimed) >= limit and self.db.is_postgres:
+                    # Heads this process cannot run now: let the other processes take them.
+                    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+        except BaseException:
+            self._new_ids |= new_ids  # try again next round: a head must never be lost
+            self._recheck |= recheck
+            raise
         return claimed
+
+    async def _promote_new(self, session: AsyncSession, ids: set[int], queues: set[str]) -> int:
+        promoted = 0
+        if ids:
+            promoted += _rowcount(await session.execute(_PROMOTE_IDS, {"ids": sorted(ids)}))
+        if queues:
+            promoted += _rowcount(await session.execute(_PROMOTE_QUEUES, {"queues": sorted(queues)}))
+        return promoted
+
+    async def _take(self, session: AsyncSession, lane: int, limit: int, now: datetime) -> list[Job]:
+        rows = (await session.execute(_CLAIM, {"now": now, "limit": limit, "lane": lane})).all()
+        taken: list[Job] = []
+        for row in rows:
+            # The guarded UPDATE makes a claim safe even without SKIP LOCKED (SQLite
+            # shared by two processes): only one of them sees its rowcount be 1.
+            result = await session.execute(_TAKE, {"job_id": row.id, "seen": row.attempts, "owner": self.instance})
+            if _rowcount(result) == 1:
+                taken.append(Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts + 1, row.created_at))
+        return taken
+
+    async def _note_next_due(self, session: AsyncSession, now: datetime) -> None:
+        due = [t for t in (await session.execute(_NEXT_DUE, {"now": now})).one() if t is not None]
+        self._next_due = None
+        if due:
+            self._due_in(max(0.0, (min(due) - now).total_seconds()))
 
     async def complete(self, job: Job) -> None:
         async with self.db.sessions.begin() as session:
@@ -230,28 +377,39 @@ class Outbox:
 
     async def complete_in(self, session: AsyncSession, job: Job) -> None:
         """Finish `job` inside the handler's own transaction (result and done together)."""
-        await session.execute(
-            delete(OutboxJob).where(OutboxJob.id == job.id, OutboxJob.attempts == job.attempts)
-        )
+        result = await session.execute(_FINISH, {"job_id": job.id, "seen": job.attempts})
+        if _rowcount(result) == 1:
+            await self._promote_next(session, job)
         job.finished = True
+
+    async def _promote_next(self, session: AsyncSession, job: Job) -> None:
+        result = await session.execute(_PROMOTE_NEXT, {"of_queue": job.queue, "after": job.id})
+        if _rowcount(result) == 0:
+            # Maybe a job of this queue is being committed right now, unseen here:
+            # look again once this transaction has committed.
+            self._notes(session).queues.add(job.queue)
 
     async def retry(self, job: Job, reason: str, delay: float | None) -> None:
         if delay is None:
             delay = self.backoff(job.attempts)
-        self._due_in(delay)
         async with self.db.sessions.begin() as session:
             await session.execute(
                 update(OutboxJob)
                 .where(OutboxJob.id == job.id, OutboxJob.attempts == job.attempts)
                 .values(
                     state="pending",
+                    head=True,  # still the head of its queue, due later
+                    owner=None,
                     run_after=utcnow() + timedelta(seconds=delay),
                     locked_until=None,
                     last_error=reason[:2000],
                 )
+                .execution_options(synchronize_session=False)
             )
+        self._due_in(delay)
 
     async def release(self, jobs: list[Job]) -> None:
+        """Hand jobs back at once (a graceful stop); the next attempt reconciles."""
         if not jobs:
             return
         async with self.db.sessions.begin() as session:
@@ -259,17 +417,57 @@ class Outbox:
                 await session.execute(
                     update(OutboxJob)
                     .where(OutboxJob.id == job.id, OutboxJob.attempts == job.attempts, OutboxJob.state == "running")
-                    .values(state="pending", locked_until=None, last_error="released at shutdown")
+                    .values(state="pending", head=True, owner=None, last_error="released at shutdown")
+                    .execution_options(synchronize_session=False)
                 )
+            await self._notify(session)
 
     async def bury(self, job: Job, reason: str) -> None:
         async with self.db.sessions.begin() as session:
-            await session.execute(
+            result = await session.execute(
                 update(OutboxJob)
-                .where(OutboxJob.id == job.id)
-                .values(state="dead", locked_until=None, last_error=reason[:2000], finished_at=utcnow())
+                .where(OutboxJob.id == job.id, OutboxJob.attempts == job.attempts)
+                .values(state="dead", head=None, owner=None, last_error=reason[:2000], finished_at=utcnow())
+                .execution_options(synchronize_session=False)
             )
+            if _rowcount(result) == 1:
+                await self._promote_next(session, job)
         self.wake()
+
+    # -- takeover --------------------------------------------------------------
+
+    async def hand_back(self, dead: str, reason: str, *, beats: int | None = None) -> int | None:
+        """Return the running jobs of worker `dead` to the queue and forget it.
+
+        With `beats`, only if the worker did not beat since it was seen dead (two
+        survivors may judge at once; one wins, and a worker that was only slow keeps
+        its jobs). The number of jobs handed back; None when another worker did it.
+        """
+        async with self.db.sessions.begin() as session:
+            gone = delete(OutboxInstance).where(OutboxInstance.id == dead)
+            if beats is not None:
+                gone = gone.where(OutboxInstance.beats == beats)
+            removed = _rowcount(await session.execute(gone.execution_options(synchronize_session=False)))
+            if beats is not None and removed == 0:
+                return None
+            count = _rowcount(await session.execute(_HAND_BACK, {"dead": dead, "reason": reason[:2000]}))
+            # Jobs it committed but never marked as heads (it died in between).
+            await session.execute(_PROMOTE_ALL)
+            await self._notify(session)
+        self.wake()
+        return count
+
+    async def repair_heads(self) -> int:
+        """Mark every pending job with no earlier open job as head (start-up safety net)."""
+        async with self.db.sessions.begin() as session:
+            count = _rowcount(await session.execute(_PROMOTE_ALL))
+            if count:
+                await self._notify(session)
+        return count
+
+    async def _notify(self, session: AsyncSession) -> None:
+        if self.db.is_postgres:
+            await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
 
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with full jitter, capped, computed by tenacity.
@@ -282,13 +480,11 @@ class Outbox:
         return max(self.retry_base / 10, self._wait(state))
 
     async def seconds_until_due(self) -> float | None:
-        """Until the next delayed job or expiring lease, None when there is neither."""
+        """Until the next delayed head falls due, None when there is none."""
+        now = utcnow()
         async with self.db.sessions() as session:
-            next_run, next_lease = (await session.execute(_NEXT_DUE)).one()
-        candidates = [t for t in (next_run, next_lease) if t is not None]
-        if not candidates:
-            return None
-        return max(0.0, (min(candidates) - utcnow()).total_seconds())
+            due = [t for t in (await session.execute(_NEXT_DUE, {"now": now})).one() if t is not None]
+        return max(0.0, (min(due) - now).total_seconds()) if due else None
 
     async def counts(self) -> dict[str, int]:
         async with self.db.sessions() as session:
@@ -333,16 +529,27 @@ class Outbox:
         if kind.on_give_up is not None:
             try:
                 await kind.on_give_up(job, reason)
-            except Exception:  # noqa: BLE001 - the burial below must still happen
+            except Exception:
                 log.exception("give-up hook of job %s failed", job.id)
         await self.bury(job, reason)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class OutboxWorker:
     """One dispatcher per process: claims due jobs and runs up to `concurrency` at once."""
 
     def __init__(
-        self, outbox: Outbox, concurrency: int = 8, idle_poll: float = 30.0, pressure: Callable[[], bool] | None = None
+        self,
+        outbox: Outbox,
+        concurrency: int = 8,
+        idle_poll: float = 30.0,
+        pressure: Callable[[], bool] | None = None,
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        dead_after: float = DEAD_AFTER_SECONDS,
     ) -> None:
         self.outbox = outbox
         self.concurrency = concurrency
@@ -350,6 +557,7 @@ class OutboxWorker:
         # providers fast matters more than posting a moment sooner, and nothing waits long.
         self.pressure = pressure
         self.idle_poll = idle_poll
+        self.takeover = Takeover(outbox, interval=heartbeat, dead_after=dead_after)
         self._active: dict[asyncio.Task[None], Job] = {}
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
@@ -358,10 +566,13 @@ class OutboxWorker:
     async def start(self) -> None:
         if self.outbox.db.is_postgres:
             await self._listen()
-        # Delayed jobs left by an earlier run of this process (undo windows, retries).
+        await self.outbox.register_instance()
+        # Jobs committed by a process that died before marking them (rare): mark now.
+        await self.outbox.repair_heads()
         due = await self.outbox.seconds_until_due()
         if due is not None:
             self.outbox._due_in(max(due, 0.001))
+        await self.takeover.start()
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def _listen(self) -> None:
@@ -375,6 +586,7 @@ class OutboxWorker:
             log.warning("LISTEN %s failed; other processes' jobs are picked up by polling", NOTIFY_CHANNEL)
 
     async def stop(self) -> None:
+        await self.takeover.stop()
         if self._task is not None:
             # Let the dispatcher leave at a safe point: cancelling it inside a claim
             # could leave jobs marked running with no task to run them.
@@ -382,22 +594,25 @@ class OutboxWorker:
             self.outbox.wake()
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 5.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+            self._task = None
         running = dict(self._active)
         for task in running:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
-            # A graceful stop hands its jobs back at once instead of letting their
-            # leases run out; the next attempt reconciles, as after a crash.
-            with contextlib.suppress(Exception):
-                await self.outbox.release([job for task, job in running.items() if task.cancelled()])
+        # A graceful stop hands every job it still holds back at once instead of letting
+        # another worker wait for its heartbeat to stop; the next attempt reconciles.
+        with contextlib.suppress(Exception):
+            await self.outbox.hand_back(self.outbox.instance, "released at shutdown")
+            self.outbox._registered = False
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
+            self._listener = None
 
     async def _loop(self) -> None:
         wakeup = self.outbox._wakeup
@@ -408,14 +623,13 @@ class OutboxWorker:
             free = limit - len(self._active)
             if pressed and free > 0:
                 await asyncio.sleep(BURST_SPACING)  # a trickle, so webhooks keep the CPU
-            jobs: list[Job] = []
-            if free > 0:
-                try:
-                    jobs = await self.outbox.claim(free)
-                except Exception:  # noqa: BLE001 - database hiccup: wait and try again
-                    log.exception("claiming outbox jobs failed")
-                    await asyncio.sleep(1.0)
-                    continue
+            try:
+                # Even with no free slot: marks the heads this process committed.
+                jobs = await self.outbox.claim(max(free, 0))
+            except Exception:
+                log.exception("claiming outbox jobs failed")
+                await asyncio.sleep(1.0)
+                continue
             if self._stopping:
                 await self.outbox.release(jobs)
                 return
