@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Integer,
     Table,
     bindparam,
     delete,
@@ -83,9 +84,9 @@ def claim_statement() -> Select[Any]:
     """Due heads of one lane, earliest first: a range scan of ix_outbox_ready, LIMIT rows."""
     return (
         select(_TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at)
-        .where(_TABLE.c.lane == bindparam("lane"), _IS_HEAD, _TABLE.c.run_after <= _NOW, ~_BLOCKED)
+        .where(_TABLE.c.lane == bindparam("lane", type_=Integer), _IS_HEAD, _TABLE.c.run_after <= _NOW, ~_BLOCKED)
         .order_by(_TABLE.c.run_after, _TABLE.c.id)
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True, of=_TABLE)
     )
 
@@ -104,7 +105,9 @@ def _promote(*where: Any) -> Update:
 _CLAIM = claim_statement()
 _TAKE = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"), _IS_HEAD)
+    # Still a head: the guard that makes a claim safe even without SKIP LOCKED (SQLite
+    # shared by two processes): a job another worker took in between is not returned.
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _IS_HEAD)
     .values(
         state="running",
         attempts=_TABLE.c.attempts + 1,
@@ -114,6 +117,7 @@ _TAKE = (
         # same key must be accepted (e.g. a newer card).
         dedupe_key=None,
     )
+    .returning(_TABLE.c.id, _TABLE.c.attempts)
 )
 _PROMOTE_IDS = _promote(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 _PROMOTE_QUEUES = _promote(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
@@ -355,14 +359,15 @@ class Outbox:
 
     async def _take(self, session: AsyncSession, lane: int, limit: int, now: datetime) -> list[Job]:
         rows = (await session.execute(_CLAIM, {"now": now, "limit": limit, "lane": lane})).all()
-        taken: list[Job] = []
-        for row in rows:
-            # The guarded UPDATE makes a claim safe even without SKIP LOCKED (SQLite
-            # shared by two processes): only one of them sees its rowcount be 1.
-            result = await session.execute(_TAKE, {"job_id": row.id, "seen": row.attempts, "owner": self.instance})
-            if _rowcount(result) == 1:
-                taken.append(Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts + 1, row.created_at))
-        return taken
+        if not rows:
+            return []
+        result = await session.execute(_TAKE, {"ids": [row.id for row in rows], "owner": self.instance})
+        attempts = {job_id: count for job_id, count in result.all()}
+        return [
+            Job(row.id, row.queue, row.kind, dict(row.payload), attempts[row.id], row.created_at)
+            for row in rows
+            if row.id in attempts
+        ]
 
     async def _note_next_due(self, session: AsyncSession, now: datetime) -> None:
         due = [t for t in (await session.execute(_NEXT_DUE, {"now": now})).one() if t is not None]
