@@ -534,7 +534,7 @@ class Outbox:
         if kind.on_give_up is not None:
             try:
                 await kind.on_give_up(job, reason)
-            except Exception:
+            except Exception:  # any failure: the burial below must still happen
                 log.exception("give-up hook of job %s failed", job.id)
         await self.bury(job, reason)
 
@@ -581,7 +581,7 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def _listen(self) -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         url = self.outbox.db.engine.url.set(drivername="postgresql")
         try:
@@ -631,7 +631,7 @@ class OutboxWorker:
             try:
                 # Even with no free slot: marks the heads this process committed.
                 jobs = await self.outbox.claim(max(free, 0))
-            except Exception:
+            except Exception:  # a database hiccup: wait and try again
                 log.exception("claiming outbox jobs failed")
                 await asyncio.sleep(1.0)
                 continue
