@@ -7,8 +7,8 @@ Method
     1. N jobs are inserted in bulk, as a burst of chat posts leaves them: N/2
        conversations with two jobs each (the second waits behind the first, so half
        the backlog is blocked), then the queue heads are marked as the outbox does.
-    2. The claim query is timed alone (median of --repeat runs, each in a transaction
-       that is rolled back): the outbox's claim (an index range scan of queue heads)
+    2. The claim query is timed alone (the fastest of --repeat runs, each in a
+       transaction that is rolled back): the outbox's claim (an index range scan of queue heads)
        and, as the baseline in the same run, the claim statement used before
        (a NOT EXISTS over earlier jobs of the queue plus an ORDER BY over all due
        jobs). Both plans are printed (EXPLAIN ANALYZE / EXPLAIN QUERY PLAN).
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -114,7 +113,7 @@ def _compile(db: Database, stmt: Any, params: dict[str, Any]) -> str:
 
 
 async def time_query(db: Database, stmt: Any, params: dict[str, Any], repeat: int) -> tuple[float, str]:
-    """Median seconds of `stmt` (rolled back each time) and its plan."""
+    """Seconds of `stmt` (fastest of `repeat`, each rolled back) and its plan."""
     times: list[float] = []
     async with db.engine.connect() as conn:
         for _ in range(repeat):
@@ -132,7 +131,8 @@ async def time_query(db: Database, stmt: Any, params: dict[str, Any], repeat: in
             rows = (await conn.execute(text("EXPLAIN QUERY PLAN " + sql))).all()
             plan = "\n".join(f"{'  ' * (0 if r[1] == 0 else 1)}{r[3]}" for r in rows)
         await transaction.rollback()
-    return statistics.median(times), plan
+    # The fastest run: the query's own cost, least disturbed by a busy machine.
+    return min(times), plan
 
 
 async def drain(db: Database, size: int, sample: int) -> tuple[int, float, list[str]]:
@@ -186,7 +186,7 @@ async def run_size(kind: DbKind, size: int, args: argparse.Namespace) -> dict[st
     try:
         await migrate(db)
         await fill(db, size)
-        params = {"now": utcnow(), "limit": 8, "lane": 0}
+        params = {"now": utcnow(), "limit": 8, "in_lane": 0}
         claim_s, plan = await time_query(db, claim_statement(), params, args.repeat)
         old_s, old_plan = (None, "")
         if not args.no_baseline:
@@ -242,7 +242,7 @@ async def main(args: argparse.Namespace) -> int:
             f" rate flat (x{last['rate'] / first['rate'] if first['rate'] else 0:.2f}): {'PASS' if flat_rate else 'MISS'};"
             f" claim flat (x{last['claim_ms'] / max(first['claim_ms'], 1e-9):.2f}): {'PASS' if flat_claim else 'MISS'}"
         )
-    print("\nsummary (backlog, drain rate, claim query median; baseline = the old claim statement):")
+    print("\nsummary (backlog, drain rate, claim query best of --repeat; baseline = the old claim statement):")
     print("\n".join(summary))
     return 1 if failed else 2 if missed else 0
 

@@ -210,6 +210,7 @@ class OutboxJob(Base):
             "ix_outbox_ready",
             "lane",
             "run_after",
+            "id",
             postgresql_where=text("head IS NOT NULL"),
             sqlite_where=text("head IS NOT NULL"),
         ),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,10 +42,11 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select, Update
 from tenacity import RetryCallState, wait_random_exponential
@@ -64,6 +66,7 @@ OPEN_STATES = ("pending", "running")
 # first texts reach the chat in seconds, not after the whole backlog is filed.
 INTAKE_KINDS = frozenset({"sms.inbound"})
 LANES = (0, 1)
+FINISH_BATCH = 100
 
 
 def lane_of(kind: str) -> int:
@@ -80,14 +83,25 @@ _BLOCKED = exists().where(
 _IS_HEAD = _TABLE.c.head.is_not(None)  # the literal predicate of the partial index ix_outbox_ready
 
 
+_CANDIDATE = _TABLE.alias("candidate")
+
+
 def claim_statement() -> Select[Any]:
-    """Due heads of one lane, earliest first: a range scan of ix_outbox_ready, LIMIT rows."""
+    """Due heads of one lane, earliest first: a range scan of ix_outbox_ready, LIMIT rows.
+
+    Nothing else in it, so no planner can turn it into a scan of the backlog; the
+    guard that no earlier job of the queue is open is applied to these rows only.
+    """
     return (
-        select(_TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at)
-        .where(_TABLE.c.lane == bindparam("lane", type_=Integer), _IS_HEAD, _TABLE.c.run_after <= _NOW, ~_BLOCKED)
-        .order_by(_TABLE.c.run_after, _TABLE.c.id)
+        select(_CANDIDATE.c.id)
+        .where(
+            _CANDIDATE.c.lane == bindparam("in_lane", type_=Integer),
+            _CANDIDATE.c.head.is_not(None),
+            _CANDIDATE.c.run_after <= _NOW,
+        )
+        .order_by(_CANDIDATE.c.run_after, _CANDIDATE.c.id)
         .limit(bindparam("limit", type_=Integer))
-        .with_for_update(skip_locked=True, of=_TABLE)
+        .with_for_update(skip_locked=True, of=_CANDIDATE)
     )
 
 
@@ -102,22 +116,26 @@ def _promote(*where: Any) -> Update:
 
 
 # Built once: constructing these statements costs more than running them.
-_CLAIM = claim_statement()
+# The claim: one statement (one round trip, its own transaction) takes the candidates.
 _TAKE = (
     update(_TABLE)
     # Still a head: the guard that makes a claim safe even without SKIP LOCKED (SQLite
     # shared by two processes): a job another worker took in between is not returned.
-    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _IS_HEAD)
+    # And no earlier job of its queue open: order holds even if a queue has two heads
+    # for a moment (two jobs committed out of id order); the later one waits.
+    .where(_TABLE.c.id.in_(claim_statement()), _IS_HEAD, ~_BLOCKED)
     .values(
         state="running",
         attempts=_TABLE.c.attempts + 1,
         head=None,
-        owner=bindparam("owner"),
+        owner=bindparam("worker"),
         # dedupe_key coalesces *pending* jobs: once a job runs, a new one with the
         # same key must be accepted (e.g. a newer card).
         dedupe_key=None,
     )
-    .returning(_TABLE.c.id, _TABLE.c.attempts)
+    .returning(
+        _TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at, _TABLE.c.run_after
+    )
 )
 _PROMOTE_IDS = _promote(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 _PROMOTE_QUEUES = _promote(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
@@ -137,6 +155,26 @@ _PROMOTE_NEXT = (
     .execution_options(synchronize_session=False)
 )
 _FINISH = delete(_TABLE).where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"))
+_FINISH_MANY = (
+    delete(_TABLE)
+    .where(tuple_(_TABLE.c.id, _TABLE.c.attempts).in_(bindparam("done", expanding=True)))
+    .returning(_TABLE.c.id)
+)
+# The next job of each finished job's queue, marked in one statement (an index probe
+# of ix_outbox_queue per finished job); the queues returned are those that got one.
+_PROMOTE_NEXT_MANY_SQLITE = text(
+    "UPDATE outbox_jobs SET head = 1 WHERE state = 'pending' AND head IS NULL AND id IN ("
+    " SELECT (SELECT n.id FROM outbox_jobs AS n WHERE n.queue = json_extract(done.value, '$[0]')"
+    " AND n.id > json_extract(done.value, '$[1]') AND n.state IN ('pending', 'running') ORDER BY n.id LIMIT 1)"
+    " FROM json_each(:pairs) AS done) RETURNING queue"
+)
+_PROMOTE_NEXT_MANY_PG = text(
+    "UPDATE outbox_jobs SET head = TRUE WHERE id IN ("
+    " SELECT nxt.id FROM unnest(CAST(:queues AS text[]), CAST(:afters AS bigint[])) AS done(queue, after)"
+    " CROSS JOIN LATERAL (SELECT n.id FROM outbox_jobs AS n WHERE n.queue = done.queue AND n.id > done.after"
+    " AND n.state IN ('pending', 'running') ORDER BY n.id LIMIT 1) AS nxt"
+    ") AND state = 'pending' AND head IS NULL RETURNING queue"
+)
 _NEXT_DUE = select(
     *(
         select(func.min(_TABLE.c.run_after))
@@ -215,6 +253,9 @@ class Outbox:
     _recheck: set[str] = field(default_factory=set)
     _next_due: float | None = None  # loop time when the next delayed head falls due
     _registered: bool = False
+    _finishing: list[tuple[Job, asyncio.Future[None]]] = field(default_factory=list)
+    _finisher: asyncio.Task[None] | None = None
+    _ran_ok: set[int] = field(default_factory=set)  # handled, completion not yet recorded
 
     def __post_init__(self) -> None:
         self._wait = wait_random_exponential(multiplier=self.retry_base, max=self.retry_max)
@@ -332,53 +373,92 @@ class Outbox:
         now = utcnow()
         claimed: list[Job] = []
         try:
-            async with self.db.sessions.begin() as session:
-                promoted = await self._promote_new(session, new_ids, recheck)
+            # Each statement is atomic on its own: no BEGIN/COMMIT round trips around them.
+            async with self.db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                promoted = await self._promote_new(conn, new_ids, recheck)
                 for lane in LANES:
                     if len(claimed) >= limit:
                         break
-                    claimed += await self._take(session, lane, limit - len(claimed), now)
+                    claimed += await self._take(conn, lane, limit - len(claimed), now)
                 if len(claimed) < limit:
-                    await self._note_next_due(session, now)
+                    await self._note_next_due(conn, now)
                 if promoted and len(claimed) >= limit and self.db.is_postgres:
                     # Heads this process cannot run now: let the other processes take them.
-                    await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+                    await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         except BaseException:
             self._new_ids |= new_ids  # try again next round: a head must never be lost
             self._recheck |= recheck
             raise
         return claimed
 
-    async def _promote_new(self, session: AsyncSession, ids: set[int], queues: set[str]) -> int:
+    async def _promote_new(self, conn: AsyncConnection, ids: set[int], queues: set[str]) -> int:
         promoted = 0
         if ids:
-            promoted += _rowcount(await session.execute(_PROMOTE_IDS, {"ids": sorted(ids)}))
+            promoted += _rowcount(await conn.execute(_PROMOTE_IDS, {"ids": sorted(ids)}))
         if queues:
-            promoted += _rowcount(await session.execute(_PROMOTE_QUEUES, {"queues": sorted(queues)}))
+            promoted += _rowcount(await conn.execute(_PROMOTE_QUEUES, {"queues": sorted(queues)}))
         return promoted
 
-    async def _take(self, session: AsyncSession, lane: int, limit: int, now: datetime) -> list[Job]:
-        rows = (await session.execute(_CLAIM, {"now": now, "limit": limit, "lane": lane})).all()
-        if not rows:
-            return []
-        result = await session.execute(_TAKE, {"ids": [row.id for row in rows], "owner": self.instance})
-        attempts = {job_id: count for job_id, count in result.all()}
-        return [
-            Job(row.id, row.queue, row.kind, dict(row.payload), attempts[row.id], row.created_at)
-            for row in rows
-            if row.id in attempts
-        ]
+    async def _take(self, conn: AsyncConnection, lane: int, limit: int, now: datetime) -> list[Job]:
+        params = {"now": now, "limit": limit, "in_lane": lane, "worker": self.instance}
+        rows = sorted((await conn.execute(_TAKE, params)).all(), key=lambda row: (row.run_after, row.id))
+        return [Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts, row.created_at) for row in rows]
 
-    async def _note_next_due(self, session: AsyncSession, now: datetime) -> None:
-        due = [t for t in (await session.execute(_NEXT_DUE, {"now": now})).one() if t is not None]
+    async def _note_next_due(self, conn: AsyncConnection, now: datetime) -> None:
+        due = [t for t in (await conn.execute(_NEXT_DUE, {"now": now})).one() if t is not None]
         self._next_due = None
         if due:
             self._due_in(max(0.0, (min(due) - now).total_seconds()))
 
     async def complete(self, job: Job) -> None:
-        async with self.db.sessions.begin() as session:
-            await self.complete_in(session, job)
+        """Delete the finished job and mark the next of its queue, committed on return.
+
+        Jobs finishing together share one transaction (a group commit, as the intake
+        does): a drain costs a few statements per batch, not four round trips a job.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finishing.append((job, future))
+        if self._finisher is None or self._finisher.done():
+            self._finisher = asyncio.create_task(self._finish_batches(), name="outbox-finisher")
+        await future
         self.wake()  # the next job of its queue is now free
+
+    async def _finish_batches(self) -> None:
+        while self._finishing:
+            batch, self._finishing = self._finishing[:FINISH_BATCH], self._finishing[FINISH_BATCH:]
+            try:
+                recheck = await self._finish({job.id: job for job, _ in batch})
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self._recheck |= recheck  # committed: look at these queues again
+            for job, future in batch:
+                job.finished = True
+                if not future.done():
+                    future.set_result(None)
+
+    async def _finish(self, jobs: dict[int, Job]) -> set[str]:
+        """One transaction: the queues whose next job was not found (to look at again)."""
+        async with self.db.sessions.begin() as session:
+            result = await session.execute(_FINISH_MANY, {"done": [(job.id, job.attempts) for job in jobs.values()]})
+            finished = [jobs[job_id] for (job_id,) in result.all()]
+            if not finished:
+                return set()
+            queues = {job.queue for job in finished}
+            if self.db.is_postgres:
+                promoted = await session.execute(
+                    _PROMOTE_NEXT_MANY_PG,
+                    {"queues": [job.queue for job in finished], "afters": [job.id for job in finished]},
+                )
+            else:
+                pairs = json.dumps([[job.queue, job.id] for job in finished])
+                promoted = await session.execute(_PROMOTE_NEXT_MANY_SQLITE, {"pairs": pairs})
+            return queues - {queue for (queue,) in promoted.all()}
 
     async def complete_in(self, session: AsyncSession, job: Job) -> None:
         """Finish `job` inside the handler's own transaction (result and done together)."""
@@ -499,6 +579,35 @@ class Outbox:
     # -- running ---------------------------------------------------------------
 
     async def run_job(self, job: Job) -> None:
+        """Run one claimed job and record its outcome, however long the database is away.
+
+        A job stays owned by this live worker until its outcome is recorded: nobody
+        else takes it meanwhile, so the recording is retried until it succeeds (or the
+        process stops; then another worker takes it over and the handler reconciles).
+        """
+        delay = 0.25
+        outcome = self._run_and_record(job)
+        while True:
+            try:
+                await outcome
+                return
+            except Exception as exc:  # noqa: BLE001 - the database is away: try again
+                log.warning("job %s (%s): recording its outcome failed, retrying: %r", job.id, job.kind, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            outcome = self._record_again(job)
+
+    async def _record_again(self, job: Job) -> None:
+        if job.finished:
+            self.wake()
+        elif job.kind in self.kinds and job.id in self._ran_ok:
+            await self.complete(job)
+            self._ran_ok.discard(job.id)
+        else:
+            # The handler failed (or has no handler here): keep the job for a later try.
+            await self.retry(job, "outcome not recorded in time", None)
+
+    async def _run_and_record(self, job: Job) -> None:
         kind = self.kinds.get(job.kind)
         if kind is None:
             # Its adapter is not configured in this process (e.g. no Twilio credentials
@@ -521,7 +630,9 @@ class Outbox:
         if job.finished:
             self.wake()  # its transaction completed it; the next job of its queue is free
         else:
+            self._ran_ok.add(job.id)
             await self.complete(job)
+            self._ran_ok.discard(job.id)
 
     async def _retry_or_give_up(self, kind: JobKind, job: Job, reason: str, delay: float | None) -> None:
         if utcnow() - job.created_at > kind.max_age:
@@ -609,6 +720,9 @@ class OutboxWorker:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        finisher = self.outbox._finisher
+        if finisher is not None and not finisher.done():
+            await asyncio.wait([finisher], timeout=5.0)  # completions already handed to it
         # A graceful stop hands every job it still holds back at once instead of letting
         # another worker wait for its heartbeat to stop; the next attempt reconciles.
         with contextlib.suppress(Exception):
@@ -621,11 +735,16 @@ class OutboxWorker:
 
     async def _loop(self) -> None:
         wakeup = self.outbox._wakeup
+        backlog = False  # the last claim found as many due jobs as it asked for
         while not self._stopping:
             wakeup.clear()
             pressed = self.pressure is not None and self.pressure()
             limit = 1 if pressed else self.concurrency
             free = limit - len(self._active)
+            if backlog and 0 < free < limit // 2 and not self.outbox._new_ids and not self.outbox._recheck:
+                # Draining a backlog: claim once half the slots are free, a few jobs per
+                # transaction instead of one transaction per job (a completion wakes us).
+                free = 0
             if pressed and free > 0:
                 await asyncio.sleep(BURST_SPACING)  # a trickle, so webhooks keep the CPU
             try:
@@ -638,6 +757,8 @@ class OutboxWorker:
             if self._stopping:
                 await self.outbox.release(jobs)
                 return
+            if free > 0:
+                backlog = len(jobs) == free
             for job in jobs:
                 task = asyncio.create_task(self.outbox.run_job(job), name=f"job-{job.id}")
                 self._active[task] = job

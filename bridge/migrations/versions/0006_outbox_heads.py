@@ -33,7 +33,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_ready",
         "outbox_jobs",
-        ["lane", "run_after"],
+        ["lane", "run_after", "id"],
         postgresql_where=sa.text("head IS NOT NULL"),
         sqlite_where=sa.text("head IS NOT NULL"),
     )
