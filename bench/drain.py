@@ -24,13 +24,14 @@ Target
 
 Usage
     python bench/drain.py [--db sqlite|postgresql|both] [--sizes 1000,10000,100000]
-                          [--sample 0] [--repeat 20] [--pg URL] [--no-baseline]
+                          [--sample 0] [--repeat 20] [--pg URL] [--no-baseline] [--plans]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -106,10 +107,35 @@ async def fill(db: Database, size: int) -> None:
 def _compile(db: Database, stmt: Any, params: dict[str, Any]) -> str:
     """The statement as SQL text with its parameters inlined, for EXPLAIN."""
     from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.sql.elements import BindParameter
+    from sqlalchemy.sql.visitors import replacement_traverse
+
+    def inline(element: Any, **_: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in params:
+            return bindparam(element.key, value=params[element.key], type_=element.type, expanding=element.expanding)
+        return None
 
     dialect = postgresql.dialect() if db.is_postgres else sqlite.dialect()  # type: ignore[no-untyped-call]
-    bound = stmt.params(**params)
-    return str(bound.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    bound = replacement_traverse(stmt, {}, inline)
+    return str(bound.compile(dialect=dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}))
+
+
+async def explain(db: Database, stmt: Any, params: dict[str, Any]) -> str:
+    """EXPLAIN ANALYZE (PostgreSQL) or EXPLAIN QUERY PLAN (SQLite), rolled back."""
+    from sqlalchemy.sql.elements import TextClause
+
+    # SQL text (dialect-specific statements) keeps its parameters; the rest is inlined.
+    sql, bound = (stmt.text, params) if isinstance(stmt, TextClause) else (_compile(db, stmt, params), {})
+    async with db.engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            if db.is_postgres:
+                rows = (await conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql), bound)).all()
+                return "\n".join(str(r[0]) for r in rows)
+            rows = (await conn.execute(text("EXPLAIN QUERY PLAN " + sql), bound)).all()
+            return "\n".join(str(r[3]) for r in rows)
+        finally:
+            await transaction.rollback()
 
 
 async def time_query(db: Database, stmt: Any, params: dict[str, Any], repeat: int) -> tuple[float, str]:
@@ -122,17 +148,32 @@ async def time_query(db: Database, stmt: Any, params: dict[str, Any], repeat: in
             (await conn.execute(stmt, params)).all()
             times.append(time.perf_counter() - started)
             await transaction.rollback()
-        sql = _compile(db, stmt, params)
-        transaction = await conn.begin()
-        if db.is_postgres:
-            rows = (await conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql))).all()
-            plan = "\n".join(str(r[0]) for r in rows)
-        else:
-            rows = (await conn.execute(text("EXPLAIN QUERY PLAN " + sql))).all()
-            plan = "\n".join(f"{'  ' * (0 if r[1] == 0 else 1)}{r[3]}" for r in rows)
-        await transaction.rollback()
     # The fastest run: the query's own cost, least disturbed by a busy machine.
-    return min(times), plan
+    return min(times), await explain(db, stmt, params)
+
+
+async def every_plan(db: Database, size: int) -> str:
+    """The plan of each statement the outbox runs per job, on a backlog of `size`."""
+    from bridge.inbox import outbox as ob
+
+    now = utcnow()
+    statements = {
+        "claim (one statement: candidates by index range, guarded UPDATE ... RETURNING)": (
+            ob._TAKE, {"now": now, "limit": 8, "in_lane": 0, "worker": "bench"}),
+        "mark new jobs as heads (after the producer's commit)": (ob._PROMOTE_IDS, {"ids": [size - 2, size - 1]}),
+        "look again at queues found empty": (ob._PROMOTE_QUEUES, {"queues": ["slack:conv:1", "slack:conv:2"]}),
+        "finish a batch of jobs": (ob._FINISH_MANY, {"ids": [1, 2], "done": [(1, 0), (2, 0)]}),
+        "mark the next job of each finished job's queue": (
+            (ob._PROMOTE_NEXT_MANY_PG, {"queues": ["slack:conv:1", "slack:conv:2"], "afters": [1, 2]})
+            if db.is_postgres
+            else (ob._PROMOTE_NEXT_MANY_SQLITE, {"pairs": json.dumps([["slack:conv:1", 1], ["slack:conv:2", 2]])})
+        ),
+        "next due time (how long to sleep)": (ob._NEXT_DUE, {"now": now}),
+    }
+    out = []
+    for name, (stmt, params) in statements.items():
+        out.append(f"-- {name}\n{await explain(db, stmt, params)}")
+    return "\n".join(out)
 
 
 async def drain(db: Database, size: int, sample: int) -> tuple[int, float, list[str]]:
@@ -191,6 +232,7 @@ async def run_size(kind: DbKind, size: int, args: argparse.Namespace) -> dict[st
         old_s, old_plan = (None, "")
         if not args.no_baseline:
             old_s, old_plan = await time_query(db, old_claim_statement(), params, max(3, args.repeat // 5))
+        plans = await every_plan(db, size) if args.plans else ""
         ran, elapsed, problems = await drain(db, size, args.sample)
         return {
             "size": size,
@@ -198,6 +240,7 @@ async def run_size(kind: DbKind, size: int, args: argparse.Namespace) -> dict[st
             "old_ms": None if old_s is None else old_s * 1000,
             "plan": plan,
             "old_plan": old_plan,
+            "plans": plans,
             "ran": ran,
             "rate": ran / elapsed if elapsed else 0.0,
             "problems": problems,
@@ -222,6 +265,8 @@ async def main(args: argparse.Namespace) -> int:
             print("  claim plan (outbox):\n    " + result["plan"].replace("\n", "\n    "))
             if result["old_ms"] is not None and size == sizes[-1]:
                 print("  claim plan (baseline, the old statement):\n    " + result["old_plan"].replace("\n", "\n    "))
+            if result["plans"]:
+                print("  every outbox statement:\n    " + result["plans"].replace("\n", "\n    "))
             old = f"{result['old_ms']:9.2f} ms" if result["old_ms"] is not None else "  (skipped)"
             print(f"  claim query: outbox {result['claim_ms']:7.2f} ms   baseline {old}")
             print(f"  drain: {result['ran']:,} jobs at {result['rate']:,.0f} jobs/s")
@@ -255,6 +300,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=20, help="claim query timings per size (default 20)")
     parser.add_argument("--pg", help="PostgreSQL URL (postgresql+asyncpg://...); default TEST_DATABASE_URL or BENCH_DATABASE_URL")
     parser.add_argument("--no-baseline", action="store_true", help="skip timing the old claim statement")
+    parser.add_argument("--plans", action="store_true", help="also print the plan of every outbox statement")
     args = parser.parse_args()
     if not args.pg and os.environ.get("TEST_DATABASE_URL") and not os.environ.get("BENCH_DATABASE_URL"):
         args.pg = os.environ["TEST_DATABASE_URL"]

@@ -157,7 +157,11 @@ _PROMOTE_NEXT = (
 _FINISH = delete(_TABLE).where(_TABLE.c.id == bindparam("job_id"), _TABLE.c.attempts == bindparam("seen"))
 _FINISH_MANY = (
     delete(_TABLE)
-    .where(tuple_(_TABLE.c.id, _TABLE.c.attempts).in_(bindparam("done", expanding=True)))
+    .where(
+        # The ids alone for the primary key lookup (SQLite scans the table for row values).
+        _TABLE.c.id.in_(bindparam("ids", expanding=True)),
+        tuple_(_TABLE.c.id, _TABLE.c.attempts).in_(bindparam("done", expanding=True)),
+    )
     .returning(_TABLE.c.id)
 )
 # The next job of each finished job's queue, marked in one statement (an index probe
@@ -445,7 +449,8 @@ class Outbox:
     async def _finish(self, jobs: dict[int, Job]) -> set[str]:
         """One transaction: the queues whose next job was not found (to look at again)."""
         async with self.db.sessions.begin() as session:
-            result = await session.execute(_FINISH_MANY, {"done": [(job.id, job.attempts) for job in jobs.values()]})
+            done = {"ids": list(jobs), "done": [(job.id, job.attempts) for job in jobs.values()]}
+            result = await session.execute(_FINISH_MANY, done)
             finished = [jobs[job_id] for (job_id,) in result.all()]
             if not finished:
                 return set()
