@@ -252,6 +252,10 @@ class ServerSpec:
     twilio_api_url: str
     profile_path: str | None = None
     with_slack: bool = True  # False: smsbridge without Slack, so no outbox work (diagnostic)
+    # Pacing of posts per Slack channel (bench/pacing.py); off elsewhere: FakeSlack is
+    # not rate-limited there and every bench posts into one channel.
+    slack_post_interval: float = 0.0
+    slack_post_burst: int = 2
 
 
 def server_spec(
@@ -292,6 +296,11 @@ class ServerProcess:
             raise TimeoutError(f"{self.spec.role} server did not answer within {timeout}s")
 
         return await asyncio.get_running_loop().run_in_executor(None, wait)
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (to sample its memory), once started."""
+        return self._process.pid
 
     async def __aenter__(self) -> int:
         self._process.start()
@@ -398,6 +407,8 @@ async def _serve_bridge(spec: ServerSpec) -> tuple[int, Any]:
         smsbridge_number=NUMBER,
         smsbridge_slack_channel=CHANNEL,
         smsbridge_business_name=BUSINESS,
+        slack_post_interval=spec.slack_post_interval,
+        slack_post_burst=spec.slack_post_burst,
     )
     bridge = SmsBridge(settings, db=spec.db.open())
     await bridge.start("127.0.0.1", 0)

@@ -14,15 +14,16 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
+from bridge.adapters.slack.pacing import ChannelPacer
 from bridge.adapters.slack.poster import SlackPoster
-from bridge.adapters.slack.receiver import handle_slack_request
+from bridge.adapters.slack.receiver import answer_listener_errors, handle_slack_request, only_our_installation
 from bridge.adapters.twilio.media import TwilioMediaFetcher
 from bridge.adapters.twilio.sender import TwilioSender, make_client
 from bridge.adapters.web import SlackHandler, WebContext, build_web_app
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.thread import ThreadCommands
-from bridge.config import Settings
+from bridge.config import Settings, reveal
 from bridge.inbox.agents import Agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.db import Database, create_database, migrate
@@ -91,7 +92,7 @@ class SmsBridge:
         if bolt is not None and self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-            self._socket = AsyncSocketModeHandler(bolt, self.settings.slack_app_token)
+            self._socket = AsyncSocketModeHandler(bolt, self.settings.slack_app_token.get_secret_value())
             self._socket_task = asyncio.create_task(self._connect_socket_mode(), name="slack-socket-mode")
         if serve_http:
             await self._serve(bolt, host or self.settings.host, self.settings.port if port is None else port)
@@ -101,9 +102,10 @@ class SmsBridge:
         if not (s.twilio_account_sid and s.twilio_auth_token):
             log.warning("Twilio is not configured: replies wait in the outbox until it is")
             return
-        self.twilio_client = make_client(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_url)
+        auth_token = s.twilio_auth_token.get_secret_value()
+        self.twilio_client = make_client(s.twilio_account_sid, auth_token, s.twilio_api_url)
         SmsDelivery(self.service, TwilioSender(self.twilio_client, s.public_url)).register(self.outbox)
-        self._media = TwilioMediaFetcher(s.twilio_account_sid, s.twilio_auth_token, s.twilio_api_url)
+        self._media = TwilioMediaFetcher(s.twilio_account_sid, auth_token, s.twilio_api_url)
 
     def _wire_slack(self) -> Any:
         s = self.settings
@@ -112,19 +114,23 @@ class SmsBridge:
             return None
         # One HTTP session for every Slack call: without it slack_sdk opens a new
         # connection (and TLS handshake) per API call.
-        self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self._slack_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=s.slack_timeout))
         self.slack_client = AsyncWebClient(
-            token=s.slack_bot_token,
+            token=s.slack_bot_token.get_secret_value(),
             base_url=s.slack_api_url,
-            timeout=30,
+            timeout=int(max(1, s.slack_timeout)),
             session=self._slack_session,
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
-        poster = SlackPoster(self.slack_client, self.state, self._media)
+        pacer = ChannelPacer(interval=s.slack_post_interval, burst=max(1, s.slack_post_burst))
+        poster = SlackPoster(self.slack_client, self.state, self._media, pacer)
         poster.register(self.outbox)
         self.slack_identity = BotIdentity(self.slack_client)
         handlers = SlackHandlers(self.threads, self.channel_commands, self.actions, poster, self.state, self.directory)
-        return build_bolt_app(self.slack_client, handlers, s.slack_signing_secret, self.slack_identity)
+        bolt = build_bolt_app(self.slack_client, handlers, reveal(s.slack_signing_secret), self.slack_identity)
+        answer_listener_errors(bolt)
+        only_our_installation(bolt, self.slack_identity)
+        return bolt
 
     def _wire_discord(self) -> None:
         """Discord adapter (issue 4): forum posts through the outbox, gateway under a lease."""
@@ -136,14 +142,15 @@ class SmsBridge:
         from bridge.adapters.discord_bot.poster import DiscordPoster, DiscordRest
 
         point_at(s.discord_api_url, s.discord_gateway_url)
-        self.discord_rest = DiscordRest(s.discord_token)
+        token = s.discord_token.get_secret_value()
+        self.discord_rest = DiscordRest(token)
         poster = DiscordPoster(self.discord_rest, self.state, self._media)
         poster.register(self.outbox)
         handlers = DiscordHandlers(
             self.threads, self.channel_commands, self.actions, poster, self.state, self.directory, reply_prefix=s.reply_prefix
         )
         self.discord_gateway = DiscordGateway(
-            self.db, handlers, s.discord_token, lease_seconds=s.discord_lease_seconds, ready_timeout=s.discord_ready_timeout
+            self.db, handlers, token, lease_seconds=s.discord_lease_seconds, ready_timeout=s.discord_ready_timeout
         )
 
     async def _connect_socket_mode(self) -> None:
@@ -157,7 +164,7 @@ class SmsBridge:
         log.info("Slack connected over Socket Mode")
 
     async def _serve(self, bolt: Any, host: str, port: int) -> None:
-        secret = self.settings.slack_signing_secret
+        secret = reveal(self.settings.slack_signing_secret)
         identity = self.slack_identity
         slack = _slack_route(bolt, secret, identity) if bolt is not None and secret and identity is not None else None
 
@@ -166,7 +173,7 @@ class SmsBridge:
             service=self.service,
             outbox=self.outbox,
             public_url=self.settings.public_url,
-            twilio_auth_token=self.settings.twilio_auth_token,
+            twilio_auth_token=reveal(self.settings.twilio_auth_token),
             slack=slack,
         )
         self._runner = web.AppRunner(build_web_app(ctx), access_log=None)

@@ -102,7 +102,7 @@ async def _twilio(settings: Settings) -> list[Finding]:
     from bridge.adapters.twilio.sender import make_client
 
     assert settings.twilio_account_sid and settings.twilio_auth_token
-    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_url)
+    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(), settings.twilio_api_url)
     found: list[Finding] = []
     try:
         account = await client.api.v2010.accounts(settings.twilio_account_sid).fetch_async()
@@ -139,9 +139,9 @@ async def _slack(settings: Settings) -> list[Finding]:
     found: list[Finding] = []
     if not settings.slack_signing_secret and not settings.slack_app_token:
         found.append(Finding("fail", "Neither SLACK_SIGNING_SECRET (HTTP) nor SLACK_APP_TOKEN (Socket Mode) is set"))
-    if settings.slack_app_token and not settings.slack_app_token.startswith("xapp-"):
+    if settings.slack_app_token and not settings.slack_app_token.get_secret_value().startswith("xapp-"):
         found.append(Finding("fail", "SLACK_APP_TOKEN must be an app-level token (xapp-…) with connections:write"))
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=TIMEOUT)
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=TIMEOUT)
     try:
         auth = await client.auth_test()
         found.append(Finding("ok", f"Slack token works: bot @{auth.get('user')} in {auth.get('team')}"))
@@ -184,7 +184,7 @@ async def _discord(settings: Settings) -> list[Finding]:
     client = discord.Client(intents=discord.Intents(guilds=True))  # REST only
     try:
         try:
-            await client.login(settings.discord_token)
+            await client.login(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
             return [Finding("fail", "Discord refused DISCORD_TOKEN", "Copy the bot token again: Developer Portal → Bot → Reset Token.")]
         found.append(Finding("ok", f"Discord token works: bot @{client.user} (application {client.application_id})"))
@@ -217,7 +217,7 @@ async def _discord(settings: Settings) -> list[Finding]:
             found.append(Finding("ok", f"Discord forum #{channel.name} ({channel_id})"))
             usable.append((channel.name, int(channel_id)))
         if usable:
-            found += await _discord_permissions(settings.discord_token, usable)
+            found += await _discord_permissions(settings.discord_token.get_secret_value(), usable)
     finally:
         await client.close()
     return found

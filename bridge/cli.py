@@ -15,12 +15,24 @@ from bridge.config import Settings, load_settings
 from bridge.logs import setup_logging
 
 
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    """`SMSBRIDGE_NUMBER` for an environment setting, `inbox[1].number` for a TOML table."""
+    if len(loc) == 1:
+        return str(loc[0]).upper()
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _reason(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
-        print("smsbridge: the configuration is not valid:\n" + "\n".join(lines), file=sys.stderr)
+        # One line per wrong setting, naming it as the operator wrote it.
+        for err in exc.errors():
+            print(f"smsbridge: configuration error: {_field_name(err['loc'])}: {_reason(err['msg'])}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:  # noqa: BLE001 - e.g. a broken smsbridge.toml
         print(f"smsbridge: cannot read the configuration: {exc}", file=sys.stderr)
@@ -91,7 +103,7 @@ async def _discord(settings: Settings, action: str) -> int:
         return 2
     point_at(settings.discord_api_url, settings.discord_gateway_url)
     try:
-        names = await sync_commands(settings.discord_token, settings.discord_guild_id)
+        names = await sync_commands(settings.discord_token.get_secret_value(), settings.discord_guild_id)
     except discord.LoginFailure:
         print("smsbridge: Discord refused DISCORD_TOKEN", file=sys.stderr)
         return 1

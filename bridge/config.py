@@ -1,6 +1,9 @@
 """Settings: environment, then `.env`, then `smsbridge.toml` (the environment wins).
 
-Names follow DESIGN.md's Interfaces section; a deployment depends on them.
+Names are a public interface (README "Configuration"); a deployment depends on them.
+Tokens are `SecretStr`, so a settings object printed or logged shows `**********`;
+`reveal()` hands the value to the one client that needs it. Inbox numbers and roles
+are checked here, so a typo stops `smsbridge run` with the field's name.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+import phonenumbers
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,6 +24,39 @@ from pydantic_settings import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///smsbridge.db"
+# The roles of bridge.inbox.agents.ROLES (not imported: settings load before the core).
+ROLES = ("viewer", "agent", "admin")
+_WHATSAPP = "whatsapp:"
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """The plain value of a secret setting, for the client that needs it."""
+    return secret.get_secret_value() if secret is not None else None
+
+
+def e164_number(value: str | None) -> str | None:
+    """An inbox number in E.164 form (`+14155550100`, or `whatsapp:+14155550100`)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    prefix = _WHATSAPP if text.lower().startswith(_WHATSAPP) else ""
+    digits = text[len(prefix) :].strip()
+    try:
+        parsed = phonenumbers.parse(digits, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not digits.startswith("+") or not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{value!r} is not a phone number in E.164 form (e.g. +14155550100)")
+    return prefix + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def approval_role(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    role = value.strip().lower()
+    if role not in ROLES:
+        raise ValueError(f"{value!r} is not a role; use one of {', '.join(ROLES)}")
+    return role
 
 
 class InboxConfig(BaseModel):
@@ -34,6 +71,16 @@ class InboxConfig(BaseModel):
     help_text: str | None = None
     # Replies by agents of this role wait for an admin's approval (e.g. "agent").
     approval_role: str | None = None
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        return e164_number(value)
+
+    @field_validator("approval_role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        return approval_role(value)
 
 
 def config_file() -> Path:
@@ -54,12 +101,18 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = 8080
 
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Seconds a Slack API call may take before it counts as failed (and is retried).
+    slack_timeout: float = 30.0
+    # Posts per channel are paced to Slack's limit: one per interval (0 turns pacing
+    # off), up to `burst` at once after a quiet spell.
+    slack_post_interval: float = 1.0
+    slack_post_burst: int = 2
 
-    discord_token: str | None = None
+    discord_token: SecretStr | None = None
     # Discord adapter (issue 4). API/gateway bases default to discord.py's own (discord.com).
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
@@ -71,7 +124,7 @@ class Settings(BaseSettings):
     discord_ready_timeout: float = 1.0
 
     twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+    twilio_auth_token: SecretStr | None = None
     twilio_api_url: str = "https://api.twilio.com"
 
     smsbridge_number: str | None = None
@@ -110,6 +163,16 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("smsbridge_number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        return e164_number(value)
+
+    @field_validator("smsbridge_approval_role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        return approval_role(value)
 
     @field_validator("reply_prefix")
     @classmethod
@@ -182,7 +245,7 @@ class Settings(BaseSettings):
             self.discord_token,
             self.twilio_auth_token,
         ]
-        return [v for v in values if v]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     @property
     def slack_enabled(self) -> bool:

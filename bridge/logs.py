@@ -1,36 +1,125 @@
-"""Logging setup with a filter that keeps secrets out of every line."""
+"""Logging setup that keeps secrets, phone numbers and message text out of every line.
+
+Cleaning happens when a record is created (a log record factory), not in one handler:
+then every handler sees the cleaned record, tracebacks and exception arguments included,
+whoever added the handler (a test's caplog, an error tracker).
+
+- Secrets (tokens, signing secrets) are replaced by `***` at every level.
+- Below DEBUG, phone numbers are masked (`+1415•••0101`) and library lines known to
+  carry whole request bodies are shortened; `LOG_LEVEL=DEBUG` shows them as they are.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+# "+14155550101", "whatsapp:+14155550101" and the URL-encoded "%2B14155550101".
+_PHONE = re.compile(r"(?<![\w+%])(\+|%2B)([1-9]\d{6,14})(?!\d)", re.IGNORECASE)
+# Library loggers whose INFO lines carry request URLs with numbers and bodies (twilio's
+# request log) or client addresses and query strings (aiohttp's access log).
+_CHATTY_LIBRARIES = ("twilio", "aiohttp.access")
+# Libraries whose DEBUG lines can echo request headers (tokens).
+_NOISY_LIBRARIES = ("slack_sdk", "slack_bolt", "asyncio", "discord")
+_BOLT_UNHANDLED = "Unhandled request"
+_HANDLER_NAME = "smsbridge"
+
+
+def mask_phone(number: str) -> str:
+    """`+14155550101` → `+1415•••0101`: enough to tell numbers apart, not to dial one."""
+    match = _PHONE.search(number)
+    if match is None:
+        return number
+    return number[: match.start()] + _mask_match(match) + number[match.end() :]
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    prefix, digits = match.group(1), match.group(2)
+    keep = 4 if len(digits) > 8 else 2
+    return f"{prefix}{digits[:keep]}•••{digits[-keep:]}"
+
+
+class LogPrivacy:
+    """Cleans one log record in place (message, exception text, stack)."""
+
+    def __init__(self, secrets: Iterable[str], *, mask_personal_data: bool) -> None:
+        # Short values would match ordinary words; no real token is that short.
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self.mask_personal_data = mask_personal_data
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        if self.mask_personal_data:
+            value = _PHONE.sub(_mask_match, value)
+        return value
+
+    def clean(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the line
+            message = f"{record.msg!r} {record.args!r}"
+        cleaned = self.text(message)
+        if self.mask_personal_data and record.name.startswith("slack_bolt") and message.startswith(_BOLT_UNHANDLED):
+            # Bolt appends the whole request body (message text, user ids) to this warning.
+            cleaned = f"{_BOLT_UNHANDLED} (body hidden; LOG_LEVEL=DEBUG shows it)"
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.text(record.stack_info)
 
 
 class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
+    """The same cleaning as a handler filter, for a handler outside setup_logging."""
+
+    def __init__(self, secrets: list[str], *, mask_personal_data: bool = False) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 6]
+        self.privacy = LogPrivacy(secrets, mask_personal_data=mask_personal_data)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, ()
+        self.privacy.clean(record)
         return True
 
 
-def setup_logging(level: str, secrets: list[str]) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
+_BASE_FACTORY: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
+
+
+def install_privacy(privacy: LogPrivacy) -> None:
+    """Clean every record this process creates from now on."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = _BASE_FACTORY(*args, **kwargs)
+        privacy.clean(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+def uninstall_privacy() -> None:
+    logging.setLogRecordFactory(_BASE_FACTORY)
+
+
+def setup_logging(level: str, secrets: list[str], stream: TextIO | None = None) -> logging.Handler:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Library debug logs can echo request headers (tokens); keep them at INFO or above.
+    debug = root.level <= logging.DEBUG
+    install_privacy(LogPrivacy(secrets, mask_personal_data=not debug))
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name(_HANDLER_NAME)
+    # Replace our own handler from an earlier call; keep any other (a test's caplog).
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
-    for noisy in ("slack_sdk", "slack_bolt", "twilio", "aiohttp.access", "asyncio"):
+    for noisy in _NOISY_LIBRARIES:
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    for chatty in _CHATTY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(logging.DEBUG if debug else max(logging.WARNING, root.level))
+    return handler

@@ -64,6 +64,7 @@ class Harness:
             "undo_seconds": 0,  # tests of Undo set it themselves
             "outbox_retry_base": 0.05,
             "outbox_retry_max": 0.4,
+            "slack_post_interval": 0.0,  # FakeSlack has no rate limit unless a test sets one
         }
         if self.discord is not None:
             values.update(

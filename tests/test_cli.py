@@ -117,3 +117,26 @@ def test_secrets_never_reach_a_log_line() -> None:
     logger.error("calling with %s and %s", "Bearer xoxb-very-secret-token", {"auth": "twilio-auth-123"})
     assert "secret" not in stream.getvalue() and "twilio-auth-123" not in stream.getvalue()
     assert "***" in stream.getvalue()
+
+
+def test_inbox_number_and_approval_role_are_checked_at_load(tmp_path: Path) -> None:
+    for command in ("check", "run"):
+        result = _cli([command], tmp_path, {"SMSBRIDGE_NUMBER": "415 555 0100", "SMSBRIDGE_APPROVAL_ROLE": "boss"})
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines == [
+            "smsbridge: configuration error: SMSBRIDGE_NUMBER: '415 555 0100' is not a phone number in E.164 form (e.g. +14155550100)",
+            "smsbridge: configuration error: SMSBRIDGE_APPROVAL_ROLE: 'boss' is not a role; use one of viewer, agent, admin",
+        ]
+    (tmp_path / "smsbridge.toml").write_text('[[inbox]]\nname = "sales"\nnumber = "+1415"\n')
+    result = _cli(["check"], tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "smsbridge: configuration error: inbox[0].number: '+1415' is not a phone number in E.164 form (e.g. +14155550100)"
+
+
+def test_tokens_are_hidden_in_the_settings_object() -> None:
+    from bridge.config import Settings
+
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-very-secret-token", smsbridge_number="+1 (415) 555-0100")  # type: ignore[call-arg]
+    assert "xoxb-very-secret-token" not in repr(settings) and "xoxb-very-secret-token" not in str(settings.model_dump())
+    assert settings.smsbridge_number == "+14155550100"

@@ -1,4 +1,4 @@
-"""Messaging compliance as a customer and a teammate see it (COMPLIANCE.md rules 1-5, 7,
+"""Messaging compliance as a customer and a teammate see it (docs/compliance.md rules 1-7,
 12, 13, 15): keywords, confirmations, blocked replies, provider opt-outs, inbox scope,
 and webhooks that must be signed before they change anything."""
 
@@ -550,3 +550,67 @@ async def test_free_text_opt_out_is_flagged_with_one_click_to_record_it(harness:
     await harness.drain()
     assert len(harness.sms_sent()) == 1
     assert (await harness.click(button, message_ts=flags[0]["ts"]))["text"] == "They had already opted out."
+
+
+# -- rule 2 (at once), rule 1 (at release), rule 16 (the record of every send) ---------
+
+
+async def test_stop_is_on_record_when_the_webhook_is_answered(harness: Harness) -> None:
+    await open_thread(harness)
+    await harness.text_in("STOP")  # returns once smsbridge answered Twilio's webhook
+    assert [tuple(r) for r in await harness.rows("SELECT phone, scope FROM suppressions")] == [(CUSTOMER, "inbox:1")]
+    assert await consent_events(harness) == [(CUSTOMER, "opt_out", "keyword", "STOP")]
+    [(inbox_id, at)] = await harness.rows("SELECT inbox_id, created_at FROM consent_events")
+    assert inbox_id == 1 and at is not None
+
+
+async def test_stop_works_while_slack_is_down(harness: Harness) -> None:
+    root = await open_thread(harness)
+    harness.slack.outage = True
+    await harness.text_in("STOP")
+    await harness.twilio.wait_for(lambda: harness.sms_sent(), message="the confirmation")
+    assert "unsubscribed" in harness.sms_sent()[0]["Body"]
+    assert await consent_events(harness) == [(CUSTOMER, "opt_out", "keyword", "STOP")]
+    harness.slack.outage = False
+    await harness.drain()
+    assert any("opted out" in t for t in thread_texts(harness, root))
+
+
+async def test_a_draft_approved_after_stop_is_not_sent(databases: Any) -> None:
+    h = Harness(databases, admins=["UBEN"], smsbridge_approval_role="agent")
+    await h.start()
+    try:
+        root = await open_thread(h)
+        await h.teammate(root, "!r Your refund is on its way")
+        await h.drain()
+        [draft] = [m for m in h.thread(root) if "Draft by Ana" in m["text"]]
+        await h.text_in("STOP")
+        await h.drain()
+        approve = next(
+            el for b in draft["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.approve"
+        )
+        answer = await h.click(approve, "UBEN", message_ts=draft["ts"])
+        assert answer["text"].endswith("Not sent: the customer has opted out since.")
+        await h.drain()
+        assert [m["Body"] for m in h.sms_sent()] == [
+            f"{BUSINESS}: You are unsubscribed and will receive no more messages. Reply START to resubscribe."
+        ]
+        assert [tuple(r) for r in await h.rows("SELECT status FROM messages WHERE kind = 'reply'")] == [("blocked",)]
+    finally:
+        await h.stop()
+
+
+async def test_every_send_records_who_when_from_which_number_to_whom_and_its_final_status(harness: Harness) -> None:
+    root = await open_thread(harness)
+    await harness.teammate(root, "!r Ready at 5")
+    await harness.drain()
+    [sent] = harness.sms_sent()
+    await harness.status_callback(sent["sid"], "delivered")
+    await harness.drain()
+    rows = await harness.rows(
+        "SELECT author_platform, author_id, author_name, from_number, to_number, provider_sid, status, created_at"
+        " FROM messages WHERE direction = 'out'"
+    )
+    [(platform, agent, name, from_number, to_number, sid, status, created_at)] = rows
+    assert (platform, agent, name, from_number, to_number, sid, status) == ("slack", "UANA", "Ana", NUMBER, CUSTOMER, sent["sid"], "delivered")
+    assert created_at is not None

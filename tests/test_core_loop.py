@@ -100,7 +100,7 @@ async def test_failed_delivery_shows_the_reason_in_words(harness: Harness) -> No
     [sent] = harness.sms_sent()
     await harness.status_callback(sent["sid"], "undelivered", error_code="30003")
     await harness.drain()
-    line = [m for m in harness.thread(root) if "SMS by" in m["text"]][0]
+    line = next(m for m in harness.thread(root) if "SMS by" in m["text"])
     assert "Not delivered" in line["text"]
     assert "unreachable" in line["text"] and "30003" in line["text"]
 
@@ -158,8 +158,23 @@ async def test_missing_media_is_reported_not_dropped(harness: Harness) -> None:
     assert any("could not be shown" in t and "MEgone" in t for t in texts)
 
 
-async def test_business_name_is_in_settings(harness: Harness) -> None:
-    assert harness.settings is not None and harness.settings.smsbridge_business_name == BUSINESS
+async def test_each_inbox_answers_in_its_own_business_name(databases) -> None:  # type: ignore[no-untyped-def]
+    from bridge.config import InboxConfig
+
+    sales = "+14155550199"
+    h = Harness(databases, inbox=[InboxConfig(name="sales", number=sales, slack_channel="C0SALES", business_name="Acme Sales")])
+    h.slack.set_channel("C0SALES", "sales")
+    h.twilio.add_number(sales)
+    await h.start()
+    try:
+        await h.text_in("HELP")
+        await h.text_in("HELP", sender=OTHER_CUSTOMER, to=sales)
+        await h.drain()
+        answers = {m["From"]: m["Body"] for m in h.sms_sent()}
+        assert answers[NUMBER].startswith(f"{BUSINESS}: ")
+        assert answers[sales].startswith("Acme Sales: ")
+    finally:
+        await h.stop()
 
 
 async def test_sender_that_is_not_a_phone_number_is_kept_and_flagged(harness: Harness) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.discord_api import Perms
-from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, NUMBER, Harness
+from tests.harness import CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, NUMBER, Harness
 
 
 @pytest.fixture
@@ -238,7 +238,19 @@ async def test_only_one_process_holds_the_gateway(databases: Any) -> None:
     try:
         await second.start("127.0.0.1", 0)
         await h.discord.wait_gateway_ready(1)
-        await asyncio.sleep(1.2)  # more than one of the second's attempts: it must still wait
+        # Observe the second process's tries at the lease: after a refused retry (not
+        # only its first try at start) it must still be waiting.
+        refused = 0
+        attempt = second.discord_gateway.lease.try_acquire
+
+        async def counted_attempt() -> bool:
+            nonlocal refused
+            held = bool(await attempt())
+            refused += not held
+            return held
+
+        second.discord_gateway.lease.try_acquire = counted_attempt
+        await h.discord.wait_for(lambda: refused >= 1, message="a refused retry by the second process")
         assert h.discord.active_gateways == 1
         assert second.discord_gateway.client is None
 
@@ -300,7 +312,7 @@ async def test_slack_and_discord_on_one_inbox_mirror_notes_and_quote_replies(bot
     await both.drain()
     discord_lines = [m["content"] for m in both.post_messages(post["id"]) if "SMS by Ben" in m["content"]]
     assert len(discord_lines) == 1 and "(from Slack)" in discord_lines[0] and "> See you soon" in discord_lines[0]
-    assert CHANNEL  # the Slack channel stayed bound throughout
+    assert len(both.roots()) == 1 and len(both.posts()) == 1  # one conversation, one thread on each side
 
 
 async def test_missing_message_content_intent_is_reported_and_slack_keeps_working(databases: Any) -> None:
@@ -375,6 +387,7 @@ def test_commands_manifest_is_current() -> None:
 
 
 async def test_discord_sync_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.adapters.discord_bot.commands import manifest
     from bridge.cli import main
     from tests.fakes.discord_api import FakeDiscord
 
@@ -385,22 +398,33 @@ async def test_discord_sync_command(capsys: pytest.CaptureFixture[str], monkeypa
         code = await asyncio.to_thread(main, ["discord", "sync"])  # its own event loop, as from a shell
         names = [c["name"] for c in fake.guild_commands.get(fake.guild_id, [])]
     assert code == 0
-    assert names == ["reply", "claim", "assign", "snippet", "close", "status", "sms", "report"]
-    assert "synced 8 Discord commands to server" in capsys.readouterr().out
+    expected = [c["name"] for c in manifest()]
+    assert names == expected and {"reply", "claim", "assign", "snippet", "close", "status", "report", "sms"} <= set(names)
+    assert f"synced {len(expected)} Discord commands to server" in capsys.readouterr().out
 
 
-async def test_snippet_autocomplete_and_snippet_menu(dh: Harness) -> None:
-    from sqlalchemy import text
+@pytest.fixture
+async def dh_admin(databases: Any) -> AsyncIterator[Harness]:
+    """Discord only, Ana an admin, the app commands synced (the fake reads option types from them)."""
+    from bridge.adapters.discord_bot.commands import sync_commands
 
-    from bridge.inbox.models import utcnow
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, admins=[f"discord:{DISCORD_ANA}"])
+    await h.start()
+    assert h.discord is not None
+    await sync_commands(h.discord.token, h.discord.guild_id)
+    yield h
+    await h.stop()
 
-    assert dh.discord is not None and dh.bridge is not None
-    async with dh.bridge.db.engine.begin() as conn:
-        for name, body in (("hours", "We're open 9-6."), ("thanks", "Thanks {first_name}!")):
-            await conn.execute(
-                text("INSERT INTO snippets (name, body, created_by, created_at, updated_at) VALUES (:n, :b, 'test', :t, :t)"),
-                {"n": name, "b": body, "t": utcnow().replace(tzinfo=None)},
-            )
+
+async def test_snippet_autocomplete_and_snippet_menu(dh_admin: Harness) -> None:
+    dh = dh_admin
+    assert dh.discord is not None
+    for name, body in (("hours", "We're open 9-6."), ("thanks", "Thanks {first_name}!")):
+        added = await dh.discord.slash_command(
+            "sms", {"name": name, "text": body}, user_id=DISCORD_ANA, channel_id=FORUM, group="snippet", subcommand="add"
+        )
+        await dh.discord.wait_for(lambda i=added: bool(dh.discord.followups(i)), message="the answer")  # type: ignore[misc, union-attr]
+        assert dh.discord.followups(added)[0]["content"] == f"Snippet `{name}` saved."
     await dh.text_in("when are you open?")
     post = await dh.first_post()
     await dh.drain()
@@ -448,3 +472,74 @@ async def test_retried_posts_are_found_not_duplicated(dh: Harness) -> None:
     assert len(dh.post_messages(post["id"])) == before
     assert [r[0] for r in await dh.rows("SELECT thread_id FROM thread_links")] == [str(post["id"])]
     assert len(await dh.rows("SELECT 1 FROM chat_refs WHERE purpose = 'message'")) == 1
+
+
+async def test_a_post_whose_answer_was_lost_is_not_duplicated(dh: Harness) -> None:
+    """Discord posted the customer's text but the answer never came back: discord.py sends
+    the request again with the same nonce and `enforce_nonce`, and gets the first message."""
+    assert dh.discord is not None
+    await dh.text_in("first")
+    post = await dh.first_post()
+    await dh.drain()
+    dh.discord.lose_answer_next(f"POST /channels/{post['id']}/messages")
+    await dh.text_in("said only once")
+    await dh.drain()
+    creates = [body for method, path, body in dh.discord.calls if method == "POST" and path == f"/channels/{post['id']}/messages"]
+    retried = [b for b in creates if "said only once" in (b or {}).get("content", "")]
+    assert len(retried) == 2 and retried[0]["nonce"] == retried[1]["nonce"] and retried[1]["enforce_nonce"] is True
+    texts = [m["content"] for m in dh.post_messages(post["id"]) if "said only once" in m["content"]]
+    assert texts == ["💬 **(415) 555-0101**\nsaid only once"]
+
+
+async def test_buttons_and_pickers_work_after_a_restart(databases: Any) -> None:
+    """Card and reply components are matched by their custom_id (discord.py DynamicItems),
+    so a click on a post made by an earlier process still works."""
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, undo_seconds=30, admins=[f"discord:{DISCORD_BEN}"])
+    await h.start()
+    try:
+        assert h.discord is not None and h.bridge is not None
+        await h.text_in("hello")
+        post = await h.first_post()
+        conv = await conv_id_of(h, post["id"])
+        await h.discord.user_message(post["id"], DISCORD_ANA, "!r on my way")
+        await h.discord.wait_for(lambda: any("Sending in" in m["content"] for m in h.post_messages(post["id"])), message="undo")
+        [line] = [m for m in h.post_messages(post["id"]) if "Sending in" in m["content"]]
+
+        await h.restart()
+        await h.discord_ready(h.bridge)
+
+        async def answer(iid: int) -> str:
+            # (no drain: the undone reply's job waits out its 30 s window)
+            await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+            return str(h.discord.followups(iid)[0]["content"])  # type: ignore[union-attr]
+
+        [(reply_id,)] = await h.rows("SELECT id FROM messages WHERE direction = 'out'")
+        undo = f"smsbridge:undo:{reply_id}"
+        assert await answer(await h.discord.click_button(int(line["id"]), undo, DISCORD_ANA)) == "Undone: nothing was sent."
+        assert await answer(await h.discord.click_button(int(line["id"]), undo, DISCORD_ANA)) == "Already undone: nothing was sent."
+        assert h.sms_sent() == []
+
+        said = await answer(await h.discord.select(post["id"], f"smsbridge:assign:{conv}", [str(DISCORD_BEN)], DISCORD_ANA))
+        assert said == "Assigned to ben."
+        await h.discord.wait_for(lambda: card_fields(h, post["id"])["Assignee"] == "ben", message="the card")
+
+        # A draft: Edit opens the editor, its text is saved, Approve sends it.
+        await h.discord.user_message(post["id"], DISCORD_ANA, "!draft see you at 5")
+        def drafts() -> list[dict[str, Any]]:
+            return [m for m in h.post_messages(post["id"]) if "Draft by" in m["content"]]
+
+        await h.discord.wait_for(lambda: bool(drafts()), message="the draft")
+        [draft] = drafts()
+        ids = {c["custom_id"].split(":")[1]: c["custom_id"] for row in draft["components"] for c in row["components"]}
+        iid = await h.discord.click_button(int(draft["id"]), ids["edit"], DISCORD_ANA)
+        modal = await h.discord.wait_response(iid)
+        assert modal["type"] == 9  # a modal
+        iid = await h.discord.submit_modal(modal["data"]["custom_id"], {"text": "see you at 6"}, DISCORD_ANA, post["id"])
+        assert await answer(iid) == "Draft updated."
+        said = await answer(await h.discord.click_button(int(draft["id"]), ids["approve"], DISCORD_BEN))
+        assert said.startswith("Approved by ben")
+        # Approved with the edited text; it leaves after the 30 s undo window.
+        rows = await h.rows("SELECT body, status FROM messages WHERE body LIKE 'see you%'")
+        assert [tuple(r) for r in rows] == [("see you at 6", "pending")]
+    finally:
+        await h.stop()

@@ -319,6 +319,23 @@ async def test_rate_limit_is_waited_out_and_retried(
     assert fake.messages(thread.id)[-1]["content"] == "after the limit"
 
 
+async def test_an_enforced_nonce_returns_the_first_message(
+    fake: FakeDiscord, start_bot: Callable[..., Awaitable[Bot]]
+) -> None:
+    bot = await start_bot()
+    thread, _ = await (await forum_of(bot)).create_thread(name="+14155550101", content="hi")
+    first = await thread.send("once", nonce="n1")  # discord.py >= 2.5 sends enforce_nonce with it
+    fake.lose_answer_next(f"POST /channels/{thread.id}/messages")  # created, answer lost: discord.py retries
+    again = await thread.send("once more", nonce="n2")
+    repeated = await thread.send("a new text that reused n1", nonce="n1")
+
+    assert repeated.id == first.id and again.content == "once more"
+    assert [m["content"] for m in fake.messages(thread.id)][1:] == ["once", "once more"]
+    assert len(fake.calls_to("POST", f"/channels/{thread.id}/messages")) == 4
+    fake.nonce_window = 0.0  # Discord forgets a nonce after a few minutes
+    assert (await thread.send("later", nonce="n1")).id != first.id
+
+
 async def test_errors_deleted_threads_and_late_interactions(
     fake: FakeDiscord, start_bot: Callable[..., Awaitable[Bot]]
 ) -> None:

@@ -159,6 +159,43 @@ async def test_rate_limit_429(slack: FakeSlack, web: AsyncWebClient) -> None:
     assert [p["text"] for p in slack.posts] == ["first", "other channel is fine"]
 
 
+async def test_rate_limit_token_bucket_allows_a_burst_then_refills(slack: FakeSlack, web: AsyncWebClient) -> None:
+    slack.rate_limit("chat.postMessage", per_channel_interval=0.2, burst=3)
+    for i in range(3):
+        await web.chat_postMessage(channel="C1", text=f"burst {i}")
+    with pytest.raises(SlackApiError) as exc:
+        await web.chat_postMessage(channel="C1", text="refused")
+    assert exc.value.response.status_code == 429
+    assert exc.value.response.headers["Retry-After"] == "1"  # whole seconds, as Slack sends
+    assert [(m, c) for m, c, _ in slack.throttled] == [("chat.postMessage", "C1")]
+
+    async def refilled() -> bool:
+        try:
+            await web.chat_postMessage(channel="C1", text="after a refill")
+        except SlackApiError as error:
+            assert error.response.status_code == 429
+            return False
+        return True
+
+    await slack.wait_for(refilled, message="a token refilled")
+    assert [p["text"] for p in slack.posts] == ["burst 0", "burst 1", "burst 2", "after a refill"]
+    slack.rate_limit("chat.postMessage", per_channel_interval=0)
+    await web.chat_postMessage(channel="C1", text="unlimited")
+
+
+async def test_429_storm_answers_retry_after(slack: FakeSlack, web: AsyncWebClient) -> None:
+    slack.outage, slack.outage_status, slack.outage_retry_after = True, 429, 2
+    with pytest.raises(SlackApiError) as exc:
+        await web.chat_postMessage(channel="C1", text="x")
+    assert exc.value.response.status_code == 429 and exc.value.response.headers["Retry-After"] == "2"
+    slack.fail_next("chat.update", status=429)
+    slack.outage = False
+    with pytest.raises(SlackApiError) as exc:
+        await web.chat_update(channel="C1", ts="1.0", text="x")
+    assert exc.value.response.status_code == 429 and exc.value.response.headers["Retry-After"] == "1"
+    assert slack.posts == []
+
+
 async def test_fail_next_and_outage(slack: FakeSlack, web: AsyncWebClient) -> None:
     slack.fail_next("chat.postMessage", status=503)
     with pytest.raises(SlackApiError) as exc:

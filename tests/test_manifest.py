@@ -23,6 +23,7 @@ METHOD_SCOPES = {
     "conversations.replies": "channels:history",
     "conversations.info": "channels:read",
     "users.info": "users:read",
+    "bots.info": "users:read",  # the app id requests must carry (api_app_id)
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "views.open": None,

@@ -6,6 +6,7 @@ import asyncio
 
 from bridge.inbox.db import Database
 from bridge.inbox.outbox import Job, Outbox, OutboxWorker, RetryLater
+from tests.fakes.loopback import wait_until
 
 
 async def _enqueue(outbox: Outbox, db: Database, queue: str, n: int, kind: str = "test") -> None:
@@ -84,10 +85,22 @@ async def test_worker_wakes_on_commit_without_polling(db: Database) -> None:
         done.set()
 
     outbox.register("test", handler)
+    # Observe (not replace) the worker's claims: the job must be enqueued after the
+    # worker found nothing to do, so only the commit's wake-up can start it.
+    claims_done = 0
+    claim = outbox.claim
+
+    async def counted_claim(limit: int) -> list[Job]:
+        nonlocal claims_done
+        jobs = await claim(limit)
+        claims_done += 1
+        return jobs
+
+    outbox.claim = counted_claim  # type: ignore[method-assign]
     worker = OutboxWorker(outbox, idle_poll=60.0)  # a poll would take a minute
     await worker.start()
     try:
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: claims_done >= 1, message="the worker's first, empty claim")
         await _enqueue(outbox, db, "q", 1)
         await asyncio.wait_for(done.wait(), 2.0)
     finally:

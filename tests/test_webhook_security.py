@@ -7,7 +7,7 @@ import json
 import time
 
 from tests.fakes.signing import twilio_signature
-from tests.harness import CHANNEL, NUMBER, PUBLIC_URL, Harness
+from tests.harness import PUBLIC_URL, Harness
 
 
 async def nothing_stored(h: Harness) -> None:
@@ -186,14 +186,45 @@ async def test_messages_outside_conversation_threads_are_ignored(harness: Harnes
     assert harness.sms_sent() == []
 
 
-async def test_metrics_and_health(harness: Harness) -> None:
-    await harness.text_in("hello")
-    await harness.drain()
-    assert harness.http is not None
-    async with harness.http.get(harness.url("/metrics")) as response:
+async def _metrics(h: Harness) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """GET /metrics as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert h.http is not None
+    async with h.http.get(h.url("/metrics")) as response:
+        assert response.status == 200
         body = await response.text()
-    assert response.status == 200
-    assert 'smsbridge_webhooks_total{outcome="200",route="twilio_sms"}' in body
-    assert "smsbridge_outbox_jobs" in body
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_webhooks_by_outcome_and_health_answers(harness: Harness) -> None:
+    # The registry lives as long as the test process: compare before and after.
+    accepted = ("smsbridge_webhooks_total", (("outcome", "200"), ("route", "twilio_sms")))
+    forged = ("smsbridge_webhooks_total", (("outcome", "403"), ("route", "twilio_sms")))
+    before = await _metrics(harness)
+    await harness.text_in("hello")
+    await harness.twilio_post("/twilio/sms", harness.inbound_params("forged"), signature="forged")
+    await harness.drain()
+    after = await _metrics(harness)
+    assert after[accepted] - before.get(accepted, 0.0) == 1
+    assert after[forged] - before.get(forged, 0.0) == 1
+    assert after[("smsbridge_inbound_messages_total", ())] - before.get(("smsbridge_inbound_messages_total", ()), 0.0) == 1
     await healthy(harness)
-    assert NUMBER and CHANNEL  # the fixture's inbox, for readers
+
+
+async def test_metrics_show_jobs_waiting_out_an_outage(harness: Harness) -> None:
+    def open_jobs(scrape: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+        return sum(scrape[("smsbridge_outbox_jobs", (("state", s),))] for s in ("pending", "running"))
+
+    harness.slack.outage = True
+    await harness.text_in("hello")
+    await harness.slack.wait_for(lambda: harness.slack.calls_to("chat.postMessage"), message="a post attempt")
+    assert open_jobs(await _metrics(harness)) >= 1
+    harness.slack.outage = False
+    await harness.drain()
+    after = await _metrics(harness)
+    assert open_jobs(after) == 0 and after[("smsbridge_outbox_jobs", (("state", "dead"),))] == 0

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DataError
 
 from bridge import metrics
 from bridge.adapters.twilio.webhook import MAX_WEBHOOK_BYTES, BadWebhook, parse_form, signature_ok, to_inbound, to_status
 from bridge.adapters.web_guard import read_body
-from bridge.inbox.db import Database
+from bridge.inbox.db import Database, database_unavailable
+from bridge.inbox.intake import RejectedText
 from bridge.inbox.outbox import Outbox
 from bridge.inbox.routing import UnknownInbox
 from bridge.inbox.service import InboxService
@@ -23,6 +25,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _TWIML_BODY = EMPTY_TWIML.encode()
 _SMS_OK = metrics.WEBHOOKS.labels("twilio_sms", "200")
 SlackHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Twilio and Slack both retry a 503; a few seconds is enough for a restart or failover.
+RETRY_AFTER_SECONDS = 5
+_ROUTES = {"/twilio/sms": "twilio_sms", "/twilio/status": "twilio_status", "/slack/events": "slack_events"}
 
 
 @dataclass
@@ -35,9 +41,36 @@ class WebContext:
     slack: SlackHandler | None = None
 
 
-def _reply(route: str, status: int, reason: str) -> web.Response:
+def _reply(route: str, status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
     metrics.WEBHOOKS.labels(route, str(status)).inc()
-    return web.Response(status=status, text=reason + "\n")
+    return web.Response(status=status, text=reason + "\n", headers=headers)
+
+
+def database_away(route: str) -> web.Response:
+    return _reply(route, 503, "database unavailable; retry later", {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+@web.middleware
+async def answer_failures(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure gets a deliberate answer: 503 + Retry-After while the database is
+    away (the provider retries), 400 for a value the database refuses, and a logged 500
+    (path only: the query string may carry ids) for a bug, never aiohttp's bare page."""
+    route = _ROUTES.get(request.path, "other")
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except RejectedText as exc:
+        return _reply(route, 400, str(exc))
+    except DataError as exc:  # a value out of range or too long for its column
+        log.warning("%s %s: the database refused a value: %s", request.method, request.path, type(exc.orig).__name__)
+        return _reply(route, 400, "a value in this request cannot be stored")
+    except Exception as exc:  # noqa: BLE001 - answered below
+        if database_unavailable(exc):
+            log.warning("%s %s: database unavailable (%s); answered 503", request.method, request.path, type(exc).__name__)
+            return database_away(route)
+        log.exception("%s %s failed", request.method, request.path)
+        return _reply(route, 500, "internal error")
 
 
 async def _signed_twilio_params(request: web.Request, ctx: WebContext, route: str) -> dict[str, list[str]] | web.Response:
@@ -96,13 +129,16 @@ def build_web_app(ctx: WebContext) -> web.Application:
             response = await ctx.slack(request)
         except web.HTTPRequestEntityTooLarge:
             return _reply("slack_events", 413, "request body too large")
+        if response.status >= 500 and not await ctx.db.ping():
+            # Bolt answers a failed listener with 500; say why, so Slack retries later.
+            return database_away("slack_events")
         metrics.WEBHOOKS.labels("slack_events", str(response.status)).inc()
         return response
 
     async def healthz(_request: web.Request) -> web.Response:
         if await ctx.db.ping():
             return web.Response(text="ok\n")
-        return web.Response(status=503, text="database unreachable\n")
+        return web.Response(status=503, text="database unreachable\n", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     async def metrics_route(_request: web.Request) -> web.Response:
         try:
@@ -115,7 +151,7 @@ def build_web_app(ctx: WebContext) -> web.Application:
         response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
         return response
 
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[answer_failures])
     app.router.add_post("/twilio/sms", twilio_sms)
     app.router.add_post("/twilio/status", twilio_status)
     app.router.add_post("/slack/events", slack_events)

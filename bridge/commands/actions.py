@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.commands.replies import CommandReply
+from bridge.commands.replies import CommandReply, refusal
+from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.errors import Refused
+from bridge.inbox.labels import ConversationStatus
+from bridge.inbox.markup import plain, rich
 from bridge.inbox.models import Conversation, Message
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
-from bridge.inbox import snippets
-from bridge.inbox.errors import Refused
-from bridge.inbox.teamwork import Teamwork
+from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
 
 CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out")
@@ -30,7 +32,7 @@ class Actions:
         try:
             ident = int(value)
         except ValueError:
-            return CommandReply("That button is out of date.", ok=False)
+            return refusal(rich("That button is out of date."))
         async with self.service.db.sessions.begin() as session:
             agent = await self.service.agents.ensure(session, author)
             try:
@@ -39,62 +41,68 @@ class Actions:
                 if action in MESSAGE_ACTIONS:
                     return await self._message(session, agent, action, ident)
             except Forbidden as exc:
-                return CommandReply(f"{exc.action} needs the {exc.needed} role; you are {agent.role}.", ok=False)
+                return refusal(rich("{action} needs the {needed} role; you are {role}.", action=exc.action, needed=exc.needed, role=agent.role))
             except Refused as exc:
-                return CommandReply(str(exc), ok=False)
-        return CommandReply(f"Unknown action {action}.", ok=False)
+                return refusal(exc.text)
+        return refusal(rich("Unknown action {action}.", action=action))
 
     async def _card(
         self, session: AsyncSession, agent: AgentView, author: Author, action: str, conversation_id: int, target: Author | None, choice: str | None
     ) -> CommandReply:
         conv = await session.get(Conversation, conversation_id)
         if conv is None:
-            return CommandReply("That conversation no longer exists.", ok=False)
+            return refusal(rich("That conversation no longer exists."))
         inbox = self.service.directory.get(conv.inbox_id)
+        team = TeamContext(session, inbox, conv, agent)
         if action == "claim":
-            return CommandReply(await self.team.claim(session, inbox, conv, agent))
+            return CommandReply(await self.team.claim(team))
         if action == "assign":
             if target is None:
-                return CommandReply("Pick a teammate to assign.", ok=False)
+                return refusal(rich("Pick a teammate to assign."))
             who = await self.service.agents.ensure(session, target)
-            return CommandReply(await self.team.assign(session, inbox, conv, agent, who))
+            return CommandReply(await self.team.assign(team, who))
         if action == "record_opt_out":
             agent.require("agent", "Recording an opt-out")
-            return CommandReply(await self.service.record_opt_out(session, conv, agent))
+            return CommandReply(plain(await self.service.record_opt_out(session, conv, agent)))
         if action in ("close", "reopen"):
-            status = "closed" if action == "close" else "open"
-            return CommandReply(await self.team.set_status(session, inbox, conv, agent, status))
+            status = ConversationStatus.CLOSED if action == "close" else ConversationStatus.OPEN
+            return CommandReply(await self.team.set_status(team, status))
         # snippet: send the chosen snippet through the normal reply path
         if not choice:
-            return CommandReply("Pick a snippet.", ok=False)
+            return refusal(rich("Pick a snippet."))
         text = await snippets.render(session, choice, inbox, conv, agent)
         result = await self.service.submit_reply(
             session, ReplyRequest(inbox=inbox, conv=conv, agent=agent, author=author, text=text, audit={"snippet": choice})
         )
         if result.outcome is SendOutcome.QUEUED:
-            return CommandReply(f"Sending snippet `{choice}`.")
-        return CommandReply(result.message or f"Not sent ({result.outcome}).", ok=result.outcome is SendOutcome.DRAFTED)
+            return CommandReply(rich("Sending snippet `{name}`.", name=choice))
+        said = plain(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
+        return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
 
     async def _message(self, session: AsyncSession, agent: AgentView, action: str, message_id: int) -> CommandReply:
         message = await session.get(Message, message_id)
         if message is None:
-            return CommandReply("That reply no longer exists.", ok=False)
+            return refusal(rich("That reply no longer exists."))
         own = message.author_platform == agent.platform and message.author_id == agent.user_id
         if action == "undo":
             if not own and not agent.can("admin"):
-                raise Refused("Only its author or an admin can undo a reply.")
-            done = await self.service.cancel(session, message_id, agent, statuses_=("pending",))
-            return CommandReply("Undone: nothing was sent." if done else "Too late: it has already gone out.", ok=done)
+                raise Refused(rich("Only its author or an admin can undo a reply."))
+            if await self.service.cancel(session, message_id, agent, statuses_=("pending",)):
+                return CommandReply(rich("Undone: nothing was sent."))
+            await session.refresh(message)
+            if message.status == "canceled":  # undone (or discarded) before: it never left
+                return refusal(rich("Already undone: nothing was sent."))
+            return refusal(rich("Too late: it has already gone out."))
         if action == "discard":
             if not own and not agent.can("admin"):
-                raise Refused("Only its author or an admin can discard it.")
+                raise Refused(rich("Only its author or an admin can discard it."))
             done = await self.service.cancel(session, message_id, agent, statuses_=("held", "draft"))
-            return CommandReply("Discarded." if done else "It is no longer waiting.", ok=done)
+            return CommandReply(rich("Discarded.")) if done else refusal(rich("It is no longer waiting."))
         if action == "send_anyway":
             if not own:
-                raise Refused("Only its author can send a held reply.")
+                raise Refused(rich("Only its author can send a held reply."))
             answer = await self.service.release(session, message_id, agent, from_status="held")
-            return CommandReply(answer or "It is no longer waiting.", ok=answer is not None)
+            return CommandReply(plain(answer)) if answer else refusal(rich("It is no longer waiting."))
         # approve a draft
         agent.require("agent", "Approving a draft")
         conv = await session.get_one(Conversation, message.conversation_id)
@@ -102,12 +110,14 @@ class Actions:
         if inbox.approval_role is not None and agent.role == inbox.approval_role:
             raise Forbidden("admin", "Approving drafts in this inbox")
         answer = await self.service.release(session, message_id, agent, from_status="draft")
-        return CommandReply(f"Approved by {agent.name}: {answer}" if answer else "It is no longer waiting.", ok=answer is not None)
+        if answer is None:
+            return refusal(rich("It is no longer waiting."))
+        return CommandReply(rich("Approved by {name}: {answer}", name=agent.name, answer=answer))
 
     async def edit_draft(self, author: Author, message_id: int, text: str) -> CommandReply:
         async with self.service.db.sessions.begin() as session:
             agent = await self.service.agents.ensure(session, author)
             if not agent.can("agent"):
-                return CommandReply("Editing drafts needs the agent role.", ok=False)
+                return refusal(rich("Editing drafts needs the agent role."))
             done = await self.service.edit_draft(session, message_id, text, agent)
-        return CommandReply("Draft updated." if done else "That draft can no longer be edited.", ok=done)
+        return CommandReply(rich("Draft updated.")) if done else refusal(rich("That draft can no longer be edited."))

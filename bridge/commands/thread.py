@@ -7,70 +7,58 @@ jobs it causes and the answer to its author are committed together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.commands import parse as grammar
-from bridge.commands.replies import Button, CommandReply
-from bridge.inbox import snippets
+from bridge.commands.catalog import COMMANDS, Registry
+from bridge.commands.context import CommandContext, dispatch
+from bridge.commands.registry import (
+    EmptyReply,
+    Invocation,
+    Misplaced,
+    Note,
+    Parsed,
+    Unknown,
+    Usage,
+    Where,
+)
+from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.db import insert_ignore
-from bridge.inbox.models import Conversation, Note, ProcessedEvent, ThreadLink, utcnow
-from bridge.inbox.routing import InboxRoute
-from bridge.inbox.service import InboxService, ReplyRequest, ReplyResult, SendOutcome
 from bridge.inbox.errors import Refused
-from bridge.inbox.teamwork import Teamwork
+from bridge.inbox.markup import rich
+from bridge.inbox.models import Conversation, ProcessedEvent, ThreadLink, utcnow
+from bridge.inbox.models import Note as NoteRow
+from bridge.inbox.routing import InboxRoute
+from bridge.inbox.service import InboxService, SendOutcome
+from bridge.inbox.teamwork import TeamContext
 from bridge.inbox.types import ThreadMessage
 
+__all__ = ["ThreadCommands", "ThreadOutcome", "ThreadResult"]
 
-class ThreadOutcome(StrEnum):
-    DUPLICATE = "duplicate"
-    NOT_A_CONVERSATION = "not_a_conversation"
-    NOTE = "note"
-    HELP = "help"
-    UNKNOWN_COMMAND = "unknown_command"
-    USAGE = "usage"
-    DONE = "done"
-    REFUSED = "refused"
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a command did, and what to tell its author (with buttons, when any)."""
-
-    outcome: ThreadOutcome | SendOutcome
-    text: str | None
-    buttons: tuple[Button, ...] = ()
-
-
-def _reply_answer(result: ReplyResult) -> Answer:
-    if result.outcome is SendOutcome.HELD and result.message_id is not None:
-        held = str(result.message_id)
-        buttons = (Button("Send anyway", "send_anyway", held, "primary"), Button("Discard", "discard", held, "danger"))
-        return Answer(result.outcome, result.message, buttons)
-    return Answer(result.outcome, result.message)
+_FAILED = (ThreadOutcome.REFUSED, ThreadOutcome.USAGE, ThreadOutcome.UNKNOWN_COMMAND)
 
 
 @dataclass(frozen=True)
 class ThreadResult:
-    outcome: ThreadOutcome | SendOutcome
+    outcome: str  # a ThreadOutcome or SendOutcome
     reply: CommandReply | None = None
 
 
 class ThreadCommands:
-    def __init__(self, service: InboxService) -> None:
+    def __init__(self, service: InboxService, registry: Registry = COMMANDS) -> None:
         self.service = service
-        self.team = Teamwork(service.fanout)
+        self.registry = registry
 
-    async def handle(self, tm: ThreadMessage) -> ThreadOutcome | SendOutcome:
+    async def handle(self, tm: ThreadMessage) -> str:
         """A message typed in the thread; the answer goes to its author through the outbox."""
         return (await self.run(tm, inline=False)).outcome
 
-    async def run(self, tm: ThreadMessage, *, inline: bool) -> ThreadResult:
+    async def run(self, tm: ThreadMessage, *, inline: bool, parsed: Parsed | None = None) -> ThreadResult:
         """With `inline`, the answer is returned (an interaction's ephemeral response)
-        instead of being queued as a whisper in the thread."""
+        instead of being queued as a whisper in the thread. `parsed` is a command that
+        arrived already parsed (a Discord app command); else `tm.text` is parsed."""
         async with self.service.db.sessions.begin() as session:
             if await insert_ignore(session, ProcessedEvent, {"key": tm.event_key, "created_at": utcnow()}, ["key"]) is None:
                 return ThreadResult(ThreadOutcome.DUPLICATE)
@@ -84,30 +72,76 @@ class ThreadCommands:
                 )
             ).scalar_one_or_none()
             if link is None:
-                return ThreadResult(ThreadOutcome.NOT_A_CONVERSATION, CommandReply("This is not a conversation thread.", ok=False))
+                return ThreadResult(
+                    ThreadOutcome.NOT_A_CONVERSATION,
+                    CommandReply(rich("This is not a conversation thread."), ok=False, outcome=ThreadOutcome.NOT_A_CONVERSATION),
+                )
             conv = await session.get_one(Conversation, link.conversation_id)
             inbox = self.service.directory.get(conv.inbox_id)
             agent = await self.service.agents.ensure(session, tm.author)
-            command = grammar.parse(tm.text, self.service.options.reply_prefixes)
-            if isinstance(command, grammar.Note):
+            if parsed is None:
+                parsed = self.registry.parse_thread(tm.text, self.service.options.reply_prefixes)
+            if isinstance(parsed, Note):
                 await self._note(session, inbox, conv, tm)
                 return ThreadResult(ThreadOutcome.NOTE)
-            try:
-                answer = await self._run(session, command, inbox, conv, agent, tm)
-            except Forbidden as exc:
-                answer = Answer(ThreadOutcome.REFUSED, f"{exc.action} needs the {exc.needed} role; you are {agent.role}.")
-            except Refused as exc:
-                answer = Answer(ThreadOutcome.REFUSED, str(exc))
-            if answer.text and not inline:
-                buttons = [{"label": b.label, "action": b.action, "value": b.value, "style": b.style} for b in answer.buttons]
+            ctx = CommandContext(
+                service=self.service,
+                registry=self.registry,
+                session=session,
+                agent=agent,
+                author=tm.author,
+                platform=tm.platform,
+                channel=tm.channel,
+                where=Where.THREAD,
+                mentions=tm.mentions,
+                origin_id=tm.message_id,
+                team_context=TeamContext(session, inbox, conv, agent),
+            )
+            reply = await self._answer(ctx, parsed, agent)
+            if reply.text and not inline:
+                buttons = [{"label": b.label, "action": b.action, "value": b.value, "style": b.style} for b in reply.buttons]
                 await self.service.fanout.whisper(
-                    session, inbox, conv.id, tm.platform, tm.author.user_id, answer.text, buttons=buttons
+                    session, inbox, conv.id, tm.platform, tm.author.user_id, reply.text, buttons=buttons
                 )
-            reply = None
-            if answer.text:
-                failed = answer.outcome in (ThreadOutcome.REFUSED, ThreadOutcome.USAGE, ThreadOutcome.UNKNOWN_COMMAND)
-                reply = CommandReply(answer.text, buttons=answer.buttons, ok=not failed)
-            return ThreadResult(answer.outcome, reply)
+            if not reply.text:
+                return ThreadResult(reply.outcome)
+            return ThreadResult(reply.outcome, reply)
+
+    async def _answer(self, ctx: CommandContext, parsed: Parsed, agent: AgentView) -> CommandReply:
+        prefix = ctx.reply_prefix
+        match parsed:
+            case Invocation() | Misplaced():
+                try:
+                    reply = await dispatch(ctx, parsed)
+                except Forbidden as exc:
+                    reply = CommandReply(
+                        rich("{action} needs the {needed} role; you are {role}.", action=exc.action, needed=exc.needed, role=agent.role),
+                        ok=False,
+                        outcome=ThreadOutcome.REFUSED,
+                    )
+                except Refused as exc:
+                    reply = CommandReply(exc.text, ok=False, outcome=ThreadOutcome.REFUSED)
+                return reply
+            case EmptyReply(prefix=typed):
+                return CommandReply(
+                    rich("Nothing to send: write the text after `{typed}`, e.g. `{typed} Thanks, we're on it!`", typed=typed),
+                    outcome=SendOutcome.EMPTY,
+                )
+            case Unknown(word=word):
+                return CommandReply(
+                    rich(
+                        "`!{word}` is not a command, so nothing was sent. "
+                        "To text the customer write `{prefix} your message`; `!help` lists commands.",
+                        word=word,
+                        prefix=prefix,
+                    ),
+                    ok=False,
+                    outcome=ThreadOutcome.UNKNOWN_COMMAND,
+                )
+            case Usage(message=message):
+                return CommandReply(message, ok=False, outcome=ThreadOutcome.USAGE)
+            case Note():
+                raise AssertionError("a note is not a command")
 
     async def _mirror(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, tm: ThreadMessage, *, kind: str) -> None:
         """Show a teammate's note in the conversation's threads on the other platforms.
@@ -129,7 +163,7 @@ class ThreadCommands:
         await self._mirror(session, inbox, conv, tm, kind="note")
         await insert_ignore(
             session,
-            Note,
+            NoteRow,
             {
                 "conversation_id": conv.id,
                 "platform": tm.platform,
@@ -141,90 +175,3 @@ class ThreadCommands:
             },
             ["platform", "platform_message_id"],
         )
-
-    async def _run(
-        self, session: AsyncSession, command: grammar.ThreadCommand, inbox: InboxRoute, conv: Conversation, agent: AgentView, tm: ThreadMessage
-    ) -> Answer:
-        prefix = self.service.options.reply_prefix
-        match command:
-            case grammar.Reply(text=text):
-                return _reply_answer(await self._submit(session, inbox, conv, agent, tm, text))
-            case grammar.Draft(text=text):
-                return _reply_answer(await self._submit(session, inbox, conv, agent, tm, text, draft=True))
-            case grammar.SendSnippet(name=name):
-                text = await snippets.render(session, name, inbox, conv, agent)
-                return _reply_answer(await self._submit(session, inbox, conv, agent, tm, text, snippet=name))
-            case grammar.EmptyReply(prefix=typed):
-                return Answer(SendOutcome.EMPTY, f"Nothing to send: write the text after `{typed}`, e.g. `{typed} Thanks, we're on it!`")
-            case grammar.Help():
-                return Answer(ThreadOutcome.HELP, grammar.help_text(prefix))
-            case grammar.Unknown(word=word):
-                return Answer(
-                    ThreadOutcome.UNKNOWN_COMMAND,
-                    f"`!{word}` is not a command, so nothing was sent. "
-                    f"To text the customer write `{prefix} your message`; `!help` lists commands.",
-                )
-            case grammar.Usage(message=message):
-                return Answer(ThreadOutcome.USAGE, message)
-            case grammar.Claim():
-                return Answer(ThreadOutcome.DONE, await self.team.claim(session, inbox, conv, agent))
-            case grammar.Assign(target=target):
-                who = await self._resolve(session, tm, target)
-                return Answer(ThreadOutcome.DONE, await self.team.assign(session, inbox, conv, agent, who))
-            case grammar.Unassign():
-                return Answer(ThreadOutcome.DONE, await self.team.unassign(session, inbox, conv, agent))
-            case grammar.SetStatus(status=status):
-                return Answer(ThreadOutcome.DONE, await self.team.set_status(session, inbox, conv, agent, status))
-            case grammar.SetPriority(level=level):
-                return Answer(ThreadOutcome.DONE, await self.team.set_priority(session, inbox, conv, agent, level))
-            case grammar.Tag(add=add, remove=remove):
-                return Answer(ThreadOutcome.DONE, await self.team.tag(session, inbox, conv, agent, add, remove))
-            case grammar.ContactName(name=name):
-                return Answer(ThreadOutcome.DONE, await self.team.contact_name(session, inbox, conv, agent, name))
-            case grammar.ContactNote(text=text):
-                return Answer(ThreadOutcome.DONE, await self.team.contact_note(session, inbox, conv, agent, text))
-            case grammar.SetProperty(key=key, value=value):
-                return Answer(ThreadOutcome.DONE, await self.team.set_property(session, inbox, conv, agent, key, value))
-            case grammar.SetTimezone(zone=zone):
-                return Answer(ThreadOutcome.DONE, await self.team.set_timezone(session, inbox, conv, agent, zone))
-        raise AssertionError(f"unhandled command {command!r}")
-
-    async def _submit(
-        self,
-        session: AsyncSession,
-        inbox: InboxRoute,
-        conv: Conversation,
-        agent: AgentView,
-        tm: ThreadMessage,
-        text: str,
-        *,
-        draft: bool = False,
-        snippet: str | None = None,
-    ) -> ReplyResult:
-        return await self.service.submit_reply(
-            session,
-            ReplyRequest(
-                inbox=inbox,
-                conv=conv,
-                agent=agent,
-                author=tm.author,
-                text=text,
-                origin_id=tm.message_id,
-                draft=draft,
-                audit={"snippet": snippet} if snippet else {},
-            ),
-        )
-
-    async def _resolve(self, session: AsyncSession, tm: ThreadMessage, target: str) -> AgentView:
-        """`@mention` (resolved by the adapter) or a teammate's name."""
-        if tm.mentions:
-            return await self.service.agents.ensure(session, tm.mentions[0])
-        found = await self.service.agents.find(session, tm.platform, target)
-        if not found:
-            raise Refused(f"No teammate called `{target}`. Mention them: `!assign @name`.")
-        if len(found) > 1:
-            names = ", ".join(a.name for a in found[:5])
-            raise Refused(f"`{target}` could be {names}: mention the one you mean.")
-        return found[0]
-
-

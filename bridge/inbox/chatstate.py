@@ -95,6 +95,20 @@ class ChatState:
             if done is not None:
                 await self.outbox.complete_in(session, done)
 
+    async def replace_posted(self, platform: str, channel: str, purpose: str, message_id: int, posted_id: str) -> None:
+        """Like save_posted, but a newer id replaces an earlier one (a fresh upload's file)."""
+        async with self.db.sessions.begin() as session:
+            await session.execute(
+                delete(ChatRef).where(
+                    ChatRef.platform == platform,
+                    ChatRef.channel == channel,
+                    ChatRef.purpose == purpose,
+                    ChatRef.message_id == message_id,
+                )
+            )
+            session.add(
+                ChatRef(platform=platform, channel=channel, purpose=purpose, message_id=message_id, posted_id=posted_id)
+            )
 
     async def snippet_names(self) -> list[str]:
         async with self.db.sessions() as session:

@@ -1,4 +1,4 @@
-"""Opt-out state (COMPLIANCE.md rules 1-4, 7, 8, 12): suppressions and their history."""
+"""Opt-out state (docs/compliance.md rules 1-4, 7, 8, 12): suppressions and their history."""
 
 from __future__ import annotations
 

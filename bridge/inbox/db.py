@@ -7,6 +7,8 @@ PostgreSQL gets a normal pool; the outbox then claims jobs with SKIP LOCKED.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -29,9 +33,9 @@ class Database:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    async def ping(self) -> bool:
+    async def ping(self, timeout: float = 5.0) -> bool:
         try:
-            async with self.engine.connect() as conn:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - any failure means "not healthy"
@@ -39,6 +43,29 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached right now (restart, network, full pool): retry later."""
+
+
+# Errors that say nothing about the statement, only that the database is away.
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError, OSError, asyncio.TimeoutError)
+# PostgreSQL SQLSTATE classes: connection exception, insufficient resources, operator
+# intervention (a restart says "57P01 terminating connection due to administrator command").
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means "the database is away", not "this row is wrong"."""
+    if isinstance(exc, (DatabaseUnavailable, *_UNAVAILABLE)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,6 +89,9 @@ def create_database(url: str, *, connect_args: dict[str, Any] | None = None) -> 
         # No pre-ping: it costs a round trip per checkout; a dead connection is
         # replaced when it fails, and every write here is retried or idempotent.
         kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
+    # SQL errors carry the statement's parameters (numbers, message text): shown only
+    # when the operator asked for LOG_LEVEL=DEBUG.
+    kwargs["hide_parameters"] = not logging.getLogger().isEnabledFor(logging.DEBUG)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

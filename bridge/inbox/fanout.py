@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.inbox import rich_payload
+from bridge.inbox.markup import Text, as_rich
 from bridge.inbox.outbox import Handler, Outbox
 from bridge.inbox.routing import InboxRoute
-
 
 # Every chat job the core queues; each chat adapter handles all of them.
 CHAT_JOBS = ("card", "message", "media", "status", "notice", "draft", "mirror")
@@ -61,7 +62,10 @@ class ChatFanout:
         await self.chat(session, inbox, conversation_id, "notice", {"text": text, **extra})
 
     async def whisper(
-        self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, platform: str, user_id: str, text: str, **extra: Any
+        self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, platform: str, user_id: str, text: Text, **extra: Any
     ) -> None:
-        """A reply only `user_id` sees (ephemeral where the platform has it)."""
-        await self.chat(session, inbox, conversation_id, "notice", {"text": text, "user": user_id, **extra}, platforms={platform})
+        """A reply only `user_id` sees (ephemeral where the platform has it); the adapter
+        renders and escapes the rich text (`rich`), `text` is its plain fallback."""
+        words = as_rich(text)
+        payload = {"text": words.plain(), "rich": rich_payload.encode(words), "user": user_id, **extra}
+        await self.chat(session, inbox, conversation_id, "notice", payload, platforms={platform})

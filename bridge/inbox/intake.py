@@ -14,9 +14,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bridge.inbox.db import Database
+from bridge.inbox.db import Database, DatabaseUnavailable, database_unavailable
 from bridge.inbox.models import OutboxJob, utcnow
 from bridge.inbox.outbox import lane_of
 
@@ -27,6 +28,20 @@ MAX_BATCH = 200
 # never counts, so background work runs at full speed then.
 BURST_COUNT = 10
 BURST_WINDOW = 0.1
+
+
+def _column_length(name: str) -> int:
+    column_type = OutboxJob.__table__.c[name].type
+    assert isinstance(column_type, String) and column_type.length is not None
+    return column_type.length
+
+
+_QUEUE_MAX = _column_length("queue")
+_DEDUPE_MAX = _column_length("dedupe_key")
+
+
+class RejectedText(ValueError):
+    """This text cannot be stored as it is (a value the database refuses): answer 4xx."""
 
 
 @dataclass
@@ -46,10 +61,13 @@ class Intake:
         self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
         self._writer: asyncio.Task[None] | None = None
         insert = postgresql.insert if db.is_postgres else sqlite.insert
-        table = OutboxJob.__table__
-        self._insert = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id, table.c.dedupe_key)
+        self._insert = insert(OutboxJob).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxJob.id, OutboxJob.dedupe_key)
 
     async def submit(self, queue: str, payload: dict[str, Any], dedupe_key: str) -> bool:
+        # Checked before the batch: a value too long for its column would fail the
+        # whole group commit (it is retried row by row, but that costs a round trip each).
+        if len(queue) > _QUEUE_MAX or len(dedupe_key) > _DEDUPE_MAX:
+            raise RejectedText("this text's sender or id is too long to store")
         now = utcnow()
         loop = asyncio.get_running_loop()
         self._recent.append(loop.time())
@@ -83,24 +101,49 @@ class Intake:
                 first.setdefault(pending.values["dedupe_key"], pending)
             try:
                 inserted = await self._insert_batch([p.values for p in first.values()])
-            except Exception as exc:  # noqa: BLE001 - every waiting webhook gets the error
-                log.exception("intake batch of %d failed", len(batch))
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(exc)
-                continue
+            except Exception as exc:  # noqa: BLE001 - decided per webhook below
+                if database_unavailable(exc) or len(first) == 1:
+                    self._fail(batch, exc)
+                    continue
+                # One bad row must not fail the others: each row again, on its own.
+                inserted = await self._insert_each(batch, first)
             self.on_commit(inserted.values())
             for pending in batch:
                 if not pending.done.done():
                     key = pending.values["dedupe_key"]
                     pending.done.set_result(key in inserted and first[key] is pending)
 
+    async def _insert_each(self, batch: list[_Pending], first: dict[str, _Pending]) -> dict[str, int]:
+        inserted: dict[str, int] = {}
+        for key, pending in first.items():
+            try:
+                inserted |= await self._insert_batch([pending.values])
+            except Exception as exc:  # noqa: BLE001 - this webhook alone gets its error
+                if database_unavailable(exc):  # gone meanwhile: the rest would fail too
+                    self._fail([p for p in batch if not p.done.done() and p.values["dedupe_key"] not in inserted], exc)
+                    break
+                self._fail([p for p in batch if p.values["dedupe_key"] == key], exc)
+        return inserted
+
+    @staticmethod
+    def _fail(batch: list[_Pending], exc: Exception) -> None:
+        if database_unavailable(exc):
+            log.warning("intake of %d texts failed: the database is unavailable (%s)", len(batch), type(exc).__name__)
+            error: Exception = DatabaseUnavailable(str(exc))
+        else:
+            log.warning("intake refused a text: %s", exc)
+            error = RejectedText("the database refused this text")
+        error.__cause__ = exc
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_exception(error)
+
     async def _insert_batch(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """The dedupe keys inserted (the others existed already), with their job ids."""
         async with self.db.engine.begin() as conn:
             # One cached statement; SQLAlchemy sends the rows as multi-row VALUES batches.
             result = await conn.execute(self._insert, rows)
-            return {row.dedupe_key: row.id for row in result.all()}
+            return {row.dedupe_key: row.id for row in result.all() if row.dedupe_key is not None}
 
     def busy(self) -> bool:
         """A burst is under way: BURST_COUNT webhooks within BURST_WINDOW seconds."""

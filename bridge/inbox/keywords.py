@@ -1,4 +1,4 @@
-"""Compliance keywords (COMPLIANCE.md rules 2, 4, 5, 6, 12) and the carrier-style replies.
+"""Compliance keywords (docs/compliance.md rules 2, 4, 5, 6, 12) and the carrier-style replies.
 
 `classify_keyword` is exact: the whole message must be the keyword (any case, surrounding
 whitespace/punctuation/emoji ignored), the way carriers and Twilio Advanced Opt-Out match.

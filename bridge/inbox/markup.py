@@ -15,6 +15,7 @@ import re
 import string
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,33 @@ def join(parts: Iterable[Rich | str], separator: str = "\n") -> Rich:
             out.append(Plain(separator))
         out.extend(part.segments if isinstance(part, Rich) else (Plain(part),))
     return Rich(tuple(out))
+
+
+class Renderer(Protocol):
+    """One chat platform's way to write each kind of segment (escaping the words)."""
+
+    def plain(self, text: str) -> str: ...
+    def strong(self, text: str) -> str: ...
+    def code(self, text: str) -> str: ...
+    def mention(self, person: Mention) -> str: ...
+    def link(self, url: str, label: str) -> str: ...
+
+
+def render(text: Rich | str, renderer: Renderer) -> str:
+    out: list[str] = []
+    for segment in as_rich(text):
+        match segment:
+            case Plain(text=words):
+                out.append(renderer.plain(words))
+            case Strong(text=words):
+                out.append(renderer.strong(words) if words.strip() else renderer.plain(words))
+            case Code(text=words):
+                out.append(renderer.code(words) if words else "")
+            case Mention():
+                out.append(renderer.mention(segment))
+            case Link(url=url, label=label):
+                out.append(renderer.link(url, label))
+    return "".join(out)
 
 
 Text = Rich | str  # what a reply or notice may carry: a bare str is plain, untrusted text

@@ -1,4 +1,4 @@
-"""The nouns of DESIGN.md as SQLAlchemy 2 models. Every change here needs a migration."""
+"""The data model (docs/architecture.md) as SQLAlchemy 2 models. Every change here needs a migration."""
 
 from __future__ import annotations
 

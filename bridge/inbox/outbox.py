@@ -782,6 +782,11 @@ class OutboxWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            # run_job retries recording its outcome itself, so this is a bug; the job
+            # stays ours until this worker stops (then it is handed back or taken over).
+            # Retrieved here, so asyncio does not complain.
+            log.warning("%s could not record its outcome: %r", task.get_name(), task.exception())
         self.outbox.wake()
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -95,7 +95,7 @@ def format_phone(e164_or_raw: str) -> str:
 def timezones_for(e164: str) -> tuple[str, ...]:
     """Every IANA zone the number may be in (empty when unknown).
 
-    Quiet hours (COMPLIANCE rule 10) should use this when it has several entries and
+    Quiet hours (docs/compliance.md rule 10) should use this when it has several entries and
     take the window that is inside 08:00-21:00 in all of them.
     """
     _, number = _split_channel(e164)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.inbox.markup import Rich, join, rich
 from bridge.inbox.models import Agent, Conversation, Message, utcnow
 
 
@@ -97,17 +98,20 @@ def _duration(value: timedelta | None) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def render_text(report: Report, label: str) -> str:
+def render_text(report: Report, label: str) -> Rich:
     rate = f"{report.delivered * 100 // report.replies}%" if report.replies else "—"
     lines = [
-        f"*Report, last {label}*",
-        f"• New conversations: {report.new_conversations} · customer texts: {report.inbound} · replies: {report.replies}",
-        f"• Median first response: {_duration(report.median_first_response)}",
-        f"• Delivered: {report.delivered} ({rate}) · failed: {report.failed}",
-        "• Open now: " + (", ".join(f"{k} {v}" for k, v in sorted(report.open_by_status.items())) or "none"),
+        rich("**Report, last {label}**", label=label),
+        rich(
+            "• New conversations: {new} · customer texts: {inbound} · replies: {replies}",
+            new=report.new_conversations, inbound=report.inbound, replies=report.replies,
+        ),
+        rich("• Median first response: {median}", median=_duration(report.median_first_response)),
+        rich("• Delivered: {delivered} ({rate}) · failed: {failed}", delivered=report.delivered, rate=rate, failed=report.failed),
+        rich("• Open now: {open}", open=", ".join(f"{k} {v}" for k, v in sorted(report.open_by_status.items())) or "none"),
     ]
     if report.replies_by_agent:
-        lines.append("• Replies by agent: " + ", ".join(f"{name} {n}" for name, n in report.replies_by_agent[:10]))
+        lines.append(rich("• Replies by agent: {who}", who=", ".join(f"{name} {n}" for name, n in report.replies_by_agent[:10])))
     if report.away:
-        lines.append("• Away now: " + ", ".join(report.away))
-    return "\n".join(lines)
+        lines.append(rich("• Away now: {who}", who=", ".join(report.away)))
+    return join(lines)

@@ -135,7 +135,7 @@ class InboxService:
         An ordinary text costs one INSERT here (the job that processes it, deduplicated
         by MessageSid) and is filed into its conversation by a worker a moment later. A
         consent keyword (STOP, START, HELP) is processed before the webhook is answered,
-        so an opt-out is recorded before anything else can happen (COMPLIANCE rule 2).
+        so an opt-out is recorded before anything else can happen (docs/compliance.md rule 2).
         """
         inbox = self.directory.match(sms.to, sms.messaging_service_sid)  # UnknownInbox: 404
         phone = parse_phone(sms.sender)
@@ -545,6 +545,8 @@ class InboxService:
 
     async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:
         """Undo a reply still waiting (pending in its undo window, held, or a draft)."""
+        # Only a draft has a draft message to update: an undone or discarded reply has none.
+        was = (await session.execute(select(Message.status).where(Message.id == message_id))).scalar_one_or_none()
         result = await session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status.in_(statuses_))
@@ -559,7 +561,8 @@ class InboxService:
         inbox = self.directory.get(conv.inbox_id)
         audit.record(session, actor_of(actor.platform, actor.user_id), "reply_canceled", conv.id, message_id=message_id)
         await self._status_changed(session, message)
-        await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
+        if was == "draft":
+            await self.fanout.chat(session, inbox, conv.id, "draft", {"message_id": message.id}, dedupe=f"draft:{message.id}")
         return True
 
     async def edit_draft(self, session: AsyncSession, message_id: int, text: str, actor: AgentView) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.agents import AgentView
 from bridge.inbox.errors import Refused
+from bridge.inbox.markup import rich
 from bridge.inbox.models import Contact, Conversation, Snippet, utcnow
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
@@ -78,8 +79,9 @@ async def render(session: AsyncSession, name: str, inbox: InboxRoute, conv: Conv
     snippet = await get(session, name)
     if snippet is None:
         known = await names(session)
-        listing = f" Known: {', '.join(known)}." if known else " There are none yet: `/sms snippet add NAME text`."
-        raise Refused(f"No snippet `{name}`.{listing}")
+        if known:
+            raise Refused(rich("No snippet `{name}`. Known: {known}.", name=name, known=", ".join(known)))
+        raise Refused(rich("No snippet `{name}`. There are none yet: `/sms snippet add NAME text`.", name=name))
     contact = await session.get_one(Contact, conv.contact_id)
     values: dict[str, str | None] = {
         "name": contact.name,
@@ -93,7 +95,11 @@ async def render(session: AsyncSession, name: str, inbox: InboxRoute, conv: Conv
     if filled.missing:
         wanted = ", ".join(f"{{{m}}}" for m in filled.missing)
         raise Refused(
-            f"Not sent: snippet `{name}` needs {wanted}, which this contact does not have. "
-            "Set it first (`!contact name …` or `!prop key=value`)."
+            rich(
+                "Not sent: snippet `{name}` needs `{wanted}`, which this contact does not have. "
+                "Set it first (`!contact name …` or `!prop key=value`).",
+                name=name,
+                wanted=wanted,
+            )
         )
     return filled.text

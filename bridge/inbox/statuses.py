@@ -1,6 +1,6 @@
 """Delivery statuses of an outbound SMS, and the rule that they only move forward.
 
-Provider callbacks arrive out of order (PLATFORMS.md): a late "sent" must never
+Provider status callbacks can arrive out of order: a late "sent" must never
 overwrite "delivered".
 """
 

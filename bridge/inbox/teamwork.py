@@ -1,11 +1,13 @@
 """Ownership, status and contact details of a conversation, changed by teammates.
 
-Each operation records an audit event with before/after, updates the card, and
-returns what to tell the teammate who did it. A user's mistake raises `Refused`.
+Each operation acts in a `TeamContext` (the transaction, the inbox, the conversation and
+the teammate acting), records an audit event with before/after, updates the card, and
+returns what to tell that teammate as neutral rich text. A user's mistake raises `Refused`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import update
@@ -16,10 +18,10 @@ from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.labels import ConversationStatus, Priority
+from bridge.inbox.markup import Rich, rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.routing import InboxRoute
-
-PRIORITY_VALUES = {"low": -1, "normal": 0, "high": 1, "urgent": 2}
 
 
 def _actor(agent: AgentView) -> str:
@@ -31,11 +33,22 @@ def mention(agent: AgentView) -> dict[str, str]:
     return {"platform": agent.platform, "user_id": agent.user_id, "name": agent.name}
 
 
+@dataclass(frozen=True)
+class TeamContext:
+    """A teammate acting on one conversation, in one transaction."""
+
+    session: AsyncSession
+    inbox: InboxRoute
+    conversation: Conversation
+    actor: AgentView
+
+
 class Teamwork:
     def __init__(self, fanout: ChatFanout) -> None:
         self.fanout = fanout
 
-    async def claim(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, agent: AgentView) -> str:
+    async def claim(self, ctx: TeamContext) -> Rich:
+        session, inbox, conv, agent = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
         agent.require("agent", "Claiming")
         # One conditional UPDATE: when two teammates claim at once, exactly one row wins.
         won = await session.execute(
@@ -47,23 +60,24 @@ class Teamwork:
         await session.refresh(conv)
         if not won.rowcount:
             if conv.assignee_id == agent.id:
-                return "You already have this conversation."
+                return rich("You already have this conversation.")
             holder = await session.get_one(Agent, conv.assignee_id)
-            raise Refused(f"{holder.name} already claimed this conversation. `!assign @you` takes it over.")
+            raise Refused(rich("{holder} already claimed this conversation. `!assign @you` takes it over.", holder=holder.name))
         audit.record(session, _actor(agent), "claimed", conv.id, before=None, after=agent.name)
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(session, inbox, conv.id, f"🙋 {agent.name} claimed this conversation.")
-        return "It's yours."
+        return rich("It's yours.")
 
-    async def assign(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, target: AgentView
-    ) -> str:
+    async def assign(self, ctx: TeamContext, target: AgentView) -> Rich:
+        session, inbox, conv, actor = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
         actor.require("agent", "Assigning")
         if target.role == "viewer":
-            raise Refused(f"{target.name} is a viewer and cannot answer customers; ask an admin for `/sms role`.")
+            raise Refused(
+                rich("{name} is a viewer and cannot answer customers; ask an admin for `/sms role`.", name=target.name)
+            )
         before = (await session.get_one(Agent, conv.assignee_id)).name if conv.assignee_id else None
         if conv.assignee_id == target.id:
-            return f"{target.name} already has it."
+            return rich("{name} already has it.", name=target.name)
         conv.assignee_id = target.id
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "assigned", conv.id, before=before, after=target.name)
@@ -72,85 +86,79 @@ class Teamwork:
         await self.fanout.notice(
             session, inbox, conv.id, f"👉 Assigned to {{mention}} by {actor.name}{was}.", mention=mention(target)
         )
-        away = f" Note: {target.name} is away." if target.away else ""
-        return f"Assigned to {target.name}.{away}"
+        answer = rich("Assigned to {name}.", name=target.name)
+        return answer + rich(" Note: {name} is away.", name=target.name) if target.away else answer
 
-    async def unassign(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView) -> str:
+    async def unassign(self, ctx: TeamContext) -> Rich:
+        session, inbox, conv, actor = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
         actor.require("agent", "Unassigning")
         if conv.assignee_id is None:
-            return "Nobody has this conversation."
+            return rich("Nobody has this conversation.")
         before = (await session.get_one(Agent, conv.assignee_id)).name
         conv.assignee_id = None
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "unassigned", conv.id, before=before, after=None)
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(session, inbox, conv.id, f"↩️ {actor.name} unassigned {before}.")
-        return "Unassigned."
+        return rich("Unassigned.")
 
-    async def set_status(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, status: str
-    ) -> str:
+    async def set_status(self, ctx: TeamContext, new: ConversationStatus) -> Rich:
+        session, inbox, conv, actor = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
+        status = new.value
         actor.require("agent", "Changing the status")
         before = conv.status
         if before == status:
-            return f"It is already {status}."
+            return rich("It is already {status}.", status=status)
         conv.status = status
         conv.updated_at = utcnow()
         conv.resolved_at = utcnow() if status == "closed" else None
         audit.record(session, _actor(actor), "status_changed", conv.id, before=before, after=status)
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(session, inbox, conv.id, f"Status: *{status.capitalize()}* (was {before}) — by {actor.name}.")
-        return f"Status set to {status}."
+        return rich("Status set to {status}.", status=status)
 
-    async def set_priority(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, level: str
-    ) -> str:
+    async def set_priority(self, ctx: TeamContext, level: Priority) -> Rich:
+        session, inbox, conv, actor = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
         actor.require("agent", "Changing the priority")
         before = conv.priority
-        conv.priority = PRIORITY_VALUES[level]
+        conv.priority = int(level)
         audit.record(session, _actor(actor), "priority_changed", conv.id, before=before, after=conv.priority)
         await self.fanout.card(session, inbox, conv.id)
-        return f"Priority set to {level}."
+        return rich("Priority set to {level}.", level=level.name.lower())
 
     # -- the contact -------------------------------------------------------------
 
-    async def _contact_change(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, action: str, before: object, after: object
-    ) -> None:
-        audit.record(session, _actor(actor), action, conv.id, before=before, after=after)
-        await self.fanout.card(session, inbox, conv.id)
+    async def _contact_change(self, ctx: TeamContext, action: str, before: object, after: object) -> None:
+        audit.record(ctx.session, _actor(ctx.actor), action, ctx.conversation.id, before=before, after=after)
+        await self.fanout.card(ctx.session, ctx.inbox, ctx.conversation.id)
 
-    async def tag(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, add: tuple[str, ...], remove: tuple[str, ...]
-    ) -> str:
-        actor.require("agent", "Tagging")
-        contact = await session.get_one(Contact, conv.contact_id)
+    async def tag(self, ctx: TeamContext, add: tuple[str, ...], remove: tuple[str, ...]) -> Rich:
+        ctx.actor.require("agent", "Tagging")
+        contact = await ctx.session.get_one(Contact, ctx.conversation.contact_id)
         before = list(contact.tags or [])
         after = [t for t in before if t not in remove] + [t for t in add if t not in before]
         contact.tags = after
-        await self._contact_change(session, inbox, conv, actor, "tags_changed", before, after)
-        return "Tags: " + (", ".join(after) if after else "none")
+        await self._contact_change(ctx, "tags_changed", before, after)
+        return rich("Tags: {tags}", tags=", ".join(after) if after else "none")
 
-    async def contact_name(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, name: str) -> str:
-        actor.require("agent", "Renaming a contact")
-        contact = await session.get_one(Contact, conv.contact_id)
+    async def contact_name(self, ctx: TeamContext, name: str) -> Rich:
+        ctx.actor.require("agent", "Renaming a contact")
+        contact = await ctx.session.get_one(Contact, ctx.conversation.contact_id)
         before, contact.name = contact.name, name
-        await self._contact_change(session, inbox, conv, actor, "contact_renamed", before, name)
-        return f"Contact name set to {name}."
+        await self._contact_change(ctx, "contact_renamed", before, name)
+        return rich("Contact name set to {name}.", name=name)
 
-    async def contact_note(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, text: str) -> str:
-        actor.require("agent", "Editing contact notes")
-        contact = await session.get_one(Contact, conv.contact_id)
+    async def contact_note(self, ctx: TeamContext, text: str) -> Rich:
+        ctx.actor.require("agent", "Editing contact notes")
+        contact = await ctx.session.get_one(Contact, ctx.conversation.contact_id)
         before = contact.notes
         contact.notes = f"{before}\n{text}" if before else text
-        await self._contact_change(session, inbox, conv, actor, "contact_note_added", before, contact.notes)
-        return "Contact note saved."
+        await self._contact_change(ctx, "contact_note_added", before, contact.notes)
+        return rich("Contact note saved.")
 
-    async def set_property(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, key: str, value: str
-    ) -> str:
-        actor.require("agent", "Editing contact properties")
-        contact = await session.get_one(Contact, conv.contact_id)
+    async def set_property(self, ctx: TeamContext, key: str, value: str) -> Rich:
+        ctx.actor.require("agent", "Editing contact properties")
+        contact = await ctx.session.get_one(Contact, ctx.conversation.contact_id)
         before = dict(contact.properties or {})
         after = dict(before)
         if value:
@@ -158,16 +166,16 @@ class Teamwork:
         else:
             after.pop(key, None)
         contact.properties = after
-        await self._contact_change(session, inbox, conv, actor, "contact_property_set", before, after)
-        return f"{key} = {value}" if value else f"{key} removed."
+        await self._contact_change(ctx, "contact_property_set", before, after)
+        return rich("{key} = {value}", key=key, value=value) if value else rich("{key} removed.", key=key)
 
-    async def set_timezone(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, actor: AgentView, zone: str) -> str:
-        actor.require("agent", "Setting a time zone")
+    async def set_timezone(self, ctx: TeamContext, zone: str) -> Rich:
+        ctx.actor.require("agent", "Setting a time zone")
         canonical = _zone(zone)
-        contact = await session.get_one(Contact, conv.contact_id)
+        contact = await ctx.session.get_one(Contact, ctx.conversation.contact_id)
         before, contact.timezone = contact.timezone, canonical
-        await self._contact_change(session, inbox, conv, actor, "contact_timezone_set", before, canonical)
-        return f"Time zone set to {canonical}."
+        await self._contact_change(ctx, "contact_timezone_set", before, canonical)
+        return rich("Time zone set to {zone}.", zone=canonical)
 
 
 def _zone(text: str) -> str:
@@ -181,5 +189,6 @@ def _zone(text: str) -> str:
     matches = sorted(z for z in available_timezones() if z.lower() == lowered or z.lower().endswith("/" + lowered))
     if len(matches) == 1:
         return matches[0]
-    hint = f" Did you mean {', '.join(matches[:3])}?" if matches else " Use an IANA name such as America/Chicago."
-    raise Refused(f"`{candidate}` is not a time zone.{hint}")
+    if matches:
+        raise Refused(rich("`{zone}` is not a time zone. Did you mean {some}?", zone=candidate, some=", ".join(matches[:3])))
+    raise Refused(rich("`{zone}` is not a time zone. Use an IANA name such as America/Chicago.", zone=candidate))

@@ -50,6 +50,7 @@ from tests.fakes.loopback import LoopbackServer
 
 JSON_CONTENT_TYPE = "application/json"  # exactly: discord.py compares the header verbatim
 DISCORD_EPOCH_MS = 1420070400000
+NONCE_WINDOW = 300.0  # seconds Discord remembers an enforced nonce ("a few minutes")
 API_VERSION = 10
 
 Json = dict[str, Any]
@@ -373,6 +374,11 @@ class FakeDiscord(LoopbackServer):
         # Failure injection.
         self._fail_next: list[tuple[str, int, int, str]] = []  # (substring, status, code, message)
         self._rate_limit_next: list[tuple[str, float, bool]] = []
+        self._lose_answer_next: list[str] = []  # done, but the client gets a 502 instead of the answer
+
+        # Message nonces sent with enforce_nonce: (channel, author, nonce) -> (when, message id).
+        self.nonce_window = NONCE_WINDOW
+        self._nonces: dict[tuple[int, int, str], tuple[float, int]] = {}
 
         # Guild state.
         self._next_snowflake = 0
@@ -507,6 +513,12 @@ class FakeDiscord(LoopbackServer):
         """
         text = message or {400: "Bad Request", 403: "Missing Access", 404: "Not Found"}.get(status, "Server Error")
         self._fail_next.extend([(path_substring, status, code, text)] * count)
+
+    def lose_answer_next(self, path_substring: str, count: int = 1) -> None:
+        """The next ``count`` matching requests take effect, but their answer is lost on
+        the way back (the client sees a 502, as from a proxy timing out). discord.py then
+        sends the same request again."""
+        self._lose_answer_next.extend([path_substring] * count)
 
     def rate_limit_next(
         self, path_substring: str, retry_after: float = 0.2, count: int = 1, is_global: bool = False
@@ -661,7 +673,8 @@ class FakeDiscord(LoopbackServer):
     async def select(
         self, message_id: int, custom_id: str, values: Sequence[str], user_id: int, channel_id: int | None = None
     ) -> int:
-        """A member picks options in a string select menu; returns the interaction id."""
+        """A member picks options in a select menu (string, or user ids in a user select);
+        returns the interaction id."""
         return await self._component_interaction(message_id, custom_id, user_id, channel_id, values=list(values))
 
     async def slash_command(
@@ -915,6 +928,10 @@ class FakeDiscord(LoopbackServer):
                 if exc.errors:
                     err["errors"] = exc.errors
                 return _json_response(err, status=exc.status)
+            for i, sub in enumerate(self._lose_answer_next):
+                if sub in key:
+                    del self._lose_answer_next[i]
+                    return _json_response({"message": "502: Bad Gateway", "code": 0}, status=502)
             if result is None:
                 return web.Response(status=204)
             return _json_response(result)
@@ -1185,7 +1202,11 @@ class FakeDiscord(LoopbackServer):
         self._need(Perms.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perms.SEND_MESSAGES)
         await self._unarchive_on_message(channel, by_bot=True)
         body: Json = req.body or {}
+        earlier = self._enforced_nonce(channel.id, self.bot_user_id, body)
+        if earlier is not None:
+            return self._render_message(earlier)
         msg = self._build_message(channel.id, self.bot_user_id, body, req.files)
+        self._remember_nonce(channel.id, self.bot_user_id, body, msg.id)
         ref = body.get("message_reference")
         if ref:
             if int(ref["message_id"]) not in self._message_index and ref.get("fail_if_not_exists", True):
@@ -1481,6 +1502,11 @@ class FakeDiscord(LoopbackServer):
         data: Json = {"custom_id": custom_id, "component_type": int(component.get("type", 2))}
         if values is not None:
             data["values"] = values
+            if data["component_type"] == 5:  # a user select: Discord resolves the picked users
+                resolved: Json = {}
+                for value in values:
+                    self._resolve(6, int(value), resolved)
+                data["resolved"] = resolved
         return await self._interaction(3, data, self._require_user(user_id), channel_id or msg.channel_id, message_id)
 
     def _command_data(
@@ -1756,6 +1782,22 @@ class FakeDiscord(LoopbackServer):
             "proxy_url": url,
             "content_type": content_type,
         }
+
+    def _enforced_nonce(self, channel_id: int, author_id: int, body: Json) -> FakeMessage | None:
+        """With `enforce_nonce`, a nonce seen from the same author in the same channel within
+        a few minutes returns the message it created instead of creating another."""
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return None
+        seen = self._nonces.get((channel_id, author_id, str(nonce)))
+        if seen is None or time.monotonic() - seen[0] > self.nonce_window:
+            return None
+        return self._message_index.get(seen[1])
+
+    def _remember_nonce(self, channel_id: int, author_id: int, body: Json, message_id: int) -> None:
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            self._nonces[(channel_id, author_id, str(nonce))] = (time.monotonic(), message_id)
 
     def _build_message(
         self,

@@ -65,16 +65,27 @@ class LoopbackServer:
 
     async def wait_for(self, predicate: Predicate, timeout: float = 5.0, message: str | None = None) -> None:
         """Poll ``predicate`` (sync or async) every 10 ms until it is truthy."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return
-            if time.monotonic() >= deadline:
-                what = message or getattr(predicate, "__name__", repr(predicate))
-                raise AssertionError(
-                    f"{type(self).__name__}.wait_for timed out after {timeout}s waiting for {what}; {self.recent_activity()}"
-                )
-            await asyncio.sleep(0.01)
+        await wait_until(predicate, timeout, message, who=f"{type(self).__name__}.wait_for", activity=self.recent_activity)
+
+
+async def wait_until(
+    predicate: Predicate,
+    timeout: float = 5.0,
+    message: str | None = None,
+    *,
+    who: str = "wait_until",
+    activity: Callable[[], str] = lambda: "",
+) -> None:
+    """Poll ``predicate`` (sync or async) every 10 ms until it is truthy; tests wait on a
+    condition, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() >= deadline:
+            what = message or getattr(predicate, "__name__", repr(predicate))
+            raise AssertionError(f"{who} timed out after {timeout}s waiting for {what}; {activity()}")
+        await asyncio.sleep(0.01)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -60,6 +62,13 @@ def _truthy(value: Any) -> bool:
     return str(value).lower() in {"1", "true", "yes"}
 
 
+@dataclass(frozen=True)
+class _RateLimit:
+    interval: float  # seconds per token
+    burst: int  # bucket size
+    retry_after: int | None  # fixed Retry-After, or None for "until the next token"
+
+
 class FakeSlack(LoopbackServer):
     """In-memory Slack workspace served over aiohttp on an ephemeral loopback port."""
 
@@ -92,14 +101,19 @@ class FakeSlack(LoopbackServer):
 
         # Failure injection.
         self.outage: bool = False
+        # What an outage answers: 503, or 429 + Retry-After (a "429 storm").
+        self.outage_status: int = 503
+        self.outage_retry_after: int = 1
         self.latency: float = 0.0
+        self.in_flight = 0  # Web API requests being answered (held by latency, say)
         self._fail_next: dict[str, list[int]] = {}
         self._lose_answers: dict[str, list[bool]] = {}
         # Interactivity: what apps sent to response_url, and modals they opened.
         self.responses: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
-        self._rate_limits: dict[str, tuple[float, int]] = {}
-        self._last_accepted: dict[tuple[str, str], float] = {}
+        self._rate_limits: dict[str, _RateLimit] = {}
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # (tokens, when counted)
+        self.throttled: list[tuple[str, str, float]] = []  # (method, channel, monotonic) of each 429
 
         # Workspace state.
         self._messages: dict[str, list[dict[str, Any]]] = {}
@@ -183,16 +197,42 @@ class FakeSlack(LoopbackServer):
         self._lose_answers.setdefault(method, []).extend([True] * count)
 
     def rate_limit(
-        self, method: str = "chat.postMessage", per_channel_interval: float = 1.0, retry_after: int = 1
+        self,
+        method: str = "chat.postMessage",
+        per_channel_interval: float = 1.0,
+        retry_after: int | None = None,
+        burst: int = 1,
     ) -> None:
-        """Answer 429 + Retry-After for a call to the same channel sooner than the interval.
+        """Rate-limit ``method`` per channel like Slack: a token bucket of ``burst`` calls,
+        refilled one per ``per_channel_interval`` seconds; a call finding it empty is
+        answered 429 with ``Retry-After`` (``retry_after``, or the whole seconds until the
+        next token, as Slack rounds) and is not applied.
 
         ``per_channel_interval=0`` removes the limit.
         """
         if per_channel_interval <= 0:
             self._rate_limits.pop(method, None)
         else:
-            self._rate_limits[method] = (per_channel_interval, retry_after)
+            self._rate_limits[method] = _RateLimit(per_channel_interval, max(1, burst), retry_after)
+        self._buckets = {key: value for key, value in self._buckets.items() if key[0] != method}
+
+    def _take_token(self, method: str, channel: str) -> int | None:
+        """None when the call may go ahead, else the Retry-After to answer with."""
+        limit = self._rate_limits.get(method)
+        if limit is None:
+            return None
+        now = time.monotonic()
+        key = (method, channel)
+        tokens, counted = self._buckets.get(key, (float(limit.burst), now))
+        tokens = min(float(limit.burst), tokens + (now - counted) / limit.interval)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        self.throttled.append((method, channel, now))
+        if limit.retry_after is not None:
+            return limit.retry_after
+        return max(1, math.ceil((1.0 - tokens) * limit.interval))
 
     # ------------------------------------------------------------------ inspection
 
@@ -415,6 +455,13 @@ class FakeSlack(LoopbackServer):
         return str(token) if token is not None else None
 
     async def _handle_api(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        try:
+            return await self._answer_api(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._read_params(request)
         token = self._token(request, params)
@@ -424,10 +471,14 @@ class FakeSlack(LoopbackServer):
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.outage:
-            return _json_response({"ok": False, "error": "service_unavailable"}, status=503)
+            if self.outage_status == 429:
+                return self._ratelimited(self.outage_retry_after)
+            return _json_response({"ok": False, "error": "service_unavailable"}, status=self.outage_status)
         queued = self._fail_next.get(method)
         if queued:
             status = queued.pop(0)
+            if status == 429:
+                return self._ratelimited(1)
             return _json_response({"ok": False, "error": "fatal_error"}, status=status)
 
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
@@ -436,17 +487,9 @@ class FakeSlack(LoopbackServer):
         if token != expected:
             return _json_response({"ok": False, "error": "invalid_auth"})
 
-        limit = self._rate_limits.get(method)
-        if limit is not None:
-            interval, retry_after = limit
-            key = (method, str(params.get("channel") or params.get("channel_id") or ""))
-            now = time.monotonic()
-            last = self._last_accepted.get(key)
-            if last is not None and now - last < interval:
-                return _json_response(
-                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
-                )
-            self._last_accepted[key] = now
+        retry_after = self._take_token(method, str(params.get("channel") or params.get("channel_id") or ""))
+        if retry_after is not None:
+            return self._ratelimited(retry_after)
 
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
@@ -461,6 +504,10 @@ class FakeSlack(LoopbackServer):
             lost.pop(0)
             return _json_response({"ok": False, "error": "fatal_error"}, status=500)
         return _json_response({"ok": True, **result})
+
+    @staticmethod
+    def _ratelimited(retry_after: int) -> web.Response:
+        return _json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)})
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
@@ -572,6 +619,21 @@ class FakeSlack(LoopbackServer):
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
+        }
+
+    def _m_bots_info(self, params: Params) -> dict[str, Any]:
+        bot = self._require(params, "bot", "bot_not_found")
+        if bot != self.bot_id:
+            raise SlackApiFailure("bot_not_found")
+        return {
+            "bot": {
+                "id": self.bot_id,
+                "deleted": False,
+                "name": "smsbridge",
+                "app_id": self.app_id,
+                "user_id": self.bot_user_id,
+                "icons": {},
+            }
         }
 
     def _m_apps_connections_open(self, params: Params) -> dict[str, Any]:

@@ -105,6 +105,7 @@ class FakeTwilio(LoopbackServer):
         self._lose_answers = 0
         self._resources: dict[str, dict[str, Any]] = {}  # sid -> message resource
         self._media: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
+        self._media_redirects: dict[str, str] = {}  # path -> where it redirects
 
 
     # ------------------------------------------------------------------ lifecycle
@@ -162,11 +163,15 @@ class FakeTwilio(LoopbackServer):
         self.numbers.append(number)
         return number
 
-    def add_media(self, data: bytes, content_type: str, message_sid: str | None = None) -> str:
-        """Serve ``data`` at a Twilio-shaped media URL (basic auth required); returns the absolute URL."""
+    def add_media(self, data: bytes, content_type: str, message_sid: str | None = None, *, redirect_to: str | None = None) -> str:
+        """Serve ``data`` at a Twilio-shaped media URL (basic auth required); returns the absolute URL.
+
+        With ``redirect_to`` the URL answers 307 to it, as Twilio sends media to its CDN."""
         msid = message_sid or "MM" + secrets.token_hex(16)
         path = f"{self._account_path}/Messages/{msid}/Media/ME{secrets.token_hex(16)}"
         self._media[path] = (data, content_type)
+        if redirect_to is not None:
+            self._media_redirects[path] = redirect_to
         return self.url + path
 
     def add_inbound(
@@ -369,6 +374,8 @@ class FakeTwilio(LoopbackServer):
 
     async def _get_media(self, request: web.Request) -> web.Response:
         media = self._media.get(request.path)
+        if request.path in self._media_redirects:
+            raise web.HTTPTemporaryRedirect(self._media_redirects[request.path])
         if media is None:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         data, content_type = media

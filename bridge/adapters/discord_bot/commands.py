@@ -1,23 +1,97 @@
-"""The app commands smsbridge offers on Discord, defined once for the running bot,
-`smsbridge discord sync` and manifests/discord-commands.json."""
+"""The app commands smsbridge offers on Discord, generated from the command registry for
+the running bot, `smsbridge discord sync` and manifests/discord-commands.json.
+
+Commands that work in a conversation thread are top-level (`/claim`, `/contact name`,
+typed inside a forum post); commands that work in the channel are under `/sms`
+(`/sms new`, `/sms snippet add`). A command that works in both places is in both.
+Enum arguments become choices, snippet names autocomplete, teammates are user pickers.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
+from bridge.commands.arguments import Arg
+from bridge.commands.catalog import COMMANDS
+from bridge.commands.registry import Command, Registry, Where
+
 if TYPE_CHECKING:
     from bridge.adapters.discord_bot.events import DiscordHandlers
 
 MANIFEST = Path(__file__).resolve().parents[3] / "manifests" / "discord-commands.json"
-STATUSES = ["open", "pending", "escalated", "closed"]
+SMS_DESCRIPTION = "smsbridge: new conversations, search, snippets, reports, away, roles"
+GROUP_DESCRIPTIONS = {"contact": "The contact's name and notes", "snippet": "Manage the saved snippets (admins)"}
+
+Runner = Callable[[discord.Interaction, Command, Where, dict[str, object]], Awaitable[None]]
 
 
-def add_commands(tree: app_commands.CommandTree[Any], handlers: DiscordHandlers | None) -> None:
+def _description(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def _annotation(arg: Arg) -> Any:
+    return discord.User if arg.option_kind == "user" else str
+
+
+def _callback(command: Command, where: Where, need: Callable[[], DiscordHandlers]) -> Callable[..., Awaitable[None]]:
+    async def run(interaction: discord.Interaction, **values: object) -> None:
+        await need().app_command(interaction, command, where, values)
+
+    params = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
+    for arg in command.args:
+        default: object = arg.default if arg.optional else inspect.Parameter.empty
+        params.append(inspect.Parameter(arg.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_annotation(arg), default=default))
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # discord.py reads the options from it
+    return run
+
+
+def _app_command(command: Command, name: str, where: Where, need: Callable[[], DiscordHandlers]) -> app_commands.Command[Any, ..., None]:
+    app = app_commands.Command(name=name, description=_description(command.help), callback=_callback(command, where, need))
+    for arg in command.args:
+        parameter = app._params[arg.name]
+        parameter.description = _description(arg.description)
+        if arg.choices():
+            parameter.choices = [app_commands.Choice(name=label, value=value) for label, value in arg.choices()]
+        if arg.autocomplete == "snippets":
+            app.autocomplete(arg.name)(_snippet_names(need))
+    return app
+
+
+def _snippet_names(need: Callable[[], DiscordHandlers]) -> Callable[..., Awaitable[list[app_commands.Choice[str]]]]:
+    async def names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=n, value=n) for n in await need().snippet_choices(current)]
+
+    return names
+
+
+def _place(parent: app_commands.Group | None, tree: app_commands.CommandTree[Any], words: tuple[str, ...],
+           make: Callable[[str], app_commands.Command[Any, ..., None]], groups: dict[tuple[str, ...], app_commands.Group]) -> None:
+    """Add a command of one or two words under `parent` (or the tree), making groups as needed."""
+    if len(words) == 1:
+        if parent is None:
+            tree.add_command(make(words[0]))
+        else:
+            parent.add_command(make(words[0]))
+        return
+    key = (parent.name if parent else "", words[0])
+    group = groups.get(key)
+    if group is None:
+        group = app_commands.Group(name=words[0], description=GROUP_DESCRIPTIONS.get(words[0], words[0].capitalize()), parent=parent)
+        groups[key] = group
+        if parent is None:
+            tree.add_command(group)
+    group.add_command(make(words[1]))
+
+
+def add_commands(tree: app_commands.CommandTree[Any], handlers: DiscordHandlers | None, registry: Registry = COMMANDS) -> None:
     """Register every command on `tree`; with `handlers=None` (sync only) they cannot run."""
 
     def need() -> DiscordHandlers:
@@ -25,79 +99,19 @@ def add_commands(tree: app_commands.CommandTree[Any], handlers: DiscordHandlers 
             raise RuntimeError("smsbridge is not running in this process")
         return handlers
 
-    @tree.command(name="reply", description="Text the customer of this conversation (SMS)")
-    @app_commands.describe(text="What the customer receives")
-    async def reply(interaction: discord.Interaction, text: str) -> None:
-        await need().thread_command(interaction, lambda prefix: f"{prefix} {text}")
-
-    @tree.command(name="claim", description="Take this conversation")
-    async def claim(interaction: discord.Interaction) -> None:
-        await need().thread_command(interaction, lambda _: "!claim")
-
-    @tree.command(name="assign", description="Assign this conversation to a teammate")
-    @app_commands.describe(user="Who answers it from now on")
-    async def assign(interaction: discord.Interaction, user: discord.User) -> None:
-        from bridge.adapters.discord_bot.events import display_name
-        from bridge.inbox.types import Author
-
-        who = Author("discord", str(user.id), display_name(user))
-        await need().thread_command(interaction, lambda _: f"!assign @{who.label}", (who,))
-
-    async def snippet_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=n, value=n) for n in await need().snippet_choices(current)]
-
-    @tree.command(name="snippet", description="Send a saved snippet to the customer")
-    @app_commands.describe(name="The snippet's name")
-    @app_commands.autocomplete(name=snippet_names)
-    async def snippet(interaction: discord.Interaction, name: str) -> None:
-        await need().thread_command(interaction, lambda _: f"!s {name}")
-
-    @tree.command(name="close", description="Close this conversation")
-    async def close(interaction: discord.Interaction) -> None:
-        await need().thread_command(interaction, lambda _: "!close")
-
-    @tree.command(name="status", description="Set this conversation's status")
-    @app_commands.describe(status="The new status")
-    @app_commands.choices(status=[app_commands.Choice(name=s.capitalize(), value=s) for s in STATUSES])
-    async def status(interaction: discord.Interaction, status: app_commands.Choice[str]) -> None:
-        await need().thread_command(interaction, lambda _: f"!status {status.value}")
-
-    sms = app_commands.Group(name="sms", description="smsbridge: new conversations, search, snippets, away")
-
-    @sms.command(name="new", description="Text a number: opens (or reuses) its conversation")
-    @app_commands.describe(number="Phone number, e.g. +14155550123", text="The first text")
-    async def sms_new(interaction: discord.Interaction, number: str, text: str) -> None:
-        await need().channel_command(interaction, f"new {number} {text}")
-
-    @sms.command(name="search", description="Find conversations by words, names or numbers")
-    async def sms_search(interaction: discord.Interaction, query: str) -> None:
-        await need().channel_command(interaction, f"search {query}")
-
-    @sms.command(name="snippets", description="List the saved snippets")
-    async def sms_snippets(interaction: discord.Interaction) -> None:
-        await need().channel_command(interaction, "snippets")
-
-    @sms.command(name="away", description="Stop routing new conversations to you")
-    async def sms_away(interaction: discord.Interaction) -> None:
-        await need().channel_command(interaction, "away")
-
-    @sms.command(name="back", description="Route new conversations to you again")
-    async def sms_back(interaction: discord.Interaction) -> None:
-        await need().channel_command(interaction, "back")
-
-    @sms.command(name="help", description="What smsbridge can do")
-    async def sms_help(interaction: discord.Interaction) -> None:
-        await need().channel_command(interaction, "help")
-
+    groups: dict[tuple[str, ...], app_commands.Group] = {}
+    on_discord = [c for c in registry if c.works_on("discord")]
+    for command in on_discord:
+        if command.where & Where.THREAD:
+            _place(None, tree, command.words, lambda n, c=command: _app_command(c, n, Where.THREAD, need), groups)
+    sms = app_commands.Group(name="sms", description=SMS_DESCRIPTION)
+    for command in on_discord:
+        if command.where & Where.CHANNEL:
+            _place(sms, tree, command.words, lambda n, c=command: _app_command(c, n, Where.CHANNEL, need), groups)
     tree.add_command(sms)
 
-    @tree.command(name="report", description="Response times and volumes")
-    @app_commands.describe(period="e.g. 24h, 7d or 30d")
-    async def report(interaction: discord.Interaction, period: str = "7d") -> None:
-        await need().channel_command(interaction, f"report {period}")
-
-    for command in tree.get_commands():
-        command.guild_only = True  # inboxes live in a server; nothing to do in DMs
+    for app in tree.get_commands():
+        app.guild_only = True  # inboxes live in a server; nothing to do in DMs
 
 
 def manifest() -> list[dict[str, Any]]:

@@ -1,28 +1,31 @@
 """Discord events into the core: a teammate's message in a post, app commands, buttons.
 
 The same command layer as Slack: a message in a conversation post becomes a
-ThreadMessage for ThreadCommands (a note, `!r`, any `!` command); app commands build
-the equivalent `!` text and run it inline, answering ephemerally; card and reply
-buttons (custom_id `smsbridge:<action>:<id>`) go to Actions.
+ThreadMessage for ThreadCommands (a note, `!r`, any `!` command); app commands
+(generated from the command registry) arrive with their declaration and are checked
+and run like typed ones, answering ephemerally; card and reply buttons and pickers are
+DynamicItems (components.py) that hand their click to Actions.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 
 from bridge.adapters.discord_bot import render
+from bridge.adapters.discord_bot.markup import to_markdown
 from bridge.adapters.discord_bot.poster import DiscordPoster
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
-from bridge.commands.replies import CommandReply
+from bridge.commands.registry import Command, Where
+from bridge.commands.replies import CommandReply, refusal
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.markup import Link, rich
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import Author, ThreadMessage
 
@@ -128,40 +131,52 @@ class DiscordHandlers:
     def author(interaction: discord.Interaction) -> Author:
         return Author("discord", str(interaction.user.id), display_name(interaction.user))
 
-    async def thread_command(
-        self, interaction: discord.Interaction, text: Callable[[str], str], mentions: tuple[Author, ...] = ()
-    ) -> None:
-        """An app command inside a post, run as its `!` equivalent; answered ephemerally."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = interaction.channel
-        parent = await self._parent_of(channel, interaction.client) if channel is not None else None
-        if parent is None or str(parent) not in self.forums():
-            await self._answer(interaction, CommandReply("Use this inside a conversation's forum post.", ok=False))
-            return
-        result = await self.threads.run(
-            ThreadMessage(
-                platform="discord",
-                channel=str(parent),
-                thread_id=str(interaction.channel_id),
-                message_id=str(interaction.id),
-                author=self.author(interaction),
-                text=text(self.reply_prefix),
-                event_key=f"discord:i{interaction.id}",
-                mentions=mentions,
-            ),
-            inline=True,
-        )
-        reply = result.reply or CommandReply("Done. The status line in the post shows its delivery." if result.outcome == "queued" else "Done.")
-        await self._answer(interaction, reply)
+    async def app_command(self, interaction: discord.Interaction, command: Command, where: Where, values: dict[str, object]) -> None:
+        """An app command, checked against its declaration like a typed one; answered ephemerally.
 
-    async def channel_command(self, interaction: discord.Interaction, text: str, mentions: tuple[Author, ...] = ()) -> None:
+        A thread command runs in the forum post it is used in; a channel command (`/sms …`)
+        in the channel, or in the forum of the post it is used in."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        raw: dict[str, str | None] = {}
+        mentions: list[Author] = []
+        for name, value in values.items():
+            if isinstance(value, (discord.User, discord.Member)):
+                who = Author("discord", str(value.id), display_name(value))
+                mentions.append(who)
+                raw[name] = f"@{who.label}"
+            else:
+                raw[name] = None if value is None else str(value)
+        parsed = self.threads.registry.bind(command, raw, where)
         channel = interaction.channel
         parent = await self._parent_of(channel, interaction.client) if channel is not None else None
-        where = str(parent) if parent is not None and str(parent) in self.forums() else str(interaction.channel_id)
-        reply = await self.channel.handle("discord", where, self.author(interaction), text, mentions)
-        if text.startswith("report") and "is not a command" in reply.text:
-            reply = CommandReply("Reports are not available yet.", ok=False)
+        in_post = parent is not None and str(parent) in self.forums()
+        if where is Where.THREAD and not in_post and command.where & Where.CHANNEL:
+            where = Where.CHANNEL  # e.g. /report outside a post: the channel's answer
+        if where is Where.THREAD:
+            if not in_post:
+                await self._answer(interaction, refusal(rich("Use this inside a conversation's forum post.")))
+                return
+            result = await self.threads.run(
+                ThreadMessage(
+                    platform="discord",
+                    channel=str(parent),
+                    thread_id=str(interaction.channel_id),
+                    message_id=str(interaction.id),
+                    author=self.author(interaction),
+                    text=f"/{command.name}",
+                    event_key=f"discord:i{interaction.id}",
+                    mentions=tuple(mentions),
+                ),
+                inline=True,
+                parsed=parsed,
+            )
+            queued = result.outcome == "queued"
+            reply = result.reply or CommandReply(
+                rich("Done. The status line in the post shows its delivery.") if queued else rich("Done.")
+            )
+        else:
+            here = str(parent) if in_post else str(interaction.channel_id)
+            reply = await self.channel.handle("discord", here, self.author(interaction), "", tuple(mentions), parsed=parsed)
         await self._answer(interaction, reply)
 
     async def snippet_choices(self, current: str) -> list[str]:
@@ -170,11 +185,14 @@ class DiscordHandlers:
         return [n for n in names if current in n.lower()][:25]
 
     async def _answer(self, interaction: discord.Interaction, reply: CommandReply) -> None:
-        lines = [reply.text]
+        lines = [to_markdown(reply.text)]
         for link in reply.links:
             forum = await self.state.chat_channel(link.conversation_id, "discord")
             url = await self.poster.post_url(link.conversation_id, forum, interaction.guild_id) if forum else None
-            lines.append(f"• [{link.title}]({url}) — {link.detail}" if url else f"• {link.title} — {link.detail} (no post yet)")
+            if url:
+                lines.append(to_markdown(rich("• {link} — {detail}", link=Link(url, link.title), detail=link.detail)))
+            else:
+                lines.append(to_markdown(rich("• {title} — {detail} (no post yet)", title=link.title, detail=link.detail)))
         view = render.buttons_view(
             [{"label": b.label, "action": b.action, "value": b.value, "style": b.style or ""} for b in reply.buttons]
         )
@@ -186,36 +204,36 @@ class DiscordHandlers:
     # -- buttons, menus and the draft editor ------------------------------------
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Only the draft editor's modal: buttons and pickers are DynamicItems (components.py)."""
+        if interaction.type != discord.InteractionType.modal_submit:
+            return
         data: dict[str, Any] = dict(interaction.data or {})
         raw = str(data.get("custom_id", ""))
-        if interaction.type == discord.InteractionType.modal_submit and raw.startswith(EDIT_MODAL):
+        if raw.startswith(EDIT_MODAL):
             await self._edit_submitted(interaction, raw.removeprefix(EDIT_MODAL), data)
-            return
-        if interaction.type != discord.InteractionType.component:
-            return
-        parsed = render.parse_custom_id(raw)
-        if parsed is None:
-            return
-        action, value = parsed
+
+    async def on_button(self, interaction: discord.Interaction, action: str, value: str) -> None:
         if action == "edit":
             await self._open_editor(interaction, value)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        target: Author | None = None
-        choice: str | None = None
-        values = [str(v) for v in data.get("values") or []]
-        if action == "assign":
-            if not values:
-                await self._answer(interaction, CommandReply("Pick a teammate to assign.", ok=False))
-                return
-            users = (data.get("resolved") or {}).get("users") or {}
-            picked = users.get(values[0]) or {}
-            name = picked.get("global_name") or picked.get("username") or values[0]
-            target = Author("discord", values[0], name)
-        elif action == "snippet":
-            choice = values[0] if values else None
-        reply = await self.actions.handle(self.author(interaction), action, value, target=target, choice=choice)
-        await self._answer(interaction, reply)
+        await self._answer(interaction, await self.actions.handle(self.author(interaction), action, value))
+
+    async def on_assign_picked(
+        self, interaction: discord.Interaction, value: str, picked: list[discord.Member | discord.User]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not picked:
+            await self._answer(interaction, refusal(rich("Pick a teammate to assign.")))
+            return
+        who = picked[0]
+        target = Author("discord", str(who.id), display_name(who))
+        await self._answer(interaction, await self.actions.handle(self.author(interaction), "assign", value, target=target))
+
+    async def on_snippet_picked(self, interaction: discord.Interaction, value: str, picked: list[str]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        choice = picked[0] if picked else None
+        await self._answer(interaction, await self.actions.handle(self.author(interaction), "snippet", value, choice=choice))
 
     async def _open_editor(self, interaction: discord.Interaction, value: str) -> None:
         if not value.isdigit():
@@ -240,7 +258,7 @@ class DiscordHandlers:
                 if comp.get("custom_id") == "text":
                     text = str(comp.get("value") or "")
         if not value.isdigit():
-            await self._answer(interaction, CommandReply("That draft is out of date.", ok=False))
+            await self._answer(interaction, refusal(rich("That draft is out of date.")))
             return
         reply = await self.actions.edit_draft(self.author(interaction), int(value), text)
         await self._answer(interaction, reply)

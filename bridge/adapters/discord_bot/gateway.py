@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 
 from bridge.adapters.discord_bot.commands import add_commands
+from bridge.adapters.discord_bot.components import DYNAMIC_ITEMS
 from bridge.adapters.discord_bot.events import DiscordHandlers
 from bridge.inbox.db import Database
 from bridge.inbox.lease import LeaseKeeper
@@ -79,6 +80,10 @@ class GatewayClient(discord.Client):
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self)
         add_commands(self.tree, handlers)
 
+    async def setup_hook(self) -> None:
+        # Buttons and pickers on any post, matched by their custom_id template.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+
     async def on_ready(self) -> None:
         log.info("Discord connected as %s", self.user)
         for forum_id in self.handlers.forums():
@@ -104,13 +109,13 @@ class GatewayClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         try:
             await self.handlers.on_message(message, self)
-        except Exception:  # noqa: BLE001 - one bad event must not stop the others
+        except Exception:
             log.exception("handling Discord message %s failed", message.id)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         try:
             await self.handlers.on_interaction(interaction)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("handling Discord interaction %s failed", interaction.id)
 
 

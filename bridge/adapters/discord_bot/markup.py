@@ -9,35 +9,38 @@ from __future__ import annotations
 
 import discord
 
-from bridge.inbox.markup import Code, Link, Mention, Plain, Strong, Text, as_rich
+from bridge.inbox.markup import Mention, Text, as_rich, render
 
 
 def inert(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def _code(text: str) -> str:
-    # A backtick cannot be escaped inside an inline code span: use a look-alike.
-    return text.replace("`", "ˋ")
+class _Markdown:
+    def plain(self, text: str) -> str:
+        return inert(text)
+
+    def strong(self, text: str) -> str:
+        return f"**{inert(text)}**"
+
+    def code(self, text: str) -> str:
+        # A backtick cannot be escaped inside an inline code span: use a look-alike.
+        return "`" + text.replace("`", "ˋ") + "`"
+
+    def mention(self, person: Mention) -> str:
+        if person.platform == "discord" and person.user_id.isdigit():
+            return f"<@{person.user_id}>"
+        return "@" + inert(person.name)
+
+    def link(self, url: str, label: str) -> str:
+        return f"[{inert(label)}](<{url.replace('>', '%3E')}>)"
+
+
+_MARKDOWN = _Markdown()
 
 
 def to_markdown(text: Text) -> str:
-    out: list[str] = []
-    for segment in as_rich(text):
-        match segment:
-            case Plain(text=words):
-                out.append(inert(words))
-            case Strong(text=words):
-                out.append(f"**{inert(words)}**" if words.strip() else inert(words))
-            case Code(text=words):
-                out.append(f"`{_code(words)}`" if words else "")
-            case Mention(platform="discord", user_id=user_id) if user_id.isdigit():
-                out.append(f"<@{user_id}>")
-            case Mention(name=name):
-                out.append("@" + inert(name))
-            case Link(url=url, label=label):
-                out.append(f"[{inert(label)}](<{url.replace('>', '%3E')}>)")
-    return "".join(out)
+    return render(text, _MARKDOWN)
 
 
 def mentioned_users(text: Text) -> list[discord.Object]:

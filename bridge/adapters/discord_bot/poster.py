@@ -29,6 +29,8 @@ import aiohttp
 import discord
 
 from bridge.adapters.discord_bot import render
+from bridge.adapters.discord_bot.markup import to_markdown
+from bridge.inbox import rich_payload
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
@@ -285,7 +287,10 @@ class DiscordPoster:
                     ids.append(done[chunk])
                     continue
                 last = index == len(chunks) - 1
-                kwargs: dict[str, Any] = {"nonce": f"sb{job.id}.{index}", "allowed_mentions": allowed}
+                # Job ids can be reused once a job is done (SQLite): its creation time makes
+                # the nonce unique, or Discord would answer a new text with an old message.
+                nonce = f"{job.id:x}.{int(job.created_at.timestamp() * 1000):x}.{index}"  # ≤ 25 characters
+                kwargs: dict[str, Any] = {"nonce": nonce, "allowed_mentions": allowed}
                 if last and view is not None:
                     kwargs["view"] = view
                 if index == 0 and reference:
@@ -413,7 +418,10 @@ class DiscordPoster:
 
     async def notice(self, job: Job) -> None:
         conversation_id, forum_id = self._where(job)
-        text, allowed = render_mention(str(job.payload["text"]), job.payload.get("mention"))
+        if job.payload.get("rich"):  # a command's answer: neutral rich text, escaped here
+            text, allowed = to_markdown(rich_payload.decode(job.payload["rich"])), render.NO_MENTIONS
+        else:
+            text, allowed = render_mention(str(job.payload["text"]), job.payload.get("mention"))
         buttons = render.buttons_view(job.payload.get("buttons") or None)
         user = job.payload.get("user")
         if user:

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import discord
 
+from bridge.adapters.discord_bot.components import STYLES, ActionButton, AssignPicker, SnippetPicker
 from bridge.inbox import statuses
 from bridge.inbox.views import ConversationView, MessageView
 
 MAX_CONTENT = 2000  # Discord's message limit
-CUSTOM_PREFIX = "smsbridge"
 STATUS_TAGS = {"new": "New", "open": "Open", "pending": "Pending", "escalated": "Escalated", "closed": "Closed"}
 STATUS_BADGES = {
     "new": "🆕 New",
@@ -27,18 +27,6 @@ STATE_ICONS = {
 PRIORITY_LABELS = {-1: "Low", 0: "Normal", 1: "🔸 High", 2: "🔴 Urgent"}
 CARD_FOOTER = "smsbridge · conversation {}"
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def custom_id(action: str, value: str | int) -> str:
-    return f"{CUSTOM_PREFIX}:{action}:{value}"
-
-
-def parse_custom_id(raw: str) -> tuple[str, str] | None:
-    prefix, _, rest = raw.partition(":")
-    action, _, value = rest.partition(":")
-    if prefix != CUSTOM_PREFIX or not action:
-        return None
-    return action, value
 
 
 def discord_time(moment: datetime, style: str = "R") -> str:
@@ -83,7 +71,7 @@ def card_embed(view: ConversationView) -> discord.Embed:
 
 
 def _finished(view: discord.ui.View) -> discord.ui.View:
-    # Clicks are routed by custom_id in on_interaction (persistent across restarts and
+    # Clicks reach the DynamicItems by their custom_id (persistent across restarts and
     # processes); a stopped view is not kept in discord.py's per-message view store.
     view.stop()
     return view
@@ -91,38 +79,26 @@ def _finished(view: discord.ui.View) -> discord.ui.View:
 
 def card_view(view: ConversationView, snippet_names: list[str]) -> discord.ui.View:
     ui = discord.ui.View(timeout=None)
+    value = str(view.id)
     if view.assignee is None:
-        ui.add_item(discord.ui.Button(label="Claim", style=discord.ButtonStyle.primary, custom_id=custom_id("claim", view.id)))
+        ui.add_item(ActionButton("claim", value, label="Claim", style=discord.ButtonStyle.primary))
     if view.status == "closed":
-        ui.add_item(discord.ui.Button(label="Reopen", style=discord.ButtonStyle.secondary, custom_id=custom_id("reopen", view.id)))
+        ui.add_item(ActionButton("reopen", value, label="Reopen"))
     else:
-        ui.add_item(discord.ui.Button(label="Close", style=discord.ButtonStyle.secondary, custom_id=custom_id("close", view.id)))
-    ui.add_item(discord.ui.UserSelect(placeholder="Assign…", custom_id=custom_id("assign", view.id), row=1))
+        ui.add_item(ActionButton("close", value, label="Close"))
+    ui.add_item(AssignPicker(value))
     if snippet_names:
-        ui.add_item(
-            discord.ui.Select(
-                placeholder="Send snippet…",
-                custom_id=custom_id("snippet", view.id),
-                options=[discord.SelectOption(label=n[:100], value=n[:100]) for n in snippet_names[:25]],
-                row=2,
-            )
-        )
+        ui.add_item(SnippetPicker(value, snippet_names))
     return _finished(ui)
 
 
 def buttons_view(buttons: list[dict[str, str]] | None) -> discord.ui.View | None:
     if not buttons:
         return None
-    styles = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
     ui = discord.ui.View(timeout=None)
     for b in buttons[:25]:
-        ui.add_item(
-            discord.ui.Button(
-                label=b["label"][:80],
-                style=styles.get(b.get("style") or "", discord.ButtonStyle.secondary),
-                custom_id=custom_id(b["action"], b["value"]),
-            )
-        )
+        style = STYLES.get(b.get("style") or "", discord.ButtonStyle.secondary)
+        ui.add_item(ActionButton(b["action"], str(b["value"]), label=b["label"], style=style))
     return _finished(ui)
 
 

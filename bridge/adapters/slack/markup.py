@@ -10,7 +10,7 @@ into a ping).
 from __future__ import annotations
 
 from bridge.adapters.slack.text import escape_for_slack
-from bridge.inbox.markup import Code, Link, Mention, Plain, Rich, Strong, Text, as_rich
+from bridge.inbox.markup import Mention, Rich, Text, as_rich, render
 
 # Look-alikes that Slack does not read as formatting marks.
 _INERT = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
@@ -21,23 +21,31 @@ def inert(text: str) -> str:
     return escape_for_slack(text).translate(_INERT)
 
 
+class _Mrkdwn:
+    def plain(self, text: str) -> str:
+        return inert(text)
+
+    def strong(self, text: str) -> str:
+        return f"*{inert(text)}*"
+
+    def code(self, text: str) -> str:
+        # Nothing is formatted inside code: only a backtick could end it early.
+        return "`" + escape_for_slack(text).replace("`", "ˋ") + "`"
+
+    def mention(self, person: Mention) -> str:
+        if person.platform == "slack":
+            return f"<@{inert(person.user_id)}>"
+        return "@" + inert(person.name)
+
+    def link(self, url: str, label: str) -> str:
+        return f"<{escape_for_slack(url).replace('|', '%7C')}|{inert(label)}>"
+
+
+_MRKDWN = _Mrkdwn()
+
+
 def to_mrkdwn(text: Text) -> str:
-    out: list[str] = []
-    for segment in as_rich(text):
-        match segment:
-            case Plain(text=words):
-                out.append(inert(words))
-            case Strong(text=words):
-                out.append(f"*{inert(words)}*" if words.strip() else inert(words))
-            case Code(text=words):
-                out.append(f"`{inert(words)}`" if words else "")
-            case Mention(platform="slack", user_id=user_id):
-                out.append(f"<@{inert(user_id)}>")
-            case Mention(name=name):
-                out.append("@" + inert(name))
-            case Link(url=url, label=label):
-                out.append(f"<{escape_for_slack(url).replace('|', '%7C')}|{inert(label)}>")
-    return "".join(out)
+    return render(text, _MRKDWN)
 
 
 def to_plain(text: Rich | str) -> str:

@@ -4,15 +4,15 @@ Every post carries message metadata naming what it is. A job that runs again aft
 an attempt whose outcome is unknown (crash, timeout) first looks for that metadata in
 the channel, so a retried post is found instead of duplicated.
 
-Slack allows about one post per second per channel with short bursts; a 429 pauses
-the whole channel for Retry-After, and jobs of that channel wait rather than spin.
+Slack allows about one post per second per channel with short bursts: posts are paced
+per channel (pacing.py); a 429 pauses the whole channel for Retry-After, and jobs of
+that channel wait rather than spin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -22,6 +22,10 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack import render
+from bridge.adapters.slack.markup import to_mrkdwn
+from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
+from bridge.adapters.slack.uploads import FileSharer
+from bridge.inbox import rich_payload
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
@@ -40,11 +44,14 @@ T = TypeVar("T")
 
 
 class SlackPoster:
-    def __init__(self, client: AsyncWebClient, state: ChatState, media: MediaFetcher | None = None) -> None:
+    def __init__(
+        self, client: AsyncWebClient, state: ChatState, media: MediaFetcher | None = None, pacer: ChannelPacer | None = None
+    ) -> None:
         self.client = client
         self.state = state
         self.media = media
-        self._paused_until: dict[str, float] = {}
+        self.pacer = pacer or ChannelPacer()
+        self._files = FileSharer(client, state, self._call, self.pacer, PLATFORM)
 
     def register(self, outbox: Outbox) -> None:
         handlers = {
@@ -61,9 +68,9 @@ class SlackPoster:
     # -- calling Slack ---------------------------------------------------------
 
     async def _call(self, channel: str, request: Callable[[], Awaitable[T]]) -> T:
-        paused = self._paused_until.get(channel, 0.0) - time.monotonic()
+        paused = self.pacer.paused_for(channel)
         if paused > 0:
-            raise RetryLater(f"channel {channel} paused by Slack rate limit", delay=paused)
+            raise RateLimited(f"channel {channel} paused by Slack rate limit", delay=paused)
         try:
             return await request()
         except SlackApiError as exc:
@@ -71,8 +78,8 @@ class SlackPoster:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
             if status == 429:
                 delay = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
-                self._paused_until[channel] = time.monotonic() + delay
-                raise RetryLater(f"Slack rate limit on {channel}", delay=delay) from exc
+                self.pacer.pause(channel, delay)
+                raise RateLimited(f"Slack rate limit on {channel}", delay=delay) from exc
             if error in HOPELESS:
                 raise GiveUp(f"Slack refused the post: {error}") from exc
             if error in ("not_in_channel", "channel_not_found", "invalid_auth", "account_inactive"):
@@ -104,19 +111,23 @@ class SlackPoster:
         return None
 
     async def _post(self, job: Job, channel: str, thread_ts: str | None, meta: dict[str, Any], **fields: Any) -> str:
-        if job.is_retry:
+        if self.pacer.may_have_posted(job):
             found = await self._find(job, channel, thread_ts, **meta)
             if found:
                 return found
-        response = await self._call(
+        response = await self.pacer.paced(
+            job,
             channel,
-            lambda: self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                metadata={"event_type": EVENT_TYPE, "event_payload": meta},
-                unfurl_links=False,
-                unfurl_media=False,
-                **fields,
+            lambda: self._call(
+                channel,
+                lambda: self.client.chat_postMessage(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    metadata={"event_type": EVENT_TYPE, "event_payload": meta},
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **fields,
+                ),
             ),
         )
         return str(response["ts"])
@@ -186,16 +197,7 @@ class SlackPoster:
         if isinstance(fetched, str):
             await self._post(job, channel, thread_ts, {"message_id": message_id, "part": f"media{index}"}, text=fetched)
             return
-        await self._call(
-            channel,
-            lambda: self.client.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                content=fetched.data,
-                filename=fetched.filename,
-                title=fetched.filename,
-            ),
-        )
+        await self._files.share(job, channel, thread_ts, message_id, index, fetched)
 
     async def status(self, job: Job) -> None:
         message_id = int(job.payload["message_id"])
@@ -223,7 +225,10 @@ class SlackPoster:
     async def notice(self, job: Job) -> None:
         conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
         thread_ts = await self._thread(job, conversation_id, channel)
-        text = render_mention(str(job.payload["text"]), job.payload.get("mention"))
+        if job.payload.get("rich"):  # a command's answer: neutral rich text, escaped here
+            text = to_mrkdwn(rich_payload.decode(job.payload["rich"]))
+        else:
+            text = render_mention(str(job.payload["text"]), job.payload.get("mention"))
         blocks = render.text_blocks(text, job.payload.get("buttons") or None)
         user = job.payload.get("user")
         if user:

@@ -54,7 +54,7 @@ def _as_code(code: int | str | None) -> int | None:
         return None
     if isinstance(code, int):
         return code
-    if isinstance(code, str) and code.strip().isdigit():
+    if isinstance(code, str) and code.strip().isascii() and code.strip().isdigit():  # not "²"
         return int(code.strip())
     return None
 

@@ -7,6 +7,7 @@ so it is checked against PUBLIC_URL, never the URL this process sees behind a pr
 from __future__ import annotations
 
 import hmac
+import re
 from urllib.parse import parse_qsl
 
 from multidict import MultiDict
@@ -48,62 +49,103 @@ def signature_ok(auth_token: str, url: str, params: dict[str, list[str]], signat
     return bool(validator.validate(url, pairs, signature))
 
 
-def _one(params: dict[str, list[str]], name: str, *, required: bool = False) -> str | None:
+# Field limits: the columns they are stored in (a longer value is not a real webhook).
+MAX_SID = 64
+MAX_ADDRESS = 64
+MAX_STATUS = 20
+MAX_ERROR_CODE = 20
+MAX_URL = 2048
+MAX_CONTENT_TYPE = 100
+MAX_SEGMENTS = 1000
+MAX_MESSAGE_ID = 2**31 - 1  # an INTEGER primary key on every database
+_SID = re.compile(r"[A-Za-z0-9_-]+")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _one(params: dict[str, list[str]], name: str, *, required: bool = False, limit: int | None = None) -> str | None:
     values = params.get(name)
     if not values:
         if required:
             raise BadWebhook(f"missing {name}")
         return None
-    return values[0]
+    value = values[0]
+    if "\x00" in value:
+        raise BadWebhook(f"{name} contains a NUL character")
+    if limit is not None and len(value) > limit:
+        raise BadWebhook(f"{name} is longer than {limit} characters")
+    return value
+
+
+def _sid(params: dict[str, list[str]]) -> str:
+    sid = _one(params, "MessageSid", limit=MAX_SID) or _one(params, "SmsSid", limit=MAX_SID)
+    if not sid:
+        raise BadWebhook("missing MessageSid")
+    if not _SID.fullmatch(sid):
+        raise BadWebhook("MessageSid is not a message id")
+    return sid
+
+
+def _small_int(value: str | None, name: str, maximum: int) -> int | None:
+    if not value:
+        return None
+    if not _DIGITS.fullmatch(value) or len(value) > 10 or int(value) > maximum:
+        raise BadWebhook(f"{name} is not a number from 0 to {maximum}")
+    return int(value)
 
 
 def to_inbound(params: dict[str, list[str]]) -> InboundSms:
-    sid = _one(params, "MessageSid", required=True) or _one(params, "SmsSid", required=True)
-    sender = _one(params, "From", required=True)
-    to = _one(params, "To") or ""
-    service = _one(params, "MessagingServiceSid")
+    sid = _sid(params)
+    sender = _one(params, "From", required=True, limit=MAX_ADDRESS) or ""
+    if not sender.strip():
+        raise BadWebhook("missing From")
+    to = _one(params, "To", limit=MAX_ADDRESS) or ""
+    service = _one(params, "MessagingServiceSid", limit=MAX_SID)
     if not to and not service:
         raise BadWebhook("missing To and MessagingServiceSid")
-    try:
-        num_media = int(_one(params, "NumMedia") or 0)
-    except ValueError as exc:
-        raise BadWebhook("NumMedia is not a number") from exc
+    num_media_text = _one(params, "NumMedia")
+    if num_media_text and not _DIGITS.fullmatch(num_media_text):
+        raise BadWebhook("NumMedia is not a number")
+    num_media = _small_int(num_media_text, "NumMedia", 10**9) or 0
     if not 0 <= num_media <= MAX_MEDIA:
         raise BadWebhook(f"NumMedia out of range: {num_media}")
     media = []
     for i in range(num_media):
-        url = _one(params, f"MediaUrl{i}", required=True) or ""
-        media.append(Media(url=url, content_type=_one(params, f"MediaContentType{i}") or "application/octet-stream"))
+        url = _one(params, f"MediaUrl{i}", required=True, limit=MAX_URL) or ""
+        if not url.lower().startswith(("https://", "http://")):
+            raise BadWebhook(f"MediaUrl{i} is not an http(s) URL")
+        kind = _one(params, f"MediaContentType{i}", limit=MAX_CONTENT_TYPE) or "application/octet-stream"
+        media.append(Media(url=url, content_type=kind))
     return InboundSms(
-        sid=str(sid),
-        sender=str(sender),
+        sid=sid,
+        sender=sender,
         to=to,
         body=_one(params, "Body") or "",
         messaging_service_sid=service,
         media=media,
-        provider_opt_out_type=_one(params, "OptOutType"),
+        provider_opt_out_type=_one(params, "OptOutType", limit=MAX_STATUS),
     )
 
 
 def to_status(params: dict[str, list[str]], message_id: str | None) -> StatusUpdate:
-    sid = _one(params, "MessageSid", required=True) or _one(params, "SmsSid", required=True)
-    status = _one(params, "MessageStatus") or _one(params, "SmsStatus")
+    sid = _sid(params)
+    status = _one(params, "MessageStatus", limit=MAX_STATUS) or _one(params, "SmsStatus", limit=MAX_STATUS)
     if not status:
         raise BadWebhook("missing MessageStatus")
-    code = _one(params, "ErrorCode") or None
-    segments = _one(params, "NumSegments")
+    code = _one(params, "ErrorCode", limit=MAX_ERROR_CODE) or None
+    if code is not None and not _DIGITS.fullmatch(code):
+        raise BadWebhook("ErrorCode is not a number")
     hint: int | None = None
     if message_id:
         try:
-            hint = int(message_id)
-        except ValueError as exc:
+            hint = _small_int(message_id, "the message id in the callback URL", MAX_MESSAGE_ID)
+        except BadWebhook as exc:
             raise BadWebhook("bad message id in the callback URL") from exc
     return StatusUpdate(
-        sid=str(sid),
+        sid=sid,
         status=status.lower(),
         message_id=hint,
         error_code=code,
-        error_text=describe_error(code, _one(params, "ErrorMessage")) if code else None,
-        segments=int(segments) if segments and segments.isdigit() else None,
+        error_text=describe_error(code, _one(params, "ErrorMessage", limit=1000)) if code else None,
+        segments=_small_int(_one(params, "NumSegments"), "NumSegments", MAX_SEGMENTS),
         opted_out=code == str(OPT_OUT_CODE),
     )

@@ -1,0 +1,100 @@
+"""Commands that text a customer: replies, drafts, snippets and `/sms new`."""
+
+from __future__ import annotations
+
+from bridge.commands.arguments import PhoneNumber, SnippetName, Text
+from bridge.commands.context import CommandContext
+from bridge.commands.registry import Where, command
+from bridge.commands.replies import Button, CommandReply, ConversationLink
+from bridge.inbox import snippets
+from bridge.inbox.errors import Refused
+from bridge.inbox.markup import Rich, plain, rich
+from bridge.inbox.phone import format_phone, parse_phone
+from bridge.inbox.routing import InboxRoute
+from bridge.inbox.service import ReplyRequest, ReplyResult, SendOutcome
+
+MESSAGE = Text("text", "What the customer receives", shown="your text")
+
+
+def reply_answer(result: ReplyResult) -> CommandReply:
+    """What to tell the author of a reply; a held one gets Send anyway / Discard."""
+    text = plain(result.message) if result.message else Rich()
+    if result.outcome is SendOutcome.HELD and result.message_id is not None:
+        held = str(result.message_id)
+        buttons = (Button("Send anyway", "send_anyway", held, "primary"), Button("Discard", "discard", held, "danger"))
+        return CommandReply(text, buttons=buttons, outcome=result.outcome)
+    return CommandReply(text, outcome=result.outcome)
+
+
+async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet: str | None = None) -> ReplyResult:
+    team = ctx.team
+    return await ctx.service.submit_reply(
+        ctx.session,
+        ReplyRequest(
+            inbox=team.inbox,
+            conv=team.conversation,
+            agent=ctx.agent,
+            author=ctx.author,
+            text=text,
+            origin_id=ctx.origin_id,
+            draft=draft,
+            audit={"snippet": snippet} if snippet else {},
+        ),
+    )
+
+
+@command("reply", by_prefix=True, args=(MESSAGE,), role="agent", doing="Texting the customer",
+         help="sends your text to the customer by SMS, attributed to you")
+async def reply(ctx: CommandContext, text: str) -> CommandReply:
+    return reply_answer(await submit(ctx, text))
+
+
+@command("draft", args=(Text("text", "The draft's text"),), role="agent", doing="Writing a draft",
+         help="posts a draft with Approve & send / Edit / Discard")
+async def draft(ctx: CommandContext, text: str) -> CommandReply:
+    return reply_answer(await submit(ctx, text, draft=True))
+
+
+@command("snippet", aliases=("s",), args=(SnippetName("name", "The snippet's name", what="snippet name"),),
+         role="agent", doing="Texting the customer", help="sends a snippet with its variables filled")
+async def send_snippet(ctx: CommandContext, name: str) -> CommandReply:
+    team = ctx.team
+    text = await snippets.render(ctx.session, name, team.inbox, team.conversation, ctx.agent)
+    return reply_answer(await submit(ctx, text, snippet=name))
+
+
+def _inbox_for(ctx: CommandContext) -> InboxRoute:
+    directory = ctx.service.directory
+    bound = directory.by_channel(ctx.platform, ctx.channel)
+    if bound:
+        return bound[0]
+    every = directory.all()
+    if len(every) == 1:
+        return every[0]
+    raise Refused(rich("This channel is not an inbox channel; use `/sms new` in the inbox's channel."))
+
+
+@command(
+    "new",
+    args=(PhoneNumber("number", "Phone number, e.g. +14155550123"), Text("text", "The first text")),
+    role="agent",
+    where=Where.CHANNEL,
+    doing="Texting a customer",
+    help="opens (or reuses) that number's conversation and sends; any common number format",
+)
+async def new(ctx: CommandContext, number: str, text: str) -> CommandReply:
+    phone = parse_phone(number)
+    if not phone.valid:
+        raise Refused(rich("`{number}` is not a valid phone number. Try the full number, e.g. +14155550123.", number=number))
+    inbox = _inbox_for(ctx)
+    conv, created = await ctx.service.open_conversation(ctx.session, inbox, phone)
+    result = await ctx.service.submit_reply(
+        ctx.session, ReplyRequest(inbox=inbox, conv=conv, agent=ctx.agent, author=ctx.author, text=text, force=True)
+    )
+    title = format_phone(phone.key)
+    link = ConversationLink(conv.id, title, "new conversation" if created else "existing conversation")
+    if result.outcome in (SendOutcome.QUEUED, SendOutcome.DRAFTED):
+        verb = "Draft posted for review" if result.outcome is SendOutcome.DRAFTED else "Texting"
+        return CommandReply(rich("{verb}: {title}. Follow it in the thread.", verb=verb, title=title), links=(link,))
+    said = plain(result.message) if result.message else rich("Not sent ({outcome}); see the thread.", outcome=result.outcome)
+    return CommandReply(said, links=(link,), ok=False, outcome=result.outcome)

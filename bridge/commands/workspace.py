@@ -1,0 +1,131 @@
+"""Commands about the team and its tools: help, search, snippets, reports, away, roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bridge.commands.arguments import Choice, SnippetName, Teammate, Text, Word
+from bridge.commands.context import CommandContext
+from bridge.commands.registry import Where, as_role, command
+from bridge.commands.replies import CommandReply, ConversationLink, ThreadOutcome
+from bridge.inbox import audit, reports, snippets
+from bridge.inbox.audit import actor_of
+from bridge.inbox.errors import Refused
+from bridge.inbox.markup import join, rich
+from bridge.inbox.phone import format_phone
+
+SNIPPET_LIST_LIMIT = 50
+SNIPPET = SnippetName("name", "The snippet's name", what="snippet name")
+
+
+class TeamRole(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    VIEWER = "viewer"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+@command("help", where=Where.BOTH, help="lists the commands you can use here, only to you")
+async def show_help(ctx: CommandContext) -> CommandReply:
+    text = ctx.registry.help(ctx.where, ctx.platform, as_role(ctx.agent.role), ctx.reply_prefix)
+    return CommandReply(text, outcome=ThreadOutcome.HELP)
+
+
+@command("search", args=(Text("query", "Words, a name, a number or a tag"),), where=Where.CHANNEL,
+         help="conversations by message, note, contact name, number or tag, newest first, with links")
+async def search(ctx: CommandContext, query: str) -> CommandReply:
+    from bridge.inbox.search import (
+        search as find,  # the search index comes with migration 0003
+    )
+
+    hits = await find(ctx.session, query, limit=10)
+    if not hits:
+        return CommandReply(rich("Nothing found for “{query}”.", query=query))
+    links = tuple(ConversationLink(h.conversation_id, h.contact_name or format_phone(h.phone), h.snippet, h.at) for h in hits)
+    return CommandReply(rich("{n} conversation(s) for “{query}”, newest first:", n=len(hits), query=query), links=links)
+
+
+@command("snippets", where=Where.BOTH, help="lists the saved snippets")
+async def list_snippets(ctx: CommandContext) -> CommandReply:
+    rows = await snippets.all_snippets(ctx.session)
+    if not rows:
+        return CommandReply(rich("No snippets yet. An admin adds one with `/sms snippet add NAME text`."))
+    lines = [rich("• `{name}` — {body}", name=s.name, body=s.body[:120]) for s in rows[:SNIPPET_LIST_LIMIT]]
+    return CommandReply(join([rich("Snippets (send with `!s NAME` in a thread):"), *lines]))
+
+
+@command("snippet add", args=(SNIPPET, Text("text", "What the customer receives; {first_name} and other variables")),
+         role="admin", where=Where.CHANNEL, doing="Managing snippets", help="saves a new snippet")
+async def snippet_add(ctx: CommandContext, name: str, text: str) -> CommandReply:
+    if await snippets.get(ctx.session, name) is not None:
+        raise Refused(rich("Snippet `{name}` exists; `/sms snippet edit {name} …` changes it.", name=name))
+    return await _save_snippet(ctx, name, text)
+
+
+@command("snippet edit", args=(SNIPPET, Text("text", "The snippet's new text")),
+         role="admin", where=Where.CHANNEL, doing="Managing snippets", help="changes a snippet's text")
+async def snippet_edit(ctx: CommandContext, name: str, text: str) -> CommandReply:
+    if await snippets.get(ctx.session, name) is None:
+        raise Refused(rich("No snippet `{name}` to edit; `/sms snippet add {name} …` creates it.", name=name))
+    return await _save_snippet(ctx, name, text)
+
+
+async def _save_snippet(ctx: CommandContext, name: str, text: str) -> CommandReply:
+    actor = actor_of(ctx.agent.platform, ctx.agent.user_id)
+    before = await snippets.save(ctx.session, name, text, actor)
+    audit.record(ctx.session, actor, "snippet_saved", before=before, after=text, name=name)
+    return CommandReply(rich("Snippet `{name}` saved.", name=name))
+
+
+@command("snippet delete", args=(SNIPPET,), role="admin", where=Where.CHANNEL, doing="Managing snippets",
+         help="deletes a snippet")
+async def snippet_delete(ctx: CommandContext, name: str) -> CommandReply:
+    before = await snippets.remove(ctx.session, name)
+    if before is None:
+        raise Refused(rich("No snippet `{name}`.", name=name))
+    audit.record(ctx.session, actor_of(ctx.agent.platform, ctx.agent.user_id), "snippet_deleted", before=before, after=None, name=name)
+    return CommandReply(rich("Snippet `{name}` deleted.", name=name))
+
+
+PERIOD = Word("period", "How far back: 24h, 7d, 30d, 2w", optional=True, default="7d", pattern=r"\S{1,20}", what="period")
+
+
+@command("report", args=(PERIOD,), where=Where.BOTH, help="response times and volumes for a period (default 7d)")
+async def report(ctx: CommandContext, period: str) -> CommandReply:
+    span = reports.parse_period(period)
+    if span is None:
+        raise Refused(rich("`/sms report` takes a period such as 24h, 7d or 30d."))
+    return CommandReply(reports.render_text(await reports.build(ctx.session, span), period))
+
+
+@command("away", where=Where.BOTH, help="stops routing new conversations to you (shown when someone assigns you)")
+async def away(ctx: CommandContext) -> CommandReply:
+    await ctx.service.agents.set_away(ctx.session, ctx.agent.id, True)
+    audit.record(ctx.session, actor_of(ctx.agent.platform, ctx.agent.user_id), "away")
+    return CommandReply(rich("You are away: new conversations are not routed to you."))
+
+
+@command("back", where=Where.BOTH, help="routes new conversations to you again")
+async def back(ctx: CommandContext) -> CommandReply:
+    await ctx.service.agents.set_away(ctx.session, ctx.agent.id, False)
+    audit.record(ctx.session, actor_of(ctx.agent.platform, ctx.agent.user_id), "back")
+    return CommandReply(rich("Welcome back."))
+
+
+@command("role", args=(Teammate("user", "The teammate"), Choice("role", "Their new role", values=tuple(TeamRole))),
+         role="admin", where=Where.CHANNEL, doing="Changing roles", help="sets a teammate's role")
+async def role(ctx: CommandContext, user: str, role: TeamRole) -> CommandReply:
+    if ctx.mentions:
+        who = await ctx.service.agents.ensure(ctx.session, ctx.mentions[0])
+    else:
+        found = await ctx.service.agents.find(ctx.session, ctx.platform, user)
+        if len(found) != 1:
+            raise Refused(rich("Mention exactly one teammate: `/sms role @name {role}`.", role=role.value))
+        who = found[0]
+    before = who.role
+    await ctx.service.agents.set_role(ctx.session, who.id, role.value)
+    audit.record(ctx.session, actor_of(ctx.agent.platform, ctx.agent.user_id), "role_changed", before=before, after=role.value, agent=who.name)
+    return CommandReply(rich("{name} is now {role} (was {before}).", name=who.name, role=role.value, before=before))
