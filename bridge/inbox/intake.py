@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,7 @@ class _Pending:
 class Intake:
     """Queues `sms.inbound` jobs; `submit` returns False when the text was already taken."""
 
-    def __init__(self, db: Database, on_commit: Any) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[Iterable[int]], None]) -> None:
         self.db = db
         # Outbox.wake(ids): the workers mark the new jobs as their queues' heads and run them.
         self.on_commit = on_commit
