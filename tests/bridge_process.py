@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from bridge.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +25,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 class BridgeProcess:
     def __init__(self, settings: Settings, schema: str | None = None) -> None:
-        self.spec = {"settings": settings.model_dump(mode="json", exclude_unset=True), "schema": schema}
+        values = settings.model_dump(mode="json", exclude_unset=True)
+        for name, value in settings.model_dump(exclude_unset=True).items():
+            if isinstance(value, SecretStr):  # dumped as "**********": the child needs the real one
+                values[name] = value.get_secret_value()
+        self.spec = {"settings": values, "schema": schema}
         self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
 
