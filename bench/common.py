@@ -64,10 +64,16 @@ def db_kinds(choice: str) -> list[DbKind]:
 # -- customers ---------------------------------------------------------------------
 
 
+def _area_codes() -> list[str]:
+    """The usual area codes first, then every other one phonenumbers accepts (for 10,000+ senders)."""
+    more = [str(a) for a in range(201, 990) if str(a) not in _AREA_CODES and str(a)[1:] != "11"]
+    return [*_AREA_CODES, *more]
+
+
 def sender_numbers(count: int) -> list[str]:
     """`count` distinct, valid US numbers (+1 AAA 555 01xx), checked with phonenumbers."""
     found: list[str] = []
-    for area in _AREA_CODES:
+    for area in _area_codes():
         for line in range(100):
             number = f"+1{area}55501{line:02d}"
             if number != NUMBER and phonenumbers.is_valid_number(phonenumbers.parse(number)):

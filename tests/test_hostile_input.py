@@ -56,7 +56,7 @@ async def test_one_bad_text_in_a_burst_fails_alone(harness: Harness) -> None:
 
 
 async def test_intake_stores_the_good_rows_of_a_batch_the_database_refuses(db: Database) -> None:
-    intake = Intake(db, lambda: None)
+    intake = Intake(db, lambda new_jobs: None)
     good = [intake.submit(f"q{i}", {"body": f"text {i}"}, f"in:SM{i}") for i in range(30)]
     # A value the database cannot take (not JSON), in the same group commit as the others.
     bad = intake.submit("q-bad", {"body": b"not json"}, "in:SMbad")  # type: ignore[dict-item]
@@ -270,7 +270,7 @@ async def test_slack_requests_for_another_team_or_app_do_nothing(harness: Harnes
 
 
 async def test_intake_refuses_a_value_too_long_for_its_column_before_the_batch(db: Database) -> None:
-    intake = Intake(db, lambda: None)
+    intake = Intake(db, lambda new_jobs: None)
     with pytest.raises(RejectedText):
         await intake.submit("q" * 121, {"body": "x"}, "in:SM1")
     with pytest.raises(RejectedText):

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, text
+from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.inbox.db import Database, DatabaseUnavailable, database_unavailable
 from bridge.inbox.models import OutboxJob, utcnow
-from bridge.inbox.outbox import NOTIFY_CHANNEL
+from bridge.inbox.outbox import lane_of
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,15 @@ class _Pending:
 class Intake:
     """Queues `sms.inbound` jobs; `submit` returns False when the text was already taken."""
 
-    def __init__(self, db: Database, on_commit: Any) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[Iterable[int]], None]) -> None:
         self.db = db
-        self.on_commit = on_commit  # wakes the outbox workers
+        # Outbox.wake(ids): the workers mark the new jobs as their queues' heads and run them.
+        self.on_commit = on_commit
         self._waiting: list[_Pending] = []
         self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
         self._writer: asyncio.Task[None] | None = None
         insert = postgresql.insert if db.is_postgres else sqlite.insert
-        self._insert = insert(OutboxJob).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxJob.dedupe_key)
+        self._insert = insert(OutboxJob).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxJob.id, OutboxJob.dedupe_key)
 
     async def submit(self, queue: str, payload: dict[str, Any], dedupe_key: str) -> bool:
         # Checked before the batch: a value too long for its column would fail the
@@ -76,6 +78,7 @@ class Intake:
                 {
                     "queue": queue,
                     "kind": "sms.inbound",
+                    "lane": lane_of("sms.inbound"),
                     "payload": payload,
                     "dedupe_key": dedupe_key,
                     "state": "pending",
@@ -105,14 +108,14 @@ class Intake:
                     continue
                 # One bad row must not fail the others: each row again, on its own.
                 inserted = await self._insert_each(batch, first)
-            self.on_commit()
+            self.on_commit(inserted.values())
             for pending in batch:
                 if not pending.done.done():
                     key = pending.values["dedupe_key"]
                     pending.done.set_result(key in inserted and first[key] is pending)
 
-    async def _insert_each(self, batch: list[_Pending], first: dict[str, _Pending]) -> set[str]:
-        inserted: set[str] = set()
+    async def _insert_each(self, batch: list[_Pending], first: dict[str, _Pending]) -> dict[str, int]:
+        inserted: dict[str, int] = {}
         for key, pending in first.items():
             try:
                 inserted |= await self._insert_batch([pending.values])
@@ -136,14 +139,12 @@ class Intake:
             if not pending.done.done():
                 pending.done.set_exception(error)
 
-    async def _insert_batch(self, rows: list[dict[str, Any]]) -> set[str]:
+    async def _insert_batch(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """The dedupe keys inserted (the others existed already), with their job ids."""
         async with self.db.engine.begin() as conn:
             # One cached statement; SQLAlchemy sends the rows as multi-row VALUES batches.
             result = await conn.execute(self._insert, rows)
-            keys = {row[0] for row in result.all() if row[0] is not None}
-            if self.db.is_postgres:
-                await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
-        return keys
+            return {row.dedupe_key: row.id for row in result.all() if row.dedupe_key is not None}
 
     def busy(self) -> bool:
         """A burst is under way: BURST_COUNT webhooks within BURST_WINDOW seconds."""

@@ -2,10 +2,15 @@
 
 Used for the Discord gateway (one connection per bot token, or every event arrives
 twice). The row `leases(name, holder, expires_at)` is taken when free or expired and
-renewed every `ttl / 3` seconds; a process that dies stops renewing and another takes
-over after `ttl`. On PostgreSQL the holder also keeps `pg_try_advisory_lock` on a
-dedicated connection, so a second process can never win the row while the first's
-connection (and so the process) is alive, whatever the clocks say.
+renewed every `ttl / 3` seconds. A holder that dies is replaced within seconds, not
+after `ttl`:
+
+- on PostgreSQL the holder also keeps `pg_try_advisory_lock` on a dedicated
+  connection, so a second process can never win while the first's connection (and so
+  the process) is alive, whatever the clocks say; and once the lock is free (the
+  holder's connection closed: it died or let go) the row is taken at once;
+- on one machine (SQLite), a holder whose pid no longer exists is taken over at once
+  (bridge/inbox/instances.py); a holder on another host is trusted until `ttl`.
 """
 
 from __future__ import annotations
@@ -13,24 +18,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.db import Database
+from bridge.inbox.db import Database, insert_ignore
+from bridge.inbox.instances import died_here, new_instance_id, parse_instance_id
 from bridge.inbox.models import Lease, utcnow
 
 log = logging.getLogger(__name__)
 
 
 def default_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return new_instance_id()
 
 
 Callback = Callable[[], Awaitable[None]]
@@ -71,24 +75,26 @@ class LeaseKeeper:
         async with self.db.sessions.begin() as session:
             if await self._insert(session, until):
                 return True
+            takeable = [Lease.holder == self.holder, Lease.expires_at < now]
+            if self.db.is_postgres:
+                takeable.append(true())  # the advisory lock is ours: its last holder is gone
+            else:
+                holder = await session.scalar(select(Lease.holder).where(Lease.name == self.name))
+                parsed = parse_instance_id(holder) if holder else None
+                if parsed is not None and died_here(*parsed):
+                    takeable.append(Lease.holder == holder)
             result = await session.execute(
                 update(Lease)
-                .where(Lease.name == self.name, or_(Lease.holder == self.holder, Lease.expires_at < now))
+                .where(Lease.name == self.name, or_(*takeable))
                 .values(holder=self.holder, expires_at=until)
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)
+            return bool(getattr(result, "rowcount", 0))
 
-    async def _insert(self, session: Any, until: datetime) -> bool:
-        """INSERT … ON CONFLICT DO NOTHING: True when the lease row was new."""
-        if self.db.is_postgres:
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(Lease.__table__).values(name=self.name, holder=self.holder, expires_at=until)
-        conn = await session.connection()
-        result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-        return bool(result.rowcount)
+    async def _insert(self, session: AsyncSession, until: datetime) -> bool:
+        """INSERT … ON CONFLICT DO NOTHING (via insert_ignore): True when the lease row was new."""
+        values = {"name": self.name, "holder": self.holder, "expires_at": until}
+        return await insert_ignore(session, Lease, values, ["name"]) is not None
 
     async def release(self) -> None:
         """Give the lease up at once (a graceful stop), so another process need not wait."""
@@ -138,7 +144,7 @@ class LeaseKeeper:
                 if callback is not None:
                     try:
                         await callback()
-                    except Exception:  # noqa: BLE001
+                    except Exception:  # a callback bug must not stop the renewals
                         log.exception("lease %s: callback failed", self.name)
             await asyncio.sleep(interval)
 

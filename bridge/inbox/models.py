@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -24,7 +25,7 @@ from bridge.inbox.labels import ConversationStatus, Priority
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -38,10 +39,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -218,8 +219,18 @@ class OutboxJob(Base):
 
     __tablename__ = "outbox_jobs"
     __table_args__ = (
-        Index("ix_outbox_due", "state", "run_after"),
+        # The claim reads only this index: the pending heads of their queues, by lane
+        # and due time (docs/outbox.md). Blocked and running jobs are not in it.
+        Index(
+            "ix_outbox_ready",
+            "lane",
+            "run_after",
+            "id",
+            postgresql_where=text("head IS NOT NULL"),
+            sqlite_where=text("head IS NOT NULL"),
+        ),
         Index("ix_outbox_queue", "queue", "id"),
+        Index("ix_outbox_owner", "owner", postgresql_where=text("owner IS NOT NULL"), sqlite_where=text("owner IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -230,10 +241,28 @@ class OutboxJob(Base):
     state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|running|done|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # unused since 0009 (owner + heartbeat)
+    # 0: chat posts, sends and other downstream work; 1: filing new texts (runs after lane 0).
+    lane: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # True while the job is pending and heads its queue (no earlier open job); else NULL.
+    head: Mapped[bool | None] = mapped_column(Boolean)
+    # The worker instance running it (outbox_instances.id) while state is "running".
+    owner: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxInstance(Base):
+    """A live outbox worker; `beats` grows while it lives, and its jobs are taken over when not."""
+
+    __tablename__ = "outbox_instances"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    beats: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ProcessedEvent(Base):

@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -99,6 +100,7 @@ class FakeTwilio(LoopbackServer):
         self.opted_out: set[str] = set()
         self.numbers: list[dict[str, Any]] = []
         self.outage: bool = False
+        self.answer_latency: float = 0.0  # seconds between accepting a message and answering
         self._fail_next: list[tuple[int, int | None]] = []
         self._refusing: tuple[int, int | None] | None = None
         self._lose_answers = 0
@@ -333,6 +335,8 @@ class FakeTwilio(LoopbackServer):
         if self._lose_answers:
             self._lose_answers -= 1
             return _error(502, 20502, "Bad Gateway")
+        if self.answer_latency:  # accepted, but the answer is slow: a crash now leaves it unknown
+            await asyncio.sleep(self.answer_latency)
         return _json_response(self._public(res), status=201)
 
     async def _fetch_message(self, request: web.Request) -> web.Response:
