@@ -546,7 +546,7 @@ async def post_webhook(
         async with session.post(url, data=request.body, headers=request.headers) as response:
             await response.read()
             status = str(response.status)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         status = type(exc).__name__
     latency = time.perf_counter() - started
     result.statuses[status] += 1

@@ -36,8 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DbTarget, fresh_db  # noqa: E402
-from bench.search import load_sqlite, make_dataset  # noqa: E402
+from bench.common import DbTarget, fresh_db
+from bench.search import load_sqlite, make_dataset
 
 TARGET_RATIO = 1.5
 
@@ -82,7 +82,7 @@ async def floor_copy(source: DbTarget, target: DbTarget) -> int:
                 convert = [(_converter(c)) for c in table.columns]
                 cursor = lite.execute(f'SELECT {", ".join(names)} FROM "{table.name}" ORDER BY 1')
                 while batch := cursor.fetchmany(10_000):
-                    records = [tuple(f(v) if f else v for f, v in zip(convert, row)) for row in batch]
+                    records = [tuple(f(v) if f else v for f, v in zip(convert, row, strict=False)) for row in batch]
                     await conn.copy_records_to_table(table.name, records=records, columns=names)
                     rows += len(records)
                 if "id" in names:

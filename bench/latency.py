@@ -41,9 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     SMS_PATH,
     DbKind,
     LoadResult,
@@ -99,7 +99,7 @@ async def measure(world: World, port: int, label: str, args: argparse.Namespace)
             index = FIRST_TEXT_BASE + j
             sent = time.perf_counter()
             await post_webhook(session, url, signed_inbound(world, token_text(index), sender), LoadResult())
-            if await wait_until(lambda: index in arrivals, timeout=10.0, interval=0.001):
+            if await wait_until(lambda index=index: index in arrivals, timeout=10.0, interval=0.001):
                 run.first_texts.append(arrivals[index] - sent)
 
         sent_at: dict[int, float] = {}

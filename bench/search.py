@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DbKind, DbTarget, db_kinds, fresh_db, ms, percentile  # noqa: E402
+from bench.common import DbKind, DbTarget, db_kinds, fresh_db, ms, percentile
 
 CONTACTS = 20_000
 BATCH = 50_000
@@ -130,7 +130,7 @@ def _contact_rows(rng: random.Random, data: Dataset) -> list[tuple[object, ...]]
 def _message_rows(rng: random.Random, data: Dataset, n: int, offset: int, total: int) -> list[tuple[object, ...]]:
     times = _times(total)[offset : offset + n]
     rows = []
-    for body, at in zip(bodies(rng, data, n), times):
+    for body, at in zip(bodies(rng, data, n), times, strict=False):
         conversation = rng.randint(1, CONTACTS)
         direction = "in" if rng.random() < 0.55 else "out"
         rows.append((conversation, direction, "text", body, "[]", "delivered", "", "", at))
@@ -141,7 +141,7 @@ def _note_rows(rng: random.Random, data: Dataset, n: int) -> list[tuple[object, 
     times = _times(n)
     return [
         (rng.randint(1, CONTACTS), "slack", f"n{i}", "U0BENCH", "Agent", body, at)
-        for i, (body, at) in enumerate(zip(bodies(rng, data, n), times))
+        for i, (body, at) in enumerate(zip(bodies(rng, data, n), times, strict=False))
     ]
 
 

@@ -21,8 +21,8 @@ from bridge.inbox.chatstate import ChatState
 from bridge.inbox.db import Database, create_database, migrate
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
-from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.routing import InboxDirectory
+from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.service import InboxService, ServiceOptions
 
 log = logging.getLogger(__name__)

@@ -271,7 +271,7 @@ async def _discord_permissions(token: str, forums: list[tuple[str, int]]) -> lis
 async def _guarded(name: str, check: Callable[[], Awaitable[list[Finding]]]) -> list[Finding]:
     try:
         return await asyncio.wait_for(check(), TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return [Finding("fail", f"{name}: no answer within {TIMEOUT:.0f} s")]
     except Exception as exc:  # noqa: BLE001 - check must explain, never crash
         return [Finding("fail", f"{name}: {exc}")]

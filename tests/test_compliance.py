@@ -537,7 +537,7 @@ async def test_free_text_opt_out_is_flagged_with_one_click_to_record_it(harness:
     await harness.drain()
     flags = [m for m in harness.thread(root) if "reads like a request to stop texting" in m["text"]]
     assert len(flags) == 1
-    button = [el for b in flags[0]["blocks"] if b["type"] == "actions" for el in b["elements"]][0]
+    button = next(el for b in flags[0]["blocks"] if b["type"] == "actions" for el in b["elements"])
     assert harness.sms_sent() == []  # a flag alone changes nothing
 
     answer = await harness.click(button, message_ts=flags[0]["ts"])

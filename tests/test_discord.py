@@ -118,7 +118,7 @@ async def test_unknown_command_whispers_to_its_author_only(dh: Harness) -> None:
     await dh.discord.wait_for(
         lambda: any("is not a command" in m["content"] for m in dh.post_messages(post["id"])), message="the whisper"
     )
-    whisper = [m for m in dh.post_messages(post["id"]) if "is not a command" in m["content"]][0]
+    whisper = next(m for m in dh.post_messages(post["id"]) if "is not a command" in m["content"])
     assert whisper["content"].startswith(f"<@{DISCORD_ANA}>")
     assert [int(u["id"]) for u in whisper["mentions"]] == [DISCORD_ANA]
     assert dh.sms_sent() == []

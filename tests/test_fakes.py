@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -310,7 +310,7 @@ async def test_twilio_create_fetch_list(twilio_fake: FakeTwilio, twilio: Client)
     listed = await twilio.api.v2010.account.messages.list_async(to=CUSTOMER, from_=INBOX, limit=20)
     assert [m.sid for m in listed] == [msg.sid]
     inbound = await twilio.api.v2010.account.messages.list_async(
-        from_=CUSTOMER, date_sent_after=datetime.now(timezone.utc) - timedelta(minutes=1)
+        from_=CUSTOMER, date_sent_after=datetime.now(UTC) - timedelta(minutes=1)
     )
     assert [m.body for m in inbound] == ["reply from customer"]
     assert len(await twilio.messages.list_async(limit=20, page_size=2)) == 3  # follows next_page_uri

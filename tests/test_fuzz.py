@@ -168,7 +168,7 @@ def test_fuzz_twilio_webhooks(live: LiveHarness) -> None:
         status = live.call(_post(h, path, payload, headers))
         assert status < 500, (path, params, status)
         if sign != "valid" or raw is not None:
-            assert status >= 400 or raw is not None and sign == "valid"
+            assert status >= 400 or (raw is not None and sign == "valid")
         first: dict[str, str] = {}
         for key, val in params:  # the webhook reads the first of repeated fields
             first.setdefault(key, val)

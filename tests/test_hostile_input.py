@@ -86,8 +86,8 @@ async def test_malformed_twilio_requests_get_4xx(harness: Harness, caplog: pytes
         replaced("To", "x" * 100),
         replaced("Body", "nul \x00 inside"),
         replaced("NumMedia", "²"),
-        replaced("NumMedia", "1") + [("MediaUrl0", "file:///etc/passwd")],
-        replaced("NumMedia", "1") + [("MediaUrl0", "https://x/" + "a" * 3000)],
+        [*replaced("NumMedia", "1"), ("MediaUrl0", "file:///etc/passwd")],
+        [*replaced("NumMedia", "1"), ("MediaUrl0", "https://x/" + "a" * 3000)],
         replaced("From", ""),
     ]
     for params in inbound_cases:

@@ -36,7 +36,7 @@ def _mrkdwn(params: dict[str, Any]) -> Iterator[str]:
     if params.get("mrkdwn") not in (False, "false", "0"):
         yield str(params.get("text") or "")
     for block in params.get("blocks") or []:
-        texts = [block.get("text")] + list(block.get("elements") or [])
+        texts = [block.get("text"), *list(block.get("elements") or [])]
         for item in texts:
             if isinstance(item, dict) and item.get("type") == "mrkdwn":
                 yield str(item["text"])

@@ -3,6 +3,7 @@ it calls is covered by a scope, and every scope is needed by something it does."
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import yaml
@@ -49,7 +50,7 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
     await harness.text_in("one more")
     await harness.drain()
     assert harness.settings is not None
-    await run_checks(harness.settings, out=open("/dev/null", "w"))
+    await run_checks(harness.settings, out=io.StringIO())
 
     called = {method for method, _ in harness.slack.calls if method != "apps.connections.open"}
     assert called <= set(METHOD_SCOPES), f"add the scope of {called - set(METHOD_SCOPES)} here and to the manifest"

@@ -314,7 +314,7 @@ async def test_two_schedulers_never_fire_the_same_timer(
     other_db = databases.reopen()
     fired_by: Counter[str] = Counter()
     schedulers = [Scheduler(database, clock=clock, batch_size=10) for database in (db, other_db)]
-    for name, scheduler in zip(("a", "b"), schedulers):
+    for name, scheduler in zip(("a", "b"), schedulers, strict=False):
 
         async def handler(session: AsyncSession, timer: TimerInfo, name: str = name) -> None:
             session.add(AuditEvent(actor=name, action="timer.fired", detail={"key": timer.key}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -12,7 +12,7 @@ from bridge.inbox.db import Database
 from bridge.inbox.models import Contact, Conversation, Inbox, Message, Note
 from bridge.inbox.search import SearchHit, search
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _ids = count(1)
 
 

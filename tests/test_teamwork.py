@@ -203,7 +203,7 @@ async def test_collision_holds_a_reply_until_the_author_decides(harness: Harness
     await harness.teammate(root, "!r third, also held")
     await harness.drain()
     held = [e for e in harness.slack.ephemerals if e["user"] == "UANA"][-1]
-    discard = [el for b in held["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.discard"][0]
+    discard = next(el for b in held["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.discard")
     assert (await harness.click(discard, ephemeral=True))["text"] == "Discarded."
     await harness.drain()
     assert len(harness.sms_sent()) == 2
@@ -227,8 +227,8 @@ async def test_undo_within_the_window_sends_nothing(databases) -> None:  # type:
         root = await _conversation(h)
         await h.teammate(root, "!r oops, wrong customer")
         await h.slack.wait_for(lambda: any("Sending in" in m["text"] for m in h.thread(root)))
-        line = [m for m in h.thread(root) if "Sending in" in m["text"]][0]
-        undo = [el for b in line["blocks"] if b["type"] == "actions" for el in b["elements"]][0]
+        line = next(m for m in h.thread(root) if "Sending in" in m["text"])
+        undo = next(el for b in line["blocks"] if b["type"] == "actions" for el in b["elements"])
         assert undo["action_id"] == "smsbridge.undo"
         assert (await h.click(undo, message_ts=line["ts"]))["text"] == "Undone: nothing was sent."
         await h.teammate(root, "!r the right answer")
@@ -282,7 +282,7 @@ async def test_explicit_draft_by_anyone_and_discard(harness: Harness) -> None:
     await harness.teammate(root, "!draft maybe say this?")
     await harness.drain()
     [draft] = [m for m in harness.thread(root) if "Draft by Ana" in m["text"]]
-    discard = [el for b in draft["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.discard"][0]
+    discard = next(el for b in draft["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.discard")
     assert (await harness.click(discard, message_ts=draft["ts"]))["text"] == "Discarded."
     await harness.drain()
     assert harness.sms_sent() == []

@@ -65,7 +65,7 @@ async def answer_failures(request: web.Request, handler: Handler) -> web.StreamR
     except DataError as exc:  # a value out of range or too long for its column
         log.warning("%s %s: the database refused a value: %s", request.method, request.path, type(exc.orig).__name__)
         return _reply(route, 400, "a value in this request cannot be stored")
-    except Exception as exc:  # noqa: BLE001 - answered below
+    except Exception as exc:
         if database_unavailable(exc):
             log.warning("%s %s: database unavailable (%s); answered 503", request.method, request.path, type(exc).__name__)
             return database_away(route)

@@ -204,7 +204,7 @@ async def _writer_for(dst: AsyncConnection, table: Table) -> _Writer:
 
     def records(rows: list[dict[str, Any]]) -> list[Any]:
         return [
-            tuple(value if bind is None else bind(value) for bind, value in zip(binds, (row[n] for n in names)))
+            tuple(value if bind is None else bind(value) for bind, value in zip(binds, (row[n] for n in names), strict=False))
             for row in rows
         ]
 

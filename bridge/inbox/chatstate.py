@@ -12,8 +12,8 @@ from sqlalchemy import delete, select
 from bridge.inbox import snippets
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.models import ChatRef, Contact, Conversation, ThreadLink, utcnow
-from bridge.inbox.phone import format_phone
 from bridge.inbox.outbox import Job, Outbox
+from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view
 

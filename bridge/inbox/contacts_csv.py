@@ -102,7 +102,7 @@ def _rows(path: Path, report: ImportReport) -> Iterator[ContactRow]:
             for cells in reader:
                 if not any(c.strip() for c in cells):
                     continue  # blank lines are common at the end of exported sheets
-                values = {k: v.strip() for k, v in zip(keys, cells) if k}
+                values = {k: v.strip() for k, v in zip(keys, cells, strict=False) if k}
                 row = _row(reader.line_num, values, report)
                 if row is not None:
                     yield row

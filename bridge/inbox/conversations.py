@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.inbox import cycles
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
-from bridge.inbox import cycles
 from bridge.inbox.models import Contact, Conversation, utcnow
 from bridge.inbox.phone import PhoneNumber, guess_timezone
 from bridge.inbox.routing import InboxDirectory, InboxRoute

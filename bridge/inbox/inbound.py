@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from bridge.inbox import cycles
 from bridge.inbox.chat import CustomerMedia, CustomerText
 from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
@@ -25,7 +26,6 @@ from bridge.inbox.intake import Intake
 from bridge.inbox.keywords import Keyword, classify_keyword, looks_like_opt_out
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.markup import rich
-from bridge.inbox import cycles
 from bridge.inbox.models import Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater

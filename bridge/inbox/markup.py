@@ -76,7 +76,7 @@ class Rich:
         return Rich(self.segments + extra)
 
     def __radd__(self, other: str) -> Rich:
-        return Rich((Plain(other),) + self.segments)
+        return Rich((Plain(other), *self.segments))
 
     def plain(self) -> str:
         """The words without any markup (mentions as @name): logs, SMS, fallbacks, tests."""

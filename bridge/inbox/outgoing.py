@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.inbox import cycles
 from bridge.inbox.chat import ChatMessageRef, ReplyStatus
 from bridge.inbox.fanout import ChatFanout
-from bridge.inbox import cycles
 from bridge.inbox.models import Conversation, Message, utcnow
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.routing import InboxDirectory, InboxRoute

@@ -7,15 +7,15 @@ belongs in the inbox, we just must never try to text them back as if they were n
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, timezone as pn_timezone
+from phonenumbers import PhoneNumberFormat
+from phonenumbers import timezone as pn_timezone
 
 WHATSAPP_PREFIX = "whatsapp:"
 _LETTERS = re.compile(r"[A-Za-z]")
@@ -24,8 +24,8 @@ _NATIONAL_REGIONS = frozenset({"US", "CA"})
 _UNKNOWN_TZ = "Etc/Unknown"
 # A winter and a summer instant: zones agreeing on both keep the same clock all year.
 _PROBE_INSTANTS = (
-    datetime(2025, 1, 15, 12, tzinfo=dt_timezone.utc),
-    datetime(2025, 7, 15, 12, tzinfo=dt_timezone.utc),
+    datetime(2025, 1, 15, 12, tzinfo=UTC),
+    datetime(2025, 7, 15, 12, tzinfo=UTC),
 )
 
 

@@ -79,7 +79,7 @@ ICONS = {
 
 def moves_forward(current: str, new: str) -> bool:
     """True when `new` is a later state than `current` (unknown states never win)."""
-    if new not in _RANK or current in FINAL and current != "delivered":
+    if new not in _RANK or (current in FINAL and current != "delivered"):
         return False
     return _RANK[new] > _RANK.get(current, -1)
 

@@ -1332,7 +1332,7 @@ class FakeDiscord(LoopbackServer):
         stored = []
         for i, cmd in enumerate(commands):
             name, ctype = str(cmd.get("name", "")), int(cmd.get("type", 1))
-            if ctype == 1 and not re.fullmatch(r"[-_\w]{1,32}", name) or (ctype == 1 and name != name.lower()):
+            if (ctype == 1 and not re.fullmatch(r"[-_\w]{1,32}", name)) or (ctype == 1 and name != name.lower()):
                 raise _invalid_form(f"{i}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
             if ctype == 1 and not 1 <= len(cmd.get("description") or "") <= 100:
                 raise _invalid_form(f"{i}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")

@@ -378,7 +378,7 @@ class FakeSlack(LoopbackServer):
         try:
             await self._sockets[-1].send_str(json.dumps(envelope))
             return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"no ack for {payload_type} envelope {envelope_id} within {timeout}s") from None
         finally:
             self._pending_acks.pop(envelope_id, None)

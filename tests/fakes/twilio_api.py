@@ -18,16 +18,16 @@ import asyncio
 import base64
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-
-from tests.fakes.loopback import LoopbackServer
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
+
+from tests.fakes.loopback import LoopbackServer
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 API_VERSION = "2010-04-01"
@@ -67,9 +67,9 @@ def _rfc2822(dt: datetime | None) -> str | None:
 def _parse_filter_date(value: str) -> tuple[datetime, bool]:
     """Parse a DateSent filter; returns (moment, is_date_only)."""
     if len(value) == 10:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc), True
+        return datetime.fromisoformat(value).replace(tzinfo=UTC), True
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)), False
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)), False
 
 
 def _json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -147,7 +147,7 @@ class FakeTwilio(LoopbackServer):
 
     def add_number(self, phone_number: str, sms_url: str = "", status_callback: str = "") -> dict[str, Any]:
         sid = "PN" + secrets.token_hex(16)
-        now = _rfc2822(datetime.now(timezone.utc))
+        now = _rfc2822(datetime.now(UTC))
         number = {
             "sid": sid,
             "account_sid": self.account_sid,
@@ -183,7 +183,7 @@ class FakeTwilio(LoopbackServer):
         self, from_: str, to: str, body: str, media_urls: list[str] | None = None, sid: str | None = None
     ) -> dict[str, Any]:
         """Record an inbound message, so list/fetch see it (e.g. for catch-up after downtime)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         res = self._resource(
             sid or "SM" + secrets.token_hex(16), to, from_, body, None, "received", "inbound", len(media_urls or [])
         )
@@ -194,7 +194,7 @@ class FakeTwilio(LoopbackServer):
 
     def set_status(self, sid: str, status: str, error_code: int | None = None) -> dict[str, Any]:
         res = self._resources[sid]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         res["status"] = status
         res["date_updated"] = _rfc2822(now)
         if status in {"sent", "delivered", "undelivered", "failed", "read"} and res["_date_sent"] is None:
@@ -244,7 +244,7 @@ class FakeTwilio(LoopbackServer):
         direction: str,
         num_media: int,
     ) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         uri = f"{self._account_path}/Messages/{sid}.json"
         return {
             "account_sid": self.account_sid,

@@ -219,7 +219,7 @@ class DiscordPoster:
             if thread.parent_id != forum.id or thread.owner_id != self.rest.bot_id or thread.name != render.post_title(view):
                 continue
             try:
-                starter = await call(lambda: client.get_partial_messageable(thread.id).fetch_message(thread.id))
+                starter = await call(lambda thread=thread: client.get_partial_messageable(thread.id).fetch_message(thread.id))
             except (ThreadGone, discord.NotFound, RetryLater, GiveUp):
                 continue
             if any(e.footer and e.footer.text == footer for e in starter.embeds):
@@ -300,7 +300,7 @@ class DiscordPoster:
                     )
                 if index == 0 and file is not None:
                     kwargs["file"] = discord.File(io.BytesIO(file[0]), filename=file[1])
-                sent = await call(lambda: channel.send(chunk, **kwargs))
+                sent = await call(lambda chunk=chunk, kwargs=kwargs: channel.send(chunk, **kwargs))
                 ids.append(sent.id)
             return ids[0]
 

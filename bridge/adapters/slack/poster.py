@@ -11,7 +11,6 @@ that channel wait rather than spin.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -25,6 +24,7 @@ from bridge.adapters.slack import render
 from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
 from bridge.adapters.slack.uploads import FileSharer
+from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.chat import (
     CardRefresh,
     ChatTarget,
@@ -38,7 +38,6 @@ from bridge.inbox.chat import (
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
-from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.types import MediaFetcher
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ class SlackPoster:
             if error in ("not_in_channel", "channel_not_found", "invalid_auth", "account_inactive"):
                 log.error("Slack says %s for channel %s: invite the bot / check SLACK_BOT_TOKEN", error, channel)
             raise RetryLater(f"Slack answered {status} {error}") from exc
-        except (SlackRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, SlackRequestError, aiohttp.ClientError, OSError) as exc:
             raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from exc
 
     async def _find(self, job: Job, channel: str, thread_ts: str | None, **match: Any) -> str | None:

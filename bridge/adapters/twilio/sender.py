@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -57,7 +56,7 @@ class TwilioSender:
 
     async def find_sent(self, plan: SendPlan) -> SendResult | None:
         """After an attempt with an unknown outcome: did the provider take it after all?"""
-        since = datetime.fromtimestamp(plan.created_at_epoch, timezone.utc) - timedelta(minutes=1)
+        since = datetime.fromtimestamp(plan.created_at_epoch, UTC) - timedelta(minutes=1)
         filters: dict[str, object] = {"to": plan.to, "limit": 50}
         if plan.from_number and not plan.messaging_service_sid:
             filters["from_"] = plan.from_number
@@ -85,7 +84,7 @@ def _provider_errors() -> Iterator[None]:
                 f"The SMS provider answered {status}", retryable=status == 429 or status >= 500, summary=f"Twilio {status}"
             ) from exc
         raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable") from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise ProviderError(
             f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable"
         ) from exc

@@ -43,7 +43,6 @@ import unicodedata
 
 from alembic import op
 
-
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
