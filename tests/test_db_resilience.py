@@ -42,6 +42,32 @@ async def test_processes_migrating_an_empty_database_at_once_all_succeed(databas
             await db.dispose()
 
 
+async def test_processes_starting_together_share_one_inbox_row(databases: DatabaseFactory) -> None:
+    """After migrating, every process records the configured inboxes: on an empty
+    database they race to create the same rows, and all of them must start."""
+    from bridge.config import InboxConfig
+    from bridge.inbox.routing import InboxDirectory
+
+    first = await databases.new()
+    await migrate(first)
+    handles = [first, databases.reopen(), databases.reopen()]
+    configs = [InboxConfig(name="Support", number="+14155550100"), InboxConfig(name="Sales", number="+14155550199")]
+    directories = [InboxDirectory() for _ in handles]
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(*(d.sync(db, configs) for d, db in zip(directories, handles, strict=True)), return_exceptions=True), 60
+        )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        async with first.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT name, number FROM inboxes ORDER BY name"))).all()
+        assert [tuple(r) for r in rows] == [("Sales", "+14155550199"), ("Support", "+14155550100")]
+        # Every process routes a number to the same inbox row.
+        assert len({d.match("+14155550100", None).id for d in directories}) == 1
+    finally:
+        for db in handles:
+            await db.dispose()
+
+
 _MIGRATE_IN_A_PROCESS = """
 import asyncio, json, sys
 from bridge.inbox.db import create_database, migrate

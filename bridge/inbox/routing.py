@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bridge.config import InboxConfig
-from bridge.inbox.db import Database
-from bridge.inbox.models import Inbox
+from bridge.inbox.db import Database, insert_ignore
+from bridge.inbox.models import Inbox, utcnow
 from bridge.inbox.phone import parse_phone
 
 
@@ -41,10 +41,10 @@ class InboxDirectory:
         async with db.sessions.begin() as session:
             for cfg in configs:
                 number = parse_phone(cfg.number).e164 if cfg.number else None
-                row = (await session.execute(select(Inbox).where(Inbox.name == cfg.name))).scalar_one_or_none()
-                if row is None:
-                    row = Inbox(name=cfg.name)
-                    session.add(row)
+                # Several processes may start at once on an empty database: the unique
+                # name decides which one creates the row, and every one then reads it.
+                await insert_ignore(session, Inbox, {"name": cfg.name, "business_name": "", "created_at": utcnow()}, ["name"])
+                row = (await session.execute(select(Inbox).where(Inbox.name == cfg.name))).scalar_one()
                 row.number = number
                 row.messaging_service_sid = cfg.messaging_service_sid
                 row.business_name = cfg.business_name or ""
