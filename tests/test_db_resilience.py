@@ -50,19 +50,20 @@ async def test_processes_starting_together_share_one_inbox_row(databases: Databa
 
     first = await databases.new()
     await migrate(first)
-    handles = [first, databases.reopen(), databases.reopen()]
-    configs = [InboxConfig(name="Support", number="+14155550100"), InboxConfig(name="Sales", number="+14155550199")]
-    directories = [InboxDirectory() for _ in handles]
+    handles = [first, *(databases.reopen() for _ in range(5))]
     try:
-        results = await asyncio.wait_for(
-            asyncio.gather(*(d.sync(db, configs) for d, db in zip(directories, handles, strict=True)), return_exceptions=True), 60
-        )
-        assert [r for r in results if isinstance(r, BaseException)] == []
+        for round_ in range(8):  # a race: several rounds, each on inboxes not yet stored
+            configs = [InboxConfig(name=f"Support {round_}", number=f"+1415555{round_:02d}00")]
+            directories = [InboxDirectory() for _ in handles]
+            results = await asyncio.wait_for(
+                asyncio.gather(*(d.sync(db, configs) for d, db in zip(directories, handles, strict=True)), return_exceptions=True),
+                60,
+            )
+            assert [r for r in results if isinstance(r, BaseException)] == []
+            # Every process routes the number to the same, single inbox row.
+            assert len({d.match(f"+1415555{round_:02d}00", None).id for d in directories}) == 1
         async with first.engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT name, number FROM inboxes ORDER BY name"))).all()
-        assert [tuple(r) for r in rows] == [("Sales", "+14155550199"), ("Support", "+14155550100")]
-        # Every process routes a number to the same inbox row.
-        assert len({d.match("+14155550100", None).id for d in directories}) == 1
+            assert (await conn.execute(text("SELECT count(*) FROM inboxes"))).scalar_one() == 8
     finally:
         for db in handles:
             await db.dispose()
