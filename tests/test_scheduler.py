@@ -404,8 +404,8 @@ async def test_smsbridge_runs_the_scheduler_and_keeps_timers_across_a_restart(ha
 
     def wire(bridge: SmsBridge) -> None:
         async def post(job: Job) -> None:
-            assert bridge.slack_client is not None
-            await bridge.slack_client.chat_postMessage(channel=CHANNEL, text=str(job.payload["text"]))
+            assert bridge.slack.client is not None
+            await bridge.slack.client.chat_postMessage(channel=CHANNEL, text=str(job.payload["text"]))
 
         async def remind(session: AsyncSession, timer: TimerInfo) -> None:
             await bridge.outbox.enqueue(session, queue="test", kind="test.post", payload=timer.payload)
