@@ -193,8 +193,15 @@ class DiscordHandlers:
                 lines.append(to_markdown(rich("• {link} — {detail}", link=Link(url, link.title), detail=link.detail)))
             else:
                 lines.append(to_markdown(rich("• {title} — {detail} (no post yet)", title=link.title, detail=link.detail)))
+        if reply.footer is not None:
+            lines.append(to_markdown(reply.footer))
+        # A conversation's own button (Claim) names it: the buttons sit below the list.
+        named = [(f"{link.button.label} · {link.title}"[:80], link.button) for link in reply.links if link.button]
         view = render.buttons_view(
-            [{"label": b.label, "action": b.action, "value": b.value, "style": b.style or ""} for b in reply.buttons]
+            [
+                {"label": label, "action": b.action, "value": b.value, "style": b.style or ""}
+                for label, b in [(b.label, b) for b in reply.buttons] + named
+            ]
         )
         kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": render.NO_MENTIONS}
         if view is not None:
