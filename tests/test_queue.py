@@ -3,7 +3,7 @@ which open conversations each view selects, and how long each customer has waite
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.models import Agent, Contact, Conversation, Inbox, Message
 from bridge.inbox.queue import QueuePage, QueueView, open_queue, waited_text
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=3)
 
 

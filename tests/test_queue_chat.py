@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from bridge.inbox.models import utcnow
-from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, OTHER_CUSTOMER, Harness
+from tests.harness import (
+    CHANNEL,
+    CUSTOMER,
+    DISCORD_ANA,
+    DISCORD_BEN,
+    FORUM,
+    OTHER_CUSTOMER,
+    Harness,
+)
 
 THIRD = "+14155550103"
 

@@ -15,7 +15,13 @@ from bridge.commands.registry import Where, command
 from bridge.commands.replies import Button, CommandReply, ConversationLink
 from bridge.inbox.markup import Rich, rich
 from bridge.inbox.models import utcnow
-from bridge.inbox.queue import QUEUE_LIMIT, QueueItem, QueueView, open_queue, waited_text
+from bridge.inbox.queue import (
+    QUEUE_LIMIT,
+    QueueItem,
+    QueueView,
+    open_queue,
+    waited_text,
+)
 from bridge.inbox.service import InboxService
 from bridge.inbox.types import Author
 
