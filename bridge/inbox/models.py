@@ -125,7 +125,11 @@ class Message(Base):
     """An SMS in or out. Outbound rows exist before the provider sees them."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        # The queue: a conversation's first customer text since the last reply (0008).
+        Index("ix_messages_wait", "conversation_id", "direction", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))

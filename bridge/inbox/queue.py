@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bridge.inbox.labels import ConversationStatus, status_of
-from bridge.inbox.models import Agent, Contact, Conversation, Message
+from bridge.inbox.models import Agent, Contact, Conversation, Message, UTCDateTime
 from bridge.inbox.phone import format_phone
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any reply: every text counts
 QUEUE_LIMIT = 10  # rows one answer shows; the rest are counted ("and 3 more")
 
 
@@ -80,13 +81,10 @@ async def open_queue(
     if view is QueueView.OVERDUE and overdue_after is None:
         raise ValueError("the 'overdue' view needs a threshold")
     inbound = aliased(Message)
+    since_reply = func.coalesce(Conversation.last_outbound_at, literal(_EPOCH, UTCDateTime))
     waiting_since = (
         select(func.min(inbound.created_at))
-        .where(
-            inbound.conversation_id == Conversation.id,
-            inbound.direction == "in",
-            or_(Conversation.last_outbound_at.is_(None), inbound.created_at > Conversation.last_outbound_at),
-        )
+        .where(inbound.conversation_id == Conversation.id, inbound.direction == "in", inbound.created_at > since_reply)
         .correlate(Conversation)
         .scalar_subquery()
     )
@@ -95,24 +93,41 @@ async def open_queue(
         chosen.append(Conversation.assignee_id.is_(None))
     elif view is QueueView.MINE:
         chosen.append(Conversation.assignee_id == agent_id)
-    elif view is QueueView.OVERDUE and overdue_after is not None:
-        chosen.append(waiting_since <= now - overdue_after)
-    statement = (
+    # Each wait is worked out once, in the inner query (an index seek per conversation,
+    # ix_messages_wait); the outer one filters, counts and sorts on it.
+    inner = (
         select(
             Conversation.id,
             Conversation.inbox_id,
-            Contact.name,
+            Contact.name.label("contact_name"),
             Contact.phone,
             Conversation.status,
-            Agent.name,
+            Agent.name.label("assignee"),
+            Conversation.updated_at,
             waiting_since.label("waiting_since"),
-            func.count(literal(1)).over().label("total"),
         )
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(Agent, Agent.id == Conversation.assignee_id)
         .where(and_(*chosen))
+        .subquery("open_conversations")
+    )
+    outer_filter: list[ColumnElement[bool]] = []
+    if view is QueueView.OVERDUE and overdue_after is not None:
+        outer_filter.append(inner.c.waiting_since <= now - overdue_after)
+    statement = (
+        select(
+            inner.c.id,
+            inner.c.inbox_id,
+            inner.c.contact_name,
+            inner.c.phone,
+            inner.c.status,
+            inner.c.assignee,
+            inner.c.waiting_since,
+            func.count(literal(1)).over().label("total"),
+        )
+        .where(*outer_filter)
         # NULLS LAST spelled portably: waiting conversations first, oldest wait first.
-        .order_by(case((waiting_since.is_(None), 1), else_=0), waiting_since, Conversation.updated_at.desc(), Conversation.id)
+        .order_by(case((inner.c.waiting_since.is_(None), 1), else_=0), inner.c.waiting_since, inner.c.updated_at.desc(), inner.c.id)
         .limit(limit)
     )
     rows = (await session.execute(statement)).all()
