@@ -233,6 +233,24 @@ class Harness:
         assert status == 200, body
         return next((r for r in self.slack.responses if r["rid"] == rid), {})
 
+    async def open_home(self, user: str = "UANA") -> dict[str, Any]:
+        """Open the app's Home tab as `user`; returns the view smsbridge published."""
+        before = self.slack.home_tabs.get(user)
+        await self.slack_event(self.slack.home_opened(user))
+        await self.slack.wait_for(lambda: self.slack.home_tabs.get(user) is not before, message="the Home tab published")
+        return self.slack.home_tabs[user]
+
+    async def click_home(self, action: dict[str, Any], user: str = "UANA") -> dict[str, Any]:
+        """Press a button in `user`'s Home tab; returns the view published after it."""
+        from urllib.parse import urlencode
+
+        before = self.slack.home_tabs.get(user)
+        payload = self.slack.home_action(action, user)
+        status, body = await self.slack_post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        assert status == 200, body
+        await self.slack.wait_for(lambda: self.slack.home_tabs.get(user) is not before, message="the Home tab republished")
+        return self.slack.home_tabs[user]
+
     async def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str = "UANA") -> tuple[int, str]:
         from urllib.parse import urlencode
 

@@ -28,6 +28,7 @@ METHOD_SCOPES = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "views.open": None,
+    "views.publish": None,
 }
 # The private-channel twin of each public-channel scope.
 PRIVATE_TWINS = {"channels:history": "groups:history", "channels:read": "groups:read"}
@@ -43,6 +44,7 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
     root = await harness.first_thread()
     await harness.teammate(root, "!r hi <@UBEN>")
     await harness.click(harness.card_action("claim", root), message_ts=root)
+    await harness.open_home()  # views.publish
     await harness.sms_command("new +14155550103 hello there")
     await harness.drain()
     await harness.sms_command("new +14155550103 again")  # a permalink to an existing thread
@@ -64,7 +66,8 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
 
 def test_manifest_events_and_commands() -> None:
     data = manifest()
-    assert data["settings"]["event_subscriptions"]["bot_events"] == ["message.channels", "message.groups"]
+    assert data["settings"]["event_subscriptions"]["bot_events"] == ["message.channels", "message.groups", "app_home_opened"]
+    assert data["features"]["app_home"]["home_tab_enabled"] is True  # the queue's Home tab
     assert [c["command"] for c in data["features"]["slash_commands"]] == ["/sms"]
     assert data["features"]["slash_commands"][0]["should_escape"] is True  # mentions arrive as <@U…>
     assert data["settings"]["interactivity"]["is_enabled"] is True

@@ -33,6 +33,7 @@ class ConversationLink:
     title: str
     detail: str
     at: datetime | None = None
+    button: Button | None = None  # e.g. Claim, shown next to this conversation
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class CommandReply:
     links: tuple[ConversationLink, ...] = ()
     ok: bool = True
     outcome: str = ThreadOutcome.DONE  # a ThreadOutcome or SendOutcome: what the command did
+    footer: Rich | None = None  # shown after the links ("…and 3 more.")
 
 
 def refusal(text: Text) -> CommandReply:

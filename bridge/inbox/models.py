@@ -140,6 +140,8 @@ class Message(Base):
             sqlite_where=text("status IN ('failed', 'undelivered')"),
             postgresql_where=text("status IN ('failed', 'undelivered')"),
         ),
+        # The queue: a conversation's first customer text since the last reply (0008).
+        Index("ix_messages_wait", "conversation_id", "direction", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1507,10 +1507,14 @@ class FakeDiscord(LoopbackServer):
 
     # ------------------------------------------------------------------ interactions (user side)
 
+    def _ephemeral(self, message_id: int) -> FakeMessage | None:
+        return next((i.ephemeral_messages[message_id] for i in self._interactions.values() if message_id in i.ephemeral_messages), None)
+
     async def _component_interaction(
         self, message_id: int, custom_id: str, user_id: int, channel_id: int | None, values: list[str] | None
     ) -> int:
-        msg = self._message_index.get(message_id)
+        # An ephemeral answer's buttons work too, for the one who sees it.
+        msg = self._message_index.get(message_id) or self._ephemeral(message_id)
         if msg is None or msg.deleted:
             raise ValueError(f"no message {message_id}")
         component = next((c for c in _walk_components(msg.components) if c.get("custom_id") == custom_id), None)
@@ -1631,7 +1635,7 @@ class FakeDiscord(LoopbackServer):
             "attachment_size_limit": 10 * 1024 * 1024,
         }
         if message_id is not None:
-            payload["message"] = self._render_message(self._message_index[message_id])
+            payload["message"] = self._render_message(self._message_index.get(message_id) or self._ephemeral(message_id))
         await self._dispatch("INTERACTION_CREATE", payload)
         return inter.id
 

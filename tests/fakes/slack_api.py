@@ -111,6 +111,7 @@ class FakeSlack(LoopbackServer):
         # Interactivity: what apps sent to response_url, and modals they opened.
         self.responses: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
+        self.home_tabs: dict[str, dict[str, Any]] = {}  # user -> their published App Home view
         self._rate_limits: dict[str, _RateLimit] = {}
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # (tokens, when counted)
         self.throttled: list[tuple[str, str, float]] = []  # (method, channel, monotonic) of each 429
@@ -315,6 +316,26 @@ class FakeSlack(LoopbackServer):
         if message_ts and not ephemeral:
             payload["message"] = {"ts": message_ts, "thread_ts": thread_ts, "type": "message"}
         return payload
+
+    def home_action(self, action: dict[str, Any], user: str) -> dict[str, Any]:
+        """The `block_actions` payload of a button pressed in the user's App Home tab: it
+        comes from a view, so it has no channel and no response_url."""
+        view = self.home_tabs[user]
+        return {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id},
+            "api_app_id": self.app_id,
+            "token": "verification-token",
+            "container": {"type": "view", "view_id": view["id"]},
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+            "team": {"id": self.team_id, "domain": "fake"},
+            "view": view,
+            "actions": [{"block_id": "b", "action_ts": f"{time.time():.6f}", **action}],
+        }
+
+    def home_opened(self, user: str) -> dict[str, Any]:
+        """The `app_home_opened` event for `user` opening the app's Home tab."""
+        return {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home", "event_ts": f"{time.time():.6f}"}
 
     def view_submission(self, view: dict[str, Any], values: dict[str, Any], user: str) -> dict[str, Any]:
         return {
@@ -689,6 +710,19 @@ class FakeSlack(LoopbackServer):
         view = _maybe_json(params.get("view"))
         self.views.append({"trigger_id": trigger, "view": view})
         return {"view": {"id": f"V{len(self.views):08d}", **(view or {})}}
+
+    def _m_views_publish(self, params: Params) -> dict[str, Any]:
+        user = self._require(params, "user_id", "invalid_arguments")
+        if user not in self._users:
+            raise SlackApiFailure("user_not_found")
+        view = _maybe_json(params.get("view"))
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackApiFailure("invalid_arguments")
+        if len(view.get("blocks") or []) > 100:
+            raise SlackApiFailure("invalid_blocks")
+        published = {"id": f"VHOME{user}", "team_id": self.team_id, **view}
+        self.home_tabs[user] = published
+        return {"view": published}
 
     def _m_chat_delete(self, params: Params) -> dict[str, Any]:
         channel = self._require(params, "channel", "channel_not_found")

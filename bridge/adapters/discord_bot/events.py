@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import discord
@@ -193,7 +193,11 @@ class DiscordHandlers:
                 lines.append(to_markdown(rich("• {link} — {detail}", link=Link(url, link.title), detail=link.detail)))
             else:
                 lines.append(to_markdown(rich("• {title} — {detail} (no post yet)", title=link.title, detail=link.detail)))
-        view = render.buttons_view(reply.buttons)
+        if reply.footer is not None:
+            lines.append(to_markdown(reply.footer))
+        # A conversation's own button (Claim) names it: the buttons sit below the list.
+        named = [replace(link.button, label=f"{link.button.label} · {link.title}"[:80]) for link in reply.links if link.button]
+        view = render.buttons_view([*reply.buttons, *named])
         kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": render.NO_MENTIONS}
         if view is not None:
             kwargs["view"] = view

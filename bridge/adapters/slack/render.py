@@ -176,13 +176,49 @@ def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[s
     return text_blocks(status_text(view, contact, now), statuses.status_buttons(view, now))
 
 
-def command_reply_blocks(text: str, links: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
-    """A command's answer; `links` are (title, detail, url) for conversations found."""
-    lines = [text] + [
-        f"• {f'<{url}|{inert(title)}>' if url else inert(title)} — {inert(detail)}"
-        for title, detail, url in links
-    ]
+# A conversation in a command's answer: (title, detail, thread url, button or None).
+LinkRow = tuple[str, str, str | None, dict[str, str] | None]
+
+
+def command_reply_blocks(text: str, links: list[LinkRow], footer: str | None = None) -> list[dict[str, Any]]:
+    """A command's answer: its text, then the conversations it names, linked to their threads."""
+    if any(button for *_, button in links):
+        return [_section(text), *conversation_rows(links), *([_section(footer)] if footer else [])]
+    lines = [text] + [_link_line(title, detail, url) for title, detail, url, _ in links] + ([footer] if footer else [])
     return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate("\n".join(lines))}}]
+
+
+def conversation_rows(links: list[LinkRow]) -> list[dict[str, Any]]:
+    """One section per conversation, its button (Claim) beside it."""
+    blocks: list[dict[str, Any]] = []
+    for title, detail, url, button in links:
+        block = _section(_link_line(title, detail, url))
+        if button:
+            block["block_id"] = f"queue:{button['value']}"
+            block["accessory"] = _button(button["label"], button["action"], button["value"], button.get("style"))
+        blocks.append(block)
+    return blocks
+
+
+def home_view(sections: list[tuple[str, list[LinkRow], str | None]], notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab: each queue section's heading, conversations and "…and N more"."""
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "Your SMS queue"}}]
+    if notice:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(notice)}]})
+    for heading, links, footer in sections:
+        blocks += [{"type": "divider"}, _section(heading), *conversation_rows(links)]
+        if footer:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(footer)}]})
+    return {"type": "home", "callback_id": ACTION_PREFIX + "home", "blocks": blocks[:100]}  # Slack's cap
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text)}}
+
+
+def _link_line(title: str, detail: str, url: str | None) -> str:
+    name = f"<{url}|{inert(title)}>" if url else inert(title)
+    return f"• {name} — {inert(detail)}"
 
 
 def truncate(text: str, limit: int = MAX_SECTION) -> str:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bridge.adapters.slack.listeners import actions, messages, slash_command, views
+from bridge.adapters.slack.listeners import (
+    actions,
+    home,
+    messages,
+    slash_command,
+    views,
+)
 from bridge.adapters.slack.listeners.context import ListenerContext
 
-LISTENERS = (messages, slash_command, actions, views)
+LISTENERS = (messages, slash_command, actions, views, home)
 
 
 def register_listeners(app: AsyncApp, ctx: ListenerContext) -> None:

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.slack.listeners.context import ListenerContext
+from bridge.adapters.slack.listeners.home import publish_home
 from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.render import ACTION_PREFIX, edit_modal
 
@@ -24,7 +25,7 @@ def _card_id(body: dict[str, Any]) -> str:
 
 def register(app: AsyncApp, ctx: ListenerContext) -> None:
     @app.action(re.compile(r"^smsbridge\.(?!edit$).+"))
-    async def on_action(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    async def on_action(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
         await ack()
         name = action["action_id"].removeprefix(ACTION_PREFIX)
         value, target, choice = action.get("value", ""), None, None
@@ -34,8 +35,14 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
         elif name == "snippet":
             value, _, choice = action["selected_option"]["value"].partition(":")
         reply = await ctx.handlers.actions.handle(await ctx.author(body["user"]["id"]), name, value, target=target, choice=choice)
+        if (body.get("view") or {}).get("type") == "home":  # no response_url there: the tab shows it
+            await publish_home(ctx, client, body["user"]["id"], notice=to_mrkdwn(reply.text))
+            return
+        # An ephemeral answer with a button (Undo) is replaced by its outcome; a queue
+        # listing stays, so its other Claim buttons can still be pressed.
         ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-        await respond(text=to_mrkdwn(reply.text), response_type="ephemeral", replace_original=ephemeral)
+        from_queue = str(action.get("block_id", "")).startswith("queue:")
+        await respond(text=to_mrkdwn(reply.text), response_type="ephemeral", replace_original=ephemeral and not from_queue)
 
     @app.action("smsbridge.edit")
     async def on_edit(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:

@@ -8,9 +8,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bridge.adapters.slack.listeners.context import ListenerContext, SlackHandlers
 from bridge.adapters.slack.markup import to_mrkdwn
-from bridge.adapters.slack.render import command_reply_blocks
+from bridge.adapters.slack.render import LinkRow, command_reply_blocks
 from bridge.adapters.slack.text import slack_to_plain
-from bridge.commands.replies import CommandReply
+from bridge.commands.replies import CommandReply, ConversationLink
 
 
 def register(app: AsyncApp, ctx: ListenerContext) -> None:
@@ -29,11 +29,21 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
 
 
 async def render_reply(handlers: SlackHandlers, channel: str, reply: CommandReply) -> dict[str, Any]:
-    links: list[tuple[str, str, str | None]] = []
-    for link in reply.links:
-        url = await handlers.poster.permalink(
-            link.conversation_id, await handlers.state.chat_channel(link.conversation_id, "slack") or channel
-        )
-        links.append((link.title, link.detail if url else f"{link.detail}: its thread appears in a moment", url))
+    links = await link_rows(handlers, reply.links, channel)
     text = to_mrkdwn(reply.text)
-    return {"text": text, "blocks": command_reply_blocks(text, links), "response_type": "ephemeral"}
+    footer = to_mrkdwn(reply.footer) if reply.footer else None
+    return {"text": text, "blocks": command_reply_blocks(text, links, footer), "response_type": "ephemeral"}
+
+
+async def link_rows(handlers: SlackHandlers, links: tuple[ConversationLink, ...], channel: str | None = None) -> list[LinkRow]:
+    """Each conversation with the permalink of its thread (when it has one yet) and its button."""
+    rows: list[LinkRow] = []
+    for link in links:
+        where = await handlers.state.chat_channel(link.conversation_id, "slack") or channel
+        url = await handlers.poster.permalink(link.conversation_id, where) if where else None
+        detail = link.detail if url or channel is None else f"{link.detail}: its thread appears in a moment"
+        button = link.button
+        rows.append(
+            (link.title, detail, url, {"label": button.label, "action": button.action, "value": button.value, "style": button.style or ""} if button else None)
+        )
+    return rows
