@@ -11,7 +11,12 @@ import importlib
 
 from bridge.commands.registry import COMMANDS, Registry
 
-MODULES = ("bridge.commands.sending", "bridge.commands.conversation", "bridge.commands.workspace")
+MODULES = (
+    "bridge.commands.sending",
+    "bridge.commands.conversation",
+    "bridge.commands.workspace",
+    "bridge.commands.hours",
+)
 for _module in MODULES:
     importlib.import_module(_module)
 
