@@ -32,9 +32,11 @@ def clock_text(at: time | None) -> str:
 
 
 def day_and_time(at: datetime, now: datetime) -> str:
-    """`at` (already local) said from `now`: "today 5:00 PM", "tomorrow 9:00 AM",
-    "Monday 9:00 AM" within the week, "Mon Jan 4 9:00 AM" beyond."""
+    """`at` (already local) said from `now`: "today 5:00 PM", "tonight at midnight",
+    "tomorrow 9:00 AM", "Monday 9:00 AM" within the week, "Mon Jan 4 9:00 AM" beyond."""
     days = (at.date() - now.date()).days
+    if days == 1 and at.time() == time(0, 0):
+        return "tonight at midnight"  # the end of today, not "tomorrow 12:00 AM"
     if days == 0:
         day = "today"
     elif days == 1:
