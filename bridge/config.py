@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bridge.inbox.durations import parse_duration
 from bridge.inbox.hours import BusinessHours, load_zone, parse_holidays, parse_hours
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///smsbridge.db"
@@ -74,6 +76,14 @@ def holidays_setting(value: str | list[str] | None) -> str | None:
     if value is not None:
         parse_holidays(value)
     return value
+
+
+def duration_setting(value: object) -> timedelta | None:
+    """`"20s"`, `"15m"`, `"4h"`, `"2d"`, `"1h30m"`; unset or blank means none."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    text = str(value)
+    return parse_duration(text) if text.strip() else None
 
 
 def approval_role(value: str | None) -> str | None:
@@ -188,6 +198,11 @@ class Settings(BaseSettings):
     smsbridge_timezone: str | None = None
     smsbridge_hours: str | None = None
     smsbridge_holidays: str | None = None
+    # SLA targets (issue 10), checked here so a typo stops `check` and `run`; nothing
+    # measures against them yet.
+    smsbridge_sla_first_reply: timedelta | None = None
+    smsbridge_sla_next_reply: timedelta | None = None
+    smsbridge_sla_resolution: timedelta | None = None
 
     reply_prefix: str = "!r"
     # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
@@ -238,6 +253,11 @@ class Settings(BaseSettings):
     @classmethod
     def _holidays(cls, value: str | list[str] | None) -> str | None:
         return holidays_setting(value)
+
+    @field_validator("smsbridge_sla_first_reply", "smsbridge_sla_next_reply", "smsbridge_sla_resolution", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta | None:
+        return duration_setting(value)
 
     @field_validator("smsbridge_approval_role")
     @classmethod

@@ -224,3 +224,33 @@ async def test_discord_sms_hours_and_hours_in_a_post(dh: tuple[Harness, ManualCl
     post = await h.first_post()
     in_post = await _slash(h, "hours", channel=post["id"])
     assert in_post.splitlines()[0] == f"Closed · opens tomorrow 10:00 AM ({ZONE})"
+
+
+# -- SLA targets: checked at load, not used yet ---------------------------------------
+
+
+def test_sla_durations_are_checked_by_check_and_run(tmp_path: Path) -> None:
+    env = {"SMSBRIDGE_SLA_FIRST_REPLY": "15", "SMSBRIDGE_SLA_NEXT_REPLY": "1.5h", "SMSBRIDGE_SLA_RESOLUTION": "0d"}
+    for command in ("check", "run"):
+        result = _cli([command], tmp_path, env)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [
+            ("smsbridge: configuration error: SMSBRIDGE_SLA_FIRST_REPLY: '15' has no unit; write e.g. \"15m\" for"
+            ' minutes ("20s", "15m", "4h", "2d" or "1h30m")'),
+            ("smsbridge: configuration error: SMSBRIDGE_SLA_NEXT_REPLY: '1.5h': use whole numbers, e.g. \"1h30m\""
+            ' rather than "1.5h"'),
+            ("smsbridge: configuration error: SMSBRIDGE_SLA_RESOLUTION: '0d' is zero; a duration must be longer, e.g."
+            ' "20s", "15m", "4h", "2d" or "1h30m"'),
+        ]
+    (tmp_path / "smsbridge.toml").write_text('smsbridge_sla_first_reply = 15\n')  # a TOML number has no unit
+    result = _cli(["check"], tmp_path)
+    assert result.returncode == 2 and "SMSBRIDGE_SLA_FIRST_REPLY: '15' has no unit" in result.stderr
+
+
+def test_good_sla_durations_load() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, smsbridge_sla_first_reply="15m", smsbridge_sla_next_reply="1h 30m", smsbridge_sla_resolution=""
+    )
+    assert settings.smsbridge_sla_first_reply == timedelta(minutes=15)
+    assert settings.smsbridge_sla_next_reply == timedelta(hours=1, minutes=30)
+    assert settings.smsbridge_sla_resolution is None
