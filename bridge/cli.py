@@ -1,4 +1,4 @@
-"""The `smsbridge` command: run, migrate, check, contacts import/export, db copy."""
+"""The `smsbridge` command: run, migrate, check, contacts import/export, db copy, report."""
 
 from __future__ import annotations
 
@@ -91,6 +91,18 @@ async def _contacts(settings: Settings, action: str, path: Path) -> int:
     return 0
 
 
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge import report_cli
+    from bridge.inbox.db import create_database, migrate
+
+    db = create_database(settings.database_url)
+    try:
+        await migrate(db)
+        return await report_cli.run(db, args)
+    finally:
+        await db.dispose()
+
+
 async def _discord(settings: Settings, action: str) -> int:
     """`smsbridge discord sync` (issue 4): upload the app commands on demand."""
     import discord
@@ -134,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     from bridge.dbcopy.command import add_parser as add_db_parser  # issue 9: db copy
 
     add_db_parser(commands)
+
+    from bridge import report_cli
+
+    report_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -149,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_checks(settings))
         elif args.command == "contacts":
             return asyncio.run(_contacts(settings, args.action, args.file))
+        elif args.command == "report":
+            return asyncio.run(_report(settings, args))
         elif args.command == "discord":
             return asyncio.run(_discord(settings, args.action))
         elif args.command == "db":

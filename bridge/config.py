@@ -220,6 +220,8 @@ class Settings(BaseSettings):
     outbox_retry_base: float = 2.0
     outbox_retry_max: float = 300.0
     outbox_workers: int = 8
+    # A reply the provider keeps refusing is marked failed after this long (24 h).
+    sms_give_up_seconds: float = 86400.0
     log_level: str = "INFO"
 
     inbox: list[InboxConfig] = Field(default_factory=list)

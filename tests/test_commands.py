@@ -211,7 +211,7 @@ async def test_discord_sets_roles_and_shows_reports(dh: Harness) -> None:
     # /report in a post, as before, and the default period.
     assert (await _slash(dh, "report", channel=post["id"])).startswith("**Report, last 7d**")
     assert await _slash(dh, "sms", {"period": "forever"}, subcommand="report") == (
-        "`/sms report` takes a period such as 24h, 7d or 30d."
+        "`/sms report` takes a period: today, 24h, 7d, 30d, 2w or FROM..TO dates (e.g. 2026-11-01..2026-12-01, TO not included)."
     )
 
 

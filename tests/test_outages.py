@@ -40,9 +40,13 @@ async def test_provider_outage_queues_replies_and_drains_them_in_order(harness: 
     # The first reply is tried, refused and retried (a retry first looks for an earlier
     # send); the others wait behind it.
     await harness.twilio.wait_for(lambda: len(harness.twilio.requests) >= before + 2, message="a retried send")
-    await harness.slack.wait_for(lambda: len(_status_lines(harness, root)) == 3, message="three status lines")
+    # The first says the provider is refusing it; the others wait their turn behind it.
+    await harness.slack.wait_for(
+        lambda: len(lines := _status_lines(harness, root)) == 3 and "Retrying (Twilio 503), attempt" in lines[0],
+        message="three status lines, the first retrying",
+    )
     assert harness.sms_sent() == []
-    assert all("Queued" in line for line in _status_lines(harness, root))
+    assert all("— Queued" in line for line in _status_lines(harness, root)[1:])
     harness.twilio.outage = False
     await harness.drain()
     assert [m["Body"] for m in harness.sms_sent()] == ["one", "two", "three"]

@@ -341,10 +341,10 @@ async def test_report_counts_the_period(harness: Harness) -> None:
     await harness.drain()
     report = await harness.sms_command("report 7d")
     text = report["text"]
-    assert "New conversations: 1 · customer texts: 1 · replies: 1" in text
-    assert "Delivered: 1 (100%)" in text
-    assert "Replies by agent: Ana 1" in text
-    assert "Median first response: 0 min" in text
+    assert "Texts in: 1 · out: 1 (replies 1)" in text and "New conversations: 1 ·" in text
+    assert "Delivered: 1 (100%) · not delivered: 0" in text
+    assert "• Ana: 1 · 1 · " in text  # conversations, replies, median first response, open now
+    assert "First response: median " in text and "unanswered 0" in text
     await harness.sms_command("away", user="UBEN")
     assert "Away now: Ben" in (await harness.sms_command("report 24h"))["text"]
     assert "takes a period" in (await harness.sms_command("report forever"))["text"]

@@ -99,7 +99,7 @@ def build_web_app(ctx: WebContext) -> web.Application:
             return params
         try:
             sms = to_inbound(params)
-            accepted = await ctx.service.accept_sms(sms)
+            accepted = await ctx.service.inbound.accept_from_webhook(sms)
         except BadWebhook as exc:
             return _reply("twilio_sms", 400, str(exc))
         except UnknownInbox as exc:
@@ -118,7 +118,7 @@ def build_web_app(ctx: WebContext) -> web.Application:
             update = to_status(params, request.query.get("m"))
         except BadWebhook as exc:
             return _reply("twilio_status", 400, str(exc))
-        await ctx.service.record_status(update)
+        await ctx.service.delivery.record_status(update)
         metrics.WEBHOOKS.labels("twilio_status", "200").inc()
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 

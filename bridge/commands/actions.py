@@ -10,7 +10,7 @@ from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
-from bridge.inbox.markup import plain, rich
+from bridge.inbox.markup import as_rich, plain, rich
 from bridge.inbox.models import Conversation, Message
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
@@ -76,7 +76,7 @@ class Actions:
         )
         if result.outcome is SendOutcome.QUEUED:
             return CommandReply(rich("Sending snippet `{name}`.", name=choice))
-        said = plain(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
+        said = as_rich(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
         return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
 
     async def _message(self, session: AsyncSession, agent: AgentView, action: str, message_id: int) -> CommandReply:
@@ -101,7 +101,7 @@ class Actions:
         if action == "send_anyway":
             if not own:
                 raise Refused(rich("Only its author can send a held reply."))
-            answer = await self.service.release(session, message_id, agent, from_status="held")
+            answer = await self.service.send_held(session, message_id, agent)
             return CommandReply(plain(answer)) if answer else refusal(rich("It is no longer waiting."))
         # approve a draft
         agent.require("agent", "Approving a draft")
@@ -109,7 +109,7 @@ class Actions:
         inbox = self.service.directory.get(conv.inbox_id)
         if inbox.approval_role is not None and agent.role == inbox.approval_role:
             raise Forbidden("admin", "Approving drafts in this inbox")
-        answer = await self.service.release(session, message_id, agent, from_status="draft")
+        answer = await self.service.approve_draft(session, message_id, agent)
         if answer is None:
             return refusal(rich("It is no longer waiting."))
         return CommandReply(rich("Approved by {name}: {answer}", name=agent.name, answer=answer))

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bridge.inbox.chat import Button
 from bridge.inbox.markup import Rich, Text, as_rich
+
+__all__ = ["Button", "CommandReply", "ConversationLink", "ThreadOutcome", "refusal"]
 
 
 class ThreadOutcome(StrEnum):
@@ -22,14 +25,6 @@ class ThreadOutcome(StrEnum):
     USAGE = "usage"
     DONE = "done"
     REFUSED = "refused"
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    action: str  # e.g. "claim", "undo", "approve"
-    value: str
-    style: str | None = None  # "primary" | "danger"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from bridge.commands.registry import Where, command
 from bridge.commands.replies import Button, CommandReply, ConversationLink
 from bridge.inbox import snippets
 from bridge.inbox.errors import Refused
-from bridge.inbox.markup import Rich, plain, rich
+from bridge.inbox.markup import Rich, as_rich, rich
 from bridge.inbox.phone import format_phone, parse_phone
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.service import ReplyRequest, ReplyResult, SendOutcome
@@ -18,7 +18,7 @@ MESSAGE = Text("text", "What the customer receives", shown="your text")
 
 def reply_answer(result: ReplyResult) -> CommandReply:
     """What to tell the author of a reply; a held one gets Send anyway / Discard."""
-    text = plain(result.message) if result.message else Rich()
+    text = as_rich(result.message) if result.message else Rich()
     if result.outcome is SendOutcome.HELD and result.message_id is not None:
         held = str(result.message_id)
         buttons = (Button("Send anyway", "send_anyway", held, "primary"), Button("Discard", "discard", held, "danger"))
@@ -96,5 +96,5 @@ async def new(ctx: CommandContext, number: str, text: str) -> CommandReply:
     if result.outcome in (SendOutcome.QUEUED, SendOutcome.DRAFTED):
         verb = "Draft posted for review" if result.outcome is SendOutcome.DRAFTED else "Texting"
         return CommandReply(rich("{verb}: {title}. Follow it in the thread.", verb=verb, title=title), links=(link,))
-    said = plain(result.message) if result.message else rich("Not sent ({outcome}); see the thread.", outcome=result.outcome)
+    said = as_rich(result.message) if result.message else rich("Not sent ({outcome}); see the thread.", outcome=result.outcome)
     return CommandReply(said, links=(link,), ok=False, outcome=result.outcome)

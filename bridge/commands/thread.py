@@ -25,6 +25,7 @@ from bridge.commands.registry import (
 )
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.chat import MirroredNote
 from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.errors import Refused
@@ -102,10 +103,7 @@ class ThreadCommands:
             )
             reply = await self._answer(ctx, parsed, agent)
             if reply.text and not inline:
-                buttons = [{"label": b.label, "action": b.action, "value": b.value, "style": b.style} for b in reply.buttons]
-                await self.service.fanout.whisper(
-                    session, inbox, conv.id, tm.platform, tm.author.user_id, reply.text, buttons=buttons
-                )
+                await self.service.fanout.whisper(session, inbox, conv.id, tm.platform, tm.author.user_id, reply.text, reply.buttons)
             if not reply.text:
                 return ThreadResult(reply.outcome)
             return ThreadResult(reply.outcome, reply)
@@ -153,13 +151,8 @@ class ThreadCommands:
         """
         others = {p for p in inbox.chats if p != tm.platform}
         if others:
-            await self.service.fanout.chat(
-                session,
-                inbox,
-                conv.id,
-                "mirror",
-                {"text": tm.text, "author": tm.author.label, "origin": tm.platform, "kind": kind},
-                platforms=others,
+            await self.service.fanout.post(
+                session, inbox, conv.id, MirroredNote(tm.author.label, tm.platform, tm.text, kind), platforms=others
             )
 
     async def _note(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, tm: ThreadMessage) -> None:

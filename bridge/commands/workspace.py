@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from bridge.commands.arguments import Choice, SnippetName, Teammate, Text, Word
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, as_role, command
 from bridge.commands.replies import CommandReply, ConversationLink, ThreadOutcome
-from bridge.inbox import audit, reports, snippets
+from bridge.inbox import audit, report_queries, snippets
 from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import join, rich
+from bridge.inbox.models import utcnow
 from bridge.inbox.phone import format_phone
+from bridge.inbox.report_period import PERIOD_HELP, BadPeriod, parse_period
+from bridge.inbox.report_queries import Scope
+from bridge.inbox.report_render import chat_text
 
 SNIPPET_LIST_LIMIT = 50
 SNIPPET = SnippetName("name", "The snippet's name", what="snippet name")
@@ -90,15 +95,19 @@ async def snippet_delete(ctx: CommandContext, name: str) -> CommandReply:
     return CommandReply(rich("Snippet `{name}` deleted.", name=name))
 
 
-PERIOD = Word("period", "How far back: 24h, 7d, 30d, 2w", optional=True, default="7d", pattern=r"\S{1,20}", what="period")
+PERIOD = Word("period", "How far back: 24h, 7d, 30d, 2w", optional=True, default="7d", pattern=r"\S{1,30}", what="period")
 
 
 @command("report", args=(PERIOD,), where=Where.BOTH, help="response times and volumes for a period (default 7d)")
 async def report(ctx: CommandContext, period: str) -> CommandReply:
-    span = reports.parse_period(period)
-    if span is None:
-        raise Refused(rich("`/sms report` takes a period such as 24h, 7d or 30d."))
-    return CommandReply(reports.render_text(await reports.build(ctx.session, span), period))
+    # Days and hours in UTC until inboxes have a time zone of their own.
+    zone = ZoneInfo("UTC")
+    try:
+        span = parse_period(period, zone, utcnow())
+    except BadPeriod:
+        raise Refused(rich("`/sms report` takes a period: {valid}.", valid=PERIOD_HELP)) from None
+    data = await report_queries.build(ctx.session, Scope(span.since, span.until, zone))
+    return CommandReply(chat_text(data, span.label))
 
 
 @command("away", where=Where.BOTH, help="stops routing new conversations to you (shown when someone assigns you)")

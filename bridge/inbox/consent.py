@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.db import insert_ignore
+from bridge.inbox.db import changed_rows, insert_ignore
 from bridge.inbox.models import ConsentEvent, Inbox, Suppression, utcnow
 
 ALL_INBOXES = "all"
@@ -54,10 +54,10 @@ async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: st
     START to one number after STOPALL re-subscribes to that number, not to every
     number of the business: the all-inbox opt-out becomes one per other inbox.
     """
-    everywhere = await session.execute(
-        delete(Suppression).where(Suppression.phone == phone, Suppression.scope == ALL_INBOXES)
+    everywhere = changed_rows(
+        await session.execute(delete(Suppression).where(Suppression.phone == phone, Suppression.scope == ALL_INBOXES))
     )
-    if everywhere.rowcount:
+    if everywhere:
         others = (await session.execute(select(Inbox.id).where(Inbox.id != inbox_id))).scalars().all()
         for other in others:
             await insert_ignore(
@@ -66,8 +66,10 @@ async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: st
                 {"phone": phone, "scope": inbox_scope(other), "source": "keyword", "created_at": utcnow()},
                 ["phone", "scope"],
             )
-    here = await session.execute(
-        delete(Suppression).where(Suppression.phone == phone, Suppression.scope == inbox_scope(inbox_id))
+    here = changed_rows(
+        await session.execute(
+            delete(Suppression).where(Suppression.phone == phone, Suppression.scope == inbox_scope(inbox_id))
+        )
     )
     session.add(ConsentEvent(phone=phone, inbox_id=inbox_id, action="opt_in", source=source, raw_text=raw_text))
-    return bool(everywhere.rowcount or here.rowcount)
+    return bool(everywhere or here)

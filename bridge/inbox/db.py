@@ -16,7 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -168,10 +168,9 @@ def _insert_ignore_statement(dialect: str, model: Any, conflict: tuple[str, ...]
     key = (dialect, model, conflict)
     stmt = _INSERT_IGNORE.get(key)
     if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         primary_key = next(iter(model.__table__.primary_key.columns))
         stmt = insert(model).on_conflict_do_nothing(index_elements=list(conflict)).returning(primary_key)
         _INSERT_IGNORE[key] = stmt
@@ -190,3 +189,8 @@ async def insert_ignore(
     stmt = _insert_ignore_statement(dialect, model, tuple(conflict))
     result = await session.execute(stmt, values)
     return result.scalar_one_or_none()
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (SQLAlchemy types `execute` as a plain Result)."""
+    return result.rowcount if isinstance(result, CursorResult) else 0

@@ -1,4 +1,9 @@
-"""The `sms.send` job: one stored outbound message to the provider, exactly once."""
+"""Delivery of outbound SMS: the `sms.send` job, and what the provider says became of each.
+
+`SmsDelivery` runs the job (one stored message to the provider, exactly once);
+`DeliveryTracker` records each step on the message (submitting, accepted, failed, the
+provider's status callbacks) and re-renders its status line.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,16 @@ import logging
 from datetime import timedelta
 from typing import Protocol
 
+from sqlalchemy import select, update
+
+from bridge.inbox import consent, statuses
+from bridge.inbox.db import Database
+from bridge.inbox.models import Conversation, Message, utcnow
+from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, Outbox, RetryLater
-from bridge.inbox.service import InboxService
-from bridge.inbox.types import ProviderError, SendPlan, SendResult
+from bridge.inbox.outgoing import SEND_JOB, OutgoingSms, SendJob
+from bridge.inbox.routing import InboxDirectory
+from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +35,138 @@ class SmsProvider(Protocol):
     async def find_sent(self, plan: SendPlan) -> SendResult | None: ...
 
 
+class DeliveryTracker:
+    def __init__(self, db: Database, directory: InboxDirectory, outgoing: OutgoingSms, opt_outs: OptOuts) -> None:
+        self.db = db
+        self.directory = directory
+        self.outgoing = outgoing
+        self.opt_outs = opt_outs
+
+    async def prepare_send(self, message_id: int) -> SendPlan | None:
+        """The send to make now, or None when it must not (or need not) happen.
+
+        `pending` becomes `submitting` here, in one conditional update: from then on
+        Undo can no longer win, so a reply the thread calls canceled never leaves.
+        """
+        async with self.db.sessions.begin() as session:
+            message = await session.get_one(Message, message_id)
+            if message.provider_sid or message.status not in ("pending", "submitting", "retrying"):
+                return None
+            conv = await session.get_one(Conversation, message.conversation_id)
+            inbox = self.directory.get(conv.inbox_id)
+            if message.kind != "compliance" and await consent.is_suppressed(session, message.to_number, inbox.id):
+                # A STOP arrived after this reply was queued (rule 1 holds at send time).
+                message.status = "blocked"
+                message.error_text = "The customer opted out (texted STOP) before it left"
+                message.status_at = utcnow()
+                await self.outgoing.status_changed(session, message)
+                return None
+            if message.status == "pending":
+                claimed = await session.scalar(
+                    update(Message)
+                    .where(Message.id == message.id, Message.status == "pending")
+                    .values(status="submitting")
+                    .returning(Message.id)
+                    .execution_options(synchronize_session=False)
+                )
+                if claimed is None:
+                    return None  # undone a moment ago
+            return SendPlan(
+                message_id=message.id,
+                from_number=inbox.number,
+                messaging_service_sid=inbox.messaging_service_sid,
+                to=message.to_number,
+                body=message.body,
+                media_urls=[m["url"] for m in message.media or []],
+                created_at_epoch=message.created_at.timestamp(),
+            )
+
+    async def mark_retrying(self, message_id: int, attempt: int, why: str) -> None:
+        """The provider refused this attempt for now; the outbox tries again (the status
+        line says so: "Retrying (Twilio 500), attempt 3")."""
+        async with self.db.sessions.begin() as session:
+            message = await session.get_one(Message, message_id)
+            if message.provider_sid or message.status not in ("submitting", "retrying"):
+                return
+            message.status = "retrying"
+            message.send_attempts = attempt
+            message.error_text = why
+            message.status_at = utcnow()
+            await self.outgoing.status_changed(session, message)
+
+    async def mark_accepted(self, message_id: int, result: SendResult) -> None:
+        async with self.db.sessions.begin() as session:
+            message = await session.get_one(Message, message_id)
+            message.provider_sid = result.sid
+            if result.segments:
+                message.segments = result.segments
+            if message.status == "retrying":
+                message.error_text = None  # the refusal is over
+            if statuses.moves_forward(message.status, result.status):
+                message.status = result.status
+                message.status_at = utcnow()
+            await self.outgoing.status_changed(session, message)
+
+    async def mark_failed(self, message_id: int, code: str | None, reason: str, *, opted_out: bool = False) -> None:
+        async with self.db.sessions.begin() as session:
+            message = await session.get_one(Message, message_id)
+            if message.provider_sid is not None or message.status in statuses.FINAL:
+                return  # it left after all (a callback adopted its sid) or was settled meanwhile
+            message.status = "failed"
+            message.error_code = code
+            message.error_text = reason
+            message.status_at = utcnow()
+            if opted_out:
+                await self.opt_outs.reported_by_provider(session, message)
+            await self.outgoing.status_changed(session, message)
+
+    async def record_status(self, update_: StatusUpdate) -> bool:
+        """Apply a provider status callback; False when no message matches."""
+        async with self.db.sessions.begin() as session:
+            message: Message | None = None
+            if update_.message_id is not None:
+                message = await session.get(Message, update_.message_id)
+                if message is not None and message.provider_sid not in (None, update_.sid):
+                    message = None  # the id hint belongs to another send: trust the sid
+            if message is None:
+                message = (
+                    await session.execute(select(Message).where(Message.provider_sid == update_.sid))
+                ).scalar_one_or_none()
+            if message is None or message.direction != "out":
+                return False
+            if message.provider_sid is None:
+                # We crashed between the provider's answer and our commit: adopt its sid,
+                # so the retried job sees the message left and does not send it again.
+                message.provider_sid = update_.sid
+            if update_.segments:
+                message.segments = update_.segments
+            if not statuses.moves_forward(message.status, update_.status):
+                return True
+            message.status = update_.status
+            message.status_at = utcnow()
+            if update_.error_code or update_.error_text:
+                message.error_code = update_.error_code
+                message.error_text = update_.error_text
+            if update_.opted_out:
+                await self.opt_outs.reported_by_provider(session, message)
+            await self.outgoing.status_changed(session, message)
+            return True
+
+
 class SmsDelivery:
-    def __init__(self, service: InboxService, provider: SmsProvider) -> None:
-        self.service = service
+    """The `sms.send` job."""
+
+    def __init__(self, tracker: DeliveryTracker, provider: SmsProvider, max_age: timedelta = SMS_MAX_AGE) -> None:
+        self.tracker = tracker
         self.provider = provider
+        self.max_age = max_age
 
     def register(self, outbox: Outbox) -> None:
-        outbox.register("sms.send", self.handle, max_age=SMS_MAX_AGE, on_give_up=self.give_up)
+        outbox.register(SEND_JOB, self.handle, max_age=self.max_age, on_give_up=self.give_up)
 
     async def handle(self, job: Job) -> None:
-        message_id = int(job.payload["message_id"])
-        plan = await self.service.prepare_send(message_id)
+        message_id = SendJob.of(job).message_id
+        plan = await self.tracker.prepare_send(message_id)
         if plan is None:
             return
         try:
@@ -42,15 +175,16 @@ class SmsDelivery:
                 found = await self.provider.find_sent(plan)
                 if found is not None:
                     log.info("message %s was already accepted as %s; not sending again", message_id, found.sid)
-                    await self.service.mark_accepted(message_id, found)
+                    await self.tracker.mark_accepted(message_id, found)
                     return
             result = await self.provider.send(plan)
         except ProviderError as exc:
             if exc.retryable:
-                raise RetryLater(exc.reason, exc.retry_after) from exc
-            await self.service.mark_failed(message_id, exc.code, exc.reason, opted_out=exc.opted_out)
+                await self.tracker.mark_retrying(message_id, job.attempts, exc.summary)
+                raise RetryLater(f"{exc.summary}: {exc.reason}", exc.retry_after) from exc
+            await self.tracker.mark_failed(message_id, exc.code, exc.reason, opted_out=exc.opted_out)
             return
-        await self.service.mark_accepted(message_id, result)
+        await self.tracker.mark_accepted(message_id, result)
 
     async def give_up(self, job: Job, reason: str) -> None:
-        await self.service.mark_failed(int(job.payload["message_id"]), None, f"Not sent: the SMS provider could not be reached ({reason})")
+        await self.tracker.mark_failed(SendJob.of(job).message_id, None, f"Not sent: {reason}")

@@ -48,7 +48,14 @@ class Link:
     label: str
 
 
-Segment = Plain | Strong | Code | Mention | Link
+@dataclass(frozen=True)
+class Quote:
+    """Untrusted text shown as a block quote; put it at the start of a line."""
+
+    text: str
+
+
+Segment = Plain | Strong | Code | Mention | Link | Quote
 
 _SPANS = re.compile(r"(\*\*.+?\*\*|`[^`]*`)", re.S)
 _FORMATTER = string.Formatter()
@@ -87,13 +94,15 @@ def _plain_of(segment: Segment) -> str:
         return f"@{segment.name}"
     if isinstance(segment, Link):
         return segment.label
+    if isinstance(segment, Quote):
+        return "> " + segment.text.replace("\n", "\n> ")
     return segment.text
 
 
 def _as_text(value: Value) -> str:
     if isinstance(value, Rich):
         return value.plain()
-    if isinstance(value, (Plain, Strong, Code, Mention, Link)):
+    if isinstance(value, (Plain, Strong, Code, Mention, Link, Quote)):
         return _plain_of(value)
     return str(value)
 
@@ -108,7 +117,7 @@ def _fill(span: str, values: dict[str, Value]) -> Iterator[Segment]:
         value = values[field]
         if isinstance(value, Rich):
             yield from value.segments
-        elif isinstance(value, (Plain, Strong, Code, Mention, Link)):
+        elif isinstance(value, (Plain, Strong, Code, Mention, Link, Quote)):
             yield value
         else:
             yield Plain(_FORMATTER.format_field(_FORMATTER.convert_field(value, conversion), spec or ""))
@@ -136,9 +145,23 @@ def rich(template: str, /, **values: Value) -> Rich:
     return Rich(tuple(segments))
 
 
+def own_words(text: str) -> Rich:
+    """smsbridge's own finished sentence in the neutral markup (`**strong**`, `` `code` ``).
+
+    For text built before rich text existed (command answers): its spans are kept, every
+    character is still escaped by the renderers, so nothing in it can ping anyone.
+    """
+    return rich(text.replace("{", "{{").replace("}", "}}"))
+
+
 def plain(text: str) -> Rich:
     """Untrusted text as it is: no markup is read in it."""
     return Rich((Plain(text),))
+
+
+def quote(text: str) -> Rich:
+    """Untrusted text as a block quote (each of its lines quoted)."""
+    return Rich((Quote(text),))
 
 
 def join(parts: Iterable[Rich | str], separator: str = "\n") -> Rich:
@@ -158,6 +181,7 @@ class Renderer(Protocol):
     def code(self, text: str) -> str: ...
     def mention(self, person: Mention) -> str: ...
     def link(self, url: str, label: str) -> str: ...
+    def quote(self, text: str) -> str: ...
 
 
 def render(text: Rich | str, renderer: Renderer) -> str:
@@ -174,6 +198,8 @@ def render(text: Rich | str, renderer: Renderer) -> str:
                 out.append(renderer.mention(segment))
             case Link(url=url, label=label):
                 out.append(renderer.link(url, label))
+            case Quote(text=words):
+                out.append(renderer.quote(words))
     return "".join(out)
 
 

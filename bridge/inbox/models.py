@@ -16,8 +16,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bridge.inbox.labels import ConversationStatus, Priority
 
 
 def utcnow() -> datetime:
@@ -110,9 +113,9 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    status: Mapped[str] = mapped_column(String(20), default=ConversationStatus.NEW.value)  # a ConversationStatus
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL.value)  # a Priority
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -125,7 +128,18 @@ class Message(Base):
     """An SMS in or out. Outbound rows exist before the provider sees them."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        # Reports read the edges of a period, and an agent's texts, by time.
+        Index("ix_messages_created", "created_at"),
+        # Reports read a period's failed texts without the rest.
+        Index(
+            "ix_messages_failed",
+            "created_at",
+            sqlite_where=text("status IN ('failed', 'undelivered')"),
+            postgresql_where=text("status IN ('failed', 'undelivered')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -148,6 +162,8 @@ class Message(Base):
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Until then a reply can still be undone (UNDO_SECONDS).
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attempts at handing it to the provider so far (shown while the provider refuses it).
+    send_attempts: Mapped[int | None] = mapped_column(Integer)
 
 
 class Note(Base):
@@ -298,3 +314,58 @@ class Timer(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConversationCycle(Base):
+    """One round of a conversation: from a customer's text (or a teammate's `/sms new`)
+    until it is closed. A text to a closed or pending conversation starts the next one.
+
+    Durations are stored in whole seconds when they end, so reports aggregate integers
+    the same way on every database; the business-hours columns stay empty until an
+    inbox's opening hours are known to the recorder.
+    """
+
+    __tablename__ = "conversation_cycles"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        Index("ix_cycles_started", "started_at", "inbox_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1: the conversation's first cycle; more: reopened
+    origin: Mapped[str] = mapped_column(String(10))  # customer | team
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The customer's first text of the cycle: the first-response clock starts here.
+    customer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    responder_platform: Mapped[str | None] = mapped_column(String(20))
+    responder_id: Mapped[str | None] = mapped_column(String(100))
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    first_response_business_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_business_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReportMessageHour(Base):
+    """Messages counted per UTC hour, inbox and kind, kept by database triggers
+    (migration 0008) as messages are stored or change status: a month's report reads a
+    few thousand of these rows instead of a million messages. On PostgreSQL `shard`
+    (message id % 4) spreads concurrent writers of one hour over several rows (SQLite: 0);
+    reports sum over it."""
+
+    __tablename__ = "report_message_hours"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    error_code: Mapped[str] = mapped_column(String(20), primary_key=True)  # "" when none
+    author_platform: Mapped[str] = mapped_column(String(20), primary_key=True)  # "" when none
+    author_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # "" when none
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)

@@ -48,7 +48,7 @@ async def build(session: AsyncSession, period: timedelta) -> Report:
             )
         )
     ).all()
-    waits = [(answered - opened).total_seconds() for opened, answered in firsts if answered >= opened]
+    waits = [(answered - opened).total_seconds() for opened, answered in firsts if answered is not None and answered >= opened]
     open_by_status = dict(
         (
             await session.execute(
@@ -100,6 +100,7 @@ def _duration(value: timedelta | None) -> str:
 
 def render_text(report: Report, label: str) -> Rich:
     rate = f"{report.delivered * 100 // report.replies}%" if report.replies else "—"
+    open_now = ", ".join(f"{k} {v}" for k, v in sorted(report.open_by_status.items())) or "none"
     lines = [
         rich("**Report, last {label}**", label=label),
         rich(
@@ -108,10 +109,11 @@ def render_text(report: Report, label: str) -> Rich:
         ),
         rich("• Median first response: {median}", median=_duration(report.median_first_response)),
         rich("• Delivered: {delivered} ({rate}) · failed: {failed}", delivered=report.delivered, rate=rate, failed=report.failed),
-        rich("• Open now: {open}", open=", ".join(f"{k} {v}" for k, v in sorted(report.open_by_status.items())) or "none"),
+        rich("• Open now: {open_now}", open_now=open_now),
     ]
     if report.replies_by_agent:
-        lines.append(rich("• Replies by agent: {who}", who=", ".join(f"{name} {n}" for name, n in report.replies_by_agent[:10])))
+        by_agent = ", ".join(f"{name} {n}" for name, n in report.replies_by_agent[:10])
+        lines.append(rich("• Replies by agent: {by_agent}", by_agent=by_agent))
     if report.away:
-        lines.append(rich("• Away now: {who}", who=", ".join(report.away)))
+        lines.append(rich("• Away now: {away}", away=", ".join(report.away)))
     return join(lines)

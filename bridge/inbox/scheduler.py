@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, Select, event, func, select, update
+from sqlalchemy import Select, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bridge.inbox.clock import Clock, SystemClock, require_aware
-from bridge.inbox.db import Database, insert_ignore
+from bridge.inbox.db import Database, changed_rows, insert_ignore
 from bridge.inbox.models import Timer
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ _COLUMNS = (
 )
 
 
-def _changed(result: Result[Any]) -> int:
-    """Rows an UPDATE changed."""
-    return result.rowcount if isinstance(result, CursorResult) else 0
+_changed = changed_rows
 
 
 def _info(row: Any, attempts: int | None = None) -> TimerInfo:

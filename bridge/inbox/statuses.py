@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bridge.inbox.chat import Button
+from bridge.inbox.markup import Rich, rich
+
 if TYPE_CHECKING:
     from datetime import datetime
 
     from bridge.inbox.views import MessageView
 
 # draft/held: waiting for a teammate's decision (approval, "Send anyway").
-# pending: in our outbox (maybe in its undo window); submitting: handed to the provider.
+# pending: in our outbox (maybe in its undo window); submitting: handed to the provider;
+# retrying: the provider refused it for now and the outbox tries again.
 # blocked/canceled: never left smsbridge (opted out, undone).
 _RANK = {
     "draft": -1,
     "held": -1,
     "pending": 0,
     "submitting": 0,
+    "retrying": 0,
     "accepted": 1,
     "queued": 1,
     "scheduled": 1,
@@ -41,6 +46,7 @@ LABELS = {
     "held": "Held",
     "pending": "Queued",
     "submitting": "Queued",
+    "retrying": "Retrying",
     "accepted": "Queued",
     "queued": "Queued",
     "scheduled": "Scheduled",
@@ -53,7 +59,22 @@ LABELS = {
     "blocked": "Not sent",
     "canceled": "Canceled",
 }
-
+# The icon in front of a reply's status line, the same on every chat.
+ICONS = {
+    "pending": "⏳",
+    "submitting": "⏳",
+    "retrying": "🔁",
+    "accepted": "⏳",
+    "queued": "⏳",
+    "sending": "📤",
+    "sent": "📤",
+    "delivered": "✅",
+    "read": "👀",
+    "undelivered": "❌",
+    "failed": "❌",
+    "blocked": "🚫",
+    "canceled": "↩️",
+}
 
 
 def moves_forward(current: str, new: str) -> bool:
@@ -67,12 +88,20 @@ def label(status: str) -> str:
     return LABELS.get(status, status.capitalize())
 
 
+def icon(status: str) -> str:
+    return ICONS.get(status, "•")
+
+
 def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str, str]:
     """(state, cost) of a reply in plain words, for every chat's status line:
-    ("Sending in 4 s", "") · ("Not delivered: <reason>", "") · ("Queued", " · 2 segments (Unicode)")."""
+    ("Sending in 4 s", "") · ("Retrying (Twilio 500), attempt 3", "") · ("Not delivered: <reason>", "")
+    · ("Queued", " · 2 segments (Unicode)")."""
     state = label(view.status)
     if view.status == "pending" and view.send_after is not None and now is not None and view.send_after > now:
         state = f"Sending in {max(1, round((view.send_after - now).total_seconds()))} s"
+    if view.status == "retrying":
+        why = f" ({view.error_text})" if view.error_text else ""
+        state = f"{state}{why}, attempt {view.send_attempts or 1}"
     if view.status in ("failed", "undelivered", "blocked", "canceled") and view.error_text:
         state = f"{state}: {view.error_text}"
     cost = ""
@@ -83,28 +112,28 @@ def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str,
     return state, cost
 
 
-def status_buttons(view: MessageView, now: datetime) -> list[dict[str, str]] | None:
+def status_buttons(view: MessageView, now: datetime) -> tuple[Button, ...]:
     """Undo, while a reply waits in its undo window."""
     if view.status == "pending" and view.send_after is not None and view.send_after > now:
-        return [{"label": "Undo", "action": "undo", "value": str(view.id), "style": "danger"}]
-    return None
+        return (Button("Undo", "undo", str(view.id), "danger"),)
+    return ()
 
 
-def draft_heading(view: MessageView, author: str, bold: str) -> str:
-    """`bold` is the chat's bold marker ("*" in Slack, "**" in Discord)."""
+def draft_heading(view: MessageView) -> Rich:
+    author = view.author_name or "a teammate"
     if view.status == "draft":
-        return f"📝 {bold}Draft by {author}{bold} — waiting for approval"
+        return rich("📝 **Draft by {author}** — waiting for approval", author=author)
     if view.status == "canceled":
-        return f"🗑️ Draft by {author} discarded"
-    return f"✅ Draft by {author} approved — {label(view.status)}"
+        return rich("🗑️ Draft by {author} discarded", author=author)
+    return rich("✅ Draft by {author} approved — {state}", author=author, state=label(view.status))
 
 
-def draft_buttons(view: MessageView) -> list[dict[str, str]] | None:
+def draft_buttons(view: MessageView) -> tuple[Button, ...]:
     if view.status != "draft":
-        return None
+        return ()
     value = str(view.id)
-    return [
-        {"label": "Approve & send", "action": "approve", "value": value, "style": "primary"},
-        {"label": "Edit", "action": "edit", "value": value},
-        {"label": "Discard", "action": "discard", "value": value, "style": "danger"},
-    ]
+    return (
+        Button("Approve & send", "approve", value, "primary"),
+        Button("Edit", "edit", value),
+        Button("Discard", "discard", value, "danger"),
+    )

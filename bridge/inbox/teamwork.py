@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit
+from bridge.inbox import audit, cycles
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
+from bridge.inbox.db import changed_rows
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
-from bridge.inbox.markup import Rich, rich
+from bridge.inbox.markup import Mention, Rich, rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.routing import InboxRoute
 
@@ -28,9 +29,9 @@ def _actor(agent: AgentView) -> str:
     return actor_of(agent.platform, agent.user_id)
 
 
-def mention(agent: AgentView) -> dict[str, str]:
-    """Payload that lets each chat adapter render a notifying mention."""
-    return {"platform": agent.platform, "user_id": agent.user_id, "name": agent.name}
+def mention(agent: AgentView) -> Mention:
+    """A notifying mention on the agent's own chat, their name on the others."""
+    return Mention(agent.platform, agent.user_id, agent.name)
 
 
 @dataclass(frozen=True)
@@ -51,21 +52,23 @@ class Teamwork:
         session, inbox, conv, agent = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
         agent.require("agent", "Claiming")
         # One conditional UPDATE: when two teammates claim at once, exactly one row wins.
-        won = await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conv.id, Conversation.assignee_id.is_(None))
-            .values(assignee_id=agent.id, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+        won = changed_rows(
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conv.id, Conversation.assignee_id.is_(None))
+                .values(assignee_id=agent.id, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
         )
         await session.refresh(conv)
-        if not won.rowcount:
+        if not won:
             if conv.assignee_id == agent.id:
                 return rich("You already have this conversation.")
             holder = await session.get_one(Agent, conv.assignee_id)
             raise Refused(rich("{holder} already claimed this conversation. `!assign @you` takes it over.", holder=holder.name))
         audit.record(session, _actor(agent), "claimed", conv.id, before=None, after=agent.name)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"🙋 {agent.name} claimed this conversation.")
+        await self.fanout.notice(session, inbox, conv.id, rich("🙋 {name} claimed this conversation.", name=agent.name))
         return rich("It's yours.")
 
     async def assign(self, ctx: TeamContext, target: AgentView) -> Rich:
@@ -81,10 +84,10 @@ class Teamwork:
         conv.assignee_id = target.id
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "assigned", conv.id, before=before, after=target.name)
-        was = f" (was {before})" if before else ""
+        was = rich(" (was {before})", before=before) if before else ""
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(
-            session, inbox, conv.id, f"👉 Assigned to {{mention}} by {actor.name}{was}.", mention=mention(target)
+            session, inbox, conv.id, rich("👉 Assigned to {target} by {name}{was}.", target=mention(target), name=actor.name, was=was)
         )
         answer = rich("Assigned to {name}.", name=target.name)
         return answer + rich(" Note: {name} is away.", name=target.name) if target.away else answer
@@ -99,7 +102,7 @@ class Teamwork:
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "unassigned", conv.id, before=before, after=None)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"↩️ {actor.name} unassigned {before}.")
+        await self.fanout.notice(session, inbox, conv.id, rich("↩️ {name} unassigned {before}.", name=actor.name, before=before))
         return rich("Unassigned.")
 
     async def set_status(self, ctx: TeamContext, new: ConversationStatus) -> Rich:
@@ -112,9 +115,12 @@ class Teamwork:
         conv.status = status
         conv.updated_at = utcnow()
         conv.resolved_at = utcnow() if status == "closed" else None
+        await cycles.status_changed(session, conv.id, status, conv.updated_at)
         audit.record(session, _actor(actor), "status_changed", conv.id, before=before, after=status)
         await self.fanout.card(session, inbox, conv.id)
-        await self.fanout.notice(session, inbox, conv.id, f"Status: *{status.capitalize()}* (was {before}) — by {actor.name}.")
+        await self.fanout.notice(
+            session, inbox, conv.id, rich("Status: **{status}** (was {before}) — by {name}.", status=new.label, before=before, name=actor.name)
+        )
         return rich("Status set to {status}.", status=status)
 
     async def set_priority(self, ctx: TeamContext, level: Priority) -> Rich:

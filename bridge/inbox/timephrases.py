@@ -96,7 +96,7 @@ def _is_offset(words: list[str]) -> bool:
 def _dateparse(words: list[str], now: datetime, zone: ZoneInfo) -> datetime | None:
     """Read in wall-clock terms and attach the zone ourselves: dateparser applies the
     offset of *now* to the result, an hour off when a DST change lies in between."""
-    import dateparser  # type: ignore[import-untyped]  # loaded late: its language data is slow
+    import dateparser  # loaded late: its language data is slow
 
     offset = _is_offset(words)
     time_only = not offset and not _names_a_day(words)

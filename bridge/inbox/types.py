@@ -37,16 +37,21 @@ class InboundSms:
 
     @classmethod
     def from_payload(cls, data: dict[str, object]) -> InboundSms:
-        media = [Media(str(url), str(kind)) for url, kind in data.get("media") or []]  # type: ignore[union-attr]
+        media = data.get("media")
+        pairs = media if isinstance(media, list) else []
         return cls(
             sid=str(data["sid"]),
             sender=str(data["sender"]),
             to=str(data["to"]),
             body=str(data["body"]),
-            messaging_service_sid=data.get("messaging_service_sid"),  # type: ignore[arg-type]
-            media=media,
-            provider_opt_out_type=data.get("provider_opt_out_type"),  # type: ignore[arg-type]
+            messaging_service_sid=_optional_str(data.get("messaging_service_sid")),
+            media=[Media(str(url), str(kind)) for url, kind in pairs],
+            provider_opt_out_type=_optional_str(data.get("provider_opt_out_type")),
         )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,19 @@ class ProviderError(Exception):
     """A provider refused or failed a request, in neutral terms."""
 
     def __init__(
-        self, reason: str, *, code: str | None = None, retryable: bool, opted_out: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        code: str | None = None,
+        retryable: bool,
+        opted_out: bool = False,
+        retry_after: float | None = None,
+        summary: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
+        # A few words naming the provider's answer for a status line: "Twilio 500".
+        self.summary = summary or reason
         self.code = code
         self.retryable = retryable
         self.opted_out = opted_out

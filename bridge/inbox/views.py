@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.consent import is_suppressed
+from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
@@ -23,9 +24,9 @@ class ConversationView:
     phone: str
     phone_display: str
     phone_valid: bool
-    status: str
+    status: ConversationStatus
     assignee: str | None
-    priority: int
+    priority: Priority
     tags: list[str]
     properties: dict[str, str]
     notes: str | None
@@ -57,6 +58,7 @@ class MessageView:
     author_platform: str | None
     created_at: datetime
     send_after: datetime | None = None
+    send_attempts: int | None = None
 
 
 async def conversation_view(session: AsyncSession, conversation_id: int, inbox: InboxRoute) -> ConversationView:
@@ -76,9 +78,9 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         phone=contact.phone,
         phone_display=format_phone(contact.phone),
         phone_valid=contact.phone_valid,
-        status=conv.status,
+        status=ConversationStatus(conv.status),
         assignee=agent.name if agent else None,
-        priority=conv.priority,
+        priority=Priority.of(conv.priority),
         tags=list(contact.tags or []),
         properties=dict(contact.properties or {}),
         notes=contact.notes,
@@ -108,4 +110,5 @@ async def message_view(session: AsyncSession, message_id: int) -> MessageView:
         author_platform=m.author_platform,
         created_at=m.created_at,
         send_after=m.send_after,
+        send_attempts=m.send_attempts,
     )

@@ -235,6 +235,7 @@ class FakeMessage:
     webhook_id: int | None = None
     application_id: int | None = None
     interaction_metadata: Json | None = None
+    allowed_mentions: Json | None = None  # as sent; None: Discord's default (everything in the content pings)
     deleted: bool = False
 
 
@@ -578,6 +579,22 @@ class FakeDiscord(LoopbackServer):
     def message(self, message_id: int) -> Json | None:
         msg = self._message_index.get(message_id)
         return None if msg is None or msg.deleted else self._render_message(msg)
+
+    def pinged(self, message_id: int) -> Json:
+        """Who a message notified, as Discord decides it: mentions in the content that its
+        `allowed_mentions` permit ({"everyone": bool, "users": [ids], "roles": [ids]})."""
+        msg = self._message_index[message_id]
+        allowed = msg.allowed_mentions
+        parse = set(allowed.get("parse") or []) if allowed is not None else {"users", "roles", "everyone"}
+        listed_users = {int(u) for u in (allowed or {}).get("users") or []}
+        listed_roles = {int(r) for r in (allowed or {}).get("roles") or []}
+        users = {int(u) for u in re.findall(r"<@!?(\d+)>", msg.content)}
+        roles = {int(r) for r in re.findall(r"<@&(\d+)>", msg.content)}
+        return {
+            "everyone": "everyone" in parse and re.search(r"@(everyone|here)\b", msg.content) is not None,
+            "users": sorted(u for u in users if "users" in parse or u in listed_users),
+            "roles": sorted(r for r in roles if "roles" in parse or r in listed_roles),
+        }
 
     def forum_tags(self, forum_id: int) -> list[Json]:
         """The forum's tags: [{"id": int, "name", "moderated", "emoji_id", "emoji_name"}]."""
@@ -1846,6 +1863,8 @@ class FakeDiscord(LoopbackServer):
         if creating and not (content or embeds or attachments or components or body.get("sticker_ids")):
             raise DiscordApiError(400, 50006, "Cannot send an empty message")
         msg.content, msg.embeds, msg.components, msg.attachments = content, embeds, components or [], attachments
+        if "allowed_mentions" in body:
+            msg.allowed_mentions = body["allowed_mentions"]
         if "flags" in body and body["flags"] is not None:
             # Only ephemeral/suppress-embeds/suppress-notifications can be set by a bot.
             msg.flags = (msg.flags & ~(FLAG_EPHEMERAL | 4 | 4096)) | (int(body["flags"]) & (FLAG_EPHEMERAL | 4 | 4096))

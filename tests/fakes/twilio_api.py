@@ -100,6 +100,7 @@ class FakeTwilio(LoopbackServer):
         self.numbers: list[dict[str, Any]] = []
         self.outage: bool = False
         self._fail_next: list[tuple[int, int | None]] = []
+        self._refusing: tuple[int, int | None] | None = None
         self._lose_answers = 0
         self._resources: dict[str, dict[str, Any]] = {}  # sid -> message resource
         self._media: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
@@ -132,6 +133,10 @@ class FakeTwilio(LoopbackServer):
     def fail_next(self, count: int = 1, status: int = 500, code: int | None = None) -> None:
         """The next ``count`` message sends (POST Messages.json) fail with ``status``."""
         self._fail_next.extend([(status, code)] * count)
+
+    def refuse_sends(self, status: int | None = 500, code: int | None = None) -> None:
+        """Every message send fails with ``status`` until ``refuse_sends(None)``."""
+        self._refusing = None if status is None else (status, code)
 
     def lose_answer_next(self, count: int = 1) -> None:
         """The next ``count`` sends are accepted and stored, but answered with a 502:
@@ -296,8 +301,9 @@ class FakeTwilio(LoopbackServer):
         media_urls = [v for v in form.getall("MediaUrl", []) if isinstance(v, str)]
         fields["MediaUrl"] = media_urls
 
-        if self._fail_next:
-            status, code = self._fail_next.pop(0)
+        failure = self._fail_next.pop(0) if self._fail_next else self._refusing
+        if failure is not None:
+            status, code = failure
             default_code, message = _STATUS_CODES.get(status, (20000 + status, "Error"))
             return _error(status, code or default_code, message)
 

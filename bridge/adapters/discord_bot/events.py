@@ -193,9 +193,7 @@ class DiscordHandlers:
                 lines.append(to_markdown(rich("• {link} — {detail}", link=Link(url, link.title), detail=link.detail)))
             else:
                 lines.append(to_markdown(rich("• {title} — {detail} (no post yet)", title=link.title, detail=link.detail)))
-        view = render.buttons_view(
-            [{"label": b.label, "action": b.action, "value": b.value, "style": b.style or ""} for b in reply.buttons]
-        )
+        view = render.buttons_view(reply.buttons)
         kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": render.NO_MENTIONS}
         if view is not None:
             kwargs["view"] = view

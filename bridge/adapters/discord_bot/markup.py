@@ -32,6 +32,9 @@ class _Markdown:
             return f"<@{person.user_id}>"
         return "@" + inert(person.name)
 
+    def quote(self, text: str) -> str:
+        return "> " + inert(text).replace("\n", "\n> ")
+
     def link(self, url: str, label: str) -> str:
         return f"[{inert(label)}](<{url.replace('>', '%3E')}>)"
 

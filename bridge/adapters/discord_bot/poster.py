@@ -29,15 +29,24 @@ import aiohttp
 import discord
 
 from bridge.adapters.discord_bot import render
-from bridge.adapters.discord_bot.markup import to_markdown
-from bridge.inbox import rich_payload
-from bridge.inbox.chatstate import ChatState
-from bridge.inbox.fanout import register_chat_jobs
-from bridge.inbox.models import utcnow
-from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
+from bridge.adapters.discord_bot.markup import mentioned_users, to_markdown
 from bridge.inbox import statuses
 from bridge.inbox.attachments import fetch_or_explain
+from bridge.inbox.chat import (
+    CardRefresh,
+    ChatTarget,
+    CustomerMedia,
+    CustomerText,
+    DraftReview,
+    MirroredNote,
+    Notice,
+    ReplyStatus,
+)
+from bridge.inbox.chatstate import ChatState
+from bridge.inbox.models import utcnow
+from bridge.inbox.outbox import GiveUp, Job, RetryLater
 from bridge.inbox.types import MediaFetcher
+from bridge.inbox.views import ConversationView
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +84,7 @@ class DiscordRest:
                     except discord.LoginFailure as exc:
                         log.error("Discord refused DISCORD_TOKEN (401): check the bot token")
                         raise RetryLater("Discord token refused", delay=60) from exc
-                    except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                         raise RetryLater(f"Discord unreachable: {type(exc).__name__}") from exc
                     self._logged_in = True
         return self.client
@@ -115,28 +124,20 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
         if 400 <= exc.status < 500 and exc.status != 429:
             raise GiveUp(f"Discord refused the request: {exc.status} {exc.code} {exc.text}") from exc
         raise RetryLater(f"Discord answered {exc.status}") from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise RetryLater(f"Discord unreachable: {type(exc).__name__}") from exc
 
 
 class DiscordPoster:
+    """The Discord side of the chat contract (`bridge.inbox.chat.ChatPoster`)."""
+
+    platform = PLATFORM
+
     def __init__(self, rest: DiscordRest, state: ChatState, media: MediaFetcher | None = None) -> None:
         self.rest = rest
         self.state = state
-        self.media = media
+        self.media_fetcher = media
         self._forums: dict[int, tuple[float, discord.ForumChannel, dict[str, discord.ForumTag]]] = {}
-
-    def register(self, outbox: Outbox) -> None:
-        handlers = {
-            "card": self.card,
-            "message": self.message,
-            "media": self.media_item,
-            "status": self.status,
-            "notice": self.notice,
-            "draft": self.draft,
-            "mirror": self.mirror,
-        }
-        register_chat_jobs(outbox, PLATFORM, handlers)
 
     # -- the forum and its tags ------------------------------------------------
 
@@ -206,7 +207,7 @@ class DiscordPoster:
         # A concurrent job may have saved another post first: the saved one wins.
         return int(await self.state.thread(conversation_id, PLATFORM, str(forum_id)) or found)
 
-    async def _find_post(self, forum: discord.ForumChannel, conversation_id: int, view: Any) -> int | None:
+    async def _find_post(self, forum: discord.ForumChannel, conversation_id: int, view: ConversationView) -> int | None:
         """An earlier attempt's post for this conversation (its card's footer names it)."""
         client = await self.rest.ensure()
         try:
@@ -317,12 +318,8 @@ class DiscordPoster:
 
     # -- job handlers ----------------------------------------------------------
 
-    @staticmethod
-    def _where(job: Job) -> tuple[int, int]:
-        return int(job.payload["conversation_id"]), int(job.payload["channel"])
-
-    async def card(self, job: Job) -> None:
-        conversation_id, forum_id = self._where(job)
+    async def card(self, job: Job, to: ChatTarget, post: CardRefresh) -> None:
+        conversation_id, forum_id = to.conversation_id, int(to.channel)
         existing = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
         if existing is None:
             await self._thread(job, conversation_id, forum_id)  # a new card is already current
@@ -336,7 +333,7 @@ class DiscordPoster:
             return
         await self._apply_tags(forum_id, thread_id, view)
 
-    async def _apply_tags(self, forum_id: int, thread_id: int, view: Any) -> None:
+    async def _apply_tags(self, forum_id: int, thread_id: int, view: ConversationView) -> None:
         """The post's status tag (other tags a teammate applied are kept) and its title."""
         client = await self.rest.ensure()
         _, tags = await self.forum(forum_id)
@@ -366,77 +363,69 @@ class DiscordPoster:
             self._forums.pop(forum_id, None)
             raise RetryLater(str(exc)) from exc
 
-    async def message(self, job: Job) -> None:
-        conversation_id, forum_id = self._where(job)
-        message_id = int(job.payload["message_id"])
-        view = await self.state.message(message_id)
-        conv = await self.state.conversation(conversation_id)
-        first = await self._send(job, conversation_id, forum_id, render.customer_chunks(view, conv.title))
-        await self.state.save_posted(PLATFORM, str(forum_id), "message", message_id, str(first), done=job)
+    async def message(self, job: Job, to: ChatTarget, post: CustomerText) -> None:
+        view = await self.state.message(post.message_id)
+        conv = await self.state.conversation(to.conversation_id)
+        first = await self._send(job, to.conversation_id, int(to.channel), render.customer_chunks(view, conv.title))
+        await self.state.save_posted(PLATFORM, to.channel, "message", post.message_id, str(first), done=job)
 
-    async def media_item(self, job: Job) -> None:
-        conversation_id, forum_id = self._where(job)
-        message_id, index = int(job.payload["message_id"]), int(job.payload["index"])
-        view = await self.state.message(message_id)
-        fetched = await fetch_or_explain(self.media, view.media[index])
+    async def media(self, job: Job, to: ChatTarget, post: CustomerMedia) -> None:
+        conversation_id, forum_id = to.conversation_id, int(to.channel)
+        view = await self.state.message(post.message_id)
+        fetched = await fetch_or_explain(self.media_fetcher, view.media[post.index])
         if isinstance(fetched, str):
             await self._send(job, conversation_id, forum_id, [render.truncate(fetched, render.MAX_CONTENT)])
             return
         await self._send(job, conversation_id, forum_id, [f"📎 {render.esc(fetched.filename)}"], file=(fetched.data, fetched.filename))
 
-    async def status(self, job: Job) -> None:
-        conversation_id, forum_id = self._where(job)
-        message_id = int(job.payload["message_id"])
-        view = await self.state.message(message_id)
+    async def status(self, job: Job, to: ChatTarget, post: ReplyStatus) -> None:
+        conversation_id, forum_id = to.conversation_id, int(to.channel)
+        view = await self.state.message(post.message_id)
         conv = await self.state.conversation(conversation_id)
         now = utcnow()
         text = render.status_text(view, conv.title, now)
         buttons = render.buttons_view(statuses.status_buttons(view, now))
-        posted = await self.state.posted(PLATFORM, str(forum_id), "status", message_id)
-        thread = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
+        posted = await self.state.posted(PLATFORM, to.channel, "status", post.message_id)
+        thread = await self.state.thread(conversation_id, PLATFORM, to.channel)
         if posted and thread:
             await self._edit(int(thread), int(posted), content=text, view=buttons, allowed_mentions=render.NO_MENTIONS)
             return
-        reply_to = job.payload.get("reply_to") or {}
-        reference = reply_to if reply_to.get("platform") == PLATFORM and str(reply_to.get("id", "")).isdigit() else None
+        reply_to = post.reply_to
+        reference = {"id": reply_to.id} if reply_to and reply_to.platform == PLATFORM and reply_to.id.isdigit() else None
         first = await self._send(job, conversation_id, forum_id, [text], view=buttons, reference=reference)
-        await self.state.save_posted(PLATFORM, str(forum_id), "status", message_id, str(first), done=job)
+        await self.state.save_posted(PLATFORM, to.channel, "status", post.message_id, str(first), done=job)
 
-    async def draft(self, job: Job) -> None:
-        conversation_id, forum_id = self._where(job)
-        message_id = int(job.payload["message_id"])
-        view = await self.state.message(message_id)
+    async def draft(self, job: Job, to: ChatTarget, post: DraftReview) -> None:
+        conversation_id, forum_id = to.conversation_id, int(to.channel)
+        view = await self.state.message(post.message_id)
         text = render.draft_text(view)
         buttons = render.buttons_view(statuses.draft_buttons(view))
-        posted = await self.state.posted(PLATFORM, str(forum_id), "draft", message_id)
-        thread = await self.state.thread(conversation_id, PLATFORM, str(forum_id))
+        posted = await self.state.posted(PLATFORM, to.channel, "draft", post.message_id)
+        thread = await self.state.thread(conversation_id, PLATFORM, to.channel)
         if posted and thread:
             await self._edit(int(thread), int(posted), content=text, view=buttons, allowed_mentions=render.NO_MENTIONS)
             return
         first = await self._send(job, conversation_id, forum_id, [text], view=buttons)
-        await self.state.save_posted(PLATFORM, str(forum_id), "draft", message_id, str(first), done=job)
+        await self.state.save_posted(PLATFORM, to.channel, "draft", post.message_id, str(first), done=job)
 
-    async def notice(self, job: Job) -> None:
-        conversation_id, forum_id = self._where(job)
-        if job.payload.get("rich"):  # a command's answer: neutral rich text, escaped here
-            text, allowed = to_markdown(rich_payload.decode(job.payload["rich"])), render.NO_MENTIONS
-        else:
-            text, allowed = render_mention(str(job.payload["text"]), job.payload.get("mention"))
-        buttons = render.buttons_view(job.payload.get("buttons") or None)
-        user = job.payload.get("user")
-        if user:
+    async def notice(self, job: Job, to: ChatTarget, post: Notice) -> None:
+        text = to_markdown(post.text)
+        users = mentioned_users(post.text)
+        if post.for_user and post.for_user.isdigit():
             # Discord has no ephemeral message outside an interaction: a message that
             # starts by mentioning the one teammate it is for (and pings only them).
-            text = f"<@{int(user)}> {text}"
-            allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(int(user))])
+            text = f"<@{int(post.for_user)}> {text}"
+            users = [discord.Object(int(post.for_user))]
+        allowed = discord.AllowedMentions(everyone=False, roles=False, users=users) if users else render.NO_MENTIONS
         chunks = render.split_text(text, render.MAX_CONTENT)
-        await self._send(job, conversation_id, forum_id, chunks, view=buttons, allowed=allowed)
+        await self._send(
+            job, to.conversation_id, int(to.channel), chunks, view=render.buttons_view(post.buttons), allowed=allowed
+        )
 
-    async def mirror(self, job: Job) -> None:
+    async def mirror(self, job: Job, to: ChatTarget, post: MirroredNote) -> None:
         """A teammate's note from another platform, labelled with its author."""
-        conversation_id, forum_id = self._where(job)
-        chunks = render.mirror_text(str(job.payload["author"]), str(job.payload["origin"]), str(job.payload["text"]))
-        await self._send(job, conversation_id, forum_id, chunks)
+        chunks = render.mirror_text(post.author, post.origin, post.text)
+        await self._send(job, to.conversation_id, int(to.channel), chunks)
 
     async def post_url(self, conversation_id: int, forum_id: str, guild_id: int | None) -> str | None:
         thread = await self.state.thread(conversation_id, PLATFORM, forum_id)
@@ -444,13 +433,3 @@ class DiscordPoster:
             return None
         return f"https://discord.com/channels/{guild_id}/{thread}"
 
-
-def render_mention(text: str, who: dict[str, str] | None) -> tuple[str, discord.AllowedMentions]:
-    """`{mention}` pings a Discord teammate, or names another platform's user."""
-    if "{mention}" not in text:
-        return text, render.NO_MENTIONS
-    if who and who.get("platform") == PLATFORM and str(who.get("user_id", "")).isdigit():
-        uid = int(who["user_id"])
-        allowed = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(uid)])
-        return text.replace("{mention}", f"<@{uid}>"), allowed
-    return text.replace("{mention}", render.esc((who or {}).get("name", "someone"))), render.NO_MENTIONS

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import discord
 
 from bridge.adapters.discord_bot.components import STYLES, ActionButton, AssignPicker, SnippetPicker
+from bridge.adapters.discord_bot.markup import inert, to_markdown
 from bridge.inbox import statuses
+from bridge.inbox.chat import Button
+from bridge.inbox.labels import ConversationStatus
+from bridge.inbox.markup import rich
 from bridge.inbox.views import ConversationView, MessageView
 
 MAX_CONTENT = 2000  # Discord's message limit
-STATUS_TAGS = {"new": "New", "open": "Open", "pending": "Pending", "escalated": "Escalated", "closed": "Closed"}
-STATUS_BADGES = {
-    "new": "🆕 New",
-    "open": "🟢 Open",
-    "pending": "⏳ Pending",
-    "escalated": "🔺 Escalated",
-    "closed": "✅ Closed",
+# The forum tag of each status: its label.
+STATUS_TAGS = {status.value: status.label for status in ConversationStatus}
+STATUS_COLOURS = {
+    ConversationStatus.NEW: 0x5865F2,
+    ConversationStatus.OPEN: 0x57F287,
+    ConversationStatus.PENDING: 0xFEE75C,
+    ConversationStatus.ESCALATED: 0xED4245,
+    ConversationStatus.CLOSED: 0x99AAB5,
 }
-STATUS_COLOURS = {"new": 0x5865F2, "open": 0x57F287, "pending": 0xFEE75C, "escalated": 0xED4245, "closed": 0x99AAB5}
-STATE_ICONS = {
-    "pending": "⏳", "submitting": "⏳", "accepted": "⏳", "queued": "⏳", "sending": "📤", "sent": "📤",
-    "delivered": "✅", "read": "👀", "undelivered": "❌", "failed": "❌", "blocked": "🚫", "canceled": "↩️",
-}
-PRIORITY_LABELS = {-1: "Low", 0: "Normal", 1: "🔸 High", 2: "🔴 Urgent"}
 CARD_FOOTER = "smsbridge · conversation {}"
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -34,9 +34,7 @@ def discord_time(moment: datetime, style: str = "R") -> str:
     return f"<t:{int(moment.timestamp())}:{style}>"
 
 
-def esc(text: str) -> str:
-    """Customer or teammate text made inert: no markdown tricks, no mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+esc = inert  # customer or teammate text made inert: no markdown tricks, no mentions
 
 
 def post_title(view: ConversationView) -> str:
@@ -44,16 +42,18 @@ def post_title(view: ConversationView) -> str:
 
 
 def card_embed(view: ConversationView) -> discord.Embed:
-    headline = f"📱 {view.contact_name} · {view.phone_display}" if view.contact_name else f"📱 {view.phone_display}"
+    # An embed title reads markdown but pings nobody: escape the markdown only.
+    name = discord.utils.escape_markdown(view.contact_name) if view.contact_name else None
+    headline = f"📱 {name} · {view.phone_display}" if name else f"📱 {view.phone_display}"
     embed = discord.Embed(title=headline[:256], colour=STATUS_COLOURS.get(view.status, 0x99AAB5))
-    embed.add_field(name="Status", value=STATUS_BADGES.get(view.status, view.status))
+    embed.add_field(name="Status", value=view.status.badge)
     embed.add_field(name="Assignee", value=esc(view.assignee) if view.assignee else "nobody yet")
-    embed.add_field(name="Priority", value=PRIORITY_LABELS.get(view.priority, str(view.priority)))
+    embed.add_field(name="Priority", value=view.priority.badge)
     if view.last_inbound_at:
         embed.add_field(name="Customer wrote", value=discord_time(view.last_inbound_at))
     embed.add_field(name="Inbox", value=esc(view.inbox_name)[:1024])
     if view.tags:
-        embed.add_field(name="Tags", value=" ".join(f"`{t}`" for t in view.tags)[:1024])
+        embed.add_field(name="Tags", value=" ".join(to_markdown(rich("`{t}`", t=t)) for t in view.tags)[:1024])
     lines: list[str] = []
     if view.opted_out:
         lines.append("🚫 **Opted out** — replies are blocked")
@@ -92,13 +92,13 @@ def card_view(view: ConversationView, snippet_names: list[str]) -> discord.ui.Vi
     return _finished(ui)
 
 
-def buttons_view(buttons: list[dict[str, str]] | None) -> discord.ui.View | None:
+def buttons_view(buttons: Sequence[Button]) -> discord.ui.View | None:
     if not buttons:
         return None
     ui = discord.ui.View(timeout=None)
     for b in buttons[:25]:
-        style = STYLES.get(b.get("style") or "", discord.ButtonStyle.secondary)
-        ui.add_item(ActionButton(b["action"], str(b["value"]), label=b["label"], style=style))
+        style = STYLES.get(b.style or "", discord.ButtonStyle.secondary)
+        ui.add_item(ActionButton(b.action, b.value, label=b.label, style=style))
     return _finished(ui)
 
 
@@ -144,25 +144,26 @@ def split_text(text: str, limit: int) -> list[str]:
 def status_text(view: MessageView, contact: str, now: datetime | None = None) -> str:
     """A reply's delivery line; the body is always quoted (a /reply or a reply sent
     from Slack is not otherwise visible in the post)."""
-    icon = STATE_ICONS.get(view.status, "•")
     state, cost = statuses.delivery_state(view, now)
-    state = esc(state)
+    icon = statuses.icon(view.status)
     if view.kind == "compliance":
-        line = f"{icon} Automatic reply to {esc(contact)} — {state}{cost}"
+        line = rich("{icon} Automatic reply to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
     else:
-        who = f" by {esc(view.author_name)}" if view.author_name else ""
+        who = rich(" by {name}", name=view.author_name) if view.author_name else ""
         where = f" (from {view.author_platform.capitalize()})" if view.author_platform not in (None, "discord") else ""
-        line = f"{icon} SMS{who}{where} to {esc(contact)} — {state}{cost}"
-    return truncate(line + "\n" + quote(view.body), MAX_CONTENT)
+        line = rich(
+            "{icon} SMS{who}{where} to {contact} — {state}{cost}",
+            icon=icon, who=who, where=where, contact=contact, state=state, cost=cost,
+        )
+    return truncate(to_markdown(line) + "\n" + quote(view.body), MAX_CONTENT)
 
 
 def draft_text(view: MessageView) -> str:
-    heading = statuses.draft_heading(view, esc(view.author_name or "a teammate"), "**")
-    return truncate(heading + "\n" + quote(view.body), MAX_CONTENT)
+    return truncate(to_markdown(statuses.draft_heading(view)) + "\n" + quote(view.body), MAX_CONTENT)
 
 
 def mirror_text(author: str, origin: str, text: str) -> list[str]:
-    header = f"💬 **{esc(author)}** ({origin.capitalize()}):"
+    header = to_markdown(rich("💬 **{author}** ({origin}):", author=author, origin=origin.capitalize()))
     body = esc(text)
     if len(header) + 1 + len(body) <= MAX_CONTENT:
         return [f"{header} {body}"]

@@ -9,16 +9,28 @@ into a ping).
 
 from __future__ import annotations
 
+import re
+
 from bridge.adapters.slack.text import escape_for_slack
 from bridge.inbox.markup import Mention, Rich, Text, as_rich, render
 
 # Look-alikes that Slack does not read as formatting marks.
-_INERT = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+_LOOKALIKE = {"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"}
+_MARK = re.compile(r"[*_~`]")
+
+
+def _swap(match: re.Match[str]) -> str:
+    # Slack reads `*`, `_` and `~` as marks only next to a space or punctuation:
+    # inside a word (first_name, a*b) they stay as typed, so copied text is intact.
+    s, i, mark = match.string, match.start(), match.group()
+    if mark != "`" and 0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum():
+        return mark
+    return _LOOKALIKE[mark]
 
 
 def inert(text: str) -> str:
     """A value made safe for any mrkdwn position (inside bold, code or plain text)."""
-    return escape_for_slack(text).translate(_INERT)
+    return _MARK.sub(_swap, escape_for_slack(text))
 
 
 class _Mrkdwn:
@@ -36,6 +48,9 @@ class _Mrkdwn:
         if person.platform == "slack":
             return f"<@{inert(person.user_id)}>"
         return "@" + inert(person.name)
+
+    def quote(self, text: str) -> str:
+        return "> " + inert(text).replace("\n", "\n> ")
 
     def link(self, url: str, label: str) -> str:
         return f"<{escape_for_slack(url).replace('|', '%7C')}|{inert(label)}>"

@@ -25,11 +25,19 @@ from bridge.adapters.slack import render
 from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
 from bridge.adapters.slack.uploads import FileSharer
-from bridge.inbox import rich_payload
+from bridge.inbox.chat import (
+    CardRefresh,
+    ChatTarget,
+    CustomerMedia,
+    CustomerText,
+    DraftReview,
+    MirroredNote,
+    Notice,
+    ReplyStatus,
+)
 from bridge.inbox.chatstate import ChatState
-from bridge.inbox.fanout import register_chat_jobs
 from bridge.inbox.models import utcnow
-from bridge.inbox.outbox import GiveUp, Job, Outbox, RetryLater
+from bridge.inbox.outbox import GiveUp, Job, RetryLater
 from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.types import MediaFetcher
 
@@ -44,26 +52,18 @@ T = TypeVar("T")
 
 
 class SlackPoster:
+    """The Slack side of the chat contract (`bridge.inbox.chat.ChatPoster`)."""
+
+    platform = PLATFORM
+
     def __init__(
         self, client: AsyncWebClient, state: ChatState, media: MediaFetcher | None = None, pacer: ChannelPacer | None = None
     ) -> None:
         self.client = client
         self.state = state
-        self.media = media
+        self.media_fetcher = media
         self.pacer = pacer or ChannelPacer()
         self._files = FileSharer(client, state, self._call, self.pacer, PLATFORM)
-
-    def register(self, outbox: Outbox) -> None:
-        handlers = {
-            "card": self.card,
-            "message": self.message,
-            "media": self.media_item,
-            "status": self.status,
-            "notice": self.notice,
-            "draft": self.draft,
-            "mirror": self.mirror,
-        }
-        register_chat_jobs(outbox, PLATFORM, handlers)
 
     # -- calling Slack ---------------------------------------------------------
 
@@ -150,8 +150,8 @@ class SlackPoster:
         await self.state.save_thread(conversation_id, PLATFORM, channel, ts)
         return ts
 
-    async def card(self, job: Job) -> None:
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
+    async def card(self, job: Job, to: ChatTarget, post: CardRefresh) -> None:
+        conversation_id, channel = to.conversation_id, to.channel
         existing = await self.state.thread(conversation_id, PLATFORM, channel)
         if existing is None:
             await self._thread(job, conversation_id, channel)  # a new card is already current
@@ -171,82 +171,78 @@ class SlackPoster:
                 return
             raise
 
-    async def message(self, job: Job) -> None:
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
-        message_id = int(job.payload["message_id"])
-        thread_ts = await self._thread(job, conversation_id, channel)
+    async def message(self, job: Job, to: ChatTarget, post: CustomerText) -> None:
+        channel, message_id = to.channel, post.message_id
+        thread_ts = await self._thread(job, to.conversation_id, channel)
         view = await self.state.message(message_id)
-        title = await self.state.title(conversation_id)
+        title = await self.state.title(to.conversation_id)
+        text, markup = render.customer_text(view)
         ts = await self._post(
             job,
             channel,
             thread_ts,
             {"message_id": message_id, "part": "message"},
-            text=render.truncate(render.customer_text(view), 39000),
+            text=render.truncate(text, 39000),
+            mrkdwn=markup,
             username=title[:80],
             icon_emoji=render.CUSTOMER_ICON,
         )
         await self.state.save_posted(PLATFORM, channel, "message", message_id, ts, done=job)
 
-    async def media_item(self, job: Job) -> None:
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
-        message_id, index = int(job.payload["message_id"]), int(job.payload["index"])
-        thread_ts = await self._thread(job, conversation_id, channel)
+    async def media(self, job: Job, to: ChatTarget, post: CustomerMedia) -> None:
+        channel, message_id, index = to.channel, post.message_id, post.index
+        thread_ts = await self._thread(job, to.conversation_id, channel)
         view = await self.state.message(message_id)
-        fetched = await fetch_or_explain(self.media, view.media[index])
+        fetched = await fetch_or_explain(self.media_fetcher, view.media[index])
         if isinstance(fetched, str):
             await self._post(job, channel, thread_ts, {"message_id": message_id, "part": f"media{index}"}, text=fetched)
             return
         await self._files.share(job, channel, thread_ts, message_id, index, fetched)
 
-    async def status(self, job: Job) -> None:
-        message_id = int(job.payload["message_id"])
-        view = await self.state.message(message_id)
-        title = await self.state.title(int(job.payload["conversation_id"]))
+    async def status(self, job: Job, to: ChatTarget, post: ReplyStatus) -> None:
+        view = await self.state.message(post.message_id)
+        title = await self.state.title(to.conversation_id)
         now = utcnow()
-        await self._post_or_update(job, "status", render.status_text(view, title, now), render.status_blocks(view, title, now))
+        await self._post_or_update(
+            job, to, post.message_id, "status", render.status_text(view, title, now), render.status_blocks(view, title, now)
+        )
 
-    async def draft(self, job: Job) -> None:
-        view = await self.state.message(int(job.payload["message_id"]))
-        await self._post_or_update(job, "draft", render.draft_text(view), render.draft_blocks(view))
+    async def draft(self, job: Job, to: ChatTarget, post: DraftReview) -> None:
+        view = await self.state.message(post.message_id)
+        await self._post_or_update(job, to, post.message_id, "draft", render.draft_text(view), render.draft_blocks(view))
 
-    async def _post_or_update(self, job: Job, purpose: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    async def _post_or_update(
+        self, job: Job, to: ChatTarget, message_id: int, purpose: str, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
         """One message per stored message and purpose, edited in place as it changes."""
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
-        message_id = int(job.payload["message_id"])
+        channel = to.channel
         posted = await self.state.posted(PLATFORM, channel, purpose, message_id)
         if posted:
             await self._call(channel, lambda: self.client.chat_update(channel=channel, ts=posted, text=text, blocks=blocks))
             return
-        thread_ts = await self._thread(job, conversation_id, channel)
+        thread_ts = await self._thread(job, to.conversation_id, channel)
         ts = await self._post(job, channel, thread_ts, {"message_id": message_id, "part": purpose}, text=text, blocks=blocks)
         await self.state.save_posted(PLATFORM, channel, purpose, message_id, ts, done=job)
 
-    async def notice(self, job: Job) -> None:
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
-        thread_ts = await self._thread(job, conversation_id, channel)
-        if job.payload.get("rich"):  # a command's answer: neutral rich text, escaped here
-            text = to_mrkdwn(rich_payload.decode(job.payload["rich"]))
-        else:
-            text = render_mention(str(job.payload["text"]), job.payload.get("mention"))
-        blocks = render.text_blocks(text, job.payload.get("buttons") or None)
-        user = job.payload.get("user")
+    async def notice(self, job: Job, to: ChatTarget, post: Notice) -> None:
+        channel = to.channel
+        thread_ts = await self._thread(job, to.conversation_id, channel)
+        text = to_mrkdwn(post.text)
+        blocks = render.text_blocks(text, post.buttons)
+        user = post.for_user
         if user:
             await self._call(
                 channel,
-                lambda: self.client.chat_postEphemeral(
-                    channel=channel, user=str(user), thread_ts=thread_ts, text=text, blocks=blocks
-                ),
+                lambda: self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=text, blocks=blocks),
             )
             return
         await self._post(job, channel, thread_ts, {"job": job.id, "part": "notice"}, text=text, blocks=blocks)
 
-    async def mirror(self, job: Job) -> None:
+    async def mirror(self, job: Job, to: ChatTarget, post: MirroredNote) -> None:
         """A teammate's note from another platform, labelled with its author."""
-        conversation_id, channel = int(job.payload["conversation_id"]), str(job.payload["channel"])
-        thread_ts = await self._thread(job, conversation_id, channel)
-        text = render.mirror_text(str(job.payload["author"]), str(job.payload["origin"]), str(job.payload["text"]))
-        await self._post(job, channel, thread_ts, {"job": job.id, "part": "mirror"}, text=text)
+        thread_ts = await self._thread(job, to.conversation_id, to.channel)
+        text = render.mirror_text(post.author, post.origin, post.text)
+        await self._post(job, to.channel, thread_ts, {"job": job.id, "part": "mirror"}, text=text)
 
     async def permalink(self, conversation_id: int, channel: str) -> str | None:
         """A link to the conversation's thread, for search results and `/sms new`."""
@@ -259,11 +255,3 @@ class SlackPoster:
         except Exception:  # noqa: BLE001 - a link is a convenience
             return None
 
-
-def render_mention(text: str, who: dict[str, str] | None) -> str:
-    """`{mention}` becomes a notifying Slack mention, or the name for another platform's user."""
-    if "{mention}" not in text:
-        return text
-    if who and who.get("platform") == PLATFORM:
-        return text.replace("{mention}", f"<@{who['user_id']}>")
-    return text.replace("{mention}", (who or {}).get("name", "someone"))

@@ -1,44 +1,29 @@
-"""Block Kit and text for what smsbridge posts in Slack."""
+"""Block Kit and text for what smsbridge posts in Slack.
+
+Every customer- or teammate-supplied value goes through `markup.inert` / `to_mrkdwn`:
+no `<!channel>`, `<@U…>` or stray `*` in a name or a text can ping or reformat anything.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bridge.adapters.slack.markup import inert, to_mrkdwn
 from bridge.adapters.slack.text import escape_for_slack
 from bridge.inbox import statuses
+from bridge.inbox.chat import Button
+from bridge.inbox.markup import rich
 from bridge.inbox.views import ConversationView, MessageView
 
-STATUS_BADGES = {
-    "new": "🆕 New",
-    "open": "🟢 Open",
-    "pending": "⏳ Pending",
-    "escalated": "🔺 Escalated",
-    "closed": "✅ Closed",
-}
-STATE_ICONS = {
-    "pending": "⏳",
-    "accepted": "⏳",
-    "queued": "⏳",
-    "sending": "📤",
-    "sent": "📤",
-    "delivered": "✅",
-    "read": "👀",
-    "undelivered": "❌",
-    "failed": "❌",
-    "blocked": "🚫",
-    "canceled": "↩️",
-}
 MAX_SECTION = 3000  # Block Kit section text limit
 CUSTOMER_ICON = ":speech_balloon:"
+ACTION_PREFIX = "smsbridge."
 
 
 def card_text(view: ConversationView) -> str:
-    return f"{STATUS_BADGES.get(view.status, view.status)} conversation with {view.title}"
-
-
-PRIORITY_LABELS = {-1: "Low", 0: "Normal", 1: "🔸 High", 2: "🔴 Urgent"}
-ACTION_PREFIX = "smsbridge."
+    return to_mrkdwn(rich("{badge} conversation with {title}", badge=view.status.badge, title=view.title))
 
 
 def slack_time(moment: datetime, token: str = "{ago}") -> str:
@@ -48,27 +33,27 @@ def slack_time(moment: datetime, token: str = "{ago}") -> str:
 
 
 def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) -> list[dict[str, Any]]:
-    name = escape_for_slack(view.contact_name) if view.contact_name else None
-    headline = f"*{name}* · {view.phone_display}" if name else f"*{escape_for_slack(view.phone_display)}*"
+    name = inert(view.contact_name) if view.contact_name else None
+    headline = f"*{name}* · {inert(view.phone_display)}" if name else f"*{inert(view.phone_display)}*"
     facts = [
-        f"*Status:* {STATUS_BADGES.get(view.status, view.status)}",
-        f"*Assignee:* {escape_for_slack(view.assignee) if view.assignee else 'nobody yet'}",
-        f"*Priority:* {PRIORITY_LABELS.get(view.priority, view.priority)}",
-        f"*Inbox:* {escape_for_slack(view.inbox_name)}",
+        f"*Status:* {view.status.badge}",
+        f"*Assignee:* {inert(view.assignee) if view.assignee else 'nobody yet'}",
+        f"*Priority:* {view.priority.badge}",
+        f"*Inbox:* {inert(view.inbox_name)}",
     ]
     if view.last_inbound_at:
         facts.append(f"*Customer wrote:* {slack_time(view.last_inbound_at)}")
     if view.tags:
-        facts.append("*Tags:* " + " ".join(f"`{escape_for_slack(t)}`" for t in view.tags))
+        facts.append("*Tags:* " + " ".join(f"`{inert(t)}`" for t in view.tags))
     if view.opted_out:
         facts.append("🚫 *Opted out* — replies are blocked")
     if not view.phone_valid:
         facts.append("⚠️ Not a phone number — replies cannot be sent")
-    details = [f"*{escape_for_slack(k)}:* {escape_for_slack(v)}" for k, v in sorted(view.properties.items())]
+    details = [f"*{inert(k)}:* {inert(v)}" for k, v in sorted(view.properties.items())]
     if view.timezone:
-        details.append(f"*Time zone:* {escape_for_slack(view.timezone)}")
+        details.append(f"*Time zone:* {inert(view.timezone)}")
     if view.notes:
-        details.append(f"*Notes:* {escape_for_slack(view.notes)}")
+        details.append(f"*Notes:* {inert(view.notes)}")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"📱 {headline}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate("  ·  ".join(facts))}]},
@@ -76,8 +61,8 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
     if details:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate("  ·  ".join(details))}]})
     value = str(view.id)
-    elements: list[dict[str, Any]] = [
-        _button("Claim", "claim", value, "primary") if view.assignee is None else None,
+    elements: list[dict[str, Any]] = [_button("Claim", "claim", value, "primary")] if view.assignee is None else []
+    elements += [
         {
             "type": "users_select",
             "action_id": ACTION_PREFIX + "assign",
@@ -96,7 +81,7 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
                 ],
             }
         )
-    blocks.append({"type": "actions", "block_id": f"card:{value}", "elements": [e for e in elements if e]})
+    blocks.append({"type": "actions", "block_id": f"card:{value}", "elements": elements})
     return blocks
 
 
@@ -112,14 +97,11 @@ def _button(label: str, action: str, value: str, style: str | None = None) -> di
     return button
 
 
-def buttons_block(buttons: list[dict[str, str]]) -> dict[str, Any]:
-    return {
-        "type": "actions",
-        "elements": [_button(b["label"], b["action"], b["value"], b.get("style")) for b in buttons],
-    }
+def buttons_block(buttons: Sequence[Button]) -> dict[str, Any]:
+    return {"type": "actions", "elements": [_button(b.label, b.action, b.value, b.style) for b in buttons]}
 
 
-def text_blocks(text: str, buttons: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+def text_blocks(text: str, buttons: Sequence[Button] = ()) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(text)}}]
     if buttons:
         blocks.append(buttons_block(buttons))
@@ -127,12 +109,15 @@ def text_blocks(text: str, buttons: list[dict[str, str]] | None = None) -> list[
 
 
 def mirror_text(author: str, origin: str, text: str) -> str:
-    return f"💬 *{escape_for_slack(author)}* ({origin.capitalize()}): {escape_for_slack(text)}"
+    return to_mrkdwn(rich("💬 **{author}** ({origin}): {text}", author=author, origin=origin.capitalize(), text=text))
+
+
+def quote(text: str) -> str:
+    return "> " + inert(text).replace("\n", "\n> ")
 
 
 def draft_text(view: MessageView) -> str:
-    heading = statuses.draft_heading(view, escape_for_slack(view.author_name or "a teammate"), "*")
-    return f"{heading}\n> " + escape_for_slack(view.body).replace("\n", "\n> ")
+    return f"{to_mrkdwn(statuses.draft_heading(view))}\n{quote(view.body)}"
 
 
 def draft_blocks(view: MessageView) -> list[dict[str, Any]]:
@@ -163,26 +148,28 @@ def edit_modal(view: MessageView) -> dict[str, Any]:
     }
 
 
-def customer_text(view: MessageView) -> str:
+def customer_text(view: MessageView) -> tuple[str, bool]:
+    """The customer's words and whether Slack may read markup in them (never in theirs:
+    posted with `mrkdwn=False` and `& < >` escaped, they show as typed and ping nobody)."""
     if view.body:
-        return escape_for_slack(view.body)
+        return escape_for_slack(view.body), False
     count = len(view.media)
-    return f"_(sent {count} attachment{'s' if count != 1 else ''})_" if count else "_(empty message)_"
+    return (f"_(sent {count} attachment{'s' if count != 1 else ''})_" if count else "_(empty message)_"), True
 
 
 def status_text(view: MessageView, contact: str, now: datetime | None = None) -> str:
-    icon = STATE_ICONS.get(view.status, "•")
     state, cost = statuses.delivery_state(view, now)
-    state = escape_for_slack(state)
+    icon = statuses.icon(view.status)
     if view.kind == "compliance":
-        quoted = escape_for_slack(view.body)
-        return f"{icon} Automatic reply to {contact} — {state}{cost}\n> {quoted}"
-    who = f" by {escape_for_slack(view.author_name)}" if view.author_name else ""
-    line = f"{icon} SMS{who} to {contact} — {state}{cost}"
+        line = rich("{icon} Automatic reply to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
+        return f"{to_mrkdwn(line)}\n{quote(view.body)}"
+    who = rich(" by {name}", name=view.author_name) if view.author_name else ""
+    line = rich("{icon} SMS{who} to {contact} — {state}{cost}", icon=icon, who=who, contact=contact, state=state, cost=cost)
+    text = to_mrkdwn(line)
     if view.author_platform not in (None, "slack"):
         # Sent from another chat (Discord): its text is not in this thread yet.
-        line += "\n> " + escape_for_slack(view.body).replace("\n", "\n> ")
-    return line
+        text += "\n" + quote(view.body)
+    return text
 
 
 def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[str, Any]]:
@@ -192,7 +179,7 @@ def status_blocks(view: MessageView, contact: str, now: datetime) -> list[dict[s
 def command_reply_blocks(text: str, links: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
     """A command's answer; `links` are (title, detail, url) for conversations found."""
     lines = [text] + [
-        f"• {f'<{url}|{escape_for_slack(title)}>' if url else escape_for_slack(title)} — {escape_for_slack(detail)}"
+        f"• {f'<{url}|{inert(title)}>' if url else inert(title)} — {inert(detail)}"
         for title, detail, url in links
     ]
     return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate("\n".join(lines))}}]

@@ -77,15 +77,26 @@ def _provider_errors() -> Iterator[None]:
         yield
     except TwilioRestException as exc:
         raise _provider_error(exc) from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError, TwilioException, OSError) as exc:
-        raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True) from exc
+    except TwilioException as exc:
+        # A list call's error ("Unable to fetch page") carries the HTTP response.
+        status = getattr(exc.args[1] if len(exc.args) > 1 else None, "status_code", None)
+        if isinstance(status, int):
+            raise ProviderError(
+                f"The SMS provider answered {status}", retryable=status == 429 or status >= 500, summary=f"Twilio {status}"
+            ) from exc
+        raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable") from exc
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise ProviderError(
+            f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable"
+        ) from exc
 
 
 def _provider_error(exc: TwilioRestException) -> ProviderError:
     code = exc.code
     status = exc.status or 0
     reason = describe_error(code, exc.msg)
+    summary = f"Twilio {status}" if status else "Twilio"
     if code == OPT_OUT_CODE:
-        return ProviderError(reason, code=str(code), retryable=False, opted_out=True)
+        return ProviderError(reason, code=str(code), retryable=False, opted_out=True, summary=summary)
     retryable = status == 429 or status >= 500 or is_retryable(code)
-    return ProviderError(reason, code=str(code) if code else None, retryable=retryable)
+    return ProviderError(reason, code=str(code) if code else None, retryable=retryable, summary=summary)

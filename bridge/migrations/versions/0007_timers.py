@@ -1,7 +1,7 @@
 """durable timers (the scheduler)
 
 Revision ID: 0007
-Revises: 0005 (0006 once the outbox rewrite is merged)
+Revises: 0006
 Create Date: 2026-11-30
 """
 from __future__ import annotations
@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-# TEMPORARY: 0006 (the outbox rewrite) is on another branch; re-point to "0006" at merge.
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,159 @@
+"""Customers' texts, from the provider's webhook into their conversation.
+
+Three steps, each its own entry point:
+- `accept_from_webhook`: answer the webhook fast. An ordinary text is only kept (one
+  INSERT of the job that files it); a consent keyword is filed at once.
+- `file_from_job`: the `sms.inbound` job a worker runs a moment later.
+- `file_text`: store the text in its conversation, once, and queue what follows (chat
+  posts, card refresh, keyword answers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from bridge.inbox.chat import CustomerMedia, CustomerText
+from bridge.inbox.conversations import Conversations
+from bridge.inbox.db import Database
+from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.intake import Intake
+from bridge.inbox.keywords import Keyword, classify_keyword, looks_like_opt_out
+from bridge.inbox.labels import ConversationStatus
+from bridge.inbox.markup import rich
+from bridge.inbox import cycles
+from bridge.inbox.models import Message, utcnow
+from bridge.inbox.opt_outs import OptOuts
+from bridge.inbox.outbox import Job, RetryLater
+from bridge.inbox.phone import parse_phone
+from bridge.inbox.routing import InboxDirectory, UnknownInbox
+from bridge.inbox.types import InboundSms
+
+log = logging.getLogger(__name__)
+
+FILE_JOB = "sms.inbound"
+CARD_CLOCK_STEP = timedelta(seconds=60)
+_MESSAGE_BY_SID = select(Message.id).where(Message.provider_sid == bindparam("sid"))
+
+
+@dataclass(frozen=True)
+class Received:
+    message_id: int | None
+    conversation_id: int | None
+    duplicate: bool
+    keyword: Keyword | None = None
+
+
+class InboundTexts:
+    def __init__(
+        self,
+        db: Database,
+        directory: InboxDirectory,
+        intake: Intake,
+        fanout: ChatFanout,
+        conversations: Conversations,
+        opt_outs: OptOuts,
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.intake = intake
+        self.fanout = fanout
+        self.conversations = conversations
+        self.opt_outs = opt_outs
+
+    async def accept_from_webhook(self, sms: InboundSms) -> bool:
+        """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
+
+        An ordinary text costs one INSERT here (the job that files it, deduplicated
+        by MessageSid) and is filed into its conversation by a worker a moment later. A
+        consent keyword (STOP, START, HELP) is filed before the webhook is answered, so
+        an opt-out is recorded before anything else can happen (docs/compliance.md rule 2).
+        """
+        inbox = self.directory.match(sms.to, sms.messaging_service_sid)  # UnknownInbox: 404
+        phone = parse_phone(sms.sender)
+        if phone.valid and classify_keyword(sms.body) is not None:
+            return not (await self.file_text(sms)).duplicate
+        return await self.intake.submit(
+            queue=f"inbound:{inbox.id}:{phone.key}",  # one customer's texts stay in order
+            payload=sms.to_payload(),
+            dedupe_key=f"in:{sms.sid}",
+        )
+
+    async def file_from_job(self, job: Job) -> None:
+        """The `sms.inbound` job: file an accepted text into its conversation."""
+        try:
+            await self.file_text(InboundSms.from_payload(job.payload))
+        except UnknownInbox as exc:
+            # The inbox was removed from the configuration after the text arrived.
+            raise RetryLater(f"{exc}; keeping the text until the inbox is configured again") from exc
+
+    async def file_text(self, sms: InboundSms) -> Received:
+        """Store a customer's text once, whatever the number of webhook retries."""
+        inbox = self.directory.match(sms.to, sms.messaging_service_sid)
+        phone = parse_phone(sms.sender)
+        keyword = classify_keyword(sms.body) if phone.valid else None
+        try:
+            async with self.db.sessions.begin() as session:
+                existing = await session.scalar(_MESSAGE_BY_SID, {"sid": sms.sid})
+                if existing is not None:
+                    return Received(existing, None, duplicate=True)
+                # Rule 2: the opt-out is recorded before anything else happens.
+                consent_changed = await self.opt_outs.apply_keyword(session, keyword, phone.key, inbox, sms.body)
+                conv, created = await self.conversations.find_or_create(session, inbox.id, phone)
+                now = utcnow()
+                message = Message(
+                    conversation_id=conv.id,
+                    direction="in",
+                    kind="text",
+                    body=sms.body,
+                    media=[{"url": m.url, "content_type": m.content_type} for m in sms.media],
+                    provider_sid=sms.sid,
+                    status="received",
+                    from_number=phone.key,
+                    to_number=sms.to,
+                    created_at=now,
+                )
+                session.add(message)
+                await session.flush()
+                previous = conv.last_inbound_at
+                conv.last_inbound_at = now
+                conv.updated_at = now
+                reopened = conv.status in (ConversationStatus.CLOSED, ConversationStatus.PENDING)
+                if reopened:
+                    conv.status = ConversationStatus.OPEN.value  # the customer wrote again: it needs attention
+                await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=created or reopened)
+                # The text first: a new conversation's first post creates its thread and card.
+                await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
+                for index in range(len(sms.media)):
+                    await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
+                if not created and (reopened or previous is None or now - previous > CARD_CLOCK_STEP):
+                    # The card's "customer wrote … ago" is rendered live by the chat app;
+                    # refreshing it for every text of a burst would only spend rate limit.
+                    await self.fanout.card(session, inbox, conv.id)
+                if created and not phone.valid:
+                    await self.fanout.notice(
+                        session,
+                        inbox,
+                        conv.id,
+                        rich(
+                            "⚠️ The sender `{sender}` is not a phone number smsbridge can text; "
+                            "their messages are kept, but replies cannot be sent.",
+                            sender=sms.sender,
+                        ),
+                    )
+                if keyword is not None:
+                    await self.opt_outs.answer_keyword(
+                        session, keyword, consent_changed, inbox, conv, phone.key, sms.body,
+                        provider_answered=bool(sms.provider_opt_out_type),
+                    )
+                elif phone.valid and looks_like_opt_out(sms.body):
+                    await self.opt_outs.flag_request(session, inbox, conv, phone.key)
+                return Received(message.id, conv.id, duplicate=False, keyword=keyword)
+        except IntegrityError:
+            # A concurrent delivery of the same webhook won the unique MessageSid.
+            log.info("inbound %s stored concurrently; treating as duplicate", sms.sid)
+            return Received(None, None, duplicate=True)
