@@ -27,6 +27,13 @@ def _chicago(day: int, hour: int, minute: int = 0, month: int = 12, year: int = 
     return datetime(year, month, day, tzinfo=UTC) + timedelta(hours=hour + 6, minutes=minute)
 
 
+def _use_clock(h: Harness, clock: ManualClock) -> None:
+    """Commands read "now" from this clock (the seam of ChannelCommands/ThreadCommands)."""
+    assert h.bridge is not None
+    h.bridge.core.channel_commands.clock = clock
+    h.bridge.core.threads.clock = clock
+
+
 # -- settings: check and run refuse bad input with one line ---------------------------
 
 
@@ -102,8 +109,7 @@ async def hours_harness(databases: Any) -> AsyncIterator[tuple[Harness, ManualCl
     await h.start()
     assert h.bridge is not None
     clock = ManualClock(_chicago(1, 10))
-    h.bridge.channel_commands.clock = clock
-    h.bridge.threads.clock = clock
+    _use_clock(h, clock)
     yield h, clock
     await h.stop()
 
@@ -166,7 +172,7 @@ async def test_sms_hours_in_an_unbound_channel_lists_every_inbox(databases: Any)
     await h.start()
     try:
         assert h.bridge is not None
-        h.bridge.channel_commands.clock = ManualClock(_chicago(1, 10))  # 17:00 in Paris
+        _use_clock(h, ManualClock(_chicago(1, 10)))  # 17:00 in Paris
         h.slack.set_channel("C0NIGHT", "night")
         h.slack.set_channel("C0LOBBY", "lobby")
         assert (await h.sms_command("hours", channel="C0NIGHT"))["text"].splitlines() == [
@@ -196,8 +202,7 @@ async def dh(databases: Any) -> AsyncIterator[tuple[Harness, ManualClock]]:
 
     await sync_commands(h.discord.token, h.discord.guild_id)
     clock = ManualClock(_chicago(4, 16, 15))  # Friday afternoon
-    h.bridge.channel_commands.clock = clock
-    h.bridge.threads.clock = clock
+    _use_clock(h, clock)
     yield h, clock
     await h.stop()
 
