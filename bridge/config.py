@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from bridge.inbox.durations import parse_duration
+from bridge.inbox.hours import BusinessHours, load_zone, parse_holidays, parse_hours
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///smsbridge.db"
 # The roles of bridge.inbox.agents.ROLES (not imported: settings load before the core).
@@ -50,6 +54,38 @@ def e164_number(value: str | None) -> str | None:
     return prefix + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def hours_setting(value: str | None) -> str | None:
+    """Business hours as written, once they parse (`"mon-fri 09:00-17:00; sat 10:00-13:00"`)."""
+    if value is not None:
+        parse_hours(value)
+    return value
+
+
+def timezone_setting(value: str | None) -> str | None:
+    """An IANA zone name (`America/Chicago`); blank means the default (UTC)."""
+    if value is None or not value.strip():
+        return None
+    load_zone(value)
+    return value.strip()
+
+
+def holidays_setting(value: str | list[str] | None) -> str | None:
+    """Holidays as ISO dates, a comma-separated string or a TOML list."""
+    if isinstance(value, list):
+        value = ",".join(str(item) for item in value)
+    if value is not None:
+        parse_holidays(value)
+    return value
+
+
+def duration_setting(value: object) -> timedelta | None:
+    """`"20s"`, `"15m"`, `"4h"`, `"2d"`, `"1h30m"`; unset or blank means none."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    text = str(value)
+    return parse_duration(text) if text.strip() else None
+
+
 def approval_role(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -71,6 +107,29 @@ class InboxConfig(BaseModel):
     help_text: str | None = None
     # Replies by agents of this role wait for an admin's approval (e.g. "agent").
     approval_role: str | None = None
+    # Business hours (docs/scheduling.md); unset keys take the SMSBRIDGE_* values, and
+    # `hours = ""` makes this inbox always open whatever SMSBRIDGE_HOURS says.
+    timezone: str | None = None
+    hours: str | None = None
+    holidays: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        return hours_setting(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return timezone_setting(value)
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: str | list[str] | None) -> str | None:
+        return holidays_setting(value)
+
+    def business_hours(self) -> BusinessHours:
+        return BusinessHours.parse(self.hours, timezone=self.timezone, holidays=self.holidays)
 
     @field_validator("number")
     @classmethod
@@ -135,6 +194,15 @@ class Settings(BaseSettings):
     smsbridge_discord_channel: str | None = None
     smsbridge_business_name: str = "Our team"
     smsbridge_help_text: str | None = None
+    # Business hours of the default inbox, and of [[inbox]] tables that leave them out.
+    smsbridge_timezone: str | None = None
+    smsbridge_hours: str | None = None
+    smsbridge_holidays: str | None = None
+    # SLA targets (issue 10), checked here so a typo stops `check` and `run`; nothing
+    # measures against them yet.
+    smsbridge_sla_first_reply: timedelta | None = None
+    smsbridge_sla_next_reply: timedelta | None = None
+    smsbridge_sla_resolution: timedelta | None = None
 
     reply_prefix: str = "!r"
     # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
@@ -172,6 +240,26 @@ class Settings(BaseSettings):
     @classmethod
     def _number(cls, value: str | None) -> str | None:
         return e164_number(value)
+
+    @field_validator("smsbridge_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        return hours_setting(value)
+
+    @field_validator("smsbridge_timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return timezone_setting(value)
+
+    @field_validator("smsbridge_holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: str | list[str] | None) -> str | None:
+        return holidays_setting(value)
+
+    @field_validator("smsbridge_sla_first_reply", "smsbridge_sla_next_reply", "smsbridge_sla_resolution", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta | None:
+        return duration_setting(value)
 
     @field_validator("smsbridge_approval_role")
     @classmethod
@@ -224,6 +312,9 @@ class Settings(BaseSettings):
         for item in found:
             item.business_name = item.business_name or self.smsbridge_business_name
             item.help_text = item.help_text or self.smsbridge_help_text
+            item.timezone = item.timezone or self.smsbridge_timezone
+            item.hours = self.smsbridge_hours if item.hours is None else item.hours
+            item.holidays = self.smsbridge_holidays if item.holidays is None else item.holidays
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

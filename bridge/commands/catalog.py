@@ -16,6 +16,7 @@ MODULES = (
     "bridge.commands.conversation",
     "bridge.commands.workspace",
     "bridge.commands.queue",
+    "bridge.commands.hours",
 )
 for _module in MODULES:
     importlib.import_module(_module)

@@ -15,6 +15,7 @@ from bridge.commands.registry import (
 )
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import Forbidden
+from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import rich
 from bridge.inbox.service import InboxService
@@ -22,9 +23,10 @@ from bridge.inbox.types import Author
 
 
 class ChannelCommands:
-    def __init__(self, service: InboxService, registry: Registry = COMMANDS) -> None:
+    def __init__(self, service: InboxService, registry: Registry = COMMANDS, clock: Clock | None = None) -> None:
         self.service = service
         self.registry = registry
+        self.clock: Clock = clock or SystemClock()  # tests replace it with a ManualClock
 
     async def handle(
         self,
@@ -61,6 +63,7 @@ class ChannelCommands:
                 channel=channel,
                 where=Where.CHANNEL,
                 mentions=mentions,
+                clock=self.clock,
             )
             try:
                 return await dispatch(ctx, parsed)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.registry import Invocation, Misplaced, Registry, Where
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView
+from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import rich
 from bridge.inbox.service import InboxService
@@ -31,6 +32,7 @@ class CommandContext:
     mentions: tuple[Author, ...] = ()
     origin_id: str | None = None  # the chat message that ran it, when it was typed
     team_context: TeamContext | None = None
+    clock: Clock = field(default_factory=SystemClock)  # where "now" comes from; a ManualClock in tests
 
     @property
     def team(self) -> TeamContext:

@@ -26,6 +26,7 @@ from bridge.commands.registry import (
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.chat import MirroredNote
+from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import rich
@@ -48,9 +49,10 @@ class ThreadResult:
 
 
 class ThreadCommands:
-    def __init__(self, service: InboxService, registry: Registry = COMMANDS) -> None:
+    def __init__(self, service: InboxService, registry: Registry = COMMANDS, clock: Clock | None = None) -> None:
         self.service = service
         self.registry = registry
+        self.clock: Clock = clock or SystemClock()  # tests replace it with a ManualClock
 
     async def handle(self, tm: ThreadMessage) -> str:
         """A message typed in the thread; the answer goes to its author through the outbox."""
@@ -96,6 +98,7 @@ class ThreadCommands:
                 where=Where.THREAD,
                 mentions=tm.mentions,
                 origin_id=tm.message_id,
+                clock=self.clock,
                 team_context=TeamContext(session, inbox, conv, agent),
             )
             reply = await self._answer(ctx, parsed, agent)

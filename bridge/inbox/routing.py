@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bridge.config import InboxConfig
 from bridge.inbox.db import Database, insert_ignore
+from bridge.inbox.hours import BusinessHours
 from bridge.inbox.models import Inbox, utcnow
 from bridge.inbox.phone import parse_phone
 
@@ -23,6 +24,7 @@ class InboxRoute:
     approval_role: str | None = None
     # platform name ("slack", "discord") -> channel id
     chats: dict[str, str] = field(default_factory=dict)
+    hours: BusinessHours = field(default_factory=BusinessHours)  # default: always open, UTC
 
 
 class UnknownInbox(LookupError):
@@ -64,6 +66,7 @@ class InboxDirectory:
                         help_text=cfg.help_text,
                         approval_role=cfg.approval_role,
                         chats=chats,
+                        hours=cfg.business_hours(),
                     )
                 )
 
