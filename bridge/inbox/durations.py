@@ -58,3 +58,17 @@ def format_duration(delta: timedelta) -> str:
         if amount:
             parts.append(f"{amount}{unit}")
     return ("-" if delta < timedelta(0) else "") + "".join(parts)
+
+
+def spoken(seconds: int) -> str:
+    """Rounded for people, two units at most: "45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bridge.inbox.durations import spoken
 from bridge.inbox.labels import ConversationStatus, status_of
 from bridge.inbox.models import Agent, Contact, Conversation, Message, UTCDateTime
 from bridge.inbox.phone import format_phone
@@ -156,14 +157,6 @@ def _utc(value: object) -> datetime | None:
 
 def waited_text(delta: timedelta) -> str:
     """How long, as a queue shows it: "under a minute", "12 min", "3 h 5 min", "2 d 4 h"."""
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    seconds = int(delta.total_seconds())
+    return "under a minute" if seconds < 60 else spoken(seconds)
 

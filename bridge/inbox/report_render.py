@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.inbox.durations import spoken
 from bridge.inbox.markup import Rich, join, rich
 from bridge.inbox.report_queries import ReportData, Spread
 
@@ -13,18 +14,7 @@ RECORD_FIELDS = ("section", "key", "metric", "value")
 
 def duration(seconds: int | None) -> str:
     """4 s · 12 min · 2 h 5 min · 3 d 4 h; an em dash when there is nothing to measure."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return "—" if seconds is None else spoken(seconds)
 
 
 def spread_text(spread: Spread) -> str:
