@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from bridge.adapters.discord_bot.gateway import LEASE_NAME
+from bridge.inbox.models import Lease, utcnow
 from tests.fakes.discord_api import Perms
 from tests.harness import CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, NUMBER, Harness
 
@@ -271,8 +273,15 @@ async def test_only_one_process_holds_the_gateway(databases: Any) -> None:
         # A graceful stop hands over at once (no waiting for expiry).
         third = SmsBridge(h.settings, db=databases.reopen())
         await third.start("127.0.0.1", 0)
+        assert second.discord_gateway is not None
+        leaving = second.discord_gateway.lease.holder
         await second.stop()
-        await h.discord_ready(third, timeout=2.0)  # before the 3 s lease could have expired
+        # Stopping gave the lease up at once: with 3 s still to run it reads expired, or
+        # the third process has taken it already.
+        async with h.bridge.db.sessions() as session:
+            lease = await session.get_one(Lease, LEASE_NAME)
+        assert lease.holder != leaving or lease.expires_at <= utcnow()
+        await h.discord_ready(third, timeout=10.0)
         assert h.discord.active_gateways == 1
     finally:
         if third is not None:
