@@ -218,6 +218,8 @@ async def test_the_discord_gateway_holder_keeps_its_lease_through_a_database_res
             timeout=10,
             message=f"the text after the restart in the forum post: {h.post_messages(post['id'])}",
         )
+        # The teammate's messages reach smsbridge through the gateway, on their own time.
+        await h.discord.wait_for(lambda: len(h.sms_sent()) >= 1, timeout=10, message="the reply's SMS")
         await h.drain()
         assert [m["Body"] for m in h.sms_sent()] == ["back in a minute"]
         assert [tuple(r) for r in await h.rows("SELECT body FROM notes")] == [("checking with the workshop",)]
