@@ -11,6 +11,7 @@ from bridge.inbox.chat import (
     CHAT_JOBS,
     Button,
     CardRefresh,
+    ChartUpload,
     ChatMessageRef,
     ChatPost,
     ChatTarget,
@@ -38,6 +39,7 @@ POSTS: list[ChatPost] = [
     Notice(rich("⚠️ Record?"), (Button("Record opt-out", "record_opt_out", "7", "danger"), Button("Later", "later", "7"))),
     DraftReview(13),
     MirroredNote("Ana", "slack", "checking *stock*", "note"),
+    ChartUpload("2026-11-23T00:00:00+00:00", "2026-11-30T00:00:00+00:00", "Europe/Paris", "UANA"),
 ]
 
 

@@ -11,6 +11,7 @@ from bridge.commands.registry import Where, as_role, command
 from bridge.commands.replies import CommandReply, ConversationLink, ThreadOutcome
 from bridge.inbox import audit, report_queries, snippets
 from bridge.inbox.audit import actor_of
+from bridge.inbox.chat import ChartUpload
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import join, rich
 from bridge.inbox.models import utcnow
@@ -107,6 +108,10 @@ async def report(ctx: CommandContext, period: str) -> CommandReply:
     except BadPeriod:
         raise Refused(rich("`/sms report` takes a period: {valid}.", valid=PERIOD_HELP)) from None
     data = await report_queries.build(ctx.session, Scope(span.since, span.until, zone))
+    if data.has_traffic:
+        # Drawn and uploaded by the outbox: a chat outage delays the charts, never loses them.
+        upload = ChartUpload(span.since.isoformat(), span.until.isoformat(), zone.key, ctx.agent.user_id)
+        await ctx.service.fanout.to_channel(ctx.session, ctx.platform, ctx.channel, upload)
     return CommandReply(chat_text(data, span.label))
 
 

@@ -121,8 +121,26 @@ class MirroredNote:
     note_kind: str = "note"
 
 
-ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote
-CHAT_POSTS: tuple[type[ChatPost], ...] = (CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote)
+@dataclass(frozen=True)
+class ChartUpload:
+    """A report's charts, uploaded as PNG into the channel where the report was asked.
+
+    It carries the report's parameters, not the pictures: the handler draws them again
+    (the period is fixed, so a retry draws the same charts) and no blob waits in the
+    database while a chat is down.
+    """
+
+    kind: ClassVar[str] = "charts"
+    since: str  # ISO datetimes, UTC
+    until: str
+    zone: str
+    requested_by: str
+
+
+ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload
+CHAT_POSTS: tuple[type[ChatPost], ...] = (
+    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload
+)
 CHAT_JOBS = tuple(p.kind for p in CHAT_POSTS)
 
 
@@ -150,6 +168,8 @@ class ChatPoster(Protocol):
 
     async def mirror(self, job: Job, to: ChatTarget, post: MirroredNote) -> None: ...
 
+    async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None: ...
+
 
 def job_kind(platform: str, post: ChatPost | type[ChatPost]) -> str:
     return f"{platform}.{post.kind}"
@@ -172,6 +192,8 @@ async def deliver(poster: ChatPoster, job: Job, to: ChatTarget, post: ChatPost) 
             await poster.draft(job, to, post)
         case MirroredNote():
             await poster.mirror(job, to, post)
+        case ChartUpload():
+            await poster.charts(job, to, post)
         case _:
             assert_never(post)
 
@@ -211,6 +233,8 @@ def encode(to: ChatTarget, post: ChatPost) -> JsonObject:
                 data["user"] = for_user
         case MirroredNote(author=author, origin=origin, text=text, note_kind=note_kind):
             data.update(author=author, origin=origin, text=text, kind=note_kind)
+        case ChartUpload(since=since, until=until, zone=zone, requested_by=requested_by):
+            data.update(since=since, until=until, zone=zone, requested_by=requested_by)
         case _:
             assert_never(post)
     return data
@@ -238,6 +262,8 @@ def decode(job_kind: str, data: Mapping[str, object]) -> tuple[ChatTarget, ChatP
         post = DraftReview(_int(data["message_id"]))
     elif kind == "mirror":
         post = MirroredNote(str(data["author"]), str(data["origin"]), str(data["text"]), str(data.get("kind") or "note"))
+    elif kind == "charts":
+        post = ChartUpload(str(data["since"]), str(data["until"]), str(data["zone"]), str(data["requested_by"]))
     else:
         raise ValueError(f"not a chat job: {job_kind!r}")
     return to, post

@@ -50,6 +50,17 @@ class ChatFanout:
                 dedupe_key=f"{platform}:{dedupe}" if dedupe else None,
             )
 
+    async def to_channel(self, session: AsyncSession, platform: str, channel: str, post: ChatPost) -> None:
+        """Queue `post` for one chat channel, outside any conversation (e.g. a report's charts)."""
+        if platform not in self.chat_platforms:
+            return
+        await self.outbox.enqueue(
+            session,
+            queue=f"{platform}:channel:{channel}",
+            kind=job_kind(platform, post),
+            payload=encode(ChatTarget(0, channel, 0), post),
+        )
+
     async def card(self, session: AsyncSession, inbox: InboxRoute, conversation_id: int) -> None:
         """Re-render the conversation card (coalesced: one pending update is enough)."""
         await self.post(session, inbox, conversation_id, CardRefresh(), dedupe=f"card:{conversation_id}")

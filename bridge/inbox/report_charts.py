@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
@@ -19,10 +21,14 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bridge.inbox.report_queries import ReportData
+from bridge.inbox import report_queries
+from bridge.inbox.chat import ChartUpload
+from bridge.inbox.outbox import Job
+from bridge.inbox.report_queries import ReportData, Scope
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 WIDTH_IN, HEIGHT_IN, DPI = 7.2, 4.5, 100  # 720 x 450 px: half size is Slack's preview
 FONT: dict[RcKeyType, int] = {"font.size": 15, "axes.titlesize": 17, "axes.labelsize": 15, "xtick.labelsize": 14, "ytick.labelsize": 14}
@@ -106,3 +112,19 @@ def daily_volume(report: ReportData) -> Chart | None:
 def charts(report: ReportData) -> list[Chart]:
     """The report's charts; none for a period without traffic."""
     return [chart for chart in (busiest_times(report), daily_volume(report)) if chart is not None]
+
+
+async def draw(sessions: async_sessionmaker[AsyncSession], post: ChartUpload) -> list[Chart]:
+    """The charts a `ChartUpload` asks for, drawn again from its fixed period."""
+    scope = Scope(datetime.fromisoformat(post.since), datetime.fromisoformat(post.until), ZoneInfo(post.zone))
+    async with sessions() as session:
+        report = await report_queries.build(session, scope)
+    return charts(report)
+
+
+def chart_file_name(job: Job, name: str) -> str:
+    """`busiest-times.png` as uploaded by one job: a retry can recognise its own file.
+
+    The creation time keeps it unique when a done job's id is reused (SQLite)."""
+    stem, _, ext = name.rpartition(".")
+    return f"{stem}-{job.created_at:%Y%m%d-%H%M%S}-{job.id}.{ext}"

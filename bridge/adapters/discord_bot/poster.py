@@ -21,7 +21,7 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from bridge.inbox import statuses
 from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.chat import (
     CardRefresh,
+    ChartUpload,
     ChatTarget,
     CustomerMedia,
     CustomerText,
@@ -45,6 +46,7 @@ from bridge.inbox.chat import (
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
+from bridge.inbox.report_charts import chart_file_name, draw
 from bridge.inbox.types import MediaFetcher
 from bridge.inbox.views import ConversationView
 
@@ -98,6 +100,10 @@ class DiscordRest:
             await self.client.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+async def _collect(history: AsyncIterator[discord.Message]) -> list[discord.Message]:
+    return [message async for message in history]
 
 
 async def call(request: Callable[[], Awaitable[T]]) -> T:
@@ -421,6 +427,47 @@ class DiscordPoster:
         await self._send(
             job, to.conversation_id, int(to.channel), chunks, view=render.buttons_view(post.buttons), allowed=allowed
         )
+
+    async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None:
+        """A report's charts as PNG attachments of a forum post of their own.
+
+        A forum holds posts, not messages: the charts open a post named for the report.
+        Their file names are unique to the job, so a retry finds an earlier attempt's post.
+        """
+        drawn = [(chart, chart_file_name(job, chart.name)) for chart in await draw(self.state.db.sessions, post)]
+        if not drawn:
+            return
+        forum, _tags = await self.forum(int(to.channel))
+        names = {name for _chart, name in drawn}
+        if job.is_retry and await self._find_charts(forum, names):
+            return
+        title = f"Report charts {post.since[:10]} – {post.until[:10]}"
+        created = await call(
+            lambda: forum.create_thread(
+                name=title, content=title, allowed_mentions=render.NO_MENTIONS, auto_archive_duration=ARCHIVE_MINUTES
+            )
+        )
+        # The pictures follow in a message with a nonce: when its answer is lost, the
+        # resent request is recognised instead of posting the charts twice.
+        files = [discord.File(io.BytesIO(chart.png), filename=name, description=chart.title) for chart, name in drawn]
+        nonce = f"c{job.id:x}.{int(job.created_at.timestamp() * 1000):x}"
+        channel = self._channel(created.thread.id)
+        await call(lambda: channel.send(files=files, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+
+    async def _find_charts(self, forum: discord.ForumChannel, names: set[str]) -> bool:
+        client = await self.rest.ensure()
+        threads = await call(lambda: forum.guild.active_threads())
+        for thread in threads:
+            if thread.parent_id != forum.id or thread.owner_id != self.rest.bot_id:
+                continue
+            history = client.get_partial_messageable(thread.id).history(limit=5)
+            try:
+                sent = await call(lambda history=history: _collect(history))
+            except (ThreadGone, discord.NotFound, RetryLater, GiveUp):
+                continue
+            if any(names & {a.filename for a in message.attachments} for message in sent):
+                return True
+        return False
 
     async def mirror(self, job: Job, to: ChatTarget, post: MirroredNote) -> None:
         """A teammate's note from another platform, labelled with its author."""

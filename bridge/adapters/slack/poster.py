@@ -27,6 +27,7 @@ from bridge.adapters.slack.uploads import FileSharer
 from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.chat import (
     CardRefresh,
+    ChartUpload,
     ChatTarget,
     CustomerMedia,
     CustomerText,
@@ -38,7 +39,8 @@ from bridge.inbox.chat import (
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
-from bridge.inbox.types import MediaFetcher
+from bridge.inbox.report_charts import chart_file_name, draw
+from bridge.inbox.types import FetchedMedia, MediaFetcher
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +244,12 @@ class SlackPoster:
         thread_ts = await self._thread(job, to.conversation_id, to.channel)
         text = render.mirror_text(post.author, post.origin, post.text)
         await self._post(job, to.channel, thread_ts, {"job": job.id, "part": "mirror"}, text=text)
+
+    async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None:
+        """A report's charts as PNG files in the channel where the report was asked."""
+        for chart in await draw(self.state.db.sessions, post):
+            media = FetchedMedia(chart.png, "image/png", chart_file_name(job, chart.name))
+            await self._files.share_in_channel(job, to.channel, media, chart.title)
 
     async def permalink(self, conversation_id: int, channel: str) -> str | None:
         """A link to the conversation's thread, for search results and `/sms new`."""

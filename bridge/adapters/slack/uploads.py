@@ -55,6 +55,22 @@ class FileSharer:
         await self._upload(upload_url, media.data)
         await self._complete(job, channel, thread_ts, file_id, media.filename, reusing=False)
 
+    async def share_in_channel(self, job: Job, channel: str, media: FetchedMedia, title: str) -> None:
+        """Put `media` into the channel (not a thread) once.
+
+        Its file name is unique to the job, so a retry finds an earlier attempt's file in
+        the channel's history; an upload never completed was never shown, and starts over.
+        """
+        if job.is_retry:
+            oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
+            response = await self.call(channel, lambda: self.client.conversations_history(channel=channel, oldest=oldest, limit=200))
+            messages: list[dict[str, Any]] = response.get("messages") or []
+            if any(shared.get("name") == media.filename for item in messages for shared in item.get("files") or []):
+                return
+        file_id, upload_url = await self._start(channel, media)
+        await self._upload(upload_url, media.data)
+        await self._complete(job, channel, None, file_id, title, reusing=False)
+
     async def _in_thread(self, job: Job, channel: str, thread_ts: str, file_id: str) -> bool:
         oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
         response = await self.call(
@@ -85,7 +101,7 @@ class FileSharer:
             raise RetryLater(f"Slack file upload answered {status}")
 
     async def _complete(
-        self, job: Job, channel: str, thread_ts: str, file_id: str, title: str, *, reusing: bool
+        self, job: Job, channel: str, thread_ts: str | None, file_id: str, title: str, *, reusing: bool
     ) -> bool:
         """Share the uploaded file; False when reusing an upload Slack no longer knows."""
         try:
