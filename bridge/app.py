@@ -18,6 +18,7 @@ from bridge.commands.thread import ThreadCommands
 from bridge.config import Settings, reveal
 from bridge.inbox.agents import Agents
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.clock import Clock
 from bridge.inbox.db import Database, create_database, migrate
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
@@ -77,6 +78,14 @@ class SmsBridge:
         self.scheduler = Scheduler(self.db)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    def use_clock(self, clock: Clock) -> None:
+        """Where every time-of-day decision reads "now" (tests: a ManualClock; the
+        scheduler's before start(), or settle() after the swap)."""
+        self.scheduler.clock = clock
+        self.service.use_clock(clock)
+        self.core.threads.clock = clock
+        self.core.channel_commands.clock = clock
 
     @property
     def discord_gateway(self) -> DiscordGateway | None:

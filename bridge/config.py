@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bridge.inbox.autotext import check_template
 from bridge.inbox.durations import parse_duration
 from bridge.inbox.hours import BusinessHours, load_zone, parse_holidays, parse_hours
 
@@ -52,6 +53,14 @@ def e164_number(value: str | None) -> str | None:
     if parsed is None or not digits.startswith("+") or not phonenumbers.is_possible_number(parsed):
         raise ValueError(f"{value!r} is not a phone number in E.164 form (e.g. +14155550100)")
     return prefix + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def auto_reply_setting(value: str | None) -> str | None:
+    """An auto-reply template once its braces are `{variable}`s and it fits an SMS."""
+    if value is None:
+        return None
+    check_template(value)
+    return value
 
 
 def hours_setting(value: str | None) -> str | None:
@@ -112,6 +121,15 @@ class InboxConfig(BaseModel):
     timezone: str | None = None
     hours: str | None = None
     holidays: str | None = None
+    # Auto-replies (docs/scheduling.md); unset keys take the SMSBRIDGE_* values, and
+    # `after_hours_reply = ""` turns one off for this inbox.
+    after_hours_reply: str | None = None
+    first_contact_reply: str | None = None
+
+    @field_validator("after_hours_reply", "first_contact_reply")
+    @classmethod
+    def _auto_reply(cls, value: str | None) -> str | None:
+        return auto_reply_setting(value)
 
     @field_validator("hours")
     @classmethod
@@ -198,6 +216,10 @@ class Settings(BaseSettings):
     smsbridge_timezone: str | None = None
     smsbridge_hours: str | None = None
     smsbridge_holidays: str | None = None
+    # Auto-replies to customers' texts, each off unless set (docs/scheduling.md): after
+    # hours once per closed period per conversation, first contact once per number.
+    smsbridge_after_hours_reply: str | None = None
+    smsbridge_first_contact_reply: str | None = None
     # SLA targets (issue 10), checked here so a typo stops `check` and `run`; nothing
     # measures against them yet.
     smsbridge_sla_first_reply: timedelta | None = None
@@ -240,6 +262,11 @@ class Settings(BaseSettings):
     @classmethod
     def _number(cls, value: str | None) -> str | None:
         return e164_number(value)
+
+    @field_validator("smsbridge_after_hours_reply", "smsbridge_first_contact_reply")
+    @classmethod
+    def _auto_reply(cls, value: str | None) -> str | None:
+        return auto_reply_setting(value)
 
     @field_validator("smsbridge_hours")
     @classmethod
@@ -315,6 +342,10 @@ class Settings(BaseSettings):
             item.timezone = item.timezone or self.smsbridge_timezone
             item.hours = self.smsbridge_hours if item.hours is None else item.hours
             item.holidays = self.smsbridge_holidays if item.holidays is None else item.holidays
+            if item.after_hours_reply is None:
+                item.after_hours_reply = self.smsbridge_after_hours_reply
+            if item.first_contact_reply is None:
+                item.first_contact_reply = self.smsbridge_first_contact_reply
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

@@ -44,11 +44,15 @@ def day_and_time(at: datetime, now: datetime) -> str:
     elif 1 < days < 7:
         day = _WEEKDAYS[at.weekday()]
     else:
-        day = _date_text(at.date(), year=at.year != now.year)
+        day = date_text(at.date(), year=at.year != now.year)
     return f"{day} {clock_text(at.time())}"
 
 
-def _date_text(day: date, *, year: bool) -> str:
+def weekday_name(day: date) -> str:
+    return _WEEKDAYS[day.weekday()]
+
+
+def date_text(day: date, *, year: bool) -> str:
     text = f"{_WEEKDAYS[day.weekday()][:3]} {_MONTHS[day.month - 1]} {day.day}"
     return f"{text}, {day.year}" if year else text
 
@@ -77,7 +81,7 @@ def weekly_lines(hours: BusinessHours) -> tuple[str, ...]:
 def upcoming_holidays(hours: BusinessHours, now: datetime, limit: int = UPCOMING_HOLIDAYS) -> tuple[str, ...]:
     today = hours.local(now).date()
     coming = sorted(day for day in hours.holidays if day >= today)[:limit]
-    return tuple(_date_text(day, year=True) for day in coming)
+    return tuple(date_text(day, year=True) for day in coming)
 
 
 def hours_status(hours: BusinessHours, now: datetime) -> HoursStatus:

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from bridge.inbox import cycles
+from bridge.inbox.autoreplies import AutoReplies
 from bridge.inbox.chat import CustomerMedia, CustomerText
 from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
@@ -57,6 +58,7 @@ class InboundTexts:
         fanout: ChatFanout,
         conversations: Conversations,
         opt_outs: OptOuts,
+        auto_replies: AutoReplies,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -64,6 +66,7 @@ class InboundTexts:
         self.fanout = fanout
         self.conversations = conversations
         self.opt_outs = opt_outs
+        self.auto_replies = auto_replies
 
     async def accept_from_webhook(self, sms: InboundSms) -> bool:
         """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
@@ -152,6 +155,9 @@ class InboundTexts:
                     )
                 elif phone.valid and looks_like_opt_out(sms.body):
                     await self.opt_outs.flag_request(session, inbox, conv, phone.key)
+                elif phone.valid:
+                    # Never in answer to a keyword or a request to stop (compliance rules 3-6).
+                    await self.auto_replies.answer(session, inbox, conv, phone.key, first_text=previous is None)
                 return Received(message.id, conv.id, duplicate=False, keyword=keyword)
         except IntegrityError:
             # A concurrent delivery of the same webhook won the unique MessageSid.

@@ -25,6 +25,9 @@ class InboxRoute:
     # platform name ("slack", "discord") -> channel id
     chats: dict[str, str] = field(default_factory=dict)
     hours: BusinessHours = field(default_factory=BusinessHours)  # default: always open, UTC
+    # Auto-reply templates (autotext.py), None or "" when off.
+    after_hours_reply: str | None = None
+    first_contact_reply: str | None = None
 
 
 class UnknownInbox(LookupError):
@@ -67,6 +70,8 @@ class InboxDirectory:
                         approval_role=cfg.approval_role,
                         chats=chats,
                         hours=cfg.business_hours(),
+                        after_hours_reply=cfg.after_hours_reply or None,
+                        first_contact_reply=cfg.first_contact_reply or None,
                     )
                 )
 

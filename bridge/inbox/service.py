@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.agents import Agents, AgentView
+from bridge.inbox.autoreplies import AutoReplies
+from bridge.inbox.clock import Clock
 from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
 from bridge.inbox.delivery import DeliveryTracker
@@ -81,11 +83,16 @@ class InboxService:
         outgoing = OutgoingSms(outbox, self.fanout, directory)
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
-        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs)
+        self.auto_replies = AutoReplies(outgoing)
+        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.auto_replies)
         self.replies = Replies(
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds
         )
         self.delivery = DeliveryTracker(db, directory, outgoing, self.opt_outs)
+
+    def use_clock(self, clock: Clock) -> None:
+        """The parts that decide by the time of day read it here (tests: a ManualClock)."""
+        self.auto_replies.clock = clock
 
     # -- what the command layer calls ------------------------------------------
 

@@ -146,8 +146,8 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
     from Slack is not otherwise visible in the post)."""
     state, cost = statuses.delivery_state(view, now)
     icon = statuses.icon(view.status)
-    if view.kind == "compliance":
-        line = rich("{icon} Automatic reply to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
+    if view.kind in ("compliance", "automated"):
+        line = rich("{icon} Automatic reply by smsbridge to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
     else:
         who = rich(" by {name}", name=view.author_name) if view.author_name else ""
         where = f" (from {view.author_platform.capitalize()})" if view.author_platform not in (None, "discord") else ""

@@ -160,8 +160,8 @@ def customer_text(view: MessageView) -> tuple[str, bool]:
 def status_text(view: MessageView, contact: str, now: datetime | None = None) -> str:
     state, cost = statuses.delivery_state(view, now)
     icon = statuses.icon(view.status)
-    if view.kind == "compliance":
-        line = rich("{icon} Automatic reply to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
+    if view.kind in ("compliance", "automated"):
+        line = rich("{icon} Automatic reply by smsbridge to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
         return f"{to_mrkdwn(line)}\n{quote(view.body)}"
     who = rich(" by {name}", name=view.author_name) if view.author_name else ""
     line = rich("{icon} SMS{who} to {contact} — {state}{cost}", icon=icon, who=who, contact=contact, state=state, cost=cost)
