@@ -44,6 +44,9 @@ class SmsBridge:
         chats = {"slack"} if settings.slack_enabled else set()
         if settings.discord_token:
             chats.add("discord")
+        # Timers (docs/scheduling.md): features register their kinds on it; tests set a
+        # ManualClock with use_clock().
+        self.scheduler = Scheduler(self.db)
         self.service = InboxService(
             self.db,
             self.outbox,
@@ -57,6 +60,7 @@ class SmsBridge:
             ),
             chat_platforms=chats,
             agents=Agents(settings.role_for),
+            scheduler=self.scheduler,
         )
         self.outbox.register(FILE_JOB, self.service.inbound.file_from_job)
         self.state = ChatState(self.db, self.outbox, self.directory)
@@ -73,17 +77,13 @@ class SmsBridge:
             media=self.twilio.media,
         )
         self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers, pressure=self.service.intake.busy)
-        # Timers (docs/scheduling.md): features register their kinds on it; tests may
-        # replace `self.scheduler.clock` with a ManualClock before start().
-        self.scheduler = Scheduler(self.db)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     def use_clock(self, clock: Clock) -> None:
         """Where every time-of-day decision reads "now" (tests: a ManualClock; the
         scheduler's before start(), or settle() after the swap)."""
-        self.scheduler.clock = clock
-        self.service.use_clock(clock)
+        self.service.use_clock(clock)  # the scheduler's too
         self.core.threads.clock = clock
         self.core.channel_commands.clock = clock
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ from sqlalchemy import text
 
 from bridge.app import SmsBridge
 from bridge.config import Settings
+from bridge.inbox.clock import ManualClock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.signing import slack_headers, twilio_signature
 from tests.fakes.slack_api import FakeSlack
@@ -32,6 +34,13 @@ DISCORD_GUILD = 1200000000000000001
 FORUM = 1300000000000000001
 DISCORD_ANA = 1400000000000000001
 DISCORD_BEN = 1400000000000000002
+
+
+def _daytime_replies(bridge: SmsBridge) -> None:
+    """Live replies are judged at noon in every US zone (18:00 UTC), whatever the hour the
+    suite runs: the quiet-hours warning shows only where a test sets the time
+    (`bridge.use_clock`)."""
+    bridge.service.replies.clock = ManualClock(datetime(2026, 1, 5, 18, 0, tzinfo=UTC))
 
 
 class Harness:
@@ -94,6 +103,7 @@ class Harness:
         db = await self.databases.new()
         self.settings = self.make_settings(**overrides)
         self.bridge = SmsBridge(self.settings, db=db)
+        _daytime_replies(self.bridge)
         await self.bridge.start("127.0.0.1", 0)
         self.http = aiohttp.ClientSession()
         if self.discord is not None and self.settings.discord_token:
@@ -107,6 +117,7 @@ class Harness:
             self.settings = self.make_settings(**overrides)
         assert self.settings is not None
         self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
+        _daytime_replies(self.bridge)
         await self.bridge.start("127.0.0.1", 0)
 
     async def stop(self) -> None:

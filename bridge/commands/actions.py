@@ -10,14 +10,16 @@ from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
-from bridge.inbox.markup import as_rich, plain, rich
-from bridge.inbox.models import Conversation, Message
+from bridge.inbox.later import LATER
+from bridge.inbox.markup import as_rich, plain, quote, rich
+from bridge.inbox.models import Conversation, Message, Timer
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
 
 CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out")
 MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
+TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer id)
 
 
 class Actions:
@@ -40,6 +42,8 @@ class Actions:
                     return await self._card(session, agent, author, action, ident, target, choice)
                 if action in MESSAGE_ACTIONS:
                     return await self._message(session, agent, action, ident)
+                if action in TIMER_ACTIONS:
+                    return await self._cancel_later(session, agent, ident)
             except Forbidden as exc:
                 return refusal(rich("{action} needs the {needed} role; you are {role}.", action=exc.action, needed=exc.needed, role=agent.role))
             except Refused as exc:
@@ -78,6 +82,20 @@ class Actions:
             return CommandReply(rich("Sending snippet `{name}`.", name=choice))
         said = as_rich(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
         return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
+
+    async def _cancel_later(self, session: AsyncSession, agent: AgentView, timer_id: int) -> CommandReply:
+        agent.require("agent", "Canceling a scheduled text")
+        timer = await session.get(Timer, timer_id)
+        if timer is None or timer.kind != LATER or timer.conversation_id is None:
+            return refusal(rich("That scheduled text no longer exists."))
+        if not await self.service.later.cancel(session, timer_id):
+            return refusal(rich("Too late: it is no longer waiting (sent, held under a new time, or canceled)."))
+        conv = await session.get_one(Conversation, timer.conversation_id)
+        await self.service.fanout.notice(
+            session, self.service.directory.get(conv.inbox_id), conv.id,
+            rich("🗑️ {name} canceled a scheduled text:\n", name=agent.name) + quote(str((timer.payload or {}).get("text", ""))),
+        )
+        return CommandReply(rich("Canceled: it will not be sent."))
 
     async def _message(self, session: AsyncSession, agent: AgentView, action: str, message_id: int) -> CommandReply:
         message = await session.get(Message, message_id)

@@ -17,6 +17,7 @@ MODULES = (
     "bridge.commands.workspace",
     "bridge.commands.queue",
     "bridge.commands.hours",
+    "bridge.commands.later",
 )
 for _module in MODULES:
     importlib.import_module(_module)

@@ -63,6 +63,6 @@ class AutoReplies:
                 continue  # this window's answer went already
             text = render(template, values)
             if text:
-                await self.outgoing.queue(session, inbox, conv, phone, text, kind=AUTOMATED, author=None)
+                await self.outgoing.queue(session, inbox, conv, phone, text, kind=AUTOMATED, author=None, at=now)
                 sent += 1
         return sent

@@ -14,11 +14,14 @@ from typing import Protocol
 from sqlalchemy import select, update
 
 from bridge.inbox import consent, statuses
+from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.db import Database
-from bridge.inbox.models import Conversation, Message, utcnow
+from bridge.inbox.later import zone_override
+from bridge.inbox.models import Contact, Conversation, Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, Outbox, RetryLater
 from bridge.inbox.outgoing import SEND_JOB, OutgoingSms, SendJob
+from bridge.inbox.quiet_hours import next_allowed
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
 
@@ -41,6 +44,21 @@ class DeliveryTracker:
         self.directory = directory
         self.outgoing = outgoing
         self.opt_outs = opt_outs
+        self.clock: Clock = SystemClock()  # quiet hours are judged by it (tests: a ManualClock)
+
+    async def quiet_wait(self, message_id: int) -> float | None:
+        """Seconds a scheduled message must still wait for the recipient's quiet-hours
+        window (rule 10 at send time: its job may have waited out an outage), else None."""
+        async with self.db.sessions() as session:
+            message = await session.get_one(Message, message_id)
+            if message.kind != "scheduled" or message.provider_sid or message.status not in ("pending", "retrying"):
+                return None
+            conv = await session.get_one(Conversation, message.conversation_id)
+            contact = await session.get_one(Contact, conv.contact_id)
+            zone = self.directory.get(conv.inbox_id).hours.zone.key
+        now = self.clock.now()
+        until = next_allowed(message.to_number, now, zone_override(contact), zone)
+        return (until - now).total_seconds() if until > now else None
 
     async def prepare_send(self, message_id: int) -> SendPlan | None:
         """The send to make now, or None when it must not (or need not) happen.
@@ -166,6 +184,9 @@ class SmsDelivery:
 
     async def handle(self, job: Job) -> None:
         message_id = SendJob.of(job).message_id
+        wait = await self.tracker.quiet_wait(message_id)
+        if wait is not None:
+            raise RetryLater("held by the recipient's quiet hours", wait)
         plan = await self.tracker.prepare_send(message_id)
         if plan is None:
             return

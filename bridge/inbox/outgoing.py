@@ -8,7 +8,7 @@ status line in every chat.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,10 +47,11 @@ class OutgoingSms:
 
     @staticmethod
     def new_message(
-        inbox: InboxRoute, conv: Conversation, to: str, text: str, kind: str, author: Author | None, *, status: str
+        inbox: InboxRoute, conv: Conversation, to: str, text: str, kind: str, author: Author | None, *, status: str,
+        at: datetime | None = None,
     ) -> Message:
         info = count_segments(text)
-        now = utcnow()
+        now = at or utcnow()
         return Message(
             conversation_id=conv.id,
             direction="out",
@@ -81,11 +82,14 @@ class OutgoingSms:
         reply_to: str | None = None,
         delay: float = 0.0,
         message: Message | None = None,
+        at: datetime | None = None,
     ) -> Message:
-        """Queue a send (a new message, or `message` waiting as held or draft)."""
+        """Queue a send (a new message, or `message` waiting as held or draft).
+
+        `at` is when it counts as sent for the Florida limit (the caller's clock)."""
         now = utcnow()
         if message is None:
-            message = self.new_message(inbox, conv, to, text, kind, author, status="pending")
+            message = self.new_message(inbox, conv, to, text, kind, author, status="pending", at=at)
             session.add(message)
         else:
             message.status = "pending"

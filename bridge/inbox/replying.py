@@ -19,12 +19,15 @@ from bridge.inbox import audit, consent
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import DraftReview
+from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.later import local_text, zone_override
 from bridge.inbox.markup import Text, quote, rich
 from bridge.inbox.models import Contact, Conversation, Message, utcnow
 from bridge.inbox.opt_outs import OPTED_OUT
 from bridge.inbox.outgoing import OutgoingSms
 from bridge.inbox.phone import format_phone
+from bridge.inbox.quiet_hours import window_for
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.segments import count_segments
 from bridge.inbox.types import Author
@@ -82,6 +85,7 @@ class Replies:
         self.directory = directory
         self.undo_seconds = undo_seconds
         self.collision_seconds = collision_seconds
+        self.clock: Clock = SystemClock()  # quiet-hours warnings read it (tests: a ManualClock)
 
     async def submit(self, session: AsyncSession, request: ReplyRequest) -> ReplyResult:
         """A teammate asks to text the customer: refuse, hold, draft or queue it."""
@@ -126,7 +130,27 @@ class Replies:
             delay=self.undo_seconds,
         )
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
+        await self._quiet_hours_warning(session, inbox, conv, contact)
         return ReplyResult(SendOutcome.QUEUED, None, message.id)
+
+    async def _quiet_hours_warning(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact) -> None:
+        """A live reply goes at once whatever the hour (rule 10 holds only what smsbridge
+        starts on its own), but the thread shows the recipient's time when it is late."""
+        window = window_for(contact.phone, zone_override(contact), inbox.hours.zone.key)
+        now = self.clock.now()
+        if window.allowed_at(now):
+            return
+        local = ", ".join(f"{local_text(now, zone)} ({zone.key})" for zone in window.zones[:3])
+        await self.fanout.notice(
+            session,
+            inbox,
+            conv.id,
+            rich(
+                "⚠️ Sent at once, but it is {local} for the customer, outside {start}–{end} their time. "
+                "Scheduled and automated texts wait for that window.",
+                local=local, start=f"{window.start:%H:%M}", end=f"{window.end:%H:%M}",
+            ),
+        )
 
     async def _blocked(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, request: ReplyRequest) -> None:
         # Rule 1: never reaches the provider; the attempt is kept and audited.

@@ -28,6 +28,7 @@ from bridge.inbox.delivery import DeliveryTracker
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.inbound import InboundTexts, Received
 from bridge.inbox.intake import Intake
+from bridge.inbox.later import ScheduledMessages
 from bridge.inbox.models import Conversation
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Outbox
@@ -41,6 +42,7 @@ from bridge.inbox.replying import (
     SendOutcome,
 )
 from bridge.inbox.routing import InboxDirectory, InboxRoute
+from bridge.inbox.scheduler import Scheduler
 
 __all__ = [
     "MAX_SMS_BODY",
@@ -72,6 +74,7 @@ class InboxService:
         options: ServiceOptions | None = None,
         chat_platforms: Iterable[str] = (),
         agents: Agents | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -89,10 +92,16 @@ class InboxService:
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds
         )
         self.delivery = DeliveryTracker(db, directory, outgoing, self.opt_outs)
+        # Scheduled messages: their timers live on the process's scheduler.
+        self.scheduler = scheduler or Scheduler(db)
+        self.later = ScheduledMessages(self.scheduler, outgoing, self.fanout, directory)
 
     def use_clock(self, clock: Clock) -> None:
         """The parts that decide by the time of day read it here (tests: a ManualClock)."""
         self.auto_replies.clock = clock
+        self.delivery.clock = clock
+        self.replies.clock = clock
+        self.scheduler.clock = clock
 
     # -- what the command layer calls ------------------------------------------
 

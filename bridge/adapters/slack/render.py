@@ -164,10 +164,11 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
         line = rich("{icon} Automatic reply by smsbridge to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
         return f"{to_mrkdwn(line)}\n{quote(view.body)}"
     who = rich(" by {name}", name=view.author_name) if view.author_name else ""
-    line = rich("{icon} SMS{who} to {contact} — {state}{cost}", icon=icon, who=who, contact=contact, state=state, cost=cost)
+    what = "Scheduled SMS" if view.kind == "scheduled" else "SMS"
+    line = rich("{icon} {what}{who} to {contact} — {state}{cost}", icon=icon, what=what, who=who, contact=contact, state=state, cost=cost)
     text = to_mrkdwn(line)
-    if view.author_platform not in (None, "slack"):
-        # Sent from another chat (Discord): its text is not in this thread yet.
+    if view.author_platform not in (None, "slack") or view.kind == "scheduled":
+        # Sent from another chat (Discord), or at its time: its text is not in the thread just here.
         text += "\n" + quote(view.body)
     return text
 
