@@ -100,7 +100,7 @@ class SmsBridge:
             service=self.service,
             outbox=self.outbox,
             public_url=self.settings.public_url,
-            twilio_auth_token=reveal(self.settings.twilio_auth_token),
+            webhook_key=self.settings.webhook_signing_key(),
             slack=self.slack.http_route(),
         )
         self._runner = web.AppRunner(build_web_app(ctx), access_log=None)
