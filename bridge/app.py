@@ -15,7 +15,7 @@ from bridge.adapters.web import WebContext, build_web_app
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.thread import ThreadCommands
-from bridge.config import Settings, reveal
+from bridge.config import Settings
 from bridge.inbox.agents import Agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.db import Database, create_database, migrate
