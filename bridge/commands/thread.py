@@ -98,6 +98,7 @@ class ThreadCommands:
                 where=Where.THREAD,
                 mentions=tm.mentions,
                 origin_id=tm.message_id,
+                custom_emoji=tm.custom_emoji,
                 clock=self.clock,
                 team_context=TeamContext(session, inbox, conv, agent),
             )

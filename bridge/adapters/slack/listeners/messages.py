@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bridge.adapters.slack.emoji import unicode_emoji
 from bridge.adapters.slack.listeners.context import ListenerContext
 from bridge.adapters.slack.text import slack_to_plain
 from bridge.inbox.types import ThreadMessage
@@ -31,6 +32,7 @@ def thread_message_from_event(event: dict[str, Any], event_id: str, bot_user_id:
         "ts": event["ts"],
         "user": user,
         "text": event.get("text") or "",
+        "blocks": event.get("blocks"),
         "event_key": f"slack:{event_id}" if event_id else f"slack:{event['channel']}:{event['ts']}",
     }
 
@@ -42,6 +44,7 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
         if fields is None:
             return
         mentions = await ctx.mentioned(fields["text"])
+        plain = unicode_emoji(slack_to_plain(fields["text"], {a.user_id: a.label for a in mentions}), fields["blocks"])
         outcome = await ctx.handlers.threads.handle(
             ThreadMessage(
                 platform="slack",
@@ -49,9 +52,10 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
                 thread_id=fields["thread_ts"],
                 message_id=fields["ts"],
                 author=await ctx.author(fields["user"]),
-                text=slack_to_plain(fields["text"], {a.user_id: a.label for a in mentions}),
+                text=plain.text,
                 event_key=fields["event_key"],
                 mentions=mentions,
+                custom_emoji=plain.custom,
             )
         )
         log.debug("slack message %s in %s: %s", fields["ts"], fields["channel"], outcome)
