@@ -86,6 +86,7 @@ class OutgoingSms:
         now = utcnow()
         if message is None:
             message = self.new_message(inbox, conv, to, text, kind, author, status="pending")
+            message.origin_id = reply_to
             session.add(message)
         else:
             message.status = "pending"
