@@ -15,7 +15,7 @@ from bridge.adapters.web import WebContext, build_web_app
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.thread import ThreadCommands
-from bridge.config import Settings, reveal
+from bridge.config import Settings
 from bridge.inbox.agents import Agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.clock import Clock
@@ -109,7 +109,7 @@ class SmsBridge:
             service=self.service,
             outbox=self.outbox,
             public_url=self.settings.public_url,
-            twilio_auth_token=reveal(self.settings.twilio_auth_token),
+            webhook_key=self.settings.webhook_signing_key(),
             slack=self.slack.http_route(),
         )
         self._runner = web.AppRunner(build_web_app(ctx), access_log=None)

@@ -104,6 +104,14 @@ async def _twilio(settings: Settings) -> list[Finding]:
     assert settings.twilio_account_sid and settings.twilio_auth_token
     client = make_client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(), settings.twilio_api_url)
     found: list[Finding] = []
+    if settings.signalwire and not settings.signalwire_signing_key:
+        found.append(
+            Finding(
+                "fail",
+                "SignalWire signs webhooks with the project's Signing Key, which is not set",
+                "Set SIGNALWIRE_SIGNING_KEY=PSK_... (SignalWire Dashboard → API → Signing Key); without it every inbound text is refused with 403.",
+            )
+        )
     try:
         account = await client.api.v2010.accounts(settings.twilio_account_sid).fetch_async()
         found.append(Finding("ok", f"Twilio account reachable: {account.friendly_name} ({account.status})"))

@@ -205,6 +205,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_api_url: str = "https://api.twilio.com"
+    # SignalWire signs webhooks with the project's Signing Key (API Credentials page),
+    # not with the API token that authenticates our REST calls.
+    signalwire_signing_key: SecretStr | None = None
 
     smsbridge_number: str | None = None
     smsbridge_messaging_service_sid: str | None = None
@@ -370,12 +373,23 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.discord_token,
             self.twilio_auth_token,
+            self.signalwire_signing_key,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def signalwire(self) -> bool:
+        """The provider API is a SignalWire space's Twilio-compatible LaML API."""
+        return ".signalwire.com" in self.twilio_api_url.lower()
+
+    def webhook_signing_key(self) -> str | None:
+        """The key provider webhooks are signed with: SignalWire's Signing Key when
+        set, else the Twilio auth token (Twilio signs with it)."""
+        return reveal(self.signalwire_signing_key) or reveal(self.twilio_auth_token)
 
     @property
     def twilio_enabled(self) -> bool:

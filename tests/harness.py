@@ -19,7 +19,7 @@ from bridge.app import SmsBridge
 from bridge.config import Settings
 from bridge.inbox.clock import ManualClock
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.signing import slack_headers, twilio_signature
+from tests.fakes.signing import slack_headers
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.twilio_api import FakeTwilio
 
@@ -44,13 +44,14 @@ def _daytime_replies(bridge: SmsBridge) -> None:
 
 
 class Harness:
-    def __init__(self, databases: Any, *, discord: bool = False, **overrides: Any) -> None:
+    def __init__(self, databases: Any, *, discord: bool = False, signalwire: bool = False, **overrides: Any) -> None:
         self.databases = databases
         self.overrides = overrides
         # Discord (issue 4): a FakeDiscord with a forum bound to the default inbox.
         self.discord: FakeDiscord | None = FakeDiscord(guild_id=DISCORD_GUILD) if discord else None
         self.slack = FakeSlack()
-        self.twilio = FakeTwilio()
+        # A SignalWire space signs its webhooks with the project's Signing Key.
+        self.twilio = FakeTwilio(signing_key="PSK_" + uuid.uuid4().hex) if signalwire else FakeTwilio()
         self.bridge: SmsBridge | None = None
         self.http: aiohttp.ClientSession | None = None
         self.settings: Settings | None = None
@@ -67,6 +68,7 @@ class Harness:
             "twilio_account_sid": self.twilio.account_sid,
             "twilio_auth_token": self.twilio.auth_token,
             "twilio_api_url": self.twilio.url,
+            "signalwire_signing_key": self.twilio.signing_key,
             "smsbridge_number": NUMBER,
             "smsbridge_slack_channel": CHANNEL,
             "smsbridge_business_name": BUSINESS,
@@ -150,7 +152,7 @@ class Harness:
         if signature is not None:
             headers["X-Twilio-Signature"] = signature
         elif sign:
-            headers["X-Twilio-Signature"] = twilio_signature(self.twilio.auth_token, PUBLIC_URL + path, params)
+            headers.update(self.twilio.webhook_headers(PUBLIC_URL + path, params))
         data = body if body is not None else aiohttp.FormData(params if isinstance(params, list) else list(params.items()))
         async with self.http.post(self.url(path), data=data, headers=headers) as response:
             return response.status, await response.text()

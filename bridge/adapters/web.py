@@ -37,7 +37,8 @@ class WebContext:
     service: InboxService
     outbox: Outbox
     public_url: str | None
-    twilio_auth_token: str | None
+    # Twilio's auth token, or SignalWire's Signing Key (SIGNALWIRE_SIGNING_KEY).
+    webhook_key: str | None
     slack: SlackHandler | None = None
 
 
@@ -74,8 +75,8 @@ async def answer_failures(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def _signed_twilio_params(request: web.Request, ctx: WebContext, route: str) -> dict[str, list[str]] | web.Response:
-    if not ctx.twilio_auth_token:
-        return _reply(route, 503, "Twilio is not configured: set TWILIO_AUTH_TOKEN")
+    if not ctx.webhook_key:
+        return _reply(route, 503, "Twilio is not configured: set TWILIO_AUTH_TOKEN (SignalWire: SIGNALWIRE_SIGNING_KEY)")
     if not ctx.public_url:
         return _reply(route, 503, "PUBLIC_URL is not set, so Twilio signatures cannot be checked")
     try:
@@ -87,7 +88,9 @@ async def _signed_twilio_params(request: web.Request, ctx: WebContext, route: st
     except BadWebhook as exc:
         return _reply(route, 400, str(exc))
     url = ctx.public_url.rstrip("/") + request.raw_path
-    if not signature_ok(ctx.twilio_auth_token, url, params, request.headers.get("X-Twilio-Signature")):
+    # SignalWire sends X-SignalWire-Signature (and the same value as X-Twilio-Signature).
+    signature = request.headers.get("X-SignalWire-Signature") or request.headers.get("X-Twilio-Signature")
+    if not signature_ok(ctx.webhook_key, url, params, signature):
         return _reply(route, 403, "invalid Twilio signature")
     return params
 

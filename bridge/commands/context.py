@@ -31,6 +31,7 @@ class CommandContext:
     where: Where
     mentions: tuple[Author, ...] = ()
     origin_id: str | None = None  # the chat message that ran it, when it was typed
+    custom_emoji: tuple[str, ...] = ()  # custom workspace emoji in the typed text
     team_context: TeamContext | None = None
     clock: Clock = field(default_factory=SystemClock)  # where "now" comes from; a ManualClock in tests
 

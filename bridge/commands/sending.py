@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from bridge.commands.arguments import PhoneNumber, SnippetName, Text
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, command
@@ -26,6 +29,31 @@ def reply_answer(result: ReplyResult) -> CommandReply:
     return CommandReply(text, outcome=result.outcome)
 
 
+def custom_emoji_left_out(ctx: CommandContext, text: str) -> tuple[str, Rich]:
+    """The typed text without custom workspace emoji (a phone cannot show them), and a
+    word to its author about each one left out."""
+    if not ctx.custom_emoji:
+        return text, Rich()
+    for name in ctx.custom_emoji:
+        text = re.sub(rf" ?:{re.escape(name)}:(?::skin-tone-[2-6]:)?", "", text)
+    names = ", ".join(f":{name}:" for name in ctx.custom_emoji)
+    warning = rich(
+        "Left out {names}: a custom emoji of this workspace, which the customer's phone cannot show.\n", names=names
+    )
+    return text.strip(), warning
+
+
+async def submit_typed(ctx: CommandContext, text: str, *, draft: bool = False) -> CommandReply:
+    """A reply or draft as the teammate typed it, custom emoji left out with a warning."""
+    text, warning = custom_emoji_left_out(ctx, text)
+    if not text:
+        raise Refused(warning + rich("Nothing else to send."))
+    answer = reply_answer(await submit(ctx, text, draft=draft))
+    if not warning:
+        return answer
+    return replace(answer, text=warning + answer.text)
+
+
 async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet: str | None = None) -> ReplyResult:
     team = ctx.team
     return await ctx.service.submit_reply(
@@ -46,13 +74,13 @@ async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet
 @command("reply", by_prefix=True, args=(MESSAGE,), role="agent", doing="Texting the customer",
          help="sends your text to the customer by SMS, attributed to you")
 async def reply(ctx: CommandContext, text: str) -> CommandReply:
-    return reply_answer(await submit(ctx, text))
+    return await submit_typed(ctx, text)
 
 
 @command("draft", args=(Text("text", "The draft's text"),), role="agent", doing="Writing a draft",
          help="posts a draft with Approve & send / Edit / Discard")
 async def draft(ctx: CommandContext, text: str) -> CommandReply:
-    return reply_answer(await submit(ctx, text, draft=True))
+    return await submit_typed(ctx, text, draft=True)
 
 
 @command("snippet", aliases=("s",), args=(SnippetName("name", "The snippet's name", what="snippet name"),),

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.catalog import COMMANDS, Registry
 from bridge.commands.context import CommandContext, dispatch
+from bridge.commands.edits import ThreadEdits
 from bridge.commands.registry import (
     EmptyReply,
     Invocation,
@@ -53,6 +54,15 @@ class ThreadCommands:
         self.service = service
         self.registry = registry
         self.clock: Clock = clock or SystemClock()  # tests replace it with a ManualClock
+        self.edits = ThreadEdits(service, registry)
+
+    async def edited(self, tm: ThreadMessage) -> str:
+        """A teammate edited a thread message; `tm` carries its new text."""
+        return await self.edits.edited(tm)
+
+    async def deleted(self, platform: str, where: str, message_id: str) -> str:
+        """A teammate deleted a thread message (a note leaves storage and search)."""
+        return await self.edits.deleted(platform, where, message_id)
 
     async def handle(self, tm: ThreadMessage) -> str:
         """A message typed in the thread; the answer goes to its author through the outbox."""
@@ -98,6 +108,7 @@ class ThreadCommands:
                 where=Where.THREAD,
                 mentions=tm.mentions,
                 origin_id=tm.message_id,
+                custom_emoji=tm.custom_emoji,
                 clock=self.clock,
                 team_context=TeamContext(session, inbox, conv, agent),
             )

@@ -79,22 +79,28 @@ class DeliveryTracker:
                 message.status_at = utcnow()
                 await self.outgoing.status_changed(session, message)
                 return None
+            body = message.body
             if message.status == "pending":
-                claimed = await session.scalar(
-                    update(Message)
-                    .where(Message.id == message.id, Message.status == "pending")
-                    .values(status="submitting")
-                    .returning(Message.id)
-                    .execution_options(synchronize_session=False)
-                )
+                # The body is read back from the claiming update: an edit committed
+                # just before it (still in the undo window) is what leaves.
+                claimed = (
+                    await session.execute(
+                        update(Message)
+                        .where(Message.id == message.id, Message.status == "pending")
+                        .values(status="submitting")
+                        .returning(Message.id, Message.body)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).first()
                 if claimed is None:
                     return None  # undone a moment ago
+                body = claimed[1]
             return SendPlan(
                 message_id=message.id,
                 from_number=inbox.number,
                 messaging_service_sid=inbox.messaging_service_sid,
                 to=message.to_number,
-                body=message.body,
+                body=body,
                 media_urls=[m["url"] for m in message.media or []],
                 created_at_epoch=message.created_at.timestamp(),
             )

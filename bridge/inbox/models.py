@@ -142,6 +142,8 @@ class Message(Base):
         ),
         # The queue: a conversation's first customer text since the last reply (0008).
         Index("ix_messages_wait", "conversation_id", "direction", "created_at"),
+        # An edited `!r` finds the reply it asked for (0014).
+        Index("ix_messages_origin", "author_platform", "origin_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +169,9 @@ class Message(Base):
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Attempts at handing it to the provider so far (shown while the provider refuses it).
     send_attempts: Mapped[int | None] = mapped_column(Integer)
+    # The chat message (Slack ts, Discord id) that asked for this reply, so an edit of it
+    # changes a reply still in its undo window and is refused once it has left.
+    origin_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class Note(Base):

@@ -90,6 +90,7 @@ class OutgoingSms:
         now = utcnow()
         if message is None:
             message = self.new_message(inbox, conv, to, text, kind, author, status="pending", at=at)
+            message.origin_id = reply_to
             session.add(message)
         else:
             message.status = "pending"

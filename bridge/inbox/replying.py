@@ -111,6 +111,7 @@ class Replies:
         needs_approval = request.draft or (inbox.approval_role is not None and agent.role == inbox.approval_role)
         if needs_approval:
             message = self.outgoing.new_message(inbox, conv, contact.phone, text, "reply", request.author, status="draft")
+            message.origin_id = request.origin_id
             session.add(message)
             await session.flush()
             audit.record(session, request.actor, "draft_created", conv.id, message_id=message.id, text=text)
@@ -120,6 +121,7 @@ class Replies:
             other = await self._recent_teammate_reply(session, conv, request.author)
             if other is not None:
                 message = self.outgoing.new_message(inbox, conv, contact.phone, text, "reply", request.author, status="held")
+                message.origin_id = request.origin_id
                 session.add(message)
                 await session.flush()
                 ago = int((utcnow() - other.created_at).total_seconds())
@@ -256,6 +258,29 @@ class Replies:
         conv = await session.get_one(Conversation, message.conversation_id)
         audit.record(session, actor_of(actor.platform, actor.user_id), "draft_edited", conv.id, before=before, after=message.body)
         await self._draft_changed(session, self.directory.get(conv.inbox_id), message)
+        return True
+
+    async def edit_unsent(self, session: AsyncSession, message: Message, text: str, actor: AgentView) -> bool:
+        """Change a reply that has not left (in its undo window, held or a draft);
+        False once it has left, which a conditional update decides against the sender."""
+        if message.status == "draft":
+            return await self.edit_draft(session, message.id, text, actor)
+        info = count_segments(text)
+        changed = (
+            await session.execute(
+                update(Message)
+                .where(Message.id == message.id, Message.status.in_(("pending", "held")))
+                .values(body=text, segments=info.segments, encoding=info.encoding)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if changed is None:
+            return False
+        before = message.body
+        await session.refresh(message)
+        audit.record(session, actor_of(actor.platform, actor.user_id), "reply_edited", message.conversation_id, message_id=message.id, before=before, after=text)
+        await self.outgoing.status_changed(session, message)
         return True
 
     async def _draft_changed(self, session: AsyncSession, inbox: InboxRoute, message: Message) -> None:

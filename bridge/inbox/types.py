@@ -88,6 +88,9 @@ class ThreadMessage:
     text: str
     event_key: str
     mentions: tuple[Author, ...] = ()  # people the message @-mentions, resolved by the adapter
+    # Custom workspace emoji (`:partyparrot:`) still in `text`: a phone cannot show them,
+    # so a reply leaves them out and tells its author.
+    custom_emoji: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -676,6 +676,21 @@ class FakeDiscord(LoopbackServer):
         await self._post(msg)
         return msg.id
 
+    async def user_edit(self, message_id: int, content: str) -> None:
+        """A member edits their message (MESSAGE_UPDATE with the whole new message)."""
+        msg = self._message_index[message_id]
+        msg.content = content
+        msg.edited_timestamp = _iso()
+        await self._dispatch("MESSAGE_UPDATE", self._render_message(msg))
+
+    async def user_delete(self, message_id: int) -> None:
+        """A member deletes their message (MESSAGE_DELETE: ids only)."""
+        msg = self._message_index[message_id]
+        msg.deleted = True
+        await self._dispatch(
+            "MESSAGE_DELETE", {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(self.guild_id)}
+        )
+
     async def user_forum_post(self, forum_id: int, user_id: int, name: str, content: str) -> int:
         """A member opens a forum post themselves (THREAD_CREATE + MESSAGE_CREATE); returns its id."""
         thread = await self._create_forum_post(

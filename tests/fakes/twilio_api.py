@@ -90,10 +90,14 @@ def _error(status: int, code: int, message: str) -> web.Response:
 class FakeTwilio(LoopbackServer):
     """In-memory Twilio account served over aiohttp on an ephemeral loopback port."""
 
-    def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = "twilio-token") -> None:
+    def __init__(
+        self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = "twilio-token", *, signing_key: str | None = None
+    ) -> None:
         super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
+        # SignalWire: webhooks are signed with the project's Signing Key, not the token.
+        self.signing_key = signing_key
 
         self.messages: list[dict[str, Any]] = []  # form fields as sent + "sid", oldest first
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
@@ -131,6 +135,15 @@ class FakeTwilio(LoopbackServer):
         return f"/{API_VERSION}/Accounts/{self.account_sid}"
 
     # ------------------------------------------------------------------ test helpers
+
+    def webhook_headers(self, url: str, params: dict[str, str] | list[tuple[str, str]]) -> dict[str, str]:
+        """The signature headers this provider puts on a webhook it posts to ``url``."""
+        from tests.fakes.signing import signalwire_signature, twilio_signature
+
+        if self.signing_key is not None:
+            signature = signalwire_signature(self.signing_key, url, params)
+            return {"X-SignalWire-Signature": signature, "X-Twilio-Signature": signature}
+        return {"X-Twilio-Signature": twilio_signature(self.auth_token, url, params)}
 
     def fail_next(self, count: int = 1, status: int = 500, code: int | None = None) -> None:
         """The next ``count`` message sends (POST Messages.json) fail with ``status``."""

@@ -96,34 +96,50 @@ class DiscordHandlers:
     # -- messages in a post -----------------------------------------------------
 
     async def on_message(self, message: discord.Message, client: discord.Client) -> None:
+        tm = await self._thread_message(message, client, f"discord:{message.id}")
+        if tm is not None:
+            outcome = await self.threads.handle(tm)
+            log.debug("discord message %s in %s: %s", message.id, message.channel.id, outcome)
+
+    async def on_edit(self, message: discord.Message, client: discord.Client) -> None:
+        """A teammate edited a message in a post: a note takes the new text, a `!r` still
+        in its undo window changes, one already sent is not sent again."""
+        edited = message.edited_at.isoformat() if message.edited_at else "?"
+        tm = await self._thread_message(message, client, f"discord:edit:{message.id}:{edited}")
+        if tm is not None:
+            outcome = await self.threads.edited(tm)
+            log.debug("discord message %s edited in %s: %s", message.id, message.channel.id, outcome)
+
+    async def on_delete(self, channel_id: int, message_id: int) -> None:
+        outcome = await self.threads.deleted("discord", str(channel_id), str(message_id))
+        log.debug("discord message %s deleted in %s: %s", message_id, channel_id, outcome)
+
+    async def _thread_message(self, message: discord.Message, client: discord.Client, event_key: str) -> ThreadMessage | None:
         if message.author.bot or message.webhook_id is not None or message.guild is None:
-            return
+            return None
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
-            return
+            return None
         parent = await self._parent_of(message.channel, client)
         if parent is None or str(parent) not in self.forums():
-            return
+            return None
         if not self.content_intent:
             # Without MESSAGE_CONTENT the text is blank: storing it as a note would lie.
-            return
+            return None
         text = discord_to_plain(message)
         if message.attachments:
             text = "\n".join([text, *(a.url for a in message.attachments)]).strip()
         me = client.user.id if client.user else None
         mentions = tuple(Author("discord", str(u.id), display_name(u)) for u in message.mentions if u.id != me)
-        outcome = await self.threads.handle(
-            ThreadMessage(
-                platform="discord",
-                channel=str(parent),
-                thread_id=str(message.channel.id),
-                message_id=str(message.id),
-                author=Author("discord", str(message.author.id), display_name(message.author)),
-                text=text,
-                event_key=f"discord:{message.id}",
-                mentions=mentions,
-            )
+        return ThreadMessage(
+            platform="discord",
+            channel=str(parent),
+            thread_id=str(message.channel.id),
+            message_id=str(message.id),
+            author=Author("discord", str(message.author.id), display_name(message.author)),
+            text=text,
+            event_key=event_key,
+            mentions=mentions,
         )
-        log.debug("discord message %s in %s: %s", message.id, message.channel.id, outcome)
 
     # -- app commands ------------------------------------------------------------
 

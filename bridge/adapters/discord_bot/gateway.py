@@ -112,6 +112,18 @@ class GatewayClient(discord.Client):
         except Exception:
             log.exception("handling Discord message %s failed", message.id)
 
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        try:
+            await self.handlers.on_edit(payload.message, self)
+        except Exception:
+            log.exception("handling the edit of Discord message %s failed", payload.message_id)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        try:
+            await self.handlers.on_delete(payload.channel_id, payload.message_id)
+        except Exception:
+            log.exception("handling the deletion of Discord message %s failed", payload.message_id)
+
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         try:
             await self.handlers.on_interaction(interaction)

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bridge.adapters.slack.emoji import unicode_emoji
 from bridge.adapters.slack.listeners.context import ListenerContext
 from bridge.adapters.slack.text import slack_to_plain
 from bridge.inbox.types import ThreadMessage
@@ -31,27 +32,54 @@ def thread_message_from_event(event: dict[str, Any], event_id: str, bot_user_id:
         "ts": event["ts"],
         "user": user,
         "text": event.get("text") or "",
+        "blocks": event.get("blocks"),
         "event_key": f"slack:{event_id}" if event_id else f"slack:{event['channel']}:{event['ts']}",
     }
+
+
+def edited_message_from_event(event: dict[str, Any], event_id: str, bot_user_id: str | None) -> dict[str, Any] | None:
+    """A `message_changed` event of a teammate's thread reply: the fields of its new
+    version, keyed by the edited message's own ts."""
+    inner = event.get("message")
+    if event.get("subtype") != "message_changed" or not isinstance(inner, dict):
+        return None
+    fields = thread_message_from_event({**inner, "channel": event.get("channel"), "subtype": None}, event_id, bot_user_id)
+    if fields is not None:
+        fields["event_key"] = f"slack:{event_id}" if event_id else f"slack:edit:{event.get('channel')}:{event.get('ts')}"
+    return fields
 
 
 def register(app: AsyncApp, ctx: ListenerContext) -> None:
     @app.event("message")
     async def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
-        fields = thread_message_from_event(event, str(body.get("event_id") or ""), context.get("bot_user_id"))
-        if fields is None:
+        event_id = str(body.get("event_id") or "")
+        if event.get("subtype") == "message_deleted":
+            deleted = event.get("deleted_ts")
+            if isinstance(deleted, str) and isinstance(event.get("channel"), str):
+                outcome = await ctx.handlers.threads.deleted("slack", event["channel"], deleted)
+                log.debug("slack message %s deleted in %s: %s", deleted, event["channel"], outcome)
             return
+        edited = edited_message_from_event(event, event_id, context.get("bot_user_id"))
+        if edited is not None:
+            await on_thread_message(edited, edit=True)
+            return
+        fields = thread_message_from_event(event, event_id, context.get("bot_user_id"))
+        if fields is not None:
+            await on_thread_message(fields, edit=False)
+
+    async def on_thread_message(fields: dict[str, Any], *, edit: bool) -> None:
         mentions = await ctx.mentioned(fields["text"])
-        outcome = await ctx.handlers.threads.handle(
-            ThreadMessage(
-                platform="slack",
-                channel=fields["channel"],
-                thread_id=fields["thread_ts"],
-                message_id=fields["ts"],
-                author=await ctx.author(fields["user"]),
-                text=slack_to_plain(fields["text"], {a.user_id: a.label for a in mentions}),
-                event_key=fields["event_key"],
-                mentions=mentions,
-            )
+        plain = unicode_emoji(slack_to_plain(fields["text"], {a.user_id: a.label for a in mentions}), fields["blocks"])
+        tm = ThreadMessage(
+            platform="slack",
+            channel=fields["channel"],
+            thread_id=fields["thread_ts"],
+            message_id=fields["ts"],
+            author=await ctx.author(fields["user"]),
+            text=plain.text,
+            event_key=fields["event_key"],
+            mentions=mentions,
+            custom_emoji=plain.custom,
         )
+        outcome = await (ctx.handlers.threads.edited(tm) if edit else ctx.handlers.threads.handle(tm))
         log.debug("slack message %s in %s: %s", fields["ts"], fields["channel"], outcome)

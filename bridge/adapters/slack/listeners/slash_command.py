@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bridge.adapters.slack.emoji import unicode_emoji
 from bridge.adapters.slack.listeners.context import ListenerContext, SlackHandlers
 from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.render import LinkRow, command_reply_blocks
@@ -22,7 +23,7 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
             "slack",
             command["channel_id"],
             await ctx.author(command["user_id"]),
-            slack_to_plain(text, {a.user_id: a.label for a in mentions}),
+            unicode_emoji(slack_to_plain(text, {a.user_id: a.label for a in mentions})).text,
             mentions,
         )
         await ack(**await render_reply(ctx.handlers, command["channel_id"], reply))

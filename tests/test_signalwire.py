@@ -1,0 +1,71 @@
+"""SignalWire as the README sets it up: the LaML (Twilio-compatible) API with the
+project id and API token, and webhooks signed with the project's Signing Key
+(SIGNALWIRE_SIGNING_KEY), checked the way SignalWire computes them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.fakes.signing import twilio_signature
+from tests.harness import CHANNEL, PUBLIC_URL, Harness
+
+
+@pytest.fixture
+async def signalwire(databases) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    h = Harness(databases, signalwire=True)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_signalwire_signed_text_reply_and_status_round_trip(signalwire: Harness) -> None:
+    h = signalwire
+    await h.text_in("hello from a SignalWire number")
+    root = await h.first_thread()
+    await h.drain()
+    assert [m["text"] for m in h.thread(root)] == ["hello from a SignalWire number"]
+    await h.teammate(root, "!r hi there")
+    await h.drain()
+    [sent] = h.sms_sent()  # the REST call authenticated with the API token
+    assert sent["Body"] == "hi there"
+    message_id = int(sent["StatusCallback"].rsplit("=", 1)[1])
+    status, _ = await h.status_callback(sent["sid"], "delivered", message_id=message_id)
+    assert status == 200
+    await h.drain()
+    [line] = [m for m in h.thread(root) if "Delivered" in m["text"]]
+    assert line["text"].startswith("✅")
+
+
+async def test_signalwire_webhook_signed_with_the_api_token_is_refused(signalwire: Harness) -> None:
+    h = signalwire
+    params = h.inbound_params("signed with the wrong key")
+    wrong = twilio_signature(h.twilio.auth_token, PUBLIC_URL + "/twilio/sms", params)
+    status, reason = await h.twilio_post("/twilio/sms", params, signature=wrong)
+    assert (status, reason.strip()) == (403, "invalid Twilio signature")
+    await h.drain()
+    assert await h.rows("SELECT id FROM messages") == []
+    assert h.slack.messages(CHANNEL) == []
+
+
+async def test_webhook_naming_the_message_only_by_smssid_is_accepted(harness: Harness) -> None:
+    # Older Twilio and some SignalWire payloads carry SmsSid/SmsMessageSid, no MessageSid.
+    params = [(k, v) for k, v in harness.inbound_params("by SmsSid", sid="SM" + "5" * 32) if k != "MessageSid"]
+    params += [("SmsSid", "SM" + "5" * 32), ("SmsMessageSid", "SM" + "5" * 32)]
+    status, reason = await harness.twilio_post("/twilio/sms", params)
+    assert status == 200, reason
+    root = await harness.first_thread()
+    await harness.drain()
+    assert [m["text"] for m in harness.thread(root)] == ["by SmsSid"]
+    assert [tuple(r) for r in await harness.rows("SELECT provider_sid FROM messages")] == [("SM" + "5" * 32,)]
+
+    await harness.teammate(root, "!r ok")
+    await harness.drain()
+    [sent] = harness.sms_sent()
+    status, reason = await harness.twilio_post(
+        f"/twilio/status?m={sent['StatusCallback'].rsplit('=', 1)[1]}", [("SmsSid", sent["sid"]), ("SmsStatus", "delivered")]
+    )
+    assert status == 200, reason
+    await harness.drain()
+    assert [tuple(r) for r in await harness.rows("SELECT status FROM messages WHERE direction='out'")] == [("delivered",)]
