@@ -224,22 +224,27 @@ class PhoneNumber(Arg):
         return value
 
 
-_TAG = re.compile(r"[\w-]{1,40}")
-
-
 @dataclass(frozen=True)
-class TagChanges(Arg):
-    """`+vip -lead`: tags to add and to remove, as (add, remove)."""
+class GreedyArg(Arg):
+    """An argument that parses the whole rest of the line itself (so it comes last)."""
 
     @property
     def greedy(self) -> bool:
         return True
 
-    def _placeholder(self) -> str:
-        return "+vip -lead"
-
     def take(self, rest: str, *, last: bool = False) -> tuple[object, str]:
         return self.convert(rest), ""
+
+
+_TAG = re.compile(r"[\w-]{1,40}")
+
+
+@dataclass(frozen=True)
+class TagChanges(GreedyArg):
+    """`+vip -lead`: tags to add and to remove, as (add, remove)."""
+
+    def _placeholder(self) -> str:
+        return "+vip -lead"
 
     def convert(self, text: str) -> object:
         add: list[str] = []
@@ -258,18 +263,11 @@ _KEY = re.compile(r"[A-Za-z_][\w-]{0,40}")
 
 
 @dataclass(frozen=True)
-class Assignment(Arg):
+class Assignment(GreedyArg):
     """`key=value` (an empty value removes the key), as (key, value)."""
-
-    @property
-    def greedy(self) -> bool:
-        return True
 
     def _placeholder(self) -> str:
         return "key=value"
-
-    def take(self, rest: str, *, last: bool = False) -> tuple[object, str]:
-        return self.convert(rest), ""
 
     def convert(self, text: str) -> object:
         key, sep, value = text.partition("=")

@@ -70,9 +70,6 @@ _COLUMNS = (
 )
 
 
-_changed = changed_rows
-
-
 def _info(row: Any, attempts: int | None = None) -> TimerInfo:
     return TimerInfo(
         id=row.id,
@@ -156,7 +153,7 @@ class Scheduler:
         result = await session.execute(
             update(Timer).where(Timer.key == key, Timer.state == "pending").values(due_at=due_at)
         )
-        moved = _changed(result) > 0
+        moved = changed_rows(result) > 0
         if moved:
             self._note_due(session, due_at)
         return moved
@@ -181,7 +178,7 @@ class Scheduler:
         if conversation_id is not None:
             stmt = stmt.where(Timer.conversation_id == conversation_id)
         result = await session.execute(stmt.values(state="cancelled", finished_at=self.clock.now()))
-        return _changed(result) > 0
+        return changed_rows(result) > 0
 
     async def cancel_all(self, session: AsyncSession, *, conversation_id: int, kind: str | None = None) -> int:
         """Cancel a conversation's pending timers (of one kind); how many were cancelled."""
@@ -189,7 +186,7 @@ class Scheduler:
         if kind is not None:
             stmt = stmt.where(Timer.kind == kind)
         result = await session.execute(stmt.values(state="cancelled", finished_at=self.clock.now()))
-        return _changed(result)
+        return changed_rows(result)
 
     async def pending(
         self,
