@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox import cycles
@@ -18,6 +20,15 @@ _CONTACT_BY_PHONE = select(Contact.id).where(Contact.phone == bindparam("phone")
 _CONVERSATION_OF = select(Conversation).where(
     Conversation.inbox_id == bindparam("inbox_id"), Conversation.contact_id == bindparam("contact_id")
 )
+# A known sender's contact and its conversation in this inbox (None when it has none
+# there yet): one index probe each, one round trip.
+_CONTACT_AND_CONVERSATION = (
+    select(Contact.id, Conversation)
+    .outerjoin(
+        Conversation, and_(Conversation.contact_id == Contact.id, Conversation.inbox_id == bindparam("inbox_id"))
+    )
+    .where(Contact.phone == bindparam("phone"))
+)
 
 
 class Conversations:
@@ -29,35 +40,48 @@ class Conversations:
         """The contact's conversation in this inbox, created (with its card) when new (`/sms new`)."""
         conv, created = await self.find_or_create(session, inbox.id, phone)
         if created:
-            await cycles.team_started(session, conv.id, inbox.id, utcnow())
+            await cycles.team_started(session, conv.id, inbox.id, utcnow(), new=True)
             await self.fanout.card(session, inbox, conv.id)
         return conv, created
 
-    async def find_or_create(self, session: AsyncSession, inbox_id: int, phone: PhoneNumber) -> tuple[Conversation, bool]:
-        """(conversation, created): two first texts at once still make one contact and one conversation."""
-        contact_id = await self._contact_id(session, phone)
-        found = await self._find(session, inbox_id, contact_id)
-        if found is not None:
-            return found, False
+    async def find_or_create(
+        self, session: AsyncSession, inbox_id: int, phone: PhoneNumber, *, last_inbound_at: datetime | None = None
+    ) -> tuple[Conversation, bool]:
+        """(conversation, created): two first texts at once still make one contact and one conversation.
+
+        A new conversation is created with `last_inbound_at` already set (no UPDATE after).
+        """
+        found = (await session.execute(_CONTACT_AND_CONVERSATION, {"phone": phone.key, "inbox_id": inbox_id})).first()
         now = utcnow()
-        new_id = await insert_ignore(
-            session,
-            Conversation,
-            {
-                "inbox_id": inbox_id,
-                "contact_id": contact_id,
-                "status": ConversationStatus.NEW.value,
-                "priority": Priority.NORMAL.value,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ["inbox_id", "contact_id"],
-        )
+        values = {
+            "inbox_id": inbox_id,
+            "status": ConversationStatus.NEW.value,
+            "priority": Priority.NORMAL.value,
+            "last_inbound_at": last_inbound_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if found is None:
+            contact_id = await self._new_contact(session, phone)
+            if contact_id is not None:
+                # This transaction created the contact: nobody else can see it before we
+                # commit, so nobody else can have made its conversation. A plain INSERT
+                # (no lookup, no conflict handling) is safe.
+                new = Conversation(contact_id=contact_id, **values)
+                session.add(new)
+                await session.flush()
+                return new, True
+            contact_id = await self._contact_id(session, phone)  # another process made it meanwhile
+        else:
+            contact_id, existing = found
+            if existing is not None:
+                return existing, False
+        new_id = await insert_ignore(session, Conversation, {"contact_id": contact_id, **values}, ["inbox_id", "contact_id"])
         if new_id is not None:
             return await session.get_one(Conversation, new_id), True
-        found = await self._find(session, inbox_id, contact_id)
-        assert found is not None  # the conflicting row exists
-        return found, False
+        winner = await self._find(session, inbox_id, contact_id)
+        assert winner is not None  # the conflicting row exists
+        return winner, False
 
     async def refresh_other_cards(self, session: AsyncSession, conv: Conversation) -> None:
         """Update the cards of the same contact's conversations in the other inboxes."""
@@ -74,12 +98,11 @@ class Conversations:
             await self.fanout.card(session, other_inbox, other_id)
 
     @staticmethod
-    async def _contact_id(session: AsyncSession, phone: PhoneNumber) -> int:
-        # Most texts come from known customers: look first, insert only when new. The
-        # insert ignores a conflict, so two first texts at once still make one contact.
-        found = await session.scalar(_CONTACT_BY_PHONE, {"phone": phone.key})
-        if found is not None:
-            return int(found)
+    async def _new_contact(session: AsyncSession, phone: PhoneNumber) -> int | None:
+        """A new contact's id; None when the number exists already (created concurrently).
+
+        The insert ignores a conflict, so two first texts at once still make one contact.
+        """
         new_id = await insert_ignore(
             session,
             Contact,
@@ -91,11 +114,13 @@ class Conversations:
             },
             ["phone"],
         )
-        if new_id is not None:
-            return int(new_id)
-        winner = await session.scalar(_CONTACT_BY_PHONE, {"phone": phone.key})
-        assert winner is not None  # the conflicting row exists
-        return int(winner)
+        return None if new_id is None else int(new_id)
+
+    @staticmethod
+    async def _contact_id(session: AsyncSession, phone: PhoneNumber) -> int:
+        found = await session.scalar(_CONTACT_BY_PHONE, {"phone": phone.key})
+        assert found is not None  # the conflicting row exists
+        return int(found)
 
     @staticmethod
     async def _find(session: AsyncSession, inbox_id: int, contact_id: int) -> Conversation | None:

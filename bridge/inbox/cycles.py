@@ -46,8 +46,11 @@ async def _latest(session: AsyncSession, conversation_id: int) -> ConversationCy
     ).scalar_one_or_none()
 
 
-async def _start(session: AsyncSession, conversation_id: int, inbox_id: int, origin: str, at: datetime) -> None:
-    last = await session.scalar(
+async def _start(
+    session: AsyncSession, conversation_id: int, inbox_id: int, origin: str, at: datetime, *, first: bool = False
+) -> None:
+    """`first`: the conversation was created in this transaction, so its cycle is number 1."""
+    last = 0 if first else await session.scalar(
         select(func.max(ConversationCycle.seq)).where(ConversationCycle.conversation_id == conversation_id)
     )
     session.add(
@@ -63,19 +66,22 @@ async def _start(session: AsyncSession, conversation_id: int, inbox_id: int, ori
 
 
 async def customer_wrote(
-    session: AsyncSession, conversation_id: int, inbox_id: int, at: datetime, *, starts_cycle: bool
+    session: AsyncSession, conversation_id: int, inbox_id: int, at: datetime, *, starts_cycle: bool, new: bool = False
 ) -> None:
-    """A customer's text: `starts_cycle` when the conversation is new, closed or pending."""
-    latest = None if starts_cycle else await _latest(session, conversation_id)
+    """A customer's text: `starts_cycle` when the conversation is closed or pending;
+    `new` when this transaction created the conversation (its first cycle, no look-up)."""
+    latest = None if starts_cycle or new else await _latest(session, conversation_id)
     if latest is None:
-        await _start(session, conversation_id, inbox_id, "customer", at)
+        await _start(session, conversation_id, inbox_id, "customer", at, first=new)
     elif latest.customer_at is None:
         latest.customer_at = at  # the answer to a team-started conversation: its clock starts
 
 
-async def team_started(session: AsyncSession, conversation_id: int, inbox_id: int, at: datetime) -> None:
-    """A teammate opened a new conversation (`/sms new`)."""
-    await _start(session, conversation_id, inbox_id, "team", at)
+async def team_started(
+    session: AsyncSession, conversation_id: int, inbox_id: int, at: datetime, *, new: bool = False
+) -> None:
+    """A teammate opened a conversation (`/sms new`); `new` when this transaction created it."""
+    await _start(session, conversation_id, inbox_id, "team", at, first=new)
 
 
 async def teammate_replied(session: AsyncSession, conversation_id: int, reply: Message, at: datetime) -> None:

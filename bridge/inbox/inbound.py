@@ -89,13 +89,17 @@ class InboundTexts:
     async def file_from_job(self, job: Job) -> None:
         """The `sms.inbound` job: file an accepted text into its conversation."""
         try:
-            await self.file_text(InboundSms.from_payload(job.payload))
+            await self.file_text(InboundSms.from_payload(job.payload), done=job)
         except UnknownInbox as exc:
             # The inbox was removed from the configuration after the text arrived.
             raise RetryLater(f"{exc}; keeping the text until the inbox is configured again") from exc
 
-    async def file_text(self, sms: InboundSms) -> Received:
-        """Store a customer's text once, whatever the number of webhook retries."""
+    async def file_text(self, sms: InboundSms, *, done: Job | None = None) -> Received:
+        """Store a customer's text once, whatever the number of webhook retries.
+
+        `done` (the `sms.inbound` job) is completed in the same transaction: the text is
+        filed and its job finished together, one commit instead of two.
+        """
         inbox = self.directory.match(sms.to, sms.messaging_service_sid)
         phone = parse_phone(sms.sender)
         keyword = classify_keyword(sms.body) if phone.valid else None
@@ -106,8 +110,8 @@ class InboundTexts:
                     return Received(existing, None, duplicate=True)
                 # Rule 2: the opt-out is recorded before anything else happens.
                 consent_changed = await self.opt_outs.apply_keyword(session, keyword, phone.key, inbox, sms.body)
-                conv, created = await self.conversations.find_or_create(session, inbox.id, phone)
                 now = utcnow()
+                conv, created = await self.conversations.find_or_create(session, inbox.id, phone, last_inbound_at=now)
                 message = Message(
                     conversation_id=conv.id,
                     direction="in",
@@ -122,13 +126,14 @@ class InboundTexts:
                 )
                 session.add(message)
                 await session.flush()
-                previous = conv.last_inbound_at
-                conv.last_inbound_at = now
-                conv.updated_at = now
+                previous = None if created else conv.last_inbound_at
+                if not created:  # a new one was inserted with these already
+                    conv.last_inbound_at = now
+                    conv.updated_at = now
                 reopened = conv.status in (ConversationStatus.CLOSED, ConversationStatus.PENDING)
                 if reopened:
                     conv.status = ConversationStatus.OPEN.value  # the customer wrote again: it needs attention
-                await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=created or reopened)
+                await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=reopened, new=created)
                 # The text first: a new conversation's first post creates its thread and card.
                 await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
                 for index in range(len(sms.media)):
@@ -158,8 +163,12 @@ class InboundTexts:
                 elif phone.valid:
                     # Never in answer to a keyword or a request to stop (compliance rules 3-6).
                     await self.auto_replies.answer(session, inbox, conv, phone.key, first_text=previous is None)
+                if done is not None:
+                    await self.fanout.outbox.complete_in(session, done)
                 return Received(message.id, conv.id, duplicate=False, keyword=keyword)
         except IntegrityError:
+            if done is not None:
+                done.finished = False  # its completion was rolled back with the rest
             # A concurrent delivery of the same webhook won the unique MessageSid.
             log.info("inbound %s stored concurrently; treating as duplicate", sms.sid)
             return Received(None, None, duplicate=True)
