@@ -109,6 +109,7 @@ class Conversation(Base):
         UniqueConstraint("inbox_id", "contact_id"),
         # A contact's conversations in every inbox (STOPALL, search by contact).
         Index("ix_conversations_contact", "contact_id"),
+        Index("ix_conversations_report", "status", "inbox_id", "assignee_id"),  # backlog, open now (0013)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -364,7 +365,12 @@ class ConversationCycle(Base):
     __tablename__ = "conversation_cycles"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
-        Index("ix_cycles_started", "started_at", "inbox_id"),
+        # Every column a report reads, after the period and inbox: index-only reads (0013).
+        Index(
+            "ix_cycles_report", "started_at", "inbox_id", "origin", "seq", "first_response_seconds", "resolution_seconds",
+            "first_response_business_seconds", "resolution_business_seconds", "responder_platform", "responder_id",
+            "first_response_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

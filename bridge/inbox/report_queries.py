@@ -28,19 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     Select,
     case,
-    cast,
     exists,
     func,
     literal,
@@ -149,47 +145,30 @@ class ReportData:
 # -- local time in SQL ---------------------------------------------------------------
 
 
-def _offsets(zone: ZoneInfo, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
-    """[(from this UTC instant, the zone's offset in seconds)] covering [since, until)."""
-    def offset(at: datetime) -> int:
-        delta = at.astimezone(zone).utcoffset()
-        return int(delta.total_seconds()) if delta else 0
-
-    changes = [(since, offset(since))]
-    step = since
-    while step < until:
-        nxt = min(step + timedelta(hours=1), until)
-        if offset(nxt) != changes[-1][1]:
-            low, high = step, nxt  # the change is in (low, high]: find its minute
-            while high - low > timedelta(minutes=1):
-                mid = low + (high - low) / 2
-                low, high = (mid, high) if offset(mid) == changes[-1][1] else (low, mid)
-            changes.append((high, offset(high)))
-        step = nxt
-    return changes
+def local_days(scope: Scope) -> list[date]:
+    """The local days the scope's period touches, first to last."""
+    first = scope.since.astimezone(scope.zone).date()
+    last = (scope.until - timedelta(microseconds=1)).astimezone(scope.zone).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _epoch(column: Any, dialect: str) -> ColumnElement[int]:
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", column), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
+def day_index(column: Any, scope: Scope) -> ColumnElement[int]:
+    """Which of `local_days(scope)` `column` falls on, as its position in that list.
 
+    A balanced tree of comparisons with the days' local midnights (in UTC, so DST days
+    of 23 or 25 hours are exact): about five comparisons per row for a month, instead of
+    turning every timestamp into local time (SQLite's strftime per row costs far more).
+    """
+    days = local_days(scope)
+    starts = [datetime.combine(day, time(0), scope.zone).astimezone(UTC) for day in days[1:]]
 
-def _local_bucket(column: Any, scope: Scope, dialect: str, seconds: int) -> ColumnElement[int]:
-    """The local-time bucket of `column` (e.g. hour number since 1970 in the zone's wall clock)."""
-    changes = _offsets(scope.zone, scope.since, scope.until)
-    offset: ColumnElement[int]
-    if len(changes) == 1:
-        offset = literal(changes[0][1])
-    else:
-        whens = [(column < start, literal(prev[1])) for prev, (start, _) in pairwise(changes)]
-        offset = case(*whens, else_=literal(changes[-1][1]))
-    return (_epoch(column, dialect) + offset) // seconds
+    def pick(low: int, high: int) -> ColumnElement[int]:  # the day is in days[low..high]
+        if low == high:
+            return literal(low)
+        middle = (low + high + 1) // 2  # days[middle] starts at starts[middle - 1]
+        return case((column < starts[middle - 1], pick(low, middle - 1)), else_=pick(middle, high))
 
-
-def _bucket_start(bucket: int, seconds: int) -> datetime:
-    """A bucket's local wall-clock start (naive)."""
-    return datetime(1970, 1, 1) + timedelta(seconds=bucket * seconds)
+    return pick(0, len(days) - 1)
 
 
 # -- the queries ---------------------------------------------------------------------
@@ -244,8 +223,11 @@ class _Tally:
 
     hours: dict[datetime, list[int]] = field(default_factory=dict)
     replies_by: dict[str, int] = field(default_factory=dict)
+    failed_by: dict[str, int] = field(default_factory=dict)  # failed and undelivered texts per error code
 
     def add(self, other: _Tally) -> None:
+        for code, n in other.failed_by.items():
+            self.failed_by[code] = self.failed_by.get(code, 0) + n
         for hour, counts in other.hours.items():
             mine = self.hours.setdefault(hour, [0, 0, 0, 0])
             for i, n in enumerate(counts):
@@ -262,7 +244,15 @@ def _as_hour(value: Any) -> datetime:
 
 
 async def _tally(
-    session: AsyncSession, hour: Any, direction: Any, kind: Any, status: Any, author: Any, weight: Any, filters: list[Any]
+    session: AsyncSession,
+    hour: Any,
+    direction: Any,
+    kind: Any,
+    status: Any,
+    author: Any,
+    error_code: Any,
+    weight: Any,
+    filters: list[Any],
 ) -> _Tally:
     sent = (direction == "out") & status.in_(SENT)
     reply = sent & (kind == "reply")
@@ -278,9 +268,13 @@ async def _tally(
         .group_by(hour)
     )
     per_author = await session.execute(select(author, func.sum(weight)).where(*filters, reply).group_by(author))
+    per_code = await session.execute(
+        select(error_code, func.sum(weight)).where(*filters, direction == "out", status.in_(FAILED)).group_by(error_code)
+    )
     return _Tally(
         hours={_as_hour(h): [int(n or 0) for n in counts] for h, *counts in per_hour.all()},
         replies_by={str(key): int(n or 0) for key, n in per_author.all()},
+        failed_by={str(code or ""): int(n or 0) for code, n in per_code.all()},
     )
 
 
@@ -301,7 +295,7 @@ async def _tally_messages(session: AsyncSession, scope: Scope, start: datetime, 
         )
     return await _tally(
         session, hour, Message.direction, Message.kind, Message.status,
-        _agent_key(Message.author_platform, Message.author_id), literal(1), filters,
+        _agent_key(Message.author_platform, Message.author_id), func.coalesce(Message.error_code, ""), literal(1), filters,
     )
 
 
@@ -314,7 +308,8 @@ async def _tally_hours(session: AsyncSession, scope: Scope, start: datetime, end
     if scope.inbox_id is not None:
         filters.append(row.inbox_id == scope.inbox_id)
     return await _tally(
-        session, row.hour, row.direction, row.kind, row.status, row.author_platform + ":" + row.author_id, row.messages, filters
+        session, row.hour, row.direction, row.kind, row.status, row.author_platform + ":" + row.author_id, row.error_code,
+        row.messages, filters,
     )
 
 
@@ -365,7 +360,9 @@ def _agent_key(platform: Any, user_id: Any) -> ColumnElement[str]:
     return func.coalesce(platform, "") + ":" + func.coalesce(user_id, "")
 
 
-async def _agents(session: AsyncSession, scope: Scope, texts: _Tally) -> list[AgentRow]:
+async def _agents(
+    session: AsyncSession, scope: Scope, texts: _Tally, backlog: dict[tuple[str, int | None], int]
+) -> list[AgentRow]:
     first, _ = _durations(scope)
     responder = _agent_key(ConversationCycle.responder_platform, ConversationCycle.responder_id)
     # Every cycle an agent answered first, customer- or team-started (the latter timed
@@ -376,15 +373,10 @@ async def _agents(session: AsyncSession, scope: Scope, texts: _Tally) -> list[Ag
         (0.5,),
     )
     handled = {str(key): count for key, (count, _) in answered.items()}
-    open_query = select(Conversation.assignee_id, func.count()).where(
-        Conversation.status != "closed", Conversation.assignee_id.is_not(None)
-    )
-    if scope.inbox_id is not None:
-        open_query = open_query.where(Conversation.inbox_id == scope.inbox_id)
-    if scope.agent_id is not None:
-        open_query = open_query.where(Conversation.assignee_id == scope.agent_id)
-    assigned = (await session.execute(open_query.group_by(Conversation.assignee_id))).all()
-    open_now = {int(agent_id or 0): int(n) for agent_id, n in assigned}
+    open_now: dict[int, int] = {}
+    for (_status, agent_id), n in backlog.items():
+        if agent_id is not None:
+            open_now[agent_id] = open_now.get(agent_id, 0) + n
     agents = (await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name))).all()
     by_key = {f"{platform}:{user_id}": (int(agent_id), str(name)) for agent_id, platform, user_id, name in agents}
     by_id = {agent_id: key for key, (agent_id, _) in by_key.items()}
@@ -398,13 +390,22 @@ async def _agents(session: AsyncSession, scope: Scope, texts: _Tally) -> list[Ag
     return sorted(rows, key=lambda row: (-row.conversations, -row.replies, row.name.lower()))
 
 
-async def _backlog(session: AsyncSession, scope: Scope) -> dict[str, int]:
-    query = select(Conversation.status, func.count()).where(Conversation.status != "closed")
+async def _backlog(session: AsyncSession, scope: Scope) -> dict[tuple[str, int | None], int]:
+    """Conversations not closed now, per (status, assignee): the backlog and "open now" in one pass."""
+    query = select(Conversation.status, Conversation.assignee_id, func.count()).where(Conversation.status != "closed")
     if scope.inbox_id is not None:
         query = query.where(Conversation.inbox_id == scope.inbox_id)
     if scope.agent_id is not None:
         query = query.where(Conversation.assignee_id == scope.agent_id)
-    return {str(status): int(n) for status, n in (await session.execute(query.group_by(Conversation.status))).all()}
+    rows = await session.execute(query.group_by(Conversation.status, Conversation.assignee_id))
+    return {(str(status), None if agent is None else int(agent)): int(n) for status, agent, n in rows.all()}
+
+
+def _by_status(backlog: dict[tuple[str, int | None], int]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for (status, _agent), n in backlog.items():
+        found[status] = found.get(status, 0) + n
+    return found
 
 
 async def _opt_outs(session: AsyncSession, scope: Scope) -> int:
@@ -424,19 +425,26 @@ async def _opt_outs(session: AsyncSession, scope: Scope) -> int:
     return int((await session.scalar(query)) or 0)
 
 
-async def _failures(session: AsyncSession, scope: Scope) -> list[Failure]:
+async def _failures(session: AsyncSession, scope: Scope, texts: _Tally) -> list[Failure]:
+    """Counted with the texts (hourly counters); each code's reason from its latest failed text."""
     # Spelled as ix_messages_failed's own condition, so the database reads only failed texts.
     failed = text("messages.status IN ('failed', 'undelivered')")
-    rows = await session.execute(
-        _messages(scope, Message.error_code, func.max(Message.error_text), func.count())
-        .where(failed, Message.direction == "out")
-        .group_by(Message.error_code)
-    )
-    found = [Failure(str(code or ""), str(reason or "no reason given"), int(n)) for code, reason, n in rows.all()]
+    found = []
+    for code, count in texts.failed_by.items():
+        if not count:
+            continue
+        same_code = Message.error_code == code if code else Message.error_code.is_(None)
+        reason = await session.scalar(
+            select(Message.error_text)
+            .where(failed, Message.created_at >= scope.since, Message.created_at < scope.until, same_code)
+            .order_by(Message.created_at.desc())
+            .limit(1)
+        )
+        found.append(Failure(code, str(reason or "no reason given"), count))
     return sorted(found, key=lambda f: (-f.count, f.code))
 
 
-async def _timeline(session: AsyncSession, scope: Scope, dialect: str, texts: _Tally) -> tuple[list[DayRow], list[list[int]]]:
+async def _timeline(session: AsyncSession, scope: Scope, texts: _Tally) -> tuple[list[DayRow], list[list[int]]]:
     # Hours become local by the zone's offset at that hour: exact for zones whose offsets
     # are whole hours; a half-hour zone's texts land in the local hour their UTC hour starts in.
     heat = [[0] * 24 for _ in range(7)]
@@ -448,20 +456,14 @@ async def _timeline(session: AsyncSession, scope: Scope, dialect: str, texts: _T
         counts[1] += texts_out
         heat[local.weekday()][local.hour] += texts_in
     first, _ = _durations(scope)
-    day = _local_bucket(ConversationCycle.started_at, scope, dialect, 86400).label("key")
+    day = day_index(ConversationCycle.started_at, scope).label("key")
     speed = await percentiles.grouped(
         session, _cycles(scope, day, first.label("value")).where(ConversationCycle.origin == "customer"), (0.5, 0.9)
     )
-    by_day = {_bucket_start(int(str(key)), 86400).date(): key for key in speed}
-    first_day = scope.since.astimezone(scope.zone).date()
-    last_day = (scope.until - timedelta(microseconds=1)).astimezone(scope.zone).date()
     days = []
-    current = first_day
-    while current <= last_day:
+    for index, current in enumerate(local_days(scope)):
         texts_in, texts_out = volume.get(current, [0, 0])
-        key = by_day.get(current)
-        days.append(DayRow(current, texts_in, texts_out, _spread(speed, key) if key is not None else Spread()))
-        current += timedelta(days=1)
+        days.append(DayRow(current, texts_in, texts_out, _spread(speed, index)))
     return days, heat
 
 
@@ -472,7 +474,8 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
     texts_in, texts_out, replies, delivered = (sum(counts[i] for counts in texts.hours.values()) for i in range(4))
     new, team, reopened, unanswered = await _cycle_counts(session, scope)
     first, team_first, resolution = await _speed(session, scope)
-    daily, heat = await _timeline(session, scope, dialect, texts)
+    daily, heat = await _timeline(session, scope, texts)
+    backlog = await _backlog(session, scope)
     return ReportData(
         scope=scope,
         texts_in=texts_in,
@@ -486,10 +489,10 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         team_first_response=team_first,
         unanswered=unanswered,
         resolution=resolution,
-        agents=await _agents(session, scope, texts),
-        backlog=await _backlog(session, scope),
+        agents=await _agents(session, scope, texts, backlog),
+        backlog=_by_status(backlog),
         opt_outs=await _opt_outs(session, scope),
-        failures=await _failures(session, scope),
+        failures=await _failures(session, scope, texts),
         daily=daily,
         heat=heat,
         away=list((await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))).scalars()),
