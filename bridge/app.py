@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
@@ -32,7 +33,16 @@ log = logging.getLogger(__name__)
 class SmsBridge:
     """One smsbridge process. `start()` serves until `stop()`; tests start it on port 0."""
 
-    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database | None = None,
+        *,
+        extra_platforms: Sequence[Platform] = (),
+        extra_chats: Iterable[str] = (),
+    ) -> None:
+        """`extra_platforms` (the sandbox's built-in SMS provider and web chat) are wired
+        like the others; `extra_chats` names the chat platforms among them."""
         self.settings = settings
         self.db = db or create_database(settings.database_url, pool_size=settings.database_pool_size)
         self.directory = InboxDirectory()
@@ -40,13 +50,14 @@ class SmsBridge:
         self.twilio = TwilioPlatform(settings)
         self.slack = SlackPlatform(settings)
         self.discord = DiscordPlatform(settings)
-        self.platforms: tuple[Platform, ...] = (self.twilio, self.slack, self.discord)
+        self.platforms: tuple[Platform, ...] = (self.twilio, self.slack, self.discord, *extra_platforms)
         chats = {"slack"} if settings.slack_enabled else set()
         if settings.discord_token:
             chats.add("discord")
         # Timers (docs/scheduling.md): features register their kinds on it; tests set a
         # ManualClock with use_clock().
         self.scheduler = Scheduler(self.db)
+        chats.update(extra_chats)
         self.service = InboxService(
             self.db,
             self.outbox,
@@ -59,7 +70,7 @@ class SmsBridge:
                 collision_seconds=settings.collision_seconds,
             ),
             chat_platforms=chats,
-            agents=Agents(settings.role_for),
+            agents=Agents(settings.role_for, platform_admins=not settings.admins),
             scheduler=self.scheduler,
         )
         self.outbox.register(FILE_JOB, self.service.inbound.file_from_job)
@@ -112,7 +123,12 @@ class SmsBridge:
             webhook_key=self.settings.webhook_signing_key(),
             slack=self.slack.http_route(),
         )
-        self._runner = web.AppRunner(build_web_app(ctx), access_log=None)
+        app = build_web_app(ctx)
+        for platform in self.platforms:
+            install = getattr(platform, "install_routes", None)  # a platform with its own pages (the web chat)
+            if install is not None:
+                install(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()

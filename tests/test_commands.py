@@ -178,7 +178,7 @@ async def test_discord_manages_snippets(dh: Harness) -> None:
     said = await _slash(dh, "sms", {"name": "hours", "text": "We're open 9-6."}, subcommand="edit", group="snippet")
     assert said == "Snippet `hours` saved."
     refused = await _slash(dh, "sms", {"name": "hours", "text": "x"}, subcommand="edit", group="snippet", user=DISCORD_BEN)
-    assert refused == "Managing snippets needs the admin role; you are agent."
+    assert refused == "Managing snippets needs the admin role; you are agent. Ask an admin (ana) to run `/sms role @ben admin`."
     listed = await _slash(dh, "sms", subcommand="snippets")
     assert "• `hours` — We're open 9-6." in listed
 
@@ -200,11 +200,14 @@ async def test_discord_sets_roles_and_shows_reports(dh: Harness) -> None:
     post = await dh.first_post()
 
     refused = await _slash(dh, "sms", {"user": DISCORD_ANA, "role": "viewer"}, subcommand="role", user=DISCORD_BEN)
-    assert refused == "Changing roles needs the admin role; you are agent."
+    assert refused == (
+        "Changing roles needs the admin role; you are agent."
+        f" Admins are listed in the `ADMINS` setting; ask one of them, or add `discord:{DISCORD_BEN}` to it."
+    )
     said = await _slash(dh, "sms", {"user": DISCORD_BEN, "role": "viewer"}, subcommand="role")
     assert said == "ben is now viewer (was agent)."
     refused = await _slash(dh, "claim", channel=post["id"], user=DISCORD_BEN)
-    assert refused == "Claiming needs the agent role; you are viewer."
+    assert refused == "Claiming needs the agent role; you are viewer. Ask an admin (ana) to run `/sms role @ben agent`."
 
     report = await _slash(dh, "sms", {"period": "30d"}, subcommand="report")
     assert report.startswith("**Report, last 30d**") and "New conversations: 1" in report

@@ -115,7 +115,10 @@ async def test_snippets_need_admin_to_manage_and_fill_variables(databases) -> No
     try:
         root = await _conversation(h)
         refused = await h.sms_command("snippet add greet Hi {first_name}, {agent} here from {business}.")
-        assert refused["text"] == "Managing snippets needs the admin role; you are agent."
+        assert refused["text"] == (
+            "Managing snippets needs the admin role; you are agent."
+            " Admins are listed in the `ADMINS` setting; ask one of them, or add `slack:UANA` to it."
+        )
         saved = await h.sms_command("snippet add greet Hi {first_name}, {agent} here from {business}.", user="UBEN")
         assert saved["text"] == "Snippet `greet` saved."
         listed = await h.sms_command("snippets")
@@ -257,7 +260,7 @@ async def test_drafts_need_approval_and_can_be_edited(databases) -> None:  # typ
         buttons = {el["action_id"]: el for b in draft["blocks"] if b["type"] == "actions" for el in b["elements"]}
 
         refused = await h.click(buttons["smsbridge.approve"], "UANA", message_ts=draft["ts"])
-        assert refused["text"] == "Approving drafts in this inbox needs the admin role; you are agent."
+        assert refused["text"].startswith("Approving drafts in this inbox needs the admin role; you are agent.")
 
         await h.click(buttons["smsbridge.edit"], "UANA", message_ts=draft["ts"])
         modal = h.slack.views[-1]["view"]
@@ -300,15 +303,16 @@ async def test_viewers_write_notes_but_cannot_send(databases) -> None:  # type: 
         await h.drain()
         assert h.sms_sent() == []
         whispers = _whispers(h, "UBEN")
-        assert "Texting the customer needs the agent role; you are viewer." in whispers
-        assert "Claiming needs the agent role; you are viewer." in whispers
+        grant = " Admins are listed in the `ADMINS` setting; ask one of them, or add `slack:UBEN` to it."
+        assert "Texting the customer needs the agent role; you are viewer." + grant in whispers
+        assert "Claiming needs the agent role; you are viewer." + grant in whispers
         assert [tuple(r) for r in await h.rows("SELECT body FROM notes")] == [("looks like a warranty case",)]
 
         h.slack.add_user("UCAT", "Cat")
         answer = await h.sms_command("role <@UCAT|cat> viewer")
         assert answer["text"] == "Cat is now viewer (was agent)."
         refused = await h.sms_command("role <@UANA|ana> viewer", user="UCAT")
-        assert refused["text"] == "Changing roles needs the admin role; you are viewer."
+        assert refused["text"] == "Changing roles needs the admin role; you are viewer. Ask an admin (Ana) to run `/sms role @Cat admin`."
     finally:
         await h.stop()
 

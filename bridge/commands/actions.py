@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.commands.grants import role_refusal
 from bridge.commands.replies import CommandReply, refusal
 from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
@@ -45,7 +46,7 @@ class Actions:
                 if action in TIMER_ACTIONS:
                     return await self._cancel_later(session, agent, ident)
             except Forbidden as exc:
-                return refusal(rich("{action} needs the {needed} role; you are {role}.", action=exc.action, needed=exc.needed, role=agent.role))
+                return refusal(await role_refusal(session, self.service.agents, agent, exc.action, exc.needed))
             except Refused as exc:
                 return refusal(exc.text)
         return refusal(rich("Unknown action {action}.", action=action))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bridge.commands.catalog import COMMANDS, Registry
 from bridge.commands.context import CommandContext, dispatch
+from bridge.commands.grants import role_refusal
 from bridge.commands.registry import (
     Invocation,
     Misplaced,
@@ -69,7 +70,7 @@ class ChannelCommands:
                 return await dispatch(ctx, parsed)
             except Forbidden as exc:
                 return CommandReply(
-                    rich("{action} needs the {needed} role; you are {role}.", action=exc.action, needed=exc.needed, role=agent.role),
+                    await role_refusal(session, self.service.agents, agent, exc.action, exc.needed),
                     ok=False,
                     outcome=ThreadOutcome.REFUSED,
                 )

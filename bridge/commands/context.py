@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.commands.grants import role_refusal
 from bridge.commands.registry import Invocation, Misplaced, Registry, Where
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView
@@ -72,7 +73,7 @@ async def dispatch(ctx: CommandContext, parsed: Invocation | Misplaced) -> Comma
     if not ctx.agent.can(command.role):
         doing = rich("{doing}", doing=command.doing) if command.doing else rich("`{typed}`", typed=typed)
         return CommandReply(
-            rich("{doing} needs the {role} role; you are {mine}.", doing=doing, role=command.role, mine=ctx.agent.role),
+            await role_refusal(ctx.session, ctx.service.agents, ctx.agent, doing, command.role),
             ok=False,
             outcome=ThreadOutcome.REFUSED,
         )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.commands.catalog import COMMANDS, Registry
 from bridge.commands.context import CommandContext, dispatch
 from bridge.commands.edits import ThreadEdits
+from bridge.commands.grants import role_refusal
 from bridge.commands.registry import (
     EmptyReply,
     Invocation,
@@ -127,7 +128,7 @@ class ThreadCommands:
                     reply = await dispatch(ctx, parsed)
                 except Forbidden as exc:
                     reply = CommandReply(
-                        rich("{action} needs the {needed} role; you are {role}.", action=exc.action, needed=exc.needed, role=agent.role),
+                        await role_refusal(ctx.session, ctx.service.agents, agent, exc.action, exc.needed),
                         ok=False,
                         outcome=ThreadOutcome.REFUSED,
                     )

@@ -1,7 +1,9 @@
 """Teammates and their roles: admin > agent > viewer.
 
 A teammate becomes an Agent the first time they act; configuration (ADMINS, VIEWERS)
-decides the role of listed identities and `/sms role` the rest.
+decides the role of listed identities and `/sms role` the rest. While ADMINS is unset
+(a first run), the people who run the chat workspace are admins: Slack workspace owners
+and admins, Discord members with Manage Server; the adapters tell (`Author.platform_admin`).
 """
 
 from __future__ import annotations
@@ -51,11 +53,15 @@ def _view(row: Agent) -> AgentView:
 
 
 class Agents:
-    def __init__(self, configured_role: ConfiguredRole | None = None) -> None:
+    def __init__(self, configured_role: ConfiguredRole | None = None, *, platform_admins: bool = False) -> None:
         self.configured_role = configured_role or (lambda _p, _u: None)
+        # True while ADMINS is unset: workspace owners/admins are smsbridge admins.
+        self.platform_admins = platform_admins
 
     async def ensure(self, session: AsyncSession, author: Author) -> AgentView:
         forced = self.configured_role(author.platform, author.user_id)
+        if forced is None and self.platform_admins and author.platform_admin:
+            forced = "admin"
         await insert_ignore(
             session,
             Agent,
@@ -97,6 +103,15 @@ class Agents:
         ).scalars().all()
         exact = [r for r in rows if r.name.lower() == lowered]
         return [_view(r) for r in (exact or rows)]
+
+    async def admins(self, session: AsyncSession, platform: str) -> list[AgentView]:
+        """The admins who have acted on `platform`, by name."""
+        rows = (
+            await session.execute(
+                select(Agent).where(Agent.platform == platform, Agent.role == "admin").order_by(Agent.name).limit(6)
+            )
+        ).scalars().all()
+        return [_view(r) for r in rows]
 
     async def set_role(self, session: AsyncSession, agent_id: int, role: str) -> None:
         (await session.get_one(Agent, agent_id)).role = role

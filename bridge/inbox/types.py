@@ -70,6 +70,9 @@ class Author:
     platform: str
     user_id: str
     name: str | None = None
+    # The platform says this person runs the workspace (a Slack owner or admin, a Discord
+    # member with Manage Server): an smsbridge admin while ADMINS is unset.
+    platform_admin: bool = False
 
     @property
     def label(self) -> str:

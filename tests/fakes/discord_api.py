@@ -72,6 +72,7 @@ class Perms:
     """Permission bits the fake enforces."""
 
     MANAGE_CHANNELS = 1 << 4
+    MANAGE_GUILD = 1 << 5
     ADMINISTRATOR = 1 << 3
     ADD_REACTIONS = 1 << 6
     VIEW_CHANNEL = 1 << 10

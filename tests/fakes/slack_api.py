@@ -169,6 +169,8 @@ class FakeSlack(LoopbackServer):
         real_name: str | None = None,
         display_name: str | None = None,
         is_bot: bool = False,
+        is_admin: bool = False,
+        is_owner: bool = False,
     ) -> None:
         real = real_name or name
         display = display_name if display_name is not None else name
@@ -178,6 +180,8 @@ class FakeSlack(LoopbackServer):
             "name": name,
             "real_name": real,
             "is_bot": is_bot,
+            "is_admin": is_admin or is_owner,
+            "is_owner": is_owner,
             "deleted": False,
             "profile": {
                 "real_name": real,

@@ -42,6 +42,20 @@ def display_name(user: discord.abc.User | discord.Member) -> str:
     return getattr(user, "display_name", None) or getattr(user, "global_name", None) or user.name
 
 
+def manages_server(user: discord.abc.User | discord.Member) -> bool:
+    """The guild's owner or a member with Manage Server (an admin while ADMINS is unset)."""
+    if not isinstance(user, discord.Member):
+        return False
+    if user.guild.owner_id == user.id:
+        return True
+    perms = user.guild_permissions
+    return bool(perms.manage_guild or perms.administrator)
+
+
+def author_of(user: discord.abc.User | discord.Member) -> Author:
+    return Author("discord", str(user.id), display_name(user), platform_admin=manages_server(user))
+
+
 def discord_to_plain(message: discord.Message) -> str:
     """A teammate's text as the customer should read it: mentions become names."""
     names = {u.id: display_name(u) for u in message.mentions}
@@ -135,7 +149,7 @@ class DiscordHandlers:
             channel=str(parent),
             thread_id=str(message.channel.id),
             message_id=str(message.id),
-            author=Author("discord", str(message.author.id), display_name(message.author)),
+            author=author_of(message.author),
             text=text,
             event_key=event_key,
             mentions=mentions,
@@ -145,7 +159,7 @@ class DiscordHandlers:
 
     @staticmethod
     def author(interaction: discord.Interaction) -> Author:
-        return Author("discord", str(interaction.user.id), display_name(interaction.user))
+        return author_of(interaction.user)
 
     async def app_command(self, interaction: discord.Interaction, command: Command, where: Where, values: dict[str, object]) -> None:
         """An app command, checked against its declaration like a typed one; answered ephemerally.

@@ -36,26 +36,32 @@ class SlackHandlers:
 
 
 class UserNames:
-    """Display names for attribution, cached: users.info is rate limited (Tier 4)."""
+    """Display names (and whether the workspace makes them an admin), cached: users.info
+    is rate limited (Tier 4)."""
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
-        self._cache: dict[str, tuple[float, str]] = {}
+        self._cache: dict[str, tuple[float, str, bool]] = {}
 
     async def name(self, user_id: str) -> str:
+        return (await self.person(user_id))[0]
+
+    async def person(self, user_id: str) -> tuple[str, bool]:
+        """The display name and whether the user is a workspace owner or admin."""
         cached = self._cache.get(user_id)
         if cached and cached[0] > time.monotonic():
-            return cached[1]
+            return cached[1], cached[2]
         try:
             response = await self.client.users_info(user=user_id)
             user = response.get("user") or {}
             profile = user.get("profile") or {}
             name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name") or user_id
+            admin = bool(user.get("is_owner") or user.get("is_admin") or user.get("is_primary_owner"))
         except Exception:  # noqa: BLE001 - attribution must not block a reply
             log.warning("users.info failed for %s; using the id", user_id)
-            return user_id
-        self._cache[user_id] = (time.monotonic() + NAME_TTL, name)
-        return name
+            return user_id, False
+        self._cache[user_id] = (time.monotonic() + NAME_TTL, name, admin)
+        return name, admin
 
 
 @dataclass
@@ -64,7 +70,8 @@ class ListenerContext:
     names: UserNames
 
     async def author(self, user_id: str) -> Author:
-        return Author("slack", user_id, await self.names.name(user_id))
+        name, admin = await self.names.person(user_id)
+        return Author("slack", user_id, name, platform_admin=admin)
 
     async def mentioned(self, text: str) -> tuple[Author, ...]:
         """The teammates a text mentions (`<@U…>`), with their names."""
