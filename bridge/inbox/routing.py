@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bridge.config import InboxConfig
+from bridge.inbox.assignment_policy import AssignPolicy, Strategy
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.hours import BusinessHours
 from bridge.inbox.models import Inbox, utcnow
@@ -25,6 +26,7 @@ class InboxRoute:
     # platform name ("slack", "discord") -> channel id
     chats: dict[str, str] = field(default_factory=dict)
     hours: BusinessHours = field(default_factory=BusinessHours)  # default: always open, UTC
+    assignment: AssignPolicy = field(default_factory=AssignPolicy)
 
 
 class UnknownInbox(LookupError):
@@ -67,6 +69,7 @@ class InboxDirectory:
                         approval_role=cfg.approval_role,
                         chats=chats,
                         hours=cfg.business_hours(),
+                        assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
                     )
                 )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.agents import Agents, AgentView
+from bridge.inbox.assignment import Assigner
 from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
 from bridge.inbox.delivery import DeliveryTracker
@@ -81,7 +82,8 @@ class InboxService:
         outgoing = OutgoingSms(outbox, self.fanout, directory)
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
-        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs)
+        self.assigner = Assigner(self.fanout)
+        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.assigner)
         self.replies = Replies(
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds
         )
