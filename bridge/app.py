@@ -18,6 +18,7 @@ from bridge.commands.channel import ChannelCommands
 from bridge.commands.thread import ThreadCommands
 from bridge.config import Settings
 from bridge.inbox.agents import Agents
+from bridge.inbox.assignment import unknown_agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.clock import Clock
 from bridge.inbox.db import Database, create_database, migrate
@@ -105,6 +106,7 @@ class SmsBridge:
     async def start(self, host: str | None = None, port: int | None = None, *, serve_http: bool = True) -> None:
         await migrate(self.db)
         await self.directory.sync(self.db, self.settings.inboxes())
+        await self._warn_unknown_agents()
         for platform in self.platforms:
             platform.wire(self.core)
         await self.worker.start()
@@ -113,6 +115,15 @@ class SmsBridge:
             await platform.start()
         if serve_http:
             await self._serve(host or self.settings.host, self.settings.port if port is None else port)
+
+    async def _warn_unknown_agents(self) -> None:
+        async with self.db.sessions() as session:
+            for inbox in self.directory.all():
+                for entry in await unknown_agents(session, inbox.assignment):
+                    log.warning(
+                        "SMSBRIDGE_AGENTS (inbox %s): %s is not a teammate smsbridge knows; automatic assignment "
+                        "skips them until they first use smsbridge", inbox.name, entry,
+                    )
 
     async def _serve(self, host: str, port: int) -> None:
         ctx = WebContext(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bridge.config import Settings
+from bridge.inbox.db import Database
 from bridge.inbox.phone import parse_phone
 
 TIMEOUT = 15.0
@@ -88,10 +89,33 @@ async def _database(settings: Settings) -> list[Finding]:
     db = create_database(settings.database_url)
     try:
         if await db.ping():
-            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})")]
+            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})"), *await _agent_findings(settings, db)]
         return [Finding("fail", "Database unreachable", f"Check DATABASE_URL ({db.engine.url.render_as_string(hide_password=True)}).")]
     finally:
         await db.dispose()
+
+
+async def _agent_findings(settings: Settings, db: Database) -> list[Finding]:
+    """SMSBRIDGE_AGENTS (or an inbox's `agents`) naming someone smsbridge does not know."""
+    from bridge.inbox.assignment import unknown_agents
+    from bridge.inbox.assignment_policy import AssignPolicy
+
+    found: list[Finding] = []
+    try:
+        async with db.sessions() as session:
+            for index, inbox in enumerate(settings.inboxes()):
+                for entry in await unknown_agents(session, AssignPolicy(agents=tuple(inbox.agents or ()))):
+                    setting = "SMSBRIDGE_AGENTS" if inbox.agents is settings.smsbridge_agents else f"inbox[{index}].agents"
+                    found.append(Finding("warn", f"{setting}: {entry} is not a teammate smsbridge knows (inbox {inbox.name})", AGENT_HINT))
+    except Exception:  # noqa: BLE001 - a database not migrated yet knows nobody; `run` migrates it
+        return []
+    return found
+
+
+AGENT_HINT = (
+    "A teammate becomes known the first time they use smsbridge (a note, a command, a button); "
+    "until then automatic assignment skips them. Write ids as slack:U0123 or discord:1234."
+)
 
 
 async def _twilio(settings: Settings) -> list[Finding]:

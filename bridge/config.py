@@ -95,6 +95,43 @@ def duration_setting(value: object) -> timedelta | None:
     return parse_duration(text) if text.strip() else None
 
 
+ASSIGN_STRATEGIES = ("none", "round-robin", "least-busy")
+_AGENT_PLATFORMS = ("slack", "discord")
+
+
+def assign_setting(value: str | None) -> str | None:
+    """How new conversations find an owner: none, round-robin or least-busy."""
+    if value is None or not value.strip():
+        return None
+    strategy = value.strip().lower().replace("_", "-")
+    if strategy not in ASSIGN_STRATEGIES:
+        raise ValueError(f"{value!r} is not an assignment strategy; use one of {', '.join(ASSIGN_STRATEGIES)} (e.g. round-robin)")
+    return strategy
+
+
+def agents_setting(value: object) -> list[str] | None:
+    """Teammates who take conversations: platform user ids, `U0123`, `slack:U0123` or
+    `discord:1234`, comma-separated or a TOML list; unset means every agent and admin."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = json.loads(text)
+        else:
+            value = [part for part in text.split(",")]
+    if not isinstance(value, list):
+        raise ValueError("write the teammates as a list of user ids, e.g. \"slack:U0123,discord:1234\"")
+    found: list[str] = []
+    for item in value:
+        entry = str(item).strip()
+        platform, _, user = entry.rpartition(":")
+        if not entry or (platform and (platform.lower() not in _AGENT_PLATFORMS or not user.strip())):
+            raise ValueError(f"{entry!r} is not a teammate's user id; write slack:U0123 or discord:1234 (or the bare id)")
+        found.append(f"{platform.lower()}:{user.strip()}" if platform else entry)
+    return found or None
+
+
 def approval_role(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -130,6 +167,21 @@ class InboxConfig(BaseModel):
     @classmethod
     def _auto_reply(cls, value: str | None) -> str | None:
         return auto_reply_setting(value)
+
+    # Automatic assignment (README "Assignment"); unset keys take the SMSBRIDGE_* values.
+    assign: str | None = None
+    agents: list[str] | None = None
+    max_open: int | None = Field(default=None, ge=1)
+
+    @field_validator("assign")
+    @classmethod
+    def _assign(cls, value: str | None) -> str | None:
+        return assign_setting(value)
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agents(cls, value: object) -> list[str] | None:
+        return agents_setting(value)
 
     @field_validator("hours")
     @classmethod
@@ -228,6 +280,12 @@ class Settings(BaseSettings):
     smsbridge_sla_first_reply: timedelta | None = None
     smsbridge_sla_next_reply: timedelta | None = None
     smsbridge_sla_resolution: timedelta | None = None
+    # Automatic assignment of new and reopened conversations (none, round-robin,
+    # least-busy) among SMSBRIDGE_AGENTS (default: every agent and admin), each taking
+    # at most SMSBRIDGE_MAX_OPEN open conversations.
+    smsbridge_assign: str = "none"
+    smsbridge_agents: Annotated[list[str] | None, NoDecode] = None
+    smsbridge_max_open: int | None = Field(default=None, ge=1)
 
     reply_prefix: str = "!r"
     # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
@@ -291,6 +349,16 @@ class Settings(BaseSettings):
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
 
+    @field_validator("smsbridge_assign")
+    @classmethod
+    def _assign(cls, value: str) -> str:
+        return assign_setting(value) or "none"
+
+    @field_validator("smsbridge_agents", mode="before")
+    @classmethod
+    def _agents(cls, value: object) -> list[str] | None:
+        return agents_setting(value)
+
     @field_validator("smsbridge_approval_role")
     @classmethod
     def _role(cls, value: str | None) -> str | None:
@@ -349,6 +417,9 @@ class Settings(BaseSettings):
                 item.after_hours_reply = self.smsbridge_after_hours_reply
             if item.first_contact_reply is None:
                 item.first_contact_reply = self.smsbridge_first_contact_reply
+            item.assign = item.assign or self.smsbridge_assign
+            item.agents = self.smsbridge_agents if item.agents is None else item.agents
+            item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

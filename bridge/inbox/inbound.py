@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from bridge.inbox import cycles
+from bridge.inbox.assignment import Assigner
 from bridge.inbox.autoreplies import AutoReplies
 from bridge.inbox.chat import CustomerMedia, CustomerText
 from bridge.inbox.conversations import Conversations
@@ -59,6 +60,7 @@ class InboundTexts:
         conversations: Conversations,
         opt_outs: OptOuts,
         auto_replies: AutoReplies,
+        assigner: Assigner | None = None,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -67,6 +69,7 @@ class InboundTexts:
         self.conversations = conversations
         self.opt_outs = opt_outs
         self.auto_replies = auto_replies
+        self.assigner = assigner or Assigner(fanout)
 
     async def accept_from_webhook(self, sms: InboundSms) -> bool:
         """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
@@ -130,7 +133,8 @@ class InboundTexts:
                 if not created:  # a new one was inserted with these already
                     conv.last_inbound_at = now
                     conv.updated_at = now
-                reopened = conv.status in (ConversationStatus.CLOSED, ConversationStatus.PENDING)
+                was_closed = conv.status == ConversationStatus.CLOSED
+                reopened = was_closed or conv.status == ConversationStatus.PENDING
                 if reopened:
                     conv.status = ConversationStatus.OPEN.value  # the customer wrote again: it needs attention
                 await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=reopened, new=created)
@@ -138,6 +142,9 @@ class InboundTexts:
                 await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
                 for index in range(len(sms.media)):
                     await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
+                if created or was_closed:
+                    # A conversation that starts (or starts again) finds its owner.
+                    await self.assigner.conversation_started(session, inbox, conv)
                 if not created and (reopened or previous is None or now - previous > CARD_CLOCK_STEP):
                     # The card's "customer wrote … ago" is rendered live by the chat app;
                     # refreshing it for every text of a burst would only spend rate limit.

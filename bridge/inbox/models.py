@@ -124,6 +124,9 @@ class Conversation(Base):
     last_outbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why the assignee has it when smsbridge chose them ("round-robin", "rule VIP"); None
+    # when a teammate claimed or assigned it.
+    assigned_by: Mapped[str | None] = mapped_column(String(60))
 
 
 class Message(Base):
@@ -316,6 +319,18 @@ class AuditEvent(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssignmentCursor(Base):
+    """Per inbox, the teammate automatic assignment chose last. Its row is locked while
+    choosing, so two conversations starting at once are assigned one after the other
+    (on PostgreSQL across processes too) and never both to the same teammate by a race."""
+
+    __tablename__ = "assignment_cursors"
+
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"), primary_key=True)
+    last_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Lease(Base):

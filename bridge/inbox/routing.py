@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from bridge.config import InboxConfig
+from bridge.inbox.assignment_policy import AssignPolicy, Strategy
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.hours import BusinessHours
 from bridge.inbox.models import Inbox, utcnow
@@ -28,6 +29,7 @@ class InboxRoute:
     # Auto-reply templates (autotext.py), None or "" when off.
     after_hours_reply: str | None = None
     first_contact_reply: str | None = None
+    assignment: AssignPolicy = field(default_factory=AssignPolicy)
 
 
 class UnknownInbox(LookupError):
@@ -72,6 +74,7 @@ class InboxDirectory:
                         hours=cfg.business_hours(),
                         after_hours_reply=cfg.after_hours_reply or None,
                         first_contact_reply=cfg.first_contact_reply or None,
+                        assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
                     )
                 )
 

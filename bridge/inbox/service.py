@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.agents import Agents, AgentView
+from bridge.inbox.assignment import Assigner
 from bridge.inbox.autoreplies import AutoReplies
 from bridge.inbox.clock import Clock
 from bridge.inbox.conversations import Conversations
@@ -87,7 +88,10 @@ class InboxService:
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
         self.auto_replies = AutoReplies(outgoing)
-        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.auto_replies)
+        self.assigner = Assigner(self.fanout)
+        self.inbound = InboundTexts(
+            db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.auto_replies, self.assigner
+        )
         self.replies = Replies(
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds
         )

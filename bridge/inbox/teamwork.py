@@ -56,7 +56,7 @@ class Teamwork:
             await session.execute(
                 update(Conversation)
                 .where(Conversation.id == conv.id, Conversation.assignee_id.is_(None))
-                .values(assignee_id=agent.id, updated_at=utcnow())
+                .values(assignee_id=agent.id, assigned_by=None, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
         )
@@ -82,6 +82,7 @@ class Teamwork:
         if conv.assignee_id == target.id:
             return rich("{name} already has it.", name=target.name)
         conv.assignee_id = target.id
+        conv.assigned_by = None
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "assigned", conv.id, before=before, after=target.name)
         was = rich(" (was {before})", before=before) if before else ""
@@ -99,6 +100,7 @@ class Teamwork:
             return rich("Nobody has this conversation.")
         before = (await session.get_one(Agent, conv.assignee_id)).name
         conv.assignee_id = None
+        conv.assigned_by = None
         conv.updated_at = utcnow()
         audit.record(session, _actor(actor), "unassigned", conv.id, before=before, after=None)
         await self.fanout.card(session, inbox, conv.id)

@@ -34,6 +34,14 @@ class ConversationView:
     opted_out: bool
     last_inbound_at: datetime | None
     created_at: datetime
+    assigned_by: str | None = None  # "round-robin", "rule VIP": smsbridge chose the assignee
+
+    @property
+    def assignee_text(self) -> str | None:
+        """The assignee as a card shows them: "Ana (assigned by round-robin)"."""
+        if self.assignee is None:
+            return None
+        return f"{self.assignee} (assigned by {self.assigned_by})" if self.assigned_by else self.assignee
 
     @property
     def title(self) -> str:
@@ -88,6 +96,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         opted_out=await is_suppressed(session, contact.phone, conv.inbox_id),
         last_inbound_at=conv.last_inbound_at,
         created_at=conv.created_at,
+        assigned_by=conv.assigned_by if agent else None,
     )
 
 

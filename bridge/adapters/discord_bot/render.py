@@ -47,7 +47,7 @@ def card_embed(view: ConversationView) -> discord.Embed:
     headline = f"📱 {name} · {view.phone_display}" if name else f"📱 {view.phone_display}"
     embed = discord.Embed(title=headline[:256], colour=STATUS_COLOURS.get(view.status, 0x99AAB5))
     embed.add_field(name="Status", value=view.status.badge)
-    embed.add_field(name="Assignee", value=esc(view.assignee) if view.assignee else "nobody yet")
+    embed.add_field(name="Assignee", value=esc(view.assignee_text) if view.assignee_text else "nobody yet")
     embed.add_field(name="Priority", value=view.priority.badge)
     if view.last_inbound_at:
         embed.add_field(name="Customer wrote", value=discord_time(view.last_inbound_at))

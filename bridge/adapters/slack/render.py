@@ -37,7 +37,7 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
     headline = f"*{name}* · {inert(view.phone_display)}" if name else f"*{inert(view.phone_display)}*"
     facts = [
         f"*Status:* {view.status.badge}",
-        f"*Assignee:* {inert(view.assignee) if view.assignee else 'nobody yet'}",
+        f"*Assignee:* {inert(view.assignee_text) if view.assignee_text else 'nobody yet'}",
         f"*Priority:* {view.priority.badge}",
         f"*Inbox:* {inert(view.inbox_name)}",
     ]
