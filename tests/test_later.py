@@ -6,6 +6,7 @@ thread says until when), never lost or doubled across a restart, across DST edge
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -355,8 +356,7 @@ async def test_a_scheduled_text_whose_send_waited_out_an_outage_into_the_night_w
     clock.set(utc(12, 2, 4, 59))  # 20:59 there: released, but the provider refuses it
     await h.bridge.scheduler.settle()
     await h.slack.wait_for(lambda: any("Retrying" in t for t in thread_texts(h, root)), message="a refused attempt")
-    clock.set(utc(12, 2, 5, 30))  # 21:30 there when the outage ends: too late tonight
-    h.twilio.refuse_sends(None)
+    clock.set(utc(12, 2, 5, 30))  # 21:30 there, still refused: the next attempt must wait for the morning
     sends = h.bridge.service.delivery
 
     async def postponed() -> bool:
@@ -369,4 +369,33 @@ async def test_a_scheduled_text_whose_send_waited_out_an_outage_into_the_night_w
         return wait is not None and round(wait) == 10 * 3600 + 30 * 60 and far
 
     await h.slack.wait_for(postponed, message="the send postponed to the morning")
+    h.twilio.refuse_sends(None)  # the outage ends: still nothing tonight
+    await asyncio.sleep(0.5)  # longer than the outbox's retry backoff here (0.4 s)
     assert [m for m in h.sms_sent() if m["Body"] == "Before nine"] == []
+
+
+async def test_discord_slash_later_confirms_ephemerally(databases: Any) -> None:
+    from bridge.adapters.discord_bot.commands import sync_commands
+
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_timezone=TEAM_ZONE)
+    await h.start()
+    try:
+        assert h.bridge is not None and h.discord is not None
+        await sync_commands(h.discord.token, h.discord.guild_id)
+        clock = ManualClock(utc(12, 1, 16))
+        h.bridge.use_clock(clock)
+        await h.text_in("hello")
+        post = await h.first_post()
+        discord = h.discord
+        iid = await discord.slash_command("later", {"when_and_text": "in 2 hours Your part arrived"},
+                                          user_id=DISCORD_ANA, channel_id=post["id"])
+        await discord.wait_for(lambda: bool(discord.followups(iid)), message="the answer to /later")
+        answer = discord.followups(iid)[0]
+        assert answer["flags"] & 64 and "Tue Dec 1, 10:00 AM for the customer" in answer["content"]
+        bad = await discord.slash_command("later", {"when_and_text": "someday maybe"}, user_id=DISCORD_ANA, channel_id=post["id"])
+        await discord.wait_for(lambda: bool(discord.followups(bad)), message="the refusal")
+        assert discord.followups(bad)[0]["content"].startswith("Nothing scheduled:")
+        await at(h, clock, utc(12, 1, 18))
+        assert bodies(h) == ["Your part arrived"]
+    finally:
+        await h.stop()
