@@ -6,13 +6,16 @@ thread says until when), never lost or doubled across a restart, across DST edge
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bridge.inbox.clock import ManualClock
+from bridge.inbox.models import OutboxJob
 from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, Harness
 
 TEAM_ZONE = "America/Chicago"
@@ -304,5 +307,95 @@ async def test_discord_live_reply_at_night_is_warned_in_the_post(databases: Any)
             lambda: any("Sent at once" in m["content"] for m in h.post_messages(post["id"])), message="the warning"
         )
         assert bodies(h) == ["Late answer, sorry"]
+    finally:
+        await h.stop()
+
+
+async def test_two_processes_send_each_scheduled_text_once(later: tuple[Harness, ManualClock]) -> None:
+    from bridge.app import SmsBridge
+
+    h, clock = later
+    assert h.settings is not None and h.bridge is not None
+    root = await _thread(h)
+    for minutes in range(1, 6):
+        await ask(h, root, f"!later in {minutes * 10} minutes Note {minutes}")
+    second = SmsBridge(h.settings, db=h.databases.reopen())
+    second.use_clock(clock)
+    await second.start("127.0.0.1", 0)
+    try:
+        clock.set(utc(12, 1, 17))
+        await h.bridge.scheduler.settle()
+        await second.scheduler.settle()
+        await h.drain()
+        await second.worker.drain(10.0)
+        assert sorted(bodies(h)) == [f"Note {n}" for n in range(1, 6)]
+        assert [tuple(r) for r in await h.rows("SELECT DISTINCT state FROM timers")] == [("fired",)]
+    finally:
+        await second.stop()
+
+
+async def test_cancel_on_the_confirmation_also_stops_the_held_text(later: tuple[Harness, ManualClock]) -> None:
+    h, clock = later
+    root = await _thread(h)
+    confirmed = await ask(h, root, "!later 2026-12-01 22:30 Late update")
+    await at(h, clock, utc(12, 2, 6, 30))  # fired, and held until 08:00 there
+    answer = await h.click(buttons(confirmed)["Cancel"], ephemeral=True)
+    assert answer["text"] == "Canceled: it will not be sent."
+    await at(h, clock, utc(12, 2, 17))
+    assert h.sms_sent() == []
+
+
+async def test_a_scheduled_text_whose_send_waited_out_an_outage_into_the_night_waits_for_the_morning(
+    later: tuple[Harness, ManualClock],
+) -> None:
+    h, clock = later
+    assert h.bridge is not None
+    root = await _thread(h)
+    await ask(h, root, "!later 2026-12-01 20:59 Before nine")
+    h.twilio.refuse_sends(500)
+    clock.set(utc(12, 2, 4, 59))  # 20:59 there: released, but the provider refuses it
+    await h.bridge.scheduler.settle()
+    await h.slack.wait_for(lambda: any("Retrying" in t for t in thread_texts(h, root)), message="a refused attempt")
+    clock.set(utc(12, 2, 5, 30))  # 21:30 there, still refused: the next attempt must wait for the morning
+    sends = h.bridge.service.delivery
+
+    async def postponed() -> bool:
+        [(message_id,)] = await h.rows("SELECT id FROM messages WHERE kind = 'scheduled'")
+        wait = await sends.quiet_wait(message_id)
+        async with h.bridge.db.sessions() as session:  # type: ignore[union-attr]
+            due = await session.scalar(select(OutboxJob.run_after).where(OutboxJob.kind == "sms.send", OutboxJob.state == "pending"))
+        # Until 08:00 there: 10 h 30 min, by the outbox's real clock too.
+        far = due is not None and due - datetime.now(UTC) > timedelta(hours=10)
+        return wait is not None and round(wait) == 10 * 3600 + 30 * 60 and far
+
+    await h.slack.wait_for(postponed, message="the send postponed to the morning")
+    h.twilio.refuse_sends(None)  # the outage ends: still nothing tonight
+    await asyncio.sleep(0.5)  # longer than the outbox's retry backoff here (0.4 s)
+    assert [m for m in h.sms_sent() if m["Body"] == "Before nine"] == []
+
+
+async def test_discord_slash_later_confirms_ephemerally(databases: Any) -> None:
+    from bridge.adapters.discord_bot.commands import sync_commands
+
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_timezone=TEAM_ZONE)
+    await h.start()
+    try:
+        assert h.bridge is not None and h.discord is not None
+        await sync_commands(h.discord.token, h.discord.guild_id)
+        clock = ManualClock(utc(12, 1, 16))
+        h.bridge.use_clock(clock)
+        await h.text_in("hello")
+        post = await h.first_post()
+        discord = h.discord
+        iid = await discord.slash_command("later", {"when_and_text": "in 2 hours Your part arrived"},
+                                          user_id=DISCORD_ANA, channel_id=post["id"])
+        await discord.wait_for(lambda: bool(discord.followups(iid)), message="the answer to /later")
+        answer = discord.followups(iid)[0]
+        assert answer["flags"] & 64 and "Tue Dec 1, 10:00 AM for the customer" in answer["content"]
+        bad = await discord.slash_command("later", {"when_and_text": "someday maybe"}, user_id=DISCORD_ANA, channel_id=post["id"])
+        await discord.wait_for(lambda: bool(discord.followups(bad)), message="the refusal")
+        assert discord.followups(bad)[0]["content"].startswith("Nothing scheduled:")
+        await at(h, clock, utc(12, 1, 18))
+        assert bodies(h) == ["Your part arrived"]
     finally:
         await h.stop()

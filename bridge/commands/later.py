@@ -3,6 +3,8 @@ buttons). Times are read in the contact's zone: `!tz` (conversation.py) sets it.
 
 from __future__ import annotations
 
+import uuid
+
 from bridge.commands.arguments import Text
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import command
@@ -46,7 +48,8 @@ async def later(ctx: CommandContext, when_and_text: str | None) -> CommandReply:
         return _refused(str(exc))
     if await consent.is_suppressed(ctx.session, contact.phone, team.inbox.id):
         return refusal(rich("Nothing scheduled: the customer opted out of texts from this number."))
-    key = f"later:{ctx.platform}:{ctx.origin_id}" if ctx.origin_id else f"later:{ctx.platform}:{ctx.channel}:{now.isoformat()}"
+    # The chat message that asked makes the key: a redelivered event schedules nothing more.
+    key = f"later:{ctx.platform}:{ctx.origin_id}" if ctx.origin_id else f"later:{ctx.platform}:{uuid.uuid4().hex}"
     timer = await ctx.service.later.schedule(ctx.session, team.inbox, team.conversation, ctx.author, text, when, key)
     if timer is None:
         return refusal(rich("That was scheduled already."))

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox import consent
@@ -27,7 +28,7 @@ from bridge.inbox.clock import Clock
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.hours import load_zone
 from bridge.inbox.markup import Rich, rich
-from bridge.inbox.models import Contact, Conversation
+from bridge.inbox.models import Contact, Conversation, Timer
 from bridge.inbox.opt_outs import OPTED_OUT
 from bridge.inbox.outgoing import OutgoingSms
 from bridge.inbox.phone import guess_timezone
@@ -107,7 +108,20 @@ class ScheduledMessages:
         return await self.scheduler.pending(session, conversation_id=conversation_id, kind=LATER)
 
     async def cancel(self, session: AsyncSession, timer_id: int, conversation_id: int | None = None) -> bool:
-        return await self.scheduler.cancel(session, timer_id=timer_id, conversation_id=conversation_id)
+        """Cancel a scheduled text, or the hold it became (the confirmation's Cancel
+        button names the first timer; a held text waits on a later one)."""
+        if await self.scheduler.cancel(session, timer_id=timer_id, conversation_id=conversation_id):
+            return True
+        key = await session.scalar(select(Timer.key).where(Timer.id == timer_id, Timer.kind == LATER))
+        if key is None:
+            return False
+        held = await session.execute(
+            select(Timer.id).where(Timer.kind == LATER, Timer.state == "pending", Timer.key.startswith(f"{key}:held:"))
+        )
+        for held_id in held.scalars().all():
+            if await self.scheduler.cancel(session, timer_id=held_id, conversation_id=conversation_id):
+                return True
+        return False
 
     async def fire(self, session: AsyncSession, timer: TimerInfo) -> None:
         """The timer's handler: every send-time check, then hold, block or queue."""

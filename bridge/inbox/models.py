@@ -153,7 +153,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
-    kind: Mapped[str] = mapped_column(String(20), default="text")  # text|reply|compliance
+    kind: Mapped[str] = mapped_column(String(20), default="text")  # text|reply|compliance|automated|scheduled
     body: Mapped[str] = mapped_column(Text, default="")
     media: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
