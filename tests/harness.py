@@ -97,6 +97,7 @@ class Harness:
         self.settings = self.make_settings(**overrides)
         self.bridge = SmsBridge(self.settings, db=db)
         await self.bridge.start("127.0.0.1", 0)
+        self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
         self.http = aiohttp.ClientSession()
         if self.discord is not None and self.settings.discord_token:
             await self.discord_ready(self.bridge)
@@ -110,6 +111,7 @@ class Harness:
         assert self.settings is not None
         self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
         await self.bridge.start("127.0.0.1", 0)
+        self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
 
     async def stop(self) -> None:
         if self.http is not None:

@@ -15,6 +15,7 @@ from bridge.inbox.markup import Rich, as_rich, rich
 from bridge.inbox.phone import format_phone, parse_phone
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.service import ReplyRequest, ReplyResult, SendOutcome
+from bridge.inbox.types import OutgoingFile
 
 MESSAGE = Text("text", "What the customer receives", shown="your text")
 
@@ -48,13 +49,17 @@ async def submit_typed(ctx: CommandContext, text: str, *, draft: bool = False) -
     text, warning = custom_emoji_left_out(ctx, text)
     if not text:
         raise Refused(warning + rich("Nothing else to send."))
-    answer = reply_answer(await submit(ctx, text, draft=draft))
+    if ctx.unreadable:
+        raise Refused(rich("Not sent: {why}", why=" ".join(ctx.unreadable)))
+    answer = reply_answer(await submit(ctx, text, draft=draft, media=ctx.attachments))
     if not warning:
         return answer
     return replace(answer, text=warning + answer.text)
 
 
-async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet: str | None = None) -> ReplyResult:
+async def submit(
+    ctx: CommandContext, text: str, *, draft: bool = False, snippet: str | None = None, media: tuple[OutgoingFile, ...] = ()
+) -> ReplyResult:
     team = ctx.team
     return await ctx.service.submit_reply(
         ctx.session,
@@ -66,6 +71,7 @@ async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet
             text=text,
             origin_id=ctx.origin_id,
             draft=draft,
+            media=media,
             audit={"snippet": snippet} if snippet else {},
         ),
     )

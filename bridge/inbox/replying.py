@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit, consent
+from bridge.inbox import audit, consent, media_files
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import DraftReview
@@ -27,7 +27,7 @@ from bridge.inbox.outgoing import OutgoingSms
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.segments import count_segments
-from bridge.inbox.types import Author
+from bridge.inbox.types import Author, OutgoingFile
 
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 
@@ -41,6 +41,7 @@ class SendOutcome(StrEnum):
     NOT_A_PHONE = "not_a_phone"
     TOO_LONG = "too_long"
     EMPTY = "empty"
+    REFUSED_MEDIA = "refused_media"  # an attachment MMS cannot carry
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class ReplyRequest:
     origin_id: str | None = None  # the chat message that asked for it
     draft: bool = False  # explicitly a draft for review (`!draft`)
     force: bool = False  # skip the collision hold ("Send anyway")
+    media: tuple[OutgoingFile, ...] = ()  # files sent with it as MMS
     audit: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +92,8 @@ class Replies:
             return ReplyResult(SendOutcome.FORBIDDEN, "Not sent: texting the customer needs the agent role (you are a viewer).")
         if not text.strip():
             return ReplyResult(SendOutcome.EMPTY, "Nothing to send.")
+        if request.media and (why := media_files.problem(request.media)):
+            return ReplyResult(SendOutcome.REFUSED_MEDIA, f"Not sent: {why}")
         if len(text) > MAX_SMS_BODY:
             return ReplyResult(
                 SendOutcome.TOO_LONG,
@@ -110,6 +114,7 @@ class Replies:
             message.origin_id = request.origin_id
             session.add(message)
             await session.flush()
+            await media_files.attach(session, message, request.media)
             audit.record(session, request.actor, "draft_created", conv.id, message_id=message.id, text=text)
             await self._draft_changed(session, inbox, message)
             return ReplyResult(SendOutcome.DRAFTED, None, message.id)
@@ -120,6 +125,7 @@ class Replies:
                 message.origin_id = request.origin_id
                 session.add(message)
                 await session.flush()
+                await media_files.attach(session, message, request.media)
                 ago = int((utcnow() - other.created_at).total_seconds())
                 held = rich("⚠️ Held: {who} already replied {ago} s ago:\n", who=other.author_name or "a teammate", ago=ago)
                 return ReplyResult(SendOutcome.HELD, held + quote(other.body) + "\nSend yours too?", message.id)
@@ -127,6 +133,7 @@ class Replies:
             session, inbox, conv, contact.phone, text, kind="reply", author=request.author, reply_to=request.origin_id,
             delay=self.undo_seconds,
         )
+        await media_files.attach(session, message, request.media)
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
         return ReplyResult(SendOutcome.QUEUED, None, message.id)
 

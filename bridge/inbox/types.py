@@ -77,6 +77,15 @@ class Author:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A file a teammate attached to a reply, downloaded by the chat adapter."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ThreadMessage:
     """A teammate's message in a conversation thread."""
 
@@ -91,6 +100,10 @@ class ThreadMessage:
     # Custom workspace emoji (`:partyparrot:`) still in `text`: a phone cannot show them,
     # so a reply leaves them out and tells its author.
     custom_emoji: tuple[str, ...] = ()
+    # Files attached to a reply (downloaded with the bot's credentials), and why any
+    # attached file could not be read: a reply with such a file is not sent.
+    attachments: tuple[OutgoingFile, ...] = ()
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from bridge.commands.replies import CommandReply, refusal
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.markup import Link, rich
+from bridge.inbox.media_files import MAX_TOTAL_BYTES
 from bridge.inbox.routing import InboxDirectory
-from bridge.inbox.types import Author, ThreadMessage
+from bridge.inbox.types import Author, OutgoingFile, ThreadMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,17 @@ EDIT_MODAL = "smsbridge:edit_draft:"
 
 def display_name(user: discord.abc.User | discord.Member) -> str:
     return getattr(user, "display_name", None) or getattr(user, "global_name", None) or user.name
+
+
+async def read_attachment(attachment: discord.Attachment) -> OutgoingFile | str:
+    """A Discord attachment's bytes for an MMS, or why it cannot go."""
+    if attachment.size > MAX_TOTAL_BYTES:
+        return f"{attachment.filename} is {attachment.size / (1024 * 1024):.1f} MB; an MMS carries at most {MAX_TOTAL_BYTES // (1024 * 1024)} MB."
+    try:
+        data = await attachment.read()
+    except discord.HTTPException as exc:
+        return f"smsbridge could not download {attachment.filename} from Discord ({exc.status}); try again."
+    return OutgoingFile(attachment.filename, attachment.content_type or "application/octet-stream", data)
 
 
 def discord_to_plain(message: discord.Message) -> str:
@@ -126,7 +138,17 @@ class DiscordHandlers:
             # Without MESSAGE_CONTENT the text is blank: storing it as a note would lie.
             return None
         text = discord_to_plain(message)
-        if message.attachments:
+        attachments: list[OutgoingFile] = []
+        unreadable: list[str] = []
+        if message.attachments and self._is_reply(text):
+            # A reply's files go as MMS (never as a CDN link pasted into the text).
+            for attachment in message.attachments:
+                got = await read_attachment(attachment)
+                if isinstance(got, OutgoingFile):
+                    attachments.append(got)
+                else:
+                    unreadable.append(got)
+        elif message.attachments:
             text = "\n".join([text, *(a.url for a in message.attachments)]).strip()
         me = client.user.id if client.user else None
         mentions = tuple(Author("discord", str(u.id), display_name(u)) for u in message.mentions if u.id != me)
@@ -139,6 +161,15 @@ class DiscordHandlers:
             text=text,
             event_key=event_key,
             mentions=mentions,
+            attachments=tuple(attachments),
+            unreadable=tuple(unreadable),
+        )
+
+    def _is_reply(self, text: str) -> bool:
+        head = text.lstrip().lower()
+        return any(
+            head.startswith(p) and (len(head) == len(p) or head[len(p)].isspace())
+            for p in self.threads.service.options.reply_prefixes
         )
 
     # -- app commands ------------------------------------------------------------

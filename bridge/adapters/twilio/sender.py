@@ -45,7 +45,8 @@ class TwilioSender:
         else:
             kwargs["from_"] = plan.from_number
         if plan.media_urls:
-            kwargs["media_url"] = plan.media_urls
+            # Reply files are stored as /media/<token>, served under PUBLIC_URL.
+            kwargs["media_url"] = [f"{self.public_url}{url}" if url.startswith("/") and self.public_url else url for url in plan.media_urls]
         callback = self.status_callback(plan.message_id)
         if callback:
             kwargs["status_callback"] = callback
