@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit, consent, media_files
+from bridge.inbox import audit, consent, media_files, whatsapp
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import DraftReview
@@ -42,6 +42,7 @@ class SendOutcome(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     REFUSED_MEDIA = "refused_media"  # an attachment MMS cannot carry
+    OUTSIDE_WINDOW = "outside_window"  # WhatsApp: more than 24 h since the customer wrote
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,15 @@ class Replies:
         if await consent.is_suppressed(session, contact.phone, inbox.id):
             await self._blocked(session, inbox, conv, contact, request)
             return ReplyResult(SendOutcome.OPTED_OUT, None)
+        channel = await whatsapp.channel_of(session, conv.id)
+        if channel.is_whatsapp and (why := whatsapp.outside_window(conv, utcnow())):
+            return ReplyResult(SendOutcome.OUTSIDE_WINDOW, why)
+        to = channel.to(contact.phone)
         needs_approval = request.draft or (inbox.approval_role is not None and agent.role == inbox.approval_role)
         if needs_approval:
-            message = self.outgoing.new_message(inbox, conv, contact.phone, text, "reply", request.author, status="draft")
+            message = self.outgoing.new_message(inbox, conv, to, text, "reply", request.author, status="draft")
             message.origin_id = request.origin_id
+            message.from_number = channel.sender or message.from_number
             session.add(message)
             await session.flush()
             await media_files.attach(session, message, request.media)
@@ -121,8 +127,9 @@ class Replies:
         if not request.force:
             other = await self._recent_teammate_reply(session, conv, request.author)
             if other is not None:
-                message = self.outgoing.new_message(inbox, conv, contact.phone, text, "reply", request.author, status="held")
+                message = self.outgoing.new_message(inbox, conv, to, text, "reply", request.author, status="held")
                 message.origin_id = request.origin_id
+                message.from_number = channel.sender or message.from_number
                 session.add(message)
                 await session.flush()
                 await media_files.attach(session, message, request.media)
@@ -130,9 +137,10 @@ class Replies:
                 held = rich("⚠️ Held: {who} already replied {ago} s ago:\n", who=other.author_name or "a teammate", ago=ago)
                 return ReplyResult(SendOutcome.HELD, held + quote(other.body) + "\nSend yours too?", message.id)
         message = await self.outgoing.queue(
-            session, inbox, conv, contact.phone, text, kind="reply", author=request.author, reply_to=request.origin_id,
+            session, inbox, conv, to, text, kind="reply", author=request.author, reply_to=request.origin_id,
             delay=self.undo_seconds,
         )
+        message.from_number = channel.sender or message.from_number  # a WhatsApp reply leaves from the WhatsApp sender
         await media_files.attach(session, message, request.media)
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
         return ReplyResult(SendOutcome.QUEUED, None, message.id)

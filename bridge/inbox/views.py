@@ -13,6 +13,7 @@ from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.whatsapp import channel_of
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class ConversationView:
     opted_out: bool
     last_inbound_at: datetime | None
     created_at: datetime
+    channel: str = "sms"  # "whatsapp" when the customer writes on WhatsApp
+
+    @property
+    def channel_label(self) -> str:
+        return "WhatsApp" if self.channel == "whatsapp" else "SMS"
 
     @property
     def title(self) -> str:
@@ -88,6 +94,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         opted_out=await is_suppressed(session, contact.phone, conv.inbox_id),
         last_inbound_at=conv.last_inbound_at,
         created_at=conv.created_at,
+        channel=(await channel_of(session, conv.id)).name,
     )
 
 
