@@ -5,6 +5,7 @@ messages, and refuses free text outside the 24-hour customer-service window."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -100,3 +101,33 @@ async def test_sms_customers_of_the_same_inbox_still_get_sms(databases) -> None:
         assert "SMS" in str(h.roots()[0]["blocks"])
     finally:
         await h.stop()
+
+
+TEMPLATE = {"name": "follow_up", "content_sid": "HX" + "b" * 32, "variables": 2, "text": "Hi {{1}}, your order {{2}} is ready."}
+
+
+@pytest.fixture
+async def wa_templates(databases) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    h = Harness(databases, smsbridge_number=SENDER, whatsapp_template=[TEMPLATE])
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_template_goes_outside_the_window_with_its_variables(wa_templates: Harness) -> None:
+    h = wa_templates
+    listed = await h.sms_command("templates")
+    assert "follow_up" in str(listed)
+    await whatsapp_in(h, "hello")
+    root = await h.first_thread()
+    async with h.bridge.db.sessions.begin() as session:  # type: ignore[union-attr]
+        await session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=30)))
+    await h.teammate(root, "!template follow_up Priya")  # a value missing
+    await h.drain()
+    assert h.sms_sent() == [] and "missing {{2}}" in whispers(h)[-1]
+    await h.teammate(root, '!template follow_up Priya "A-1042"')
+    await h.drain()
+    [sent] = h.sms_sent()
+    assert (sent["From"], sent["To"], sent["ContentSid"]) == (SENDER, INDIA, TEMPLATE["content_sid"])
+    assert json.loads(sent["ContentVariables"]) == {"1": "Priya", "2": "A-1042"} and "Body" not in sent
+    assert [tuple(r) for r in await h.rows("SELECT body FROM messages WHERE direction = 'out'")] == [("Hi Priya, your order A-1042 is ready.",)]

@@ -87,6 +87,8 @@ class DeliveryTracker:
                 body=body,
                 media_urls=[m["url"] for m in message.media or []],
                 created_at_epoch=message.created_at.timestamp(),
+                content_sid=message.content_sid,
+                content_variables=message.content_variables,
             )
 
     async def mark_retrying(self, message_id: int, attempt: int, why: str) -> None:

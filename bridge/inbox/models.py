@@ -173,6 +173,9 @@ class Message(Base):
     # The chat message (Slack ts, Discord id) that asked for this reply, so an edit of it
     # changes a reply still in its undo window and is refused once it has left.
     origin_id: Mapped[str | None] = mapped_column(String(100))
+    # An approved WhatsApp template (Content API) sent instead of free text (0014).
+    content_sid: Mapped[str | None] = mapped_column(String(64))
+    content_variables: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class MediaFile(Base):

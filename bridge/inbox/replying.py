@@ -56,6 +56,7 @@ class ReplyRequest:
     draft: bool = False  # explicitly a draft for review (`!draft`)
     force: bool = False  # skip the collision hold ("Send anyway")
     media: tuple[OutgoingFile, ...] = ()  # files sent with it as MMS
+    template: whatsapp.TemplateSend | None = None  # an approved WhatsApp template; text is its filled copy
     audit: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -110,7 +111,9 @@ class Replies:
             await self._blocked(session, inbox, conv, contact, request)
             return ReplyResult(SendOutcome.OPTED_OUT, None)
         channel = await whatsapp.channel_of(session, conv.id)
-        if channel.is_whatsapp and (why := whatsapp.outside_window(conv, utcnow())):
+        if request.template is not None and not channel.is_whatsapp:
+            return ReplyResult(SendOutcome.OUTSIDE_WINDOW, "Not sent: templates are for WhatsApp conversations; this customer texts by SMS.")
+        if channel.is_whatsapp and request.template is None and (why := whatsapp.outside_window(conv, utcnow())):
             return ReplyResult(SendOutcome.OUTSIDE_WINDOW, why)
         to = channel.to(contact.phone)
         needs_approval = request.draft or (inbox.approval_role is not None and agent.role == inbox.approval_role)
@@ -118,6 +121,7 @@ class Replies:
             message = self.outgoing.new_message(inbox, conv, to, text, "reply", request.author, status="draft")
             message.origin_id = request.origin_id
             message.from_number = channel.sender or message.from_number
+            self._template(message, request)
             session.add(message)
             await session.flush()
             await media_files.attach(session, message, request.media)
@@ -130,6 +134,7 @@ class Replies:
                 message = self.outgoing.new_message(inbox, conv, to, text, "reply", request.author, status="held")
                 message.origin_id = request.origin_id
                 message.from_number = channel.sender or message.from_number
+                self._template(message, request)
                 session.add(message)
                 await session.flush()
                 await media_files.attach(session, message, request.media)
@@ -141,9 +146,16 @@ class Replies:
             delay=self.undo_seconds,
         )
         message.from_number = channel.sender or message.from_number  # a WhatsApp reply leaves from the WhatsApp sender
+        self._template(message, request)
         await media_files.attach(session, message, request.media)
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
         return ReplyResult(SendOutcome.QUEUED, None, message.id)
+
+    @staticmethod
+    def _template(message: Message, request: ReplyRequest) -> None:
+        if request.template is not None:
+            message.content_sid = request.template.content_sid
+            message.content_variables = request.template.variables
 
     async def _blocked(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, request: ReplyRequest) -> None:
         # Rule 1: never reaches the provider; the attempt is kept and audited.

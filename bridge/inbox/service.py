@@ -39,6 +39,7 @@ from bridge.inbox.replying import (
     SendOutcome,
 )
 from bridge.inbox.routing import InboxDirectory, InboxRoute
+from bridge.inbox.whatsapp import TemplateSpec
 
 __all__ = [
     "MAX_SMS_BODY",
@@ -59,6 +60,7 @@ class ServiceOptions:
     compliance_replies: str = "auto"
     undo_seconds: float = 0.0
     collision_seconds: float = 120.0
+    templates: tuple[TemplateSpec, ...] = ()  # approved WhatsApp templates
 
 
 class InboxService:

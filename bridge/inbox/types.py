@@ -117,6 +117,8 @@ class SendPlan:
     body: str
     media_urls: list[str]
     created_at_epoch: float
+    content_sid: str | None = None  # a WhatsApp template instead of the body
+    content_variables: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

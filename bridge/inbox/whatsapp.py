@@ -67,3 +67,38 @@ def outside_window(conv: Conversation, now: datetime) -> str | None:
         "Not sent: WhatsApp allows free text only within 24 hours of the customer's last message "
         f"(their last was {ago}). Ask them to write first, or text them by SMS with `/sms new`."
     )
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """An approved template as configured (`[[whatsapp_template]]`)."""
+
+    name: str
+    content_sid: str
+    variables: int = 0
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateSend:
+    """A template to send: its Content SID and variables ("1": value, …)."""
+
+    content_sid: str
+    variables: dict[str, str]
+
+
+def fill(spec: TemplateSpec, values: list[str]) -> tuple[TemplateSend, str] | str:
+    """The send and the text to show in the thread, or why the values do not fit."""
+    if len(values) < spec.variables:
+        missing = ", ".join(f"{{{{{i}}}}}" for i in range(len(values) + 1, spec.variables + 1))
+        return (
+            f"Not sent: template `{spec.name}` needs {spec.variables} value(s), {len(values)} given; missing {missing}. "
+            f"Write `!template {spec.name} " + " ".join(f"VALUE{i}" for i in range(1, spec.variables + 1)) + "` (quote a value with spaces)."
+        )
+    if len(values) > spec.variables:
+        return f"Not sent: template `{spec.name}` takes {spec.variables} value(s), {len(values)} given."
+    variables = {str(i): value for i, value in enumerate(values, start=1)}
+    shown = spec.text or f"[template {spec.name}]"
+    for key, value in variables.items():
+        shown = shown.replace("{{" + key + "}}", value)
+    return TemplateSend(spec.content_sid, variables), shown

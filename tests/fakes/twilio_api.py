@@ -334,7 +334,7 @@ class FakeTwilio(LoopbackServer):
             return _error(400, 21604, "A 'To' phone number is required.")
         if not from_ and not service:
             return _error(400, 21603, "A 'From' phone number is required.")
-        if not body and not media_urls:
+        if not body and not media_urls and not fields.get("ContentSid"):
             return _error(400, 21602, "Message body is required.")
         if len(body) > 1600:
             return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")

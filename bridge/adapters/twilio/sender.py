@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,9 @@ class TwilioSender:
 
     async def send(self, plan: SendPlan) -> SendResult:
         kwargs: dict[str, object] = {"to": plan.to, "body": plan.body}
+        if plan.content_sid:
+            # An approved WhatsApp template: Twilio renders it; the body is only our copy.
+            kwargs = {"to": plan.to, "content_sid": plan.content_sid, "content_variables": json.dumps(plan.content_variables or {})}
         if plan.messaging_service_sid:
             kwargs["messaging_service_sid"] = plan.messaging_service_sid
         else:

@@ -18,6 +18,8 @@ depends_on = None
 def upgrade() -> None:
     # A plain ADD COLUMN (no batch copy), so the search triggers on messages stay.
     op.add_column("messages", sa.Column("origin_id", sa.String(100), nullable=True))
+    op.add_column("messages", sa.Column("content_sid", sa.String(64), nullable=True))
+    op.add_column("messages", sa.Column("content_variables", sa.JSON(), nullable=True))
     op.create_index("ix_messages_origin", "messages", ["author_platform", "origin_id"])
     # Files attached to replies (MMS), served to the provider at /media/<token>.
     op.create_table(
@@ -41,4 +43,5 @@ def downgrade() -> None:
     op.drop_table("media_files")
     op.drop_index("ix_messages_origin", table_name="messages")
     # Not a batch copy (it would drop the search triggers); SQLite 3.35+ drops columns.
-    op.execute("ALTER TABLE messages DROP COLUMN origin_id")
+    for column in ("content_variables", "content_sid", "origin_id"):
+        op.execute(f"ALTER TABLE messages DROP COLUMN {column}")
