@@ -46,6 +46,7 @@ async def test_whatsapp_customer_is_answered_on_whatsapp(wa: Harness) -> None:
     await wa.drain()
     card = wa.roots()[0]
     assert "WhatsApp" in str(card["blocks"]) or "WhatsApp" in card["text"]
+    assert "Priya" in str(card["blocks"])  # the WhatsApp ProfileName names the new contact
     assert [m["text"] for m in wa.thread(root)] == ["Is my order ready?"]
     await wa.teammate(root, "!r Yes, come by")
     await wa.drain()

@@ -26,7 +26,7 @@ from bridge.inbox.intake import Intake
 from bridge.inbox.keywords import Keyword, classify_keyword, looks_like_opt_out
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.markup import rich
-from bridge.inbox.models import Message, utcnow
+from bridge.inbox.models import Contact, Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
 from bridge.inbox.phone import parse_phone
@@ -104,6 +104,9 @@ class InboundTexts:
                 # Rule 2: the opt-out is recorded before anything else happens.
                 consent_changed = await self.opt_outs.apply_keyword(session, keyword, phone.key, inbox, sms.body)
                 conv, created = await self.conversations.find_or_create(session, inbox.id, phone)
+                if sms.profile_name:
+                    contact = await session.get_one(Contact, conv.contact_id)
+                    contact.name = contact.name or sms.profile_name  # a teammate's name for them wins
                 now = utcnow()
                 message = Message(
                     conversation_id=conv.id,

@@ -23,6 +23,8 @@ class InboundSms:
     # Set by the provider when it already handled STOP/START/HELP itself
     # (Twilio Advanced Opt-Out sends `OptOutType`).
     provider_opt_out_type: str | None = None
+    # WhatsApp: the name the customer gave WhatsApp (`ProfileName`), for a new contact.
+    profile_name: str | None = None
 
     def to_payload(self) -> dict[str, object]:
         return {
@@ -33,6 +35,7 @@ class InboundSms:
             "messaging_service_sid": self.messaging_service_sid,
             "media": [[m.url, m.content_type] for m in self.media],
             "provider_opt_out_type": self.provider_opt_out_type,
+            "profile_name": self.profile_name,
         }
 
     @classmethod
@@ -47,6 +50,7 @@ class InboundSms:
             messaging_service_sid=_optional_str(data.get("messaging_service_sid")),
             media=[Media(str(url), str(kind)) for url, kind in pairs],
             provider_opt_out_type=_optional_str(data.get("provider_opt_out_type")),
+            profile_name=_optional_str(data.get("profile_name")),
         )
 
 

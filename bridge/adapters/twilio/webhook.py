@@ -123,6 +123,7 @@ def to_inbound(params: dict[str, list[str]]) -> InboundSms:
         messaging_service_sid=service,
         media=media,
         provider_opt_out_type=_one(params, "OptOutType", limit=MAX_STATUS),
+        profile_name=(_one(params, "ProfileName", limit=200) or "").strip() or None,
     )
 
 
