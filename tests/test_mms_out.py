@@ -114,3 +114,30 @@ async def test_discord_attachment_on_a_reply_goes_as_mms_not_as_a_link(databases
         assert len(dh.sms_sent()) == 1
     finally:
         await dh.stop()
+
+
+async def test_discord_slash_reply_with_a_file_goes_as_mms(databases) -> None:  # type: ignore[no-untyped-def]
+    from bridge.adapters.discord_bot.commands import sync_commands
+    from tests.harness import DISCORD_ANA
+
+    dh = Harness(databases, discord=True, smsbridge_slack_channel=None)
+    await dh.start()
+    try:
+        assert dh.discord is not None
+        await sync_commands(dh.discord.token)
+        await dh.text_in("send me the receipt")
+        post = await dh.first_post()
+        receipt = dh.discord.command_attachment(post["id"], "receipt.pdf", b"%PDF-1.4 receipt", "application/pdf")
+        iid = await dh.discord.slash_command("reply", {"text": "Here you go", "file": receipt}, user_id=DISCORD_ANA, channel_id=post["id"])
+        await dh.discord.wait_for(lambda: bool(dh.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+        await dh.drain()
+        [sent] = dh.sms_sent()
+        assert sent["Body"] == "Here you go"
+        assert dh.twilio.fetched_media[sent["sid"]] == [(200, "application/pdf", b"%PDF-1.4 receipt")]
+        bad = dh.discord.command_attachment(post["id"], "run.exe", b"MZ", "application/x-msdownload")
+        iid = await dh.discord.slash_command("reply", {"text": "and this", "file": bad}, user_id=DISCORD_ANA, channel_id=post["id"])
+        await dh.discord.wait_for(lambda: bool(dh.discord.followups(iid)), message="the refusal")  # type: ignore[union-attr]
+        await dh.drain()
+        assert "cannot be sent by MMS" in dh.discord.followups(iid)[0]["content"] and len(dh.sms_sent()) == 1
+    finally:
+        await dh.stop()

@@ -184,6 +184,13 @@ class DiscordHandlers:
         A thread command runs in the forum post it is used in; a channel command (`/sms …`)
         in the channel, or in the forum of the post it is used in."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        values = dict(values)
+        file = values.pop("file", None)
+        attachments: tuple[OutgoingFile, ...] = ()
+        unreadable: tuple[str, ...] = ()
+        if isinstance(file, discord.Attachment):
+            got = await read_attachment(file)
+            attachments, unreadable = ((got,), ()) if isinstance(got, OutgoingFile) else ((), (got,))
         raw: dict[str, str | None] = {}
         mentions: list[Author] = []
         for name, value in values.items():
@@ -213,6 +220,8 @@ class DiscordHandlers:
                     text=f"/{command.name}",
                     event_key=f"discord:i{interaction.id}",
                     mentions=tuple(mentions),
+                    attachments=attachments,
+                    unreadable=unreadable,
                 ),
                 inline=True,
                 parsed=parsed,
