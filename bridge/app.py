@@ -27,6 +27,7 @@ from bridge.inbox.outbox import Outbox, OutboxWorker
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.service import InboxService, ServiceOptions
+from bridge.inbox.whatsapp import TemplateSpec
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class SmsBridge:
                 compliance_replies=settings.compliance_replies,
                 undo_seconds=settings.undo_seconds,
                 collision_seconds=settings.collision_seconds,
+                templates=tuple(
+                    TemplateSpec(t.name, t.content_sid, t.variables, t.text) for t in settings.whatsapp_template
+                ),
             ),
             chat_platforms=chats,
             agents=Agents(settings.role_for, platform_admins=not settings.admins),

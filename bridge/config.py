@@ -212,6 +212,28 @@ class InboxConfig(BaseModel):
         return approval_role(value)
 
 
+class WhatsAppTemplate(BaseModel):
+    """An approved WhatsApp template (Twilio Content API): what `!template NAME` sends
+    outside the 24-hour window. `text` shows it in the thread, `{{1}}`… filled."""
+
+    name: str
+    content_sid: str
+    variables: int = Field(default=0, ge=0, le=20)
+    text: str | None = None
+
+    @field_validator("content_sid")
+    @classmethod
+    def _sid(cls, value: str) -> str:
+        if not value.startswith("HX") or len(value) != 34:
+            raise ValueError(f"{value!r} is not a Content SID (HX followed by 32 characters, from Twilio's Content Template Builder)")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return value.strip().lower()
+
+
 def config_file() -> Path:
     return Path(os.environ.get("SMSBRIDGE_CONFIG", "smsbridge.toml"))
 
@@ -308,6 +330,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     inbox: list[InboxConfig] = Field(default_factory=list)
+    # Approved WhatsApp templates, `[[whatsapp_template]]` tables in smsbridge.toml.
+    whatsapp_template: list[WhatsAppTemplate] = Field(default_factory=list)
 
     @field_validator("admins", "viewers", mode="before")
     @classmethod

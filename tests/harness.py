@@ -107,6 +107,7 @@ class Harness:
         self.bridge = SmsBridge(self.settings, db=db)
         _daytime_replies(self.bridge)
         await self.bridge.start("127.0.0.1", 0)
+        self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
         self.http = aiohttp.ClientSession()
         if self.discord is not None and self.settings.discord_token:
             await self.discord_ready(self.bridge)
@@ -121,6 +122,7 @@ class Harness:
         self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
         _daytime_replies(self.bridge)
         await self.bridge.start("127.0.0.1", 0)
+        self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
 
     async def stop(self) -> None:
         if self.http is not None:

@@ -43,6 +43,9 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
     await harness.text_in("hello", media=[(picture, "image/png")])
     root = await harness.first_thread()
     await harness.teammate(root, "!r hi <@UBEN>")
+    shared = harness.teammate_event(root, "!r the picture")  # url_private needs files:read
+    shared.update(subtype="file_share", files=[harness.slack.user_file("p.png", b"\x89PNG" + b"0" * 64, "image/png")])
+    await harness.slack_event(shared)
     await harness.click(harness.card_action("claim", root), message_ts=root)
     await harness.open_home()  # views.publish
     await harness.sms_command("new +14155550103 hello there")
@@ -60,6 +63,7 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
     used |= {PRIVATE_TWINS[s] for s in used if s in PRIVATE_TWINS}
     used |= {"chat:write.customize"} if any(p.get("username") for p in harness.slack.posts) else set()
     used |= {"commands"}  # /sms
+    used |= {"files:read"} if harness.slack.file_downloads else set()  # a reply's attached file
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     assert scopes == used
 

@@ -69,3 +69,24 @@ async def test_webhook_naming_the_message_only_by_smssid_is_accepted(harness: Ha
     assert status == 200, reason
     await harness.drain()
     assert [tuple(r) for r in await harness.rows("SELECT status FROM messages WHERE direction='out'")] == [("delivered",)]
+
+
+def test_signalwire_settings_pick_the_signing_key() -> None:
+    from bridge.config import Settings
+
+    space = Settings(_env_file=None, twilio_api_url="https://acme.signalwire.com/api/laml", twilio_auth_token="PT-api-token")  # type: ignore[call-arg]
+    assert space.signalwire and space.webhook_signing_key() == "PT-api-token"  # `check` says the key is missing
+    keyed = Settings(_env_file=None, twilio_api_url="https://acme.signalwire.com/api/laml", twilio_auth_token="PT-api-token", signalwire_signing_key="PSK_key")  # type: ignore[call-arg]
+    assert keyed.webhook_signing_key() == "PSK_key" and "PSK_key" in keyed.secrets()
+    assert not Settings(_env_file=None).signalwire  # type: ignore[call-arg]
+
+
+async def test_check_names_the_missing_signing_key() -> None:
+    from bridge.checks import _twilio
+    from bridge.config import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, twilio_api_url="https://127.0.0.1.signalwire.com.invalid/api/laml", twilio_account_sid="AC1", twilio_auth_token="t"
+    )
+    findings = await _twilio(settings)
+    assert any("SIGNALWIRE_SIGNING_KEY" in f.detail for f in findings), findings

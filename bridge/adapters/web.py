@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError
 from bridge import metrics
 from bridge.adapters.twilio.webhook import MAX_WEBHOOK_BYTES, BadWebhook, parse_form, signature_ok, to_inbound, to_status
 from bridge.adapters.web_guard import read_body
+from bridge.inbox import media_files
 from bridge.inbox.db import Database, database_unavailable
 from bridge.inbox.intake import RejectedText
 from bridge.inbox.outbox import Outbox
@@ -138,6 +139,23 @@ def build_web_app(ctx: WebContext) -> web.Application:
         metrics.WEBHOOKS.labels("slack_events", str(response.status)).inc()
         return response
 
+    async def media(request: web.Request) -> web.Response:
+        # No credentials (the provider sends none): the token is the secret. An unknown,
+        # expired or malformed one is a bare 404 that says nothing about which it was.
+        token = request.match_info["token"]
+        if len(token) > 64:
+            return _reply("media", 404, "not found")
+        async with ctx.db.sessions() as session:
+            found = await media_files.served(session, token)
+        if found is None:
+            return _reply("media", 404, "not found")
+        metrics.WEBHOOKS.labels("media", "200").inc()
+        return web.Response(
+            body=found.data,
+            content_type=found.content_type.split(";")[0].strip() or "application/octet-stream",
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
+
     async def healthz(_request: web.Request) -> web.Response:
         if await ctx.db.ping():
             return web.Response(text="ok\n")
@@ -158,6 +176,7 @@ def build_web_app(ctx: WebContext) -> web.Application:
     app.router.add_post("/twilio/sms", twilio_sms)
     app.router.add_post("/twilio/status", twilio_status)
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/media/{token}", media)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_route)
     return app

@@ -15,7 +15,7 @@ from bridge.inbox.errors import Refused
 from bridge.inbox.markup import rich
 from bridge.inbox.service import InboxService
 from bridge.inbox.teamwork import TeamContext, Teamwork
-from bridge.inbox.types import Author
+from bridge.inbox.types import Author, OutgoingFile
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class CommandContext:
     mentions: tuple[Author, ...] = ()
     origin_id: str | None = None  # the chat message that ran it, when it was typed
     custom_emoji: tuple[str, ...] = ()  # custom workspace emoji in the typed text
+    attachments: tuple[OutgoingFile, ...] = ()  # files attached to the typed message
+    unreadable: tuple[str, ...] = ()  # why an attached file could not be read
     team_context: TeamContext | None = None
     clock: Clock = field(default_factory=SystemClock)  # where "now" comes from; a ManualClock in tests
 

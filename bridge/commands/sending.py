@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import replace
 
-from bridge.commands.arguments import PhoneNumber, SnippetName, Text
+from bridge.commands.arguments import PhoneNumber, SnippetName, Text, Word
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, command
 from bridge.commands.replies import Button, CommandReply, ConversationLink
-from bridge.inbox import snippets
+from bridge.inbox import snippets, whatsapp
 from bridge.inbox.errors import Refused
-from bridge.inbox.markup import Rich, as_rich, rich
+from bridge.inbox.markup import Rich, as_rich, join, rich
 from bridge.inbox.phone import format_phone, parse_phone
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.service import ReplyRequest, ReplyResult, SendOutcome
+from bridge.inbox.types import OutgoingFile
 
 MESSAGE = Text("text", "What the customer receives", shown="your text")
 
@@ -48,13 +50,17 @@ async def submit_typed(ctx: CommandContext, text: str, *, draft: bool = False) -
     text, warning = custom_emoji_left_out(ctx, text)
     if not text:
         raise Refused(warning + rich("Nothing else to send."))
-    answer = reply_answer(await submit(ctx, text, draft=draft))
+    if ctx.unreadable:
+        raise Refused(rich("Not sent: {why}", why=" ".join(ctx.unreadable)))
+    answer = reply_answer(await submit(ctx, text, draft=draft, media=ctx.attachments))
     if not warning:
         return answer
     return replace(answer, text=warning + answer.text)
 
 
-async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet: str | None = None) -> ReplyResult:
+async def submit(
+    ctx: CommandContext, text: str, *, draft: bool = False, snippet: str | None = None, media: tuple[OutgoingFile, ...] = ()
+) -> ReplyResult:
     team = ctx.team
     return await ctx.service.submit_reply(
         ctx.session,
@@ -66,6 +72,7 @@ async def submit(ctx: CommandContext, text: str, *, draft: bool = False, snippet
             text=text,
             origin_id=ctx.origin_id,
             draft=draft,
+            media=media,
             audit={"snippet": snippet} if snippet else {},
         ),
     )
@@ -89,6 +96,48 @@ async def send_snippet(ctx: CommandContext, name: str) -> CommandReply:
     team = ctx.team
     text = await snippets.render(ctx.session, name, team.inbox, team.conversation, ctx.agent)
     return reply_answer(await submit(ctx, text, snippet=name))
+
+
+def _values(text: str) -> list[str]:
+    """A template's values, space-separated; "quoted values" may hold spaces."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+@command("template", args=(Word("name", "The template's name", what="template name"),
+                           Text("values", "Its variables in order ({{1}} {{2}}…)", optional=True, shown="values…")),
+         role="agent", doing="Texting the customer",
+         help="sends an approved WhatsApp template with its variables (the only thing WhatsApp allows after 24 h)")
+async def send_template(ctx: CommandContext, name: str, values: str | None = None) -> CommandReply:
+    spec = next((t for t in ctx.service.options.templates if t.name == name), None)
+    if spec is None:
+        known = ", ".join(f"`{t.name}`" for t in ctx.service.options.templates) or "none configured"
+        raise Refused(rich("No WhatsApp template `{name}`; `/sms templates` lists them ({known}).", name=name, known=known))
+    filled = whatsapp.fill(spec, _values(values or ""))
+    if isinstance(filled, str):
+        raise Refused(rich("{why}", why=filled))
+    template, shown = filled
+    team = ctx.team
+    result = await ctx.service.submit_reply(
+        ctx.session,
+        ReplyRequest(inbox=team.inbox, conv=team.conversation, agent=ctx.agent, author=ctx.author, text=shown,
+                     origin_id=ctx.origin_id, template=template, audit={"template": name}),
+    )
+    return reply_answer(result)
+
+
+@command("templates", where=Where.BOTH, help="lists the approved WhatsApp templates `!template` can send")
+async def list_templates(ctx: CommandContext) -> CommandReply:
+    templates = ctx.service.options.templates
+    if not templates:
+        return CommandReply(rich("No WhatsApp templates configured; add `[[whatsapp_template]]` tables to smsbridge.toml."))
+    lines = [
+        rich("• `{name}` ({n} value(s)) — {text}", name=t.name, n=t.variables, text=(t.text or t.content_sid)[:120])
+        for t in templates
+    ]
+    return CommandReply(join([rich("WhatsApp templates (send with `!template NAME values…` in a thread):"), *lines]))
 
 
 def _inbox_for(ctx: CommandContext) -> InboxRoute:

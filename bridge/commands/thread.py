@@ -110,6 +110,8 @@ class ThreadCommands:
                 mentions=tm.mentions,
                 origin_id=tm.message_id,
                 custom_emoji=tm.custom_emoji,
+                attachments=tm.attachments,
+                unreadable=tm.unreadable,
                 clock=self.clock,
                 team_context=TeamContext(session, inbox, conv, agent),
             )

@@ -24,6 +24,7 @@ from bridge.inbox.outgoing import SEND_JOB, OutgoingSms, SendJob
 from bridge.inbox.quiet_hours import next_allowed
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
+from bridge.inbox.whatsapp import is_whatsapp
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,15 @@ class DeliveryTracker:
                 body = claimed[1]
             return SendPlan(
                 message_id=message.id,
-                from_number=inbox.number,
-                messaging_service_sid=inbox.messaging_service_sid,
+                # A WhatsApp reply leaves from the WhatsApp sender the customer wrote to.
+                from_number=message.from_number if is_whatsapp(message.from_number) else inbox.number,
+                messaging_service_sid=None if is_whatsapp(message.from_number) else inbox.messaging_service_sid,
                 to=message.to_number,
                 body=body,
                 media_urls=[m["url"] for m in message.media or []],
                 created_at_epoch=message.created_at.timestamp(),
+                content_sid=message.content_sid,
+                content_variables=message.content_variables,
             )
 
     async def mark_retrying(self, message_id: int, attempt: int, why: str) -> None:

@@ -28,7 +28,7 @@ from bridge.inbox.intake import Intake
 from bridge.inbox.keywords import Keyword, classify_keyword, looks_like_opt_out
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.markup import rich
-from bridge.inbox.models import Message, utcnow
+from bridge.inbox.models import Contact, Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
 from bridge.inbox.phone import parse_phone
@@ -115,6 +115,9 @@ class InboundTexts:
                 consent_changed = await self.opt_outs.apply_keyword(session, keyword, phone.key, inbox, sms.body)
                 now = utcnow()
                 conv, created = await self.conversations.find_or_create(session, inbox.id, phone, last_inbound_at=now)
+                if sms.profile_name:
+                    contact = await session.get_one(Contact, conv.contact_id)
+                    contact.name = contact.name or sms.profile_name  # a teammate's name for them wins
                 message = Message(
                     conversation_id=conv.id,
                     direction="in",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -176,6 +177,26 @@ class Message(Base):
     # The chat message (Slack ts, Discord id) that asked for this reply, so an edit of it
     # changes a reply still in its undo window and is refused once it has left.
     origin_id: Mapped[str | None] = mapped_column(String(100))
+    # An approved WhatsApp template (Content API) sent instead of free text (0014).
+    content_sid: Mapped[str | None] = mapped_column(String(64))
+    content_variables: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+
+class MediaFile(Base):
+    """A file a teammate attached to a reply, served to the provider without
+    credentials at PUBLIC_URL/media/<token> until it expires (0014)."""
+
+    __tablename__ = "media_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Note(Base):

@@ -56,7 +56,7 @@ def _split_channel(raw: str) -> tuple[str, str]:
     return "sms", text
 
 
-def _parse(number: str, default_region: str) -> phonenumbers.PhoneNumber | None:
+def _parse(number: str, default_region: str, *, lenient: bool = False) -> phonenumbers.PhoneNumber | None:
     # Letters mean an alphanumeric sender id; phonenumbers would map them to keypad
     # digits ("1-800-FLOWERS") and could turn a brand name into someone's real number.
     if not number or _LETTERS.search(number):
@@ -65,7 +65,11 @@ def _parse(number: str, default_region: str) -> phonenumbers.PhoneNumber | None:
         parsed = phonenumbers.parse(number, default_region)
     except phonenumbers.NumberParseException:
         return None
-    return parsed if phonenumbers.is_valid_number(parsed) else None
+    if phonenumbers.is_valid_number(parsed):
+        return parsed
+    # WhatsApp gives a number as its user registered it (Brazil: +55 82 8213-6275,
+    # without the mobile 9); Twilio routes it, so a possible number is good enough.
+    return parsed if lenient and number.startswith("+") and phonenumbers.is_possible_number(parsed) else None
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +77,7 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
     """Parse a sender/recipient address; never raises. Cached: the same few numbers
     (the inbox's, a busy customer's) are parsed on every message."""
     channel, number = _split_channel(raw)
-    parsed = _parse(number, default_region)
+    parsed = _parse(number, default_region, lenient=channel == "whatsapp")
     if parsed is None:
         return PhoneNumber(raw=raw, e164=None, valid=False, channel=channel)
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit, consent
+from bridge.inbox import audit, consent, media_files, whatsapp
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import DraftReview
@@ -30,7 +30,7 @@ from bridge.inbox.phone import format_phone
 from bridge.inbox.quiet_hours import window_for
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.segments import count_segments
-from bridge.inbox.types import Author
+from bridge.inbox.types import Author, OutgoingFile
 
 MAX_SMS_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 
@@ -44,6 +44,8 @@ class SendOutcome(StrEnum):
     NOT_A_PHONE = "not_a_phone"
     TOO_LONG = "too_long"
     EMPTY = "empty"
+    REFUSED_MEDIA = "refused_media"  # an attachment MMS cannot carry
+    OUTSIDE_WINDOW = "outside_window"  # WhatsApp: more than 24 h since the customer wrote
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class ReplyRequest:
     origin_id: str | None = None  # the chat message that asked for it
     draft: bool = False  # explicitly a draft for review (`!draft`)
     force: bool = False  # skip the collision hold ("Send anyway")
+    media: tuple[OutgoingFile, ...] = ()  # files sent with it as MMS
+    template: whatsapp.TemplateSend | None = None  # an approved WhatsApp template; text is its filled copy
     audit: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,6 +98,8 @@ class Replies:
             return ReplyResult(SendOutcome.FORBIDDEN, "Not sent: texting the customer needs the agent role (you are a viewer).")
         if not text.strip():
             return ReplyResult(SendOutcome.EMPTY, "Nothing to send.")
+        if request.media and (why := media_files.problem(request.media)):
+            return ReplyResult(SendOutcome.REFUSED_MEDIA, f"Not sent: {why}")
         if len(text) > MAX_SMS_BODY:
             return ReplyResult(
                 SendOutcome.TOO_LONG,
@@ -108,29 +114,44 @@ class Replies:
         if await consent.is_suppressed(session, contact.phone, inbox.id):
             await self._blocked(session, inbox, conv, contact, request)
             return ReplyResult(SendOutcome.OPTED_OUT, None)
+        channel = await whatsapp.channel_of(session, conv.id)
+        if request.template is not None and not channel.is_whatsapp:
+            return ReplyResult(SendOutcome.OUTSIDE_WINDOW, "Not sent: templates are for WhatsApp conversations; this customer texts by SMS.")
+        if channel.is_whatsapp and request.template is None and (why := whatsapp.outside_window(conv, utcnow())):
+            return ReplyResult(SendOutcome.OUTSIDE_WINDOW, why)
+        to = channel.to(contact.phone)
         needs_approval = request.draft or (inbox.approval_role is not None and agent.role == inbox.approval_role)
         if needs_approval:
-            message = self.outgoing.new_message(inbox, conv, contact.phone, text, "reply", request.author, status="draft")
+            message = self.outgoing.new_message(inbox, conv, to, text, "reply", request.author, status="draft")
             message.origin_id = request.origin_id
+            message.from_number = channel.sender or message.from_number
+            self._template(message, request)
             session.add(message)
             await session.flush()
+            await media_files.attach(session, message, request.media)
             audit.record(session, request.actor, "draft_created", conv.id, message_id=message.id, text=text)
             await self._draft_changed(session, inbox, message)
             return ReplyResult(SendOutcome.DRAFTED, None, message.id)
         if not request.force:
             other = await self._recent_teammate_reply(session, conv, request.author)
             if other is not None:
-                message = self.outgoing.new_message(inbox, conv, contact.phone, text, "reply", request.author, status="held")
+                message = self.outgoing.new_message(inbox, conv, to, text, "reply", request.author, status="held")
                 message.origin_id = request.origin_id
+                message.from_number = channel.sender or message.from_number
+                self._template(message, request)
                 session.add(message)
                 await session.flush()
+                await media_files.attach(session, message, request.media)
                 ago = int((utcnow() - other.created_at).total_seconds())
                 held = rich("⚠️ Held: {who} already replied {ago} s ago:\n", who=other.author_name or "a teammate", ago=ago)
                 return ReplyResult(SendOutcome.HELD, held + quote(other.body) + "\nSend yours too?", message.id)
         message = await self.outgoing.queue(
-            session, inbox, conv, contact.phone, text, kind="reply", author=request.author, reply_to=request.origin_id,
+            session, inbox, conv, to, text, kind="reply", author=request.author, reply_to=request.origin_id,
             delay=self.undo_seconds,
         )
+        message.from_number = channel.sender or message.from_number  # a WhatsApp reply leaves from the WhatsApp sender
+        self._template(message, request)
+        await media_files.attach(session, message, request.media)
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
         await self._quiet_hours_warning(session, inbox, conv, contact)
         return ReplyResult(SendOutcome.QUEUED, None, message.id)
@@ -153,6 +174,12 @@ class Replies:
                 local=local, start=f"{window.start:%H:%M}", end=f"{window.end:%H:%M}",
             ),
         )
+
+    @staticmethod
+    def _template(message: Message, request: ReplyRequest) -> None:
+        if request.template is not None:
+            message.content_sid = request.template.content_sid
+            message.content_variables = request.template.variables
 
     async def _blocked(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, request: ReplyRequest) -> None:
         # Rule 1: never reaches the provider; the attempt is kept and audited.

@@ -44,6 +44,7 @@ from bridge.inbox.replying import (
 )
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.scheduler import Scheduler
+from bridge.inbox.whatsapp import TemplateSpec
 
 __all__ = [
     "MAX_SMS_BODY",
@@ -64,6 +65,7 @@ class ServiceOptions:
     compliance_replies: str = "auto"
     undo_seconds: float = 0.0
     collision_seconds: float = 120.0
+    templates: tuple[TemplateSpec, ...] = ()  # approved WhatsApp templates
 
 
 class InboxService:

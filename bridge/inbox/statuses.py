@@ -109,6 +109,9 @@ def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str,
         cost = f" · {view.segments} segment{'s' if view.segments != 1 else ''}"
         if view.encoding == "UCS-2":
             cost += " (Unicode)"
+    files = len(view.media or [])
+    if view.direction == "out" and files:
+        cost += f" · {files} attachment{'s' if files != 1 else ''} (MMS)"
     return state, cost
 
 

@@ -23,6 +23,8 @@ class InboundSms:
     # Set by the provider when it already handled STOP/START/HELP itself
     # (Twilio Advanced Opt-Out sends `OptOutType`).
     provider_opt_out_type: str | None = None
+    # WhatsApp: the name the customer gave WhatsApp (`ProfileName`), for a new contact.
+    profile_name: str | None = None
 
     def to_payload(self) -> dict[str, object]:
         return {
@@ -33,6 +35,7 @@ class InboundSms:
             "messaging_service_sid": self.messaging_service_sid,
             "media": [[m.url, m.content_type] for m in self.media],
             "provider_opt_out_type": self.provider_opt_out_type,
+            "profile_name": self.profile_name,
         }
 
     @classmethod
@@ -47,6 +50,7 @@ class InboundSms:
             messaging_service_sid=_optional_str(data.get("messaging_service_sid")),
             media=[Media(str(url), str(kind)) for url, kind in pairs],
             provider_opt_out_type=_optional_str(data.get("provider_opt_out_type")),
+            profile_name=_optional_str(data.get("profile_name")),
         )
 
 
@@ -80,6 +84,15 @@ class Author:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A file a teammate attached to a reply, downloaded by the chat adapter."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ThreadMessage:
     """A teammate's message in a conversation thread."""
 
@@ -94,6 +107,10 @@ class ThreadMessage:
     # Custom workspace emoji (`:partyparrot:`) still in `text`: a phone cannot show them,
     # so a reply leaves them out and tells its author.
     custom_emoji: tuple[str, ...] = ()
+    # Files attached to a reply (downloaded with the bot's credentials), and why any
+    # attached file could not be read: a reply with such a file is not sent.
+    attachments: tuple[OutgoingFile, ...] = ()
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,8 @@ class SendPlan:
     body: str
     media_urls: list[str]
     created_at_epoch: float
+    content_sid: str | None = None  # a WhatsApp template instead of the body
+    content_variables: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.whatsapp import channel_of
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class ConversationView:
         if self.assignee is None:
             return None
         return f"{self.assignee} (assigned by {self.assigned_by})" if self.assigned_by else self.assignee
+    channel: str = "sms"  # "whatsapp" when the customer writes on WhatsApp
+
+    @property
+    def channel_label(self) -> str:
+        return "WhatsApp" if self.channel == "whatsapp" else "SMS"
 
     @property
     def title(self) -> str:
@@ -97,6 +103,7 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
         last_inbound_at=conv.last_inbound_at,
         created_at=conv.created_at,
         assigned_by=conv.assigned_by if agent else None,
+        channel=(await channel_of(session, conv.id)).name,
     )
 
 

@@ -710,6 +710,10 @@ class FakeDiscord(LoopbackServer):
         returns the interaction id."""
         return await self._component_interaction(message_id, custom_id, user_id, channel_id, values=list(values))
 
+    def command_attachment(self, channel_id: int, filename: str, data: bytes, content_type: str) -> Json:
+        """A file a member picks for an app command's attachment option."""
+        return self._store_attachment(channel_id, filename, data, content_type)
+
     async def slash_command(
         self,
         name: str,
@@ -1567,6 +1571,9 @@ class FakeDiscord(LoopbackServer):
                 if otype in (6, 7, 8, 9):
                     value = str(value)
                     self._resolve(otype, int(value), resolved)
+                elif otype == 11:  # an attachment option: its id, the file under resolved.attachments
+                    resolved.setdefault("attachments", {})[value["id"]] = value
+                    value = value["id"]
                 entry: Json = {"name": key, "type": otype, "value": value}
                 if key == focused:
                     entry["focused"] = True

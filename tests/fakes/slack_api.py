@@ -123,6 +123,8 @@ class FakeSlack(LoopbackServer):
         self._pending_uploads: dict[str, dict[str, Any]] = {}
         self._ts_counter = 0
         self._file_counter = 0
+        self._private_files: dict[str, tuple[bytes, str, bool]] = {}
+        self.file_downloads: list[tuple[str, str]] = []  # (file, Authorization header)
         self.add_user(bot_user_id, "smsbridge", is_bot=True)
 
         # Socket mode state.
@@ -137,6 +139,7 @@ class FakeSlack(LoopbackServer):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._handle_private_file)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/respond/{rid}", self._handle_respond)
         return app
@@ -533,6 +536,32 @@ class FakeSlack(LoopbackServer):
     @staticmethod
     def _ratelimited(retry_after: int) -> web.Response:
         return _json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)})
+
+    def user_file(self, name: str, data: bytes, mimetype: str, *, readable: bool = True, user: str = "UANA") -> dict[str, Any]:
+        """A file a teammate shared, as it appears in a file_share event's `files`:
+        url_private needs the bot token; a file the bot may not read answers, like
+        Slack, a 200 sign-in page in HTML instead of the bytes."""
+        self._file_counter += 1
+        file_id = f"F{self._file_counter:08d}U"
+        url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/{name}"
+        self._private_files[f"{self.team_id}-{file_id}/{name}"] = (data, mimetype, readable)
+        return {
+            "id": file_id, "created": int(time.time()), "timestamp": int(time.time()), "name": name, "title": name,
+            "mimetype": mimetype, "filetype": mimetype.rsplit("/", 1)[-1], "pretty_type": mimetype.upper(),
+            "user": user, "user_team": self.team_id, "editable": False, "size": len(data), "mode": "hosted",
+            "is_external": False, "external_type": "", "is_public": False, "public_url_shared": False,
+            "display_as_bot": False, "username": "", "url_private": url, "url_private_download": url + "?download=1",
+            "permalink": f"https://fake.slack.com/files/{user}/{file_id}/{name}", "is_starred": False, "has_rich_preview": False,
+            "file_access": "visible",
+        }
+
+    async def _handle_private_file(self, request: web.Request) -> web.Response:
+        key = f"{request.match_info['team_file']}/{request.match_info['name']}"
+        found = self._private_files.get(key)
+        self.file_downloads.append((key, request.headers.get("Authorization", "")))
+        if found is None or request.headers.get("Authorization") != f"Bearer {self.bot_token}" or not found[2]:
+            return web.Response(text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>", content_type="text/html")
+        return web.Response(body=found[0], content_type=found[1])
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

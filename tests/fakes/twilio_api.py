@@ -111,6 +111,10 @@ class FakeTwilio(LoopbackServer):
         self._resources: dict[str, dict[str, Any]] = {}  # sid -> message resource
         self._media: dict[str, tuple[bytes, str]] = {}  # path -> (data, content type)
         self._media_redirects: dict[str, str] = {}  # path -> where it redirects
+        # Outbound MMS: Twilio fetches each MediaUrl, without credentials. A public base
+        # URL maps to where that server really listens (PUBLIC_URL -> the loopback port).
+        self.public_urls: dict[str, str] = {}
+        self.fetched_media: dict[str, list[tuple[int, str, bytes]]] = {}  # sid -> (status, type, bytes)
 
 
     # ------------------------------------------------------------------ lifecycle
@@ -330,7 +334,7 @@ class FakeTwilio(LoopbackServer):
             return _error(400, 21604, "A 'To' phone number is required.")
         if not from_ and not service:
             return _error(400, 21603, "A 'From' phone number is required.")
-        if not body and not media_urls:
+        if not body and not media_urls and not fields.get("ContentSid"):
             return _error(400, 21602, "Message body is required.")
         if len(body) > 1600:
             return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
@@ -339,7 +343,9 @@ class FakeTwilio(LoopbackServer):
         if to in self.opted_out:
             return _error(400, 21610, "Attempt to send to unsubscribed recipient")
 
-        sid = "SM" + secrets.token_hex(16)
+        sid = ("MM" if media_urls else "SM") + secrets.token_hex(16)
+        if media_urls:
+            self.fetched_media[sid] = [await self._fetch_media(url) for url in media_urls]
         # With a Messaging Service, Twilio picks the sender later: status "accepted", from null.
         status = "queued" if from_ else "accepted"
         res = self._resource(sid, to, from_ or None, body, service, status, "outbound-api", len(media_urls))
@@ -351,6 +357,15 @@ class FakeTwilio(LoopbackServer):
         if self.answer_latency:  # accepted, but the answer is slow: a crash now leaves it unknown
             await asyncio.sleep(self.answer_latency)
         return _json_response(self._public(res), status=201)
+
+    async def _fetch_media(self, url: str) -> tuple[int, str, bytes]:
+        import aiohttp
+
+        for public, local in self.public_urls.items():
+            if url.startswith(public):
+                url = local + url[len(public) :]
+        async with aiohttp.ClientSession() as http, http.get(url) as response:  # no Authorization, as Twilio
+            return response.status, response.headers.get("Content-Type", ""), await response.read()
 
     async def _fetch_message(self, request: web.Request) -> web.Response:
         res = self._resources.get(request.match_info["sid"])

@@ -13,7 +13,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import discord
 from discord import app_commands
@@ -29,6 +29,8 @@ MANIFEST = Path(__file__).resolve().parents[3] / "manifests" / "discord-commands
 SMS_DESCRIPTION = "smsbridge: new conversations, search, snippets, reports, away, roles"
 GROUP_DESCRIPTIONS = {"contact": "The contact's name and notes", "snippet": "Manage the saved snippets (admins)"}
 
+# App commands with an extra `file` option whose attachment goes out as MMS.
+FILE_COMMANDS = frozenset({"reply"})
 Runner = Callable[[discord.Interaction, Command, Where, dict[str, object]], Awaitable[None]]
 
 
@@ -49,6 +51,9 @@ def _callback(command: Command, where: Where, need: Callable[[], DiscordHandlers
     for arg in command.args:
         default: object = arg.default if arg.optional else inspect.Parameter.empty
         params.append(inspect.Parameter(arg.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_annotation(arg), default=default))
+    if command.name in FILE_COMMANDS:
+        # A file sent with the reply as MMS (Discord only: a typed `!r` carries its own).
+        params.append(inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[discord.Attachment], default=None))  # noqa: UP045 - discord.py reads Optional
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]  # discord.py reads the options from it
     return run
 
@@ -62,6 +67,8 @@ def _app_command(command: Command, name: str, where: Where, need: Callable[[], D
             parameter.choices = [app_commands.Choice(name=label, value=value) for label, value in arg.choices()]
         if arg.autocomplete == "snippets":
             app.autocomplete(arg.name)(_snippet_names(need))
+    if command.name in FILE_COMMANDS:
+        app._params["file"].description = "A picture or file to send with it (MMS)"
     return app
 
 

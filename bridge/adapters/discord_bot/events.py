@@ -26,8 +26,9 @@ from bridge.commands.replies import CommandReply, refusal
 from bridge.commands.thread import ThreadCommands
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.markup import Link, rich
+from bridge.inbox.media_files import MAX_TOTAL_BYTES
 from bridge.inbox.routing import InboxDirectory
-from bridge.inbox.types import Author, ThreadMessage
+from bridge.inbox.types import Author, OutgoingFile, ThreadMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,17 @@ def manages_server(user: discord.abc.User | discord.Member) -> bool:
 
 def author_of(user: discord.abc.User | discord.Member) -> Author:
     return Author("discord", str(user.id), display_name(user), platform_admin=manages_server(user))
+
+
+async def read_attachment(attachment: discord.Attachment) -> OutgoingFile | str:
+    """A Discord attachment's bytes for an MMS, or why it cannot go."""
+    if attachment.size > MAX_TOTAL_BYTES:
+        return f"{attachment.filename} is {attachment.size / (1024 * 1024):.1f} MB; an MMS carries at most {MAX_TOTAL_BYTES // (1024 * 1024)} MB."
+    try:
+        data = await attachment.read()
+    except discord.HTTPException as exc:
+        return f"smsbridge could not download {attachment.filename} from Discord ({exc.status}); try again."
+    return OutgoingFile(attachment.filename, attachment.content_type or "application/octet-stream", data)
 
 
 def discord_to_plain(message: discord.Message) -> str:
@@ -140,7 +152,17 @@ class DiscordHandlers:
             # Without MESSAGE_CONTENT the text is blank: storing it as a note would lie.
             return None
         text = discord_to_plain(message)
-        if message.attachments:
+        attachments: list[OutgoingFile] = []
+        unreadable: list[str] = []
+        if message.attachments and self._is_reply(text):
+            # A reply's files go as MMS (never as a CDN link pasted into the text).
+            for attachment in message.attachments:
+                got = await read_attachment(attachment)
+                if isinstance(got, OutgoingFile):
+                    attachments.append(got)
+                else:
+                    unreadable.append(got)
+        elif message.attachments:
             text = "\n".join([text, *(a.url for a in message.attachments)]).strip()
         me = client.user.id if client.user else None
         mentions = tuple(Author("discord", str(u.id), display_name(u)) for u in message.mentions if u.id != me)
@@ -153,6 +175,15 @@ class DiscordHandlers:
             text=text,
             event_key=event_key,
             mentions=mentions,
+            attachments=tuple(attachments),
+            unreadable=tuple(unreadable),
+        )
+
+    def _is_reply(self, text: str) -> bool:
+        head = text.lstrip().lower()
+        return any(
+            head.startswith(p) and (len(head) == len(p) or head[len(p)].isspace())
+            for p in self.threads.service.options.reply_prefixes
         )
 
     # -- app commands ------------------------------------------------------------
@@ -167,6 +198,13 @@ class DiscordHandlers:
         A thread command runs in the forum post it is used in; a channel command (`/sms …`)
         in the channel, or in the forum of the post it is used in."""
         await interaction.response.defer(ephemeral=True, thinking=True)
+        values = dict(values)
+        file = values.pop("file", None)
+        attachments: tuple[OutgoingFile, ...] = ()
+        unreadable: tuple[str, ...] = ()
+        if isinstance(file, discord.Attachment):
+            got = await read_attachment(file)
+            attachments, unreadable = ((got,), ()) if isinstance(got, OutgoingFile) else ((), (got,))
         raw: dict[str, str | None] = {}
         mentions: list[Author] = []
         for name, value in values.items():
@@ -196,6 +234,8 @@ class DiscordHandlers:
                     text=f"/{command.name}",
                     event_key=f"discord:i{interaction.id}",
                     mentions=tuple(mentions),
+                    attachments=attachments,
+                    unreadable=unreadable,
                 ),
                 inline=True,
                 parsed=parsed,

@@ -51,7 +51,7 @@ def card_embed(view: ConversationView) -> discord.Embed:
     embed.add_field(name="Priority", value=view.priority.badge)
     if view.last_inbound_at:
         embed.add_field(name="Customer wrote", value=discord_time(view.last_inbound_at))
-    embed.add_field(name="Inbox", value=esc(view.inbox_name)[:1024])
+    embed.add_field(name="Inbox", value=f"{esc(view.inbox_name)[:1000]} · {view.channel_label}")
     if view.tags:
         embed.add_field(name="Tags", value=" ".join(to_markdown(rich("`{t}`", t=t)) for t in view.tags)[:1024])
     lines: list[str] = []

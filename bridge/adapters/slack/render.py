@@ -39,7 +39,7 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
         f"*Status:* {view.status.badge}",
         f"*Assignee:* {inert(view.assignee_text) if view.assignee_text else 'nobody yet'}",
         f"*Priority:* {view.priority.badge}",
-        f"*Inbox:* {inert(view.inbox_name)}",
+        f"*Inbox:* {inert(view.inbox_name)} · {view.channel_label}",
     ]
     if view.last_inbound_at:
         facts.append(f"*Customer wrote:* {slack_time(view.last_inbound_at)}")

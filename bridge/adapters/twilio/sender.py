@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,12 +41,16 @@ class TwilioSender:
 
     async def send(self, plan: SendPlan) -> SendResult:
         kwargs: dict[str, object] = {"to": plan.to, "body": plan.body}
+        if plan.content_sid:
+            # An approved WhatsApp template: Twilio renders it; the body is only our copy.
+            kwargs = {"to": plan.to, "content_sid": plan.content_sid, "content_variables": json.dumps(plan.content_variables or {})}
         if plan.messaging_service_sid:
             kwargs["messaging_service_sid"] = plan.messaging_service_sid
         else:
             kwargs["from_"] = plan.from_number
         if plan.media_urls:
-            kwargs["media_url"] = plan.media_urls
+            # Reply files are stored as /media/<token>, served under PUBLIC_URL.
+            kwargs["media_url"] = [f"{self.public_url}{url}" if url.startswith("/") and self.public_url else url for url in plan.media_urls]
         callback = self.status_callback(plan.message_id)
         if callback:
             kwargs["status_callback"] = callback

@@ -119,11 +119,31 @@ def to_inbound(params: dict[str, list[str]]) -> InboundSms:
         sid=sid,
         sender=sender,
         to=to,
-        body=_one(params, "Body") or "",
+        body=_with_location(_one(params, "Body") or "", params),
         messaging_service_sid=service,
         media=media,
         provider_opt_out_type=_one(params, "OptOutType", limit=MAX_STATUS),
+        profile_name=(_one(params, "ProfileName", limit=200) or "").strip() or None,
     )
+
+
+def _with_location(body: str, params: dict[str, list[str]]) -> str:
+    """A WhatsApp location message (Latitude/Longitude, maybe Address and Label) in
+    words with a map link; the Body of one is empty or just the place's name."""
+    lat, lon = _one(params, "Latitude", limit=40), _one(params, "Longitude", limit=40)
+    if not lat or not lon:
+        return body
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except ValueError as exc:
+        raise BadWebhook("Latitude/Longitude are not numbers") from exc
+    if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
+        raise BadWebhook("Latitude/Longitude out of range")
+    place = ", ".join(p for p in (_one(params, "Label", limit=1000), _one(params, "Address", limit=1000)) if p)
+    where = f"📍 Location: {place}" if place else "📍 Location"
+    link = f"https://www.google.com/maps/search/?api=1&query={lat_f},{lon_f}"
+    extra = body if body and body not in place else ""
+    return "\n".join(part for part in (extra, f"{where} ({lat_f}, {lon_f})", link) if part)
 
 
 def to_status(params: dict[str, list[str]], message_id: str | None) -> StatusUpdate:

@@ -8,9 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bridge.adapters.slack.emoji import unicode_emoji
+from bridge.adapters.slack.files import download
 from bridge.adapters.slack.listeners.context import ListenerContext
 from bridge.adapters.slack.text import slack_to_plain
-from bridge.inbox.types import ThreadMessage
+from bridge.inbox.types import OutgoingFile, ThreadMessage
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,15 @@ def thread_message_from_event(event: dict[str, Any], event_id: str, bot_user_id:
         "user": user,
         "text": event.get("text") or "",
         "blocks": event.get("blocks"),
+        "files": [f for f in event.get("files") or [] if isinstance(f, dict)],
         "event_key": f"slack:{event_id}" if event_id else f"slack:{event['channel']}:{event['ts']}",
     }
+
+
+def _is_reply(text: str, prefixes: tuple[str, ...]) -> bool:
+    """Only a reply's files are downloaded (a note's stay in Slack)."""
+    head = text.lstrip().lower()
+    return any(head.startswith(p) and (len(head) == len(p) or head[len(p)].isspace()) for p in prefixes)
 
 
 def edited_message_from_event(event: dict[str, Any], event_id: str, bot_user_id: str | None) -> dict[str, Any] | None:
@@ -70,6 +78,15 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
     async def on_thread_message(fields: dict[str, Any], *, edit: bool) -> None:
         mentions = await ctx.mentioned(fields["text"])
         plain = unicode_emoji(slack_to_plain(fields["text"], {a.user_id: a.label for a in mentions}), fields["blocks"])
+        attachments: list[OutgoingFile] = []
+        unreadable: list[str] = []
+        if fields["files"] and not edit and _is_reply(plain.text, ctx.handlers.threads.service.options.reply_prefixes):
+            for file in fields["files"]:
+                got = await download(ctx.names.client, file)
+                if isinstance(got, OutgoingFile):
+                    attachments.append(got)
+                else:
+                    unreadable.append(got)
         tm = ThreadMessage(
             platform="slack",
             channel=fields["channel"],
@@ -80,6 +97,8 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
             event_key=fields["event_key"],
             mentions=mentions,
             custom_emoji=plain.custom,
+            attachments=tuple(attachments),
+            unreadable=tuple(unreadable),
         )
         outcome = await (ctx.handlers.threads.edited(tm) if edit else ctx.handlers.threads.handle(tm))
         log.debug("slack message %s in %s: %s", fields["ts"], fields["channel"], outcome)

@@ -1,0 +1,134 @@
+"""WhatsApp as a channel: an inbox with a WhatsApp sender receives `From=whatsapp:+…`
+(with ProfileName/WaId, as Twilio posts it), says WhatsApp on the card, answers from the
+WhatsApp sender to `whatsapp:+…`, takes numbers as WhatsApp gives them, shows location
+messages, and refuses free text outside the 24-hour customer-service window."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from bridge.inbox.models import Conversation, utcnow
+from tests.harness import CHANNEL, Harness
+
+SENDER = "whatsapp:+14155550100"  # the inbox's WhatsApp sender (the same number, WhatsApp-enabled)
+INDIA = "whatsapp:+919900000000"
+BRAZIL = "whatsapp:+558282136275"  # as Twilio gives it: no mobile 9
+
+
+@pytest.fixture
+async def wa(databases) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    h = Harness(databases, smsbridge_number=SENDER)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def whatsapp_in(h: Harness, body: str, sender: str = INDIA, **extra: str) -> None:
+    wa_id = sender.split("+", 1)[1]
+    fields = {"ProfileName": "Priya", "WaId": wa_id, "MessageType": "text", **extra}
+    params = h.inbound_params(body, sender, to=SENDER, **fields)
+    status, reason = await h.twilio_post("/twilio/sms", params)
+    assert status == 200, reason
+
+
+def whispers(h: Harness, user: str = "UANA") -> list[str]:
+    return [e["text"] for e in h.slack.ephemerals if e["user"] == user]
+
+
+async def test_whatsapp_customer_is_answered_on_whatsapp(wa: Harness) -> None:
+    await whatsapp_in(wa, "Is my order ready?")
+    root = await wa.first_thread()
+    await wa.drain()
+    card = wa.roots()[0]
+    assert "WhatsApp" in str(card["blocks"]) or "WhatsApp" in card["text"]
+    assert "Priya" in str(card["blocks"])  # the WhatsApp ProfileName names the new contact
+    assert [m["text"] for m in wa.thread(root)] == ["Is my order ready?"]
+    await wa.teammate(root, "!r Yes, come by")
+    await wa.drain()
+    [sent] = wa.sms_sent()
+    assert (sent["From"], sent["To"], sent["Body"]) == (SENDER, INDIA, "Yes, come by")
+
+
+async def test_brazilian_whatsapp_number_as_twilio_gives_it_is_textable(wa: Harness) -> None:
+    await whatsapp_in(wa, "Olá", sender=BRAZIL)
+    root = await wa.first_thread()
+    await wa.teammate(root, "!r Olá! Como posso ajudar?")
+    await wa.drain()
+    [sent] = wa.sms_sent()
+    assert sent["To"] == BRAZIL and sent["From"] == SENDER
+    assert not any("not a phone number" in m["text"] for m in wa.slack.messages(CHANNEL) + wa.thread(root))
+
+
+async def test_location_message_is_shown_with_a_map_link(wa: Harness) -> None:
+    await whatsapp_in(
+        wa, "", Latitude="37.7749", Longitude="-122.4194", Address="1 Market St, San Francisco", Label="Acme Bikes", MessageType="location"
+    )
+    root = await wa.first_thread()
+    await wa.drain()
+    [shown] = [m["text"] for m in wa.thread(root)]
+    assert "📍 Location: Acme Bikes, 1 Market St, San Francisco" in shown
+    assert "37.7749" in shown and "-122.4194" in shown and "maps" in shown
+    assert "(empty message)" not in shown
+
+
+async def test_free_text_outside_the_24_hour_window_is_refused(wa: Harness) -> None:
+    await whatsapp_in(wa, "hello")
+    root = await wa.first_thread()
+    async with wa.bridge.db.sessions.begin() as session:  # type: ignore[union-attr]
+        await session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=25)))
+    await wa.teammate(root, "!r Sorry for the wait")
+    await wa.drain()
+    assert wa.sms_sent() == []
+    [said] = whispers(wa)
+    assert "24 hours" in said and "WhatsApp" in said
+    assert await wa.rows("SELECT id FROM messages WHERE direction = 'out'") == []
+
+
+async def test_sms_customers_of_the_same_inbox_still_get_sms(databases) -> None:  # type: ignore[no-untyped-def]
+    h = Harness(databases)
+    await h.start()
+    try:
+        await h.text_in("plain sms")
+        root = await h.first_thread()
+        await h.teammate(root, "!r plain answer")
+        await h.drain()
+        [sent] = h.sms_sent()
+        assert not sent["To"].startswith("whatsapp:") and not sent["From"].startswith("whatsapp:")
+        assert "SMS" in str(h.roots()[0]["blocks"])
+    finally:
+        await h.stop()
+
+
+TEMPLATE = {"name": "follow_up", "content_sid": "HX" + "b" * 32, "variables": 2, "text": "Hi {{1}}, your order {{2}} is ready."}
+
+
+@pytest.fixture
+async def wa_templates(databases) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    h = Harness(databases, smsbridge_number=SENDER, whatsapp_template=[TEMPLATE])
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_template_goes_outside_the_window_with_its_variables(wa_templates: Harness) -> None:
+    h = wa_templates
+    listed = await h.sms_command("templates")
+    assert "follow_up" in str(listed)
+    await whatsapp_in(h, "hello")
+    root = await h.first_thread()
+    async with h.bridge.db.sessions.begin() as session:  # type: ignore[union-attr]
+        await session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=30)))
+    await h.teammate(root, "!template follow_up Priya")  # a value missing
+    await h.drain()
+    assert h.sms_sent() == [] and "missing {{2}}" in whispers(h)[-1]
+    await h.teammate(root, '!template follow_up Priya "A-1042"')
+    await h.drain()
+    [sent] = h.sms_sent()
+    assert (sent["From"], sent["To"], sent["ContentSid"]) == (SENDER, INDIA, TEMPLATE["content_sid"])
+    assert json.loads(sent["ContentVariables"]) == {"1": "Priya", "2": "A-1042"} and "Body" not in sent
+    assert [tuple(r) for r in await h.rows("SELECT body FROM messages WHERE direction = 'out'")] == [("Hi Priya, your order A-1042 is ready.",)]
