@@ -7,12 +7,13 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from bridge.inbox.db import Database, create_database
-from tests.harness import Harness
+from tests.harness import DISCORD_ANA, Harness
 
 
 def _worker_url(url: str | None) -> str | None:
@@ -146,3 +147,26 @@ async def harness(databases: DatabaseFactory) -> AsyncIterator[Harness]:
     await h.start()
     yield h
     await h.stop()
+
+
+@asynccontextmanager
+async def discord_harness(databases: DatabaseFactory, **overrides: Any) -> AsyncIterator[Harness]:
+    """Discord only (the default inbox bound to the forum, not to a Slack channel), with
+    the app commands synced: the fake reads option types from them."""
+    from bridge.adapters.discord_bot.commands import sync_commands
+
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, **overrides)
+    await h.start()
+    try:
+        assert h.discord is not None
+        await sync_commands(h.discord.token, h.discord.guild_id)
+        yield h
+    finally:
+        await h.stop()
+
+
+@pytest.fixture
+async def dh_admin(databases: DatabaseFactory) -> AsyncIterator[Harness]:
+    """Discord only, Ana an admin there and Ben an agent, the app commands synced."""
+    async with discord_harness(databases, admins=[f"discord:{DISCORD_ANA}"]) as h:
+        yield h
