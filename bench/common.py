@@ -223,6 +223,23 @@ async def fresh_db(kind: DbKind) -> DbTarget:
     return DbTarget(kind, PG_URL, schema=schema)
 
 
+async def migrated_db(kind: DbKind) -> DbTarget:
+    """A fresh database with smsbridge's schema (dropped again if migrating fails)."""
+    from bridge.inbox.db import migrate
+
+    target = await fresh_db(kind)
+    try:
+        db = target.open()
+        try:
+            await migrate(db)
+        finally:
+            await db.dispose()
+    except BaseException:
+        await target.drop()
+        raise
+    return target
+
+
 @contextlib.asynccontextmanager
 async def world_and_db(kind: DbKind) -> AsyncIterator[tuple[World, DbTarget]]:
     """The fakes and a fresh database for one run; both gone afterwards, however it ends."""
