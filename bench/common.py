@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -221,6 +221,37 @@ async def fresh_db(kind: DbKind) -> DbTarget:
     finally:
         await conn.close()
     return DbTarget(kind, PG_URL, schema=schema)
+
+
+async def migrated_db(kind: DbKind) -> DbTarget:
+    """A fresh database with smsbridge's schema (dropped again if migrating fails)."""
+    from bridge.inbox.db import migrate
+
+    target = await fresh_db(kind)
+    try:
+        db = target.open()
+        try:
+            await migrate(db)
+        finally:
+            await db.dispose()
+    except BaseException:
+        await target.drop()
+        raise
+    return target
+
+
+@contextlib.asynccontextmanager
+async def world_and_db(kind: DbKind) -> AsyncIterator[tuple[World, DbTarget]]:
+    """The fakes and a fresh database for one run; both gone afterwards, however it ends."""
+    world = await start_world()
+    try:
+        db = await fresh_db(kind)
+        try:
+            yield world, db
+        finally:
+            await db.drop()
+    finally:
+        await stop_world(world)
 
 
 async def query(target: DbTarget, sql: str) -> list[tuple[Any, ...]]:

@@ -36,22 +36,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DbTarget, fresh_db
+from bench.common import DbTarget, migrated_db
 from bench.search import load_sqlite, make_dataset
 
 TARGET_RATIO = 1.5
-
-
-async def _migrated(kind: Any) -> DbTarget:
-    from bridge.inbox.db import migrate
-
-    target = await fresh_db(kind)
-    db = target.open()
-    try:
-        await migrate(db)
-    finally:
-        await db.dispose()
-    return target
 
 
 def _converter(column: Any) -> Any:
@@ -115,7 +103,7 @@ async def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    source = await _migrated("sqlite")
+    source = await migrated_db("sqlite")
     targets: list[DbTarget] = []
     try:
         rng = random.Random(args.seed)
@@ -124,7 +112,7 @@ async def main() -> int:
         print(f"source: SQLite with {args.messages:,} messages built in {time.perf_counter() - started:.0f} s")
         results: dict[str, tuple[int, float]] = {}
         for name, copy in (("floor (sqlite3 + COPY)", floor_copy), ("smsbridge db copy", smsbridge_copy)):
-            target = await _migrated("postgresql")
+            target = await migrated_db("postgresql")
             targets.append(target)
             started = time.perf_counter()
             rows = await copy(source, target)

@@ -50,7 +50,6 @@ from bench.common import (
     ServerProcess,
     World,
     db_kinds,
-    fresh_db,
     ms,
     percentile,
     post_webhook,
@@ -62,6 +61,7 @@ from bench.common import (
     stop_world,
     token_text,
     wait_until,
+    world_and_db,
 )
 
 TARGET_P50 = 0.030
@@ -141,15 +141,10 @@ async def run_floor(args: argparse.Namespace) -> LatencyRun:
 
 
 async def run_bridge(kind: DbKind, args: argparse.Namespace) -> LatencyRun:
-    world = await start_world()
-    db = await fresh_db(kind)
-    try:
+    async with world_and_db(kind) as (world, db):
         profile = profile_path(args.profile, f"latency-{kind}")
         async with ServerProcess(server_spec(world, "bridge", db, profile)) as port:
             return await measure(world, port, f"smsbridge {kind}", args)
-    finally:
-        await db.drop()
-        await stop_world(world)
 
 
 async def main(args: argparse.Namespace) -> int:

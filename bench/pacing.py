@@ -50,7 +50,6 @@ from bench.common import (
     ServerProcess,
     World,
     db_kinds,
-    fresh_db,
     ms,
     percentile,
     post_webhook,
@@ -58,11 +57,10 @@ from bench.common import (
     sender_numbers,
     server_spec,
     signed_inbound,
-    start_world,
-    stop_world,
     token_index,
     token_text,
     wait_until,
+    world_and_db,
 )
 from tests.harness import CHANNEL
 
@@ -87,10 +85,8 @@ class Run:
 
 async def run_one(kind: DbKind, paced: bool, args: argparse.Namespace) -> Run:
     run = Run("smsbridge" if paced else "baseline (no pacing, 429s only)", kind)
-    world = await start_world()
-    world.slack.rate_limit("chat.postMessage", per_channel_interval=args.interval, burst=args.burst)
-    db = await fresh_db(kind)
-    try:
+    async with world_and_db(kind) as (world, db):
+        world.slack.rate_limit("chat.postMessage", per_channel_interval=args.interval, burst=args.burst)
         senders = sender_numbers(args.customers)
         order = [(c, i) for i in range(args.texts) for c in range(args.customers)]
         requests = [signed_inbound(world, token_text(n), senders[c]) for n, (c, _) in enumerate(order)]
@@ -121,9 +117,6 @@ async def run_one(kind: DbKind, paced: bool, args: argparse.Namespace) -> Run:
         if open_jobs:
             run.problems.append(f"outbox jobs left: {open_jobs}")
         return run
-    finally:
-        await db.drop()
-        await stop_world(world)
 
 
 def check(run: Run, world: World, owner: list[int], n_texts: int) -> None:

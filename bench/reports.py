@@ -20,7 +20,7 @@ Method
     that agent's messages, since assignments are not counted per hour).
 
 Baseline (same run, same data)
-    The report smsbridge had before (bridge/inbox/reports.build, 30 days): it has no
+    The report smsbridge had before (bench/old_report.build, 30 days): it has no
     cycles, no p90, no per-agent speed, and computes its median in Python from every
     conversation's first-response pair.
 
@@ -247,7 +247,8 @@ def _child(target: DbTarget, name: str, base: datetime, until: datetime, out: mu
 async def _measure(target: DbTarget, name: str, base: datetime, until: datetime) -> Measurement:
     from zoneinfo import ZoneInfo
 
-    from bridge.inbox import report_queries, reports
+    from bench import old_report
+    from bridge.inbox import report_queries
     from bridge.inbox.report_queries import Scope
 
     db = target.open()
@@ -263,7 +264,7 @@ async def _measure(target: DbTarget, name: str, base: datetime, until: datetime)
             async with db.sessions() as session:
                 started = time.perf_counter()
                 if name == "baseline":
-                    old = await reports.build(session, timedelta(days=30))
+                    old = await old_report.build(session, timedelta(days=30))
                     summary = f"inbound {old.inbound}, median first response {old.median_first_response}"
                 else:
                     new = await report_queries.build(session, scopes[name])

@@ -59,7 +59,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DbKind, DbTarget, fresh_db, percentile
+from bench.common import DbKind, DbTarget, migrated_db, percentile
 
 TARGET_P99 = 1.0
 GRACE = 30.0  # seconds after the window for the last timers to fire
@@ -202,18 +202,6 @@ class Run:
         return self.missed == 0 and self.doubles == 0 and self.early == 0 and bool(self.lags)
 
 
-async def _create(kind: DbKind) -> DbTarget:
-    from bridge.inbox.db import migrate
-
-    target = await fresh_db(kind)
-    db = target.open()
-    try:
-        await migrate(db)
-    finally:
-        await db.dispose()
-    return target
-
-
 async def _write_timers(target: DbTarget, count: int, due: int, window: float) -> tuple[datetime, float]:
     """Write `count` timers, `due` of them due over `window` seconds from a start after
     the writing, the others a day later."""
@@ -311,7 +299,7 @@ async def _wait_fired(target: DbTarget, count: int, deadline: float) -> None:
 
 async def run_scheduler(kind: DbKind, count: int, due: int, window: float) -> Run:
     run = Run(f"scheduler, {kind}", count)
-    target = await _create(kind)
+    target = await migrated_db(kind)
     try:
         # Every process starts now and waits warm: the first timers must find them running.
         workers = [Worker(target, f"w{i}", "scheduler") for i in range(2 if kind == "postgresql" else 1)]
@@ -340,7 +328,7 @@ async def run_scheduler(kind: DbKind, count: int, due: int, window: float) -> Ru
 
 async def run_baseline(kind: DbKind, count: int, due: int, window: float) -> Run:
     run = Run(f"naive poll-all, {kind}", count)
-    target = await _create(kind)
+    target = await migrated_db(kind)
     try:
         worker = Worker(target, "naive", "naive")
         await worker.ready()

@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DbKind, DbTarget, db_kinds, fresh_db, ms, percentile
+from bench.common import DbKind, DbTarget, db_kinds, migrated_db, ms, percentile
 
 CONTACTS = 20_000
 BATCH = 50_000
@@ -300,15 +300,11 @@ def _line(label: str, values: list[float]) -> str:
 
 
 async def bench(kind: DbKind, messages: int, seed: int, queries_count: int) -> bool:
-    from bridge.inbox.db import migrate
 
     rng = random.Random(seed)
     data = make_dataset(rng)
-    target = await fresh_db(kind)
+    target = await migrated_db(kind)
     try:
-        db = target.open()
-        await migrate(db)
-        await db.dispose()
         started = time.perf_counter()
         if kind == "sqlite":
             await asyncio.to_thread(load_sqlite, target, rng, data, messages)

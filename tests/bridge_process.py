@@ -4,6 +4,10 @@
 test's Settings (and, on PostgreSQL, the test's schema, which a URL cannot carry): the
 child builds the same `SmsBridge` that `smsbridge run` does, prints its port, and serves
 until SIGTERM (a graceful stop) or SIGKILL (a crash).
+
+Importing smsbridge takes the child seconds, so `launch()` starts it early (it imports,
+then waits for its settings on stdin) and `serve()` hands it the settings when the test
+wants the process: a restart after a crash measures smsbridge, not Python's imports.
 """
 
 from __future__ import annotations
@@ -41,13 +45,24 @@ class BridgeProcess:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    async def start(self, timeout: float = 30.0) -> BridgeProcess:
+    async def start(self, timeout: float = 120.0) -> BridgeProcess:
+        await self.launch()
+        return await self.serve(timeout)
+
+    async def launch(self) -> BridgeProcess:
+        """Start the child: it imports smsbridge, then waits for `serve()`."""
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SMSBRIDGE_CONFIG": os.devnull + ".toml"}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.bridge_process", json.dumps(self.spec),
-            cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "tests.bridge_process",
+            cwd=REPO_ROOT, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
-        assert self.proc.stdout is not None
+        return self
+
+    async def serve(self, timeout: float = 120.0) -> BridgeProcess:
+        """Hand the launched child its settings; return once it serves (its port known)."""
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(self.spec).encode() + b"\n")
+        await self.proc.stdin.drain()
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
         if not line:
             raise RuntimeError(f"smsbridge process exited with {await self.proc.wait()} before serving")
@@ -89,5 +104,9 @@ async def _serve(spec: dict[str, Any]) -> None:
 if __name__ == "__main__":
     import logging
 
+    import bridge.app  # noqa: F401 - the seconds of imports, before the test needs this process
+
     logging.basicConfig(level=logging.WARNING, format=f"[bridge {os.getpid()}] %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(json.loads(sys.argv[1])))
+    line = sys.stdin.readline()
+    if line:  # empty: the test ended without using this process
+        asyncio.run(_serve(json.loads(line)))

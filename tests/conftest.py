@@ -3,17 +3,34 @@ is set) and a harness that runs the real smsbridge against the loopback fakes.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from bridge.inbox.db import Database, create_database
-from tests.harness import Harness
+from tests.harness import DISCORD_ANA, Harness
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _worker_url(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own (`test_gw0` for
+    `.../test`): NOTIFY, pg_stat_activity and advisory locks are per database, so the
+    workers' tests never wake, see or block one another."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database or 'postgres'}_{worker}").render_as_string(hide_password=False)
+
+
+BASE_PG_URL = os.environ.get("TEST_DATABASE_URL")
+PG_URL = _worker_url(BASE_PG_URL)
 PG_SKIP_REASON = "TEST_DATABASE_URL is not set (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test); PostgreSQL variant skipped"
 
 BACKENDS = [
@@ -24,6 +41,30 @@ BACKENDS = [
 
 def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _create_worker_database() -> None:
+    """Create this worker's database (once; it is kept for the next run) from a
+    connection to the configured one, whose user may create databases."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    assert BASE_PG_URL and PG_URL
+    name = make_url(PG_URL).database
+    conn = await asyncpg.connect(_asyncpg_dsn(BASE_PG_URL))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another run created it meanwhile
+    finally:
+        await conn.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if PG_URL and PG_URL != BASE_PG_URL:
+        asyncio.run(_create_worker_database())
 
 
 class DatabaseFactory:
@@ -106,3 +147,26 @@ async def harness(databases: DatabaseFactory) -> AsyncIterator[Harness]:
     await h.start()
     yield h
     await h.stop()
+
+
+@asynccontextmanager
+async def discord_harness(databases: DatabaseFactory, **overrides: Any) -> AsyncIterator[Harness]:
+    """Discord only (the default inbox bound to the forum, not to a Slack channel), with
+    the app commands synced: the fake reads option types from them."""
+    from bridge.adapters.discord_bot.commands import sync_commands
+
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, **overrides)
+    await h.start()
+    try:
+        assert h.discord is not None
+        await sync_commands(h.discord.token, h.discord.guild_id)
+        yield h
+    finally:
+        await h.stop()
+
+
+@pytest.fixture
+async def dh_admin(databases: DatabaseFactory) -> AsyncIterator[Harness]:
+    """Discord only, Ana an admin there and Ben an agent, the app commands synced."""
+    async with discord_harness(databases, admins=[f"discord:{DISCORD_ANA}"]) as h:
+        yield h

@@ -142,19 +142,6 @@ async def test_a_command_for_one_platform_is_refused_on_the_other_with_the_reaso
 # -- Discord: every command ------------------------------------------------------------
 
 
-@pytest.fixture
-async def dh(databases: Any) -> AsyncIterator[Harness]:
-    """Discord only; Ana is an admin there, Ben an agent."""
-    h = Harness(databases, discord=True, smsbridge_slack_channel=None, admins=[f"discord:{DISCORD_ANA}"])
-    await h.start()
-    assert h.discord is not None
-    from bridge.adapters.discord_bot.commands import sync_commands
-
-    await sync_commands(h.discord.token, h.discord.guild_id)  # the fake reads option types from them
-    yield h
-    await h.stop()
-
-
 async def _slash(h: Harness, name: str, options: dict[str, Any] | None = None, *, user: int = DISCORD_ANA,
                  channel: int = FORUM, subcommand: str | None = None, group: str | None = None) -> str:
     assert h.discord is not None
@@ -166,79 +153,79 @@ async def _slash(h: Harness, name: str, options: dict[str, Any] | None = None, *
     return str(followup["content"])
 
 
-async def test_discord_manages_snippets(dh: Harness) -> None:
-    assert dh.discord is not None
-    await dh.text_in("when are you open?")
-    post = await dh.first_post()
+async def test_discord_manages_snippets(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    await dh_admin.text_in("when are you open?")
+    post = await dh_admin.first_post()
 
-    said = await _slash(dh, "sms", {"name": "hours", "text": "We're open 9-6, {first_name}."}, subcommand="add", group="snippet")
+    said = await _slash(dh_admin, "sms", {"name": "hours", "text": "We're open 9-6, {first_name}."}, subcommand="add", group="snippet")
     assert said == "Snippet `hours` saved."
-    said = await _slash(dh, "sms", {"name": "hours", "text": "Open 9-6."}, subcommand="add", group="snippet")
+    said = await _slash(dh_admin, "sms", {"name": "hours", "text": "Open 9-6."}, subcommand="add", group="snippet")
     assert said == "Snippet `hours` exists; `/sms snippet edit hours …` changes it."
-    said = await _slash(dh, "sms", {"name": "hours", "text": "We're open 9-6."}, subcommand="edit", group="snippet")
+    said = await _slash(dh_admin, "sms", {"name": "hours", "text": "We're open 9-6."}, subcommand="edit", group="snippet")
     assert said == "Snippet `hours` saved."
-    refused = await _slash(dh, "sms", {"name": "hours", "text": "x"}, subcommand="edit", group="snippet", user=DISCORD_BEN)
+    refused = await _slash(dh_admin, "sms", {"name": "hours", "text": "x"}, subcommand="edit", group="snippet", user=DISCORD_BEN)
     assert refused == "Managing snippets needs the admin role; you are agent. Ask an admin (ana) to run `/sms role @ben admin`."
-    listed = await _slash(dh, "sms", subcommand="snippets")
+    listed = await _slash(dh_admin, "sms", subcommand="snippets")
     assert "• `hours` — We're open 9-6." in listed
 
-    said = await _slash(dh, "snippet", {"name": "hours"}, channel=post["id"], user=DISCORD_BEN)
+    said = await _slash(dh_admin, "snippet", {"name": "hours"}, channel=post["id"], user=DISCORD_BEN)
     assert said.startswith("Done.")
-    assert [m["Body"] for m in dh.sms_sent()] == ["We're open 9-6."]
+    assert [m["Body"] for m in dh_admin.sms_sent()] == ["We're open 9-6."]
 
-    assert await _slash(dh, "sms", {"name": "hours"}, subcommand="delete", group="snippet") == "Snippet `hours` deleted."
-    assert await _slash(dh, "sms", {"name": "hours"}, subcommand="delete", group="snippet") == "No snippet `hours`."
-    bad = await _slash(dh, "sms", {"name": "two words", "text": "x"}, subcommand="add", group="snippet")
+    assert await _slash(dh_admin, "sms", {"name": "hours"}, subcommand="delete", group="snippet") == "Snippet `hours` deleted."
+    assert await _slash(dh_admin, "sms", {"name": "hours"}, subcommand="delete", group="snippet") == "No snippet `hours`."
+    bad = await _slash(dh_admin, "sms", {"name": "two words", "text": "x"}, subcommand="add", group="snippet")
     assert bad.startswith("`/sms snippet add` `two words` is not a valid snippet name.")
-    audit = await dh.rows("SELECT action FROM audit_events WHERE action LIKE 'snippet%' ORDER BY id")
+    audit = await dh_admin.rows("SELECT action FROM audit_events WHERE action LIKE 'snippet%' ORDER BY id")
     assert [r[0] for r in audit] == ["snippet_saved", "snippet_saved", "snippet_deleted"]
 
 
-async def test_discord_sets_roles_and_shows_reports(dh: Harness) -> None:
-    assert dh.discord is not None
-    await dh.text_in("hello")
-    post = await dh.first_post()
+async def test_discord_sets_roles_and_shows_reports(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    await dh_admin.text_in("hello")
+    post = await dh_admin.first_post()
 
-    refused = await _slash(dh, "sms", {"user": DISCORD_ANA, "role": "viewer"}, subcommand="role", user=DISCORD_BEN)
+    refused = await _slash(dh_admin, "sms", {"user": DISCORD_ANA, "role": "viewer"}, subcommand="role", user=DISCORD_BEN)
     assert refused == (
         "Changing roles needs the admin role; you are agent."
         f" Admins are listed in the `ADMINS` setting; ask one of them, or add `discord:{DISCORD_BEN}` to it."
     )
-    said = await _slash(dh, "sms", {"user": DISCORD_BEN, "role": "viewer"}, subcommand="role")
+    said = await _slash(dh_admin, "sms", {"user": DISCORD_BEN, "role": "viewer"}, subcommand="role")
     assert said == "ben is now viewer (was agent)."
-    refused = await _slash(dh, "claim", channel=post["id"], user=DISCORD_BEN)
+    refused = await _slash(dh_admin, "claim", channel=post["id"], user=DISCORD_BEN)
     assert refused == "Claiming needs the agent role; you are viewer. Ask an admin (ana) to run `/sms role @ben agent`."
 
-    report = await _slash(dh, "sms", {"period": "30d"}, subcommand="report")
+    report = await _slash(dh_admin, "sms", {"period": "30d"}, subcommand="report")
     assert report.startswith("**Report, last 30d**") and "New conversations: 1" in report
     # /report in a post, as before, and the default period.
-    assert (await _slash(dh, "report", channel=post["id"])).startswith("**Report, last 7d**")
-    assert await _slash(dh, "sms", {"period": "forever"}, subcommand="report") == (
+    assert (await _slash(dh_admin, "report", channel=post["id"])).startswith("**Report, last 7d**")
+    assert await _slash(dh_admin, "sms", {"period": "forever"}, subcommand="report") == (
         "`/sms report` takes a period: today, 24h, 7d, 30d, 2w or FROM..TO dates (e.g. 2026-11-01..2026-12-01, TO not included)."
     )
 
 
-async def test_discord_help_per_role_and_place(dh: Harness) -> None:
-    assert dh.discord is not None
-    await dh.text_in("hello")
-    post = await dh.first_post()
-    admin = await _slash(dh, "sms", subcommand="help")
-    agent = await _slash(dh, "sms", subcommand="help", user=DISCORD_BEN)
+async def test_discord_help_per_role_and_place(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    await dh_admin.text_in("hello")
+    post = await dh_admin.first_post()
+    admin = await _slash(dh_admin, "sms", subcommand="help")
+    agent = await _slash(dh_admin, "sms", subcommand="help", user=DISCORD_BEN)
     assert "`/sms snippet add NAME text`" in admin and "`/sms role @name admin|agent|viewer`" in admin
     assert "`/sms snippet add" not in agent and "`/sms role" not in agent and "`/sms new" in agent
-    in_post = await _slash(dh, "help", channel=post["id"], user=DISCORD_BEN)
+    in_post = await _slash(dh_admin, "help", channel=post["id"], user=DISCORD_BEN)
     assert "internal note" in in_post and "`!claim`" in in_post and "`!r your text`" in in_post
 
 
-async def test_what_a_teammate_types_cannot_ping_or_format(dh: Harness) -> None:
-    assert dh.discord is not None
-    await dh.text_in("hello")
-    post = await dh.first_post()
-    said = await _slash(dh, "contact", {"name": "**Bob** @everyone"}, channel=post["id"], subcommand="name")
+async def test_what_a_teammate_types_cannot_ping_or_format(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    await dh_admin.text_in("hello")
+    post = await dh_admin.first_post()
+    said = await _slash(dh_admin, "contact", {"name": "**Bob** @everyone"}, channel=post["id"], subcommand="name")
     assert said == "Contact name set to \\*\\*Bob\\*\\* @\u200beveryone."
-    await dh.discord.user_message(post["id"], DISCORD_BEN, "!tz <@&1> *x*")
-    await dh.discord.wait_for(lambda: any("not a time zone" in m["content"] for m in dh.post_messages(post["id"])), message="tz")
-    [answer] = [m for m in dh.post_messages(post["id"]) if "not a time zone" in m["content"]]
+    await dh_admin.discord.user_message(post["id"], DISCORD_BEN, "!tz <@&1> *x*")
+    await dh_admin.discord.wait_for(lambda: any("not a time zone" in m["content"] for m in dh_admin.post_messages(post["id"])), message="tz")
+    [answer] = [m for m in dh_admin.post_messages(post["id"]) if "not a time zone" in m["content"]]
     assert [int(u["id"]) for u in answer["mentions"]] == [DISCORD_BEN] and not answer["mention_roles"]
 
 
@@ -293,17 +280,17 @@ def test_a_declaration_and_its_handler_must_agree() -> None:
     assert "note" not in {c.name for c in registry}
 
 
-async def test_discord_new_conversation_and_search_link_to_posts(dh: Harness) -> None:
-    assert dh.discord is not None
-    said = await _slash(dh, "sms", {"number": "(415) 555-0109", "text": "Your bike is ready"}, subcommand="new")
+async def test_discord_new_conversation_and_search_link_to_posts(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    said = await _slash(dh_admin, "sms", {"number": "(415) 555-0109", "text": "Your bike is ready"}, subcommand="new")
     assert said.startswith("Texting: (415) 555-0109. Follow it in the thread.")
-    await dh.discord.wait_for(lambda: len(dh.posts()) == 1, message="the new post")
-    await dh.drain()
-    assert [m["Body"] for m in dh.sms_sent()] == ["Your bike is ready"]
-    found = await _slash(dh, "sms", {"query": "bike"}, subcommand="search")
-    post = dh.posts()[0]
+    await dh_admin.discord.wait_for(lambda: len(dh_admin.posts()) == 1, message="the new post")
+    await dh_admin.drain()
+    assert [m["Body"] for m in dh_admin.sms_sent()] == ["Your bike is ready"]
+    found = await _slash(dh_admin, "sms", {"query": "bike"}, subcommand="search")
+    post = dh_admin.posts()[0]
     assert found.startswith("1 conversation(s) for “bike”, newest first:")
-    assert f"(<https://discord.com/channels/{dh.discord.guild_id}/{post['id']}>)" in found
-    bad = await _slash(dh, "sms", {"number": "12", "text": "hi"}, subcommand="new")
+    assert f"(<https://discord.com/channels/{dh_admin.discord.guild_id}/{post['id']}>)" in found
+    bad = await _slash(dh_admin, "sms", {"number": "12", "text": "hi"}, subcommand="new")
     assert bad == "`12` is not a valid phone number. Try the full number, e.g. +14155550123."
-    assert len(dh.sms_sent()) == 1
+    assert len(dh_admin.sms_sent()) == 1

@@ -412,19 +412,6 @@ async def test_discord_sync_command(capsys: pytest.CaptureFixture[str], monkeypa
     assert f"synced {len(expected)} Discord commands to server" in capsys.readouterr().out
 
 
-@pytest.fixture
-async def dh_admin(databases: Any) -> AsyncIterator[Harness]:
-    """Discord only, Ana an admin, the app commands synced (the fake reads option types from them)."""
-    from bridge.adapters.discord_bot.commands import sync_commands
-
-    h = Harness(databases, discord=True, smsbridge_slack_channel=None, admins=[f"discord:{DISCORD_ANA}"])
-    await h.start()
-    assert h.discord is not None
-    await sync_commands(h.discord.token, h.discord.guild_id)
-    yield h
-    await h.stop()
-
-
 async def test_snippet_autocomplete_and_snippet_menu(dh_admin: Harness) -> None:
     dh = dh_admin
     assert dh.discord is not None

@@ -44,6 +44,7 @@ class World:
         self.twilio = self.harness.twilio
         self.db: Database | None = None
         self.procs: list[BridgeProcess] = []
+        self.warm: list[BridgeProcess] = []  # launched (importing) but not serving yet
         self.http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -54,17 +55,23 @@ class World:
         h.slack.add_user("UANA", "Ana")
         h.twilio.add_number(NUMBER, sms_url=f"{PUBLIC_URL}/twilio/sms")
         self.db = await self.databases.new()
+        # Every test here runs two processes: both import while the database migrates.
+        self.warm = [await self._process().launch() for _ in range(2)]
         await migrate(self.db)  # once, before the processes start
         self.http = aiohttp.ClientSession()
 
-    async def spawn(self) -> BridgeProcess:
+    def _process(self) -> BridgeProcess:
         schema = self.databases.schemas[-1] if self.databases.backend == "postgresql" else None
-        proc = await BridgeProcess(self.harness.make_settings(), schema).start()
+        return BridgeProcess(self.harness.make_settings(), schema)
+
+    async def spawn(self) -> BridgeProcess:
+        """A new smsbridge process serving on this database (one launched early, if any)."""
+        proc = self.warm.pop(0) if self.warm else await self._process().launch()
         self.procs.append(proc)
-        return proc
+        return await proc.serve()
 
     async def stop(self) -> None:
-        await asyncio.gather(*(p.stop() for p in self.procs))
+        await asyncio.gather(*(p.stop() for p in [*self.procs, *self.warm]))
         if self.http is not None:
             await self.http.close()
         if self.db is not None:
@@ -96,8 +103,9 @@ class World:
     def threads(self) -> dict[int, tuple[str, list[str]]]:
         """Customer number k -> (root ts, the customer's texts in thread order)."""
         found: dict[int, tuple[str, list[str]]] = {}
+        replies = self.slack.replies_by_thread(CHANNEL)  # polled: one pass, not one per thread
         for root in self.slack.messages(CHANNEL):
-            texts = [m["text"] for m in self.slack.thread(CHANNEL, root["ts"]) if _TEXT.match(m["text"] or "")]
+            texts = [m["text"] for m in replies.get(root["ts"], []) if _TEXT.match(m["text"] or "")]
             if texts:
                 k = int(_TEXT.match(texts[0]).group(1))  # type: ignore[union-attr]
                 assert k not in found, f"customer {k} has two threads"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bridge.inbox.models import utcnow
+from tests.conftest import discord_harness
 from tests.harness import (
     CHANNEL,
     CUSTOMER,
@@ -203,14 +204,8 @@ async def test_home_tab_when_nothing_waits(harness: Harness) -> None:
 
 @pytest.fixture
 async def dh(databases: Any) -> AsyncIterator[Harness]:
-    h = Harness(databases, discord=True, smsbridge_slack_channel=None)
-    await h.start()
-    assert h.discord is not None
-    from bridge.adapters.discord_bot.commands import sync_commands
-
-    await sync_commands(h.discord.token, h.discord.guild_id)
-    yield h
-    await h.stop()
+    async with discord_harness(databases) as h:
+        yield h
 
 
 async def _queue(h: Harness, view: str | None = None, user: int = DISCORD_ANA) -> dict[str, Any]:

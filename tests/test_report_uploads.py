@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.harness import CHANNEL, DISCORD_ANA, FORUM, Harness
 
@@ -21,19 +18,6 @@ def _png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     return int(width), int(height)
-
-
-@pytest.fixture
-async def dh(databases: Any) -> AsyncIterator[Harness]:
-    """Discord only, with the slash commands synced (the fake reads option types from them)."""
-    from bridge.adapters.discord_bot.commands import sync_commands
-
-    h = Harness(databases, discord=True, smsbridge_slack_channel=None, admins=[f"discord:{DISCORD_ANA}"])
-    await h.start()
-    assert h.discord is not None
-    await sync_commands(h.discord.token, h.discord.guild_id)
-    yield h
-    await h.stop()
 
 
 async def test_slack_report_uploads_two_charts_once_into_the_asking_channel(harness: Harness) -> None:
@@ -59,16 +43,16 @@ async def test_slack_report_of_a_quiet_period_uploads_nothing(harness: Harness) 
     assert harness.slack.files == []
 
 
-async def test_discord_report_attaches_two_charts_once(dh: Harness) -> None:
-    assert dh.discord is not None
-    await dh.text_in("hello")
-    await dh.first_post()
-    dh.discord.lose_answer_next("/messages")  # the charts: posted, answer lost, discord.py resends
-    iid = await dh.discord.slash_command("sms", {"period": "7d"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="report")
-    await dh.discord.wait_for(lambda: bool(dh.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
-    await dh.drain()
+async def test_discord_report_attaches_two_charts_once(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    await dh_admin.text_in("hello")
+    await dh_admin.first_post()
+    dh_admin.discord.lose_answer_next("/messages")  # the charts: posted, answer lost, discord.py resends
+    iid = await dh_admin.discord.slash_command("sms", {"period": "7d"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="report")
+    await dh_admin.discord.wait_for(lambda: bool(dh_admin.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+    await dh_admin.drain()
 
-    charts = [p for p in dh.posts() if p["name"].startswith("Report charts")]
+    charts = [p for p in dh_admin.posts() if p["name"].startswith("Report charts")]
     assert len(charts) == 1
     sent = charts[0]["messages"]
     assert len(sent) == 2 and sent[0]["content"] == charts[0]["name"]
@@ -80,9 +64,9 @@ async def test_discord_report_attaches_two_charts_once(dh: Harness) -> None:
                 assert _png_size(await response.read()) == (720, 450)
 
 
-async def test_discord_report_of_a_quiet_period_attaches_nothing(dh: Harness) -> None:
-    assert dh.discord is not None
-    iid = await dh.discord.slash_command("sms", {"period": "7d"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="report")
-    await dh.discord.wait_for(lambda: bool(dh.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
-    await dh.drain()
-    assert not [p for p in dh.posts() if p["name"].startswith("Report charts")]
+async def test_discord_report_of_a_quiet_period_attaches_nothing(dh_admin: Harness) -> None:
+    assert dh_admin.discord is not None
+    iid = await dh_admin.discord.slash_command("sms", {"period": "7d"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="report")
+    await dh_admin.discord.wait_for(lambda: bool(dh_admin.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+    await dh_admin.drain()
+    assert not [p for p in dh_admin.posts() if p["name"].startswith("Report charts")]

@@ -254,6 +254,15 @@ class FakeSlack(LoopbackServer):
             m for m in self._messages.get(channel, []) if m["thread_ts"] == thread_ts and m["ts"] != thread_ts
         ]
 
+    def replies_by_thread(self, channel: str) -> dict[str, list[dict[str, Any]]]:
+        """Every thread's replies (parent excluded), oldest first, in one pass: cheap
+        enough to poll while hundreds of messages arrive."""
+        threads: dict[str, list[dict[str, Any]]] = {}
+        for m in self._messages.get(channel, []):
+            if m["thread_ts"] not in (None, m["ts"]):
+                threads.setdefault(m["thread_ts"], []).append(m)
+        return threads
+
     def get(self, channel: str, ts: str) -> dict[str, Any] | None:
         for m in self._messages.get(channel, []):
             if m["ts"] == ts:

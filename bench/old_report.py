@@ -1,4 +1,5 @@
-"""Managers' numbers for a period: volume, speed of first response, delivery, by agent."""
+"""The report smsbridge had before report_queries (kept only as bench/reports.py's baseline):
+managers' numbers for a period: volume, speed of first response, delivery, by agent."""
 
 from __future__ import annotations
 
