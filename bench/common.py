@@ -333,6 +333,18 @@ class ServerProcess:
         """The server's process id (to sample its memory), once started."""
         return self._process.pid
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server has used so far, from /proc (Linux), else None.
+
+        Unlike rates, it barely moves when other work shares the machine: the figure to
+        compare between two versions measured at different times."""
+        try:
+            with open(f"/proc/{self._process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     async def __aenter__(self) -> int:
         self._process.start()
         kind, port = await self._receive(self.startup_timeout)

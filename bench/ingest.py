@@ -86,6 +86,8 @@ class Run:
     backlog: int = 0  # smsbridge: texts not yet in Slack when the HTTP load ended
     drain: float | None = None  # smsbridge: load end -> last text in Slack
     chat_posts: int = 0  # every chat.postMessage of the drain (cards and texts)
+    cpu_load: float | None = None  # server CPU seconds during the HTTP load
+    cpu_total: float | None = None  # server CPU seconds from load start to the last text in Slack
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -106,12 +108,17 @@ async def run_one(role: Role, kind: DbKind, args: argparse.Namespace) -> Run:
         requests = [signed_inbound(world, token_text(i), senders[i % len(senders)]) for i in range(total)]
         profile = profile_path(args.profile, f"ingest-{kind}") if role == "bridge" else None
         spec = server_spec(world, role, db, profile, with_slack=not args.without_slack)
-        async with ServerProcess(spec) as port:
+        server = ServerProcess(spec)
+        async with server as port:
             url = f"http://127.0.0.1:{port}{SMS_PATH}"
             await closed_loop(url, requests[: args.warmup], args.concurrency)
             started = time.perf_counter()
+            cpu_start = server.cpu_seconds()
             load = await closed_loop(url, requests[args.warmup :], args.concurrency)
             run = Run(role, kind, load)
+            cpu_end = server.cpu_seconds()
+            if cpu_start is not None and cpu_end is not None:
+                run.cpu_load = cpu_end - cpu_start
             if role == "bridge" and not args.without_slack:
                 load_end = time.perf_counter()
                 run.backlog = total - len(world.slack.arrivals)
@@ -119,6 +126,9 @@ async def run_one(role: Role, kind: DbKind, args: argparse.Namespace) -> Run:
                 # Bounded: a drain that does not finish in time fails the run.
                 await wait_until(lambda: len(world.slack.arrivals) >= total, timeout=args.drain_timeout)
                 run.posted = len(world.slack.arrivals)
+                cpu_drained = server.cpu_seconds()
+                if cpu_start is not None and cpu_drained is not None:
+                    run.cpu_total = cpu_drained - cpu_start
                 if run.posted:
                     last = max(world.slack.arrivals.values())
                     run.posted_after = last - started
@@ -163,6 +173,10 @@ async def check(run: Run, db: DbTarget, sids: set[str], slack_counts: Counter[in
         run.problems.append(f"stored {len(set(stored) & sids)}/{len(sids)} sent sids, {len(set(stored) - sids)} unknown")
 
 
+def _per_request(run: Run, n: int) -> str:
+    return "?" if run.cpu_load is None else f"{1000 * run.cpu_load / n:.2f} ms/request"
+
+
 def report(kind: DbKind, floor: Run, bridge: Run, args: argparse.Namespace) -> float:
     ratio = bridge.load.rate / floor.load.rate if floor.load.rate else 0.0
     print(f"\n== {kind}: {args.n} webhooks (+{args.warmup} warm-up), {args.concurrency} in flight, {args.senders} senders")
@@ -192,6 +206,13 @@ def report(kind: DbKind, floor: Run, bridge: Run, args: argparse.Namespace) -> f
             f"  smsbridge to Slack: only {bridge.posted}/{total} texts in their threads {args.drain_timeout:.0f} s after"
             f" the HTTP load ended (outbox backlog; HTTP part took {bridge.load.elapsed:.1f} s)"
         )
+    if bridge.cpu_total is not None and bridge.posted == total:
+        # The warm-up's texts are part of the drain: per text of all of them.
+        print(
+            f"  server CPU: {1000 * bridge.cpu_total / total:.2f} ms per text from webhook to Slack"
+            f" ({bridge.cpu_total:.1f} s for {total} texts); during the HTTP load: floor {_per_request(floor, args.n)},"
+            f" smsbridge {_per_request(bridge, args.n)} (its workers posting meanwhile)"
+        )
     for run in (floor, bridge):
         status = "OK (every MessageSid stored once" + (", no text posted twice)" if run.role == "bridge" else ")")
         if run.problems:
@@ -218,9 +239,14 @@ async def main(args: argparse.Namespace) -> int:
             else ""
         )
         verdict = "PASS" if ratio >= TARGET_RATIO and not bridge.problems else "MISS" if not bridge.problems else "FAIL"
+        cpu = (
+            f"   server CPU {1000 * bridge.cpu_total / (args.n + args.warmup):.2f} ms/text"
+            if bridge.cpu_total is not None and not bridge.problems
+            else ""
+        )
         summary.append(
             f"  {kind:<11} floor {floor.load.rate:6.0f} req/s   smsbridge {bridge.load.rate:6.0f} req/s"
-            f"   ratio {ratio:.2f} ({verdict}){drained}"
+            f"   ratio {ratio:.2f} ({verdict}){drained}{cpu}"
         )
     print("\nsummary (target ratio >= 0.5 and every text in Slack):")
     print("\n".join(summary))

@@ -7,15 +7,42 @@ in the database, or the job runs again and first looks for its earlier post.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox import snippets
 from bridge.inbox.db import Database, insert_ignore
-from bridge.inbox.models import ChatRef, Contact, Conversation, ThreadLink, utcnow
+from bridge.inbox.models import ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxDirectory
-from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view
+from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view, message_view_of
+
+# A customer's text, the title of its conversation and the thread it goes to, if any.
+_TEXT_CONTEXT = (
+    select(Message, Contact.name, Contact.phone, ThreadLink.thread_id)
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .join(Contact, Contact.id == Conversation.contact_id)
+    .outerjoin(
+        ThreadLink,
+        and_(
+            ThreadLink.conversation_id == bindparam("conversation_id"),
+            ThreadLink.platform == bindparam("platform"),
+            ThreadLink.channel == bindparam("channel"),
+        ),
+    )
+    .where(Message.id == bindparam("message_id"))
+)
+
+
+@dataclass(frozen=True)
+class TextContext:
+    thread: str | None  # the conversation's thread in the channel, None before its first post
+    message: MessageView
+    title: str
+    card: tuple[ConversationView, list[str]] | None  # when there is no thread: the card that opens it
 
 
 class ChatState:
@@ -26,8 +53,32 @@ class ChatState:
 
     async def conversation(self, conversation_id: int) -> ConversationView:
         async with self.db.sessions() as session:
-            conv = await session.get_one(Conversation, conversation_id)
-            return await conversation_view(session, conversation_id, self.directory.get(conv.inbox_id))
+            return await conversation_view(session, conversation_id, self.directory.get)
+
+    async def card(self, conversation_id: int) -> tuple[ConversationView, list[str]]:
+        """What a conversation's card shows: its view and the snippet names (one session)."""
+        async with self.db.sessions() as session:
+            return await conversation_view(session, conversation_id, self.directory.get), await snippets.names(session)
+
+    async def text_context(self, conversation_id: int, platform: str, channel: str, message_id: int) -> TextContext:
+        """Everything posting a customer's text needs, read in one session: its thread
+        (and, when there is none yet, the card that opens it), the message and the title.
+        One statement when the thread exists."""
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    _TEXT_CONTEXT,
+                    {"message_id": message_id, "conversation_id": conversation_id, "platform": platform, "channel": channel},
+                )
+            ).one()
+            message, name, phone, thread = row
+            card = None
+            if thread is None:
+                card = (
+                    await conversation_view(session, conversation_id, self.directory.get),
+                    await snippets.names(session),
+                )
+        return TextContext(thread, message_view_of(message), name or format_phone(phone), card)
 
     async def message(self, message_id: int) -> MessageView:
         async with self.db.sessions() as session:
@@ -46,18 +97,22 @@ class ChatState:
 
     async def save_thread(self, conversation_id: int, platform: str, channel: str, thread_id: str) -> None:
         async with self.db.sessions.begin() as session:
-            await insert_ignore(
-                session,
-                ThreadLink,
-                {
-                    "conversation_id": conversation_id,
-                    "platform": platform,
-                    "channel": channel,
-                    "thread_id": thread_id,
-                    "created_at": utcnow(),
-                },
-                ["conversation_id", "platform", "channel"],
-            )
+            await self._link_thread(session, conversation_id, platform, channel, thread_id)
+
+    @staticmethod
+    async def _link_thread(session: AsyncSession, conversation_id: int, platform: str, channel: str, thread_id: str) -> None:
+        await insert_ignore(
+            session,
+            ThreadLink,
+            {
+                "conversation_id": conversation_id,
+                "platform": platform,
+                "channel": channel,
+                "thread_id": thread_id,
+                "created_at": utcnow(),
+            },
+            ["conversation_id", "platform", "channel"],
+        )
 
     async def forget_thread(self, conversation_id: int, platform: str, channel: str) -> None:
         """The thread was deleted in the chat: the next post opens a new one."""
@@ -83,9 +138,21 @@ class ChatState:
             return found.scalar_one_or_none()
 
     async def save_posted(
-        self, platform: str, channel: str, purpose: str, message_id: int, posted_id: str, *, done: Job | None = None
+        self,
+        platform: str,
+        channel: str,
+        purpose: str,
+        message_id: int,
+        posted_id: str,
+        *,
+        done: Job | None = None,
+        thread: tuple[int, str] | None = None,
     ) -> None:
+        """Record a post; with `thread` (conversation id, thread id), also the thread it
+        opened in `channel`, in the same transaction."""
         async with self.db.sessions.begin() as session:
+            if thread is not None:
+                await self._link_thread(session, thread[0], platform, channel, thread[1])
             await insert_ignore(
                 session,
                 ChatRef,

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from bridge.inbox import cycles
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 FILE_JOB = "sms.inbound"
 CARD_CLOCK_STEP = timedelta(seconds=60)
-_MESSAGE_BY_SID = select(Message.id).where(Message.provider_sid == bindparam("sid"))
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,10 @@ class InboundTexts:
     async def file_text(self, sms: InboundSms, *, done: Job | None = None) -> Received:
         """Store a customer's text once, whatever the number of webhook retries.
 
+        A repeat is caught by the unique MessageSid when its row is inserted (the whole
+        transaction rolls back) rather than looked up first: repeats are rare, and the
+        look-up cost one statement for every text.
+
         `done` (the `sms.inbound` job) is completed in the same transaction: the text is
         filed and its job finished together, one commit instead of two.
         """
@@ -108,9 +110,6 @@ class InboundTexts:
         keyword = classify_keyword(sms.body) if phone.valid else None
         try:
             async with self.db.sessions.begin() as session:
-                existing = await session.scalar(_MESSAGE_BY_SID, {"sid": sms.sid})
-                if existing is not None:
-                    return Received(existing, None, duplicate=True)
                 # Rule 2: the opt-out is recorded before anything else happens.
                 consent_changed = await self.opt_outs.apply_keyword(session, keyword, phone.key, inbox, sms.body)
                 now = utcnow()
@@ -179,6 +178,6 @@ class InboundTexts:
         except IntegrityError:
             if done is not None:
                 done.finished = False  # its completion was rolled back with the rest
-            # A concurrent delivery of the same webhook won the unique MessageSid.
-            log.info("inbound %s stored concurrently; treating as duplicate", sms.sid)
+            # This MessageSid is stored already (a webhook retried, or delivered twice at once).
+            log.info("inbound %s stored already; treating as duplicate", sms.sid)
             return Received(None, None, duplicate=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,7 +76,11 @@ class MessageView:
     send_attempts: int | None = None
 
 
-async def conversation_view(session: AsyncSession, conversation_id: int, inbox: InboxRoute) -> ConversationView:
+async def conversation_view(
+    session: AsyncSession, conversation_id: int, inbox: InboxRoute | Callable[[int], InboxRoute]
+) -> ConversationView:
+    """`inbox`: the conversation's inbox, or how to find it by id (one query less than
+    looking the conversation up first)."""
     conv, contact, agent = (
         await session.execute(
             select(Conversation, Contact, Agent)
@@ -84,6 +89,8 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
             .where(Conversation.id == conversation_id)
         )
     ).one()
+    if callable(inbox):
+        inbox = inbox(conv.inbox_id)
     return ConversationView(
         id=conv.id,
         inbox_name=inbox.name,
@@ -108,7 +115,10 @@ async def conversation_view(session: AsyncSession, conversation_id: int, inbox: 
 
 
 async def message_view(session: AsyncSession, message_id: int) -> MessageView:
-    m = await session.get_one(Message, message_id)
+    return message_view_of(await session.get_one(Message, message_id))
+
+
+def message_view_of(m: Message) -> MessageView:
     return MessageView(
         id=m.id,
         conversation_id=m.conversation_id,

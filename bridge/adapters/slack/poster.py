@@ -11,6 +11,7 @@ that channel wait rather than spin.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -41,6 +42,7 @@ from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
 from bridge.inbox.report_charts import chart_file_name, draw
 from bridge.inbox.types import FetchedMedia, MediaFetcher
+from bridge.inbox.views import ConversationView
 
 log = logging.getLogger(__name__)
 
@@ -135,19 +137,25 @@ class SlackPoster:
 
     # -- the thread ------------------------------------------------------------
 
-    async def _thread(self, job: Job, conversation_id: int, channel: str) -> str:
-        ts = await self.state.thread(conversation_id, PLATFORM, channel)
-        if ts:
-            return ts
-        view = await self.state.conversation(conversation_id)
-        ts = await self._post(
+    async def _open_thread(
+        self, job: Job, conversation_id: int, channel: str, card: tuple[ConversationView, list[str]] | None = None
+    ) -> str:
+        """Post the conversation's card, the root of its thread; the caller records it."""
+        view, snippet_names = card or await self.state.card(conversation_id)
+        return await self._post(
             job,
             channel,
             None,
             {"conversation_id": conversation_id, "part": "card"},
             text=render.card_text(view),
-            blocks=render.card_blocks(view, await self.state.snippet_names()),
+            blocks=render.card_blocks(view, snippet_names),
         )
+
+    async def _thread(self, job: Job, conversation_id: int, channel: str) -> str:
+        ts = await self.state.thread(conversation_id, PLATFORM, channel)
+        if ts:
+            return ts
+        ts = await self._open_thread(job, conversation_id, channel)
         await self.state.save_thread(conversation_id, PLATFORM, channel, ts)
         return ts
 
@@ -157,8 +165,8 @@ class SlackPoster:
         if existing is None:
             await self._thread(job, conversation_id, channel)  # a new card is already current
             return
-        view = await self.state.conversation(conversation_id)
-        blocks = render.card_blocks(view, await self.state.snippet_names())
+        view, snippet_names = await self.state.card(conversation_id)
+        blocks = render.card_blocks(view, snippet_names)
         try:
             await self._call(
                 channel,
@@ -173,22 +181,35 @@ class SlackPoster:
             raise
 
     async def message(self, job: Job, to: ChatTarget, post: CustomerText) -> None:
+        # One read (thread, text, title; the card too for a new conversation), the posts,
+        # one write (the thread it opened, the post, the job done): two transactions.
         channel, message_id = to.channel, post.message_id
-        thread_ts = await self._thread(job, to.conversation_id, channel)
-        view = await self.state.message(message_id)
-        title = await self.state.title(to.conversation_id)
-        text, markup = render.customer_text(view)
-        ts = await self._post(
-            job,
-            channel,
-            thread_ts,
-            {"message_id": message_id, "part": "message"},
-            text=render.truncate(text, 39000),
-            mrkdwn=markup,
-            username=title[:80],
-            icon_emoji=render.CUSTOMER_ICON,
-        )
-        await self.state.save_posted(PLATFORM, channel, "message", message_id, ts, done=job)
+        context = await self.state.text_context(to.conversation_id, PLATFORM, channel, message_id)
+        opened = None
+        thread_ts = context.thread
+        if thread_ts is None:
+            thread_ts = opened = await self._open_thread(job, to.conversation_id, channel, context.card)
+        text, markup = render.customer_text(context.message)
+        try:
+            ts = await self._post(
+                job,
+                channel,
+                thread_ts,
+                {"message_id": message_id, "part": "message"},
+                text=render.truncate(text, 39000),
+                mrkdwn=markup,
+                username=context.title[:80],
+                icon_emoji=render.CUSTOMER_ICON,
+            )
+        except BaseException:
+            if opened is not None:
+                # The card is posted: keep its thread, so the retry posts only the text.
+                # (Should this fail too, the retry finds the card by its metadata.)
+                with contextlib.suppress(Exception):
+                    await self.state.save_thread(to.conversation_id, PLATFORM, channel, opened)
+            raise
+        thread = None if opened is None else (to.conversation_id, opened)
+        await self.state.save_posted(PLATFORM, channel, "message", message_id, ts, done=job, thread=thread)
 
     async def media(self, job: Job, to: ChatTarget, post: CustomerMedia) -> None:
         channel, message_id, index = to.channel, post.message_id, post.index
