@@ -435,18 +435,26 @@ class DiscordPoster:
         Their file names are unique to the job, so a retry finds an earlier attempt's post.
         """
         drawn = [(chart, chart_file_name(job, chart.name)) for chart in await draw(self.state.db.sessions, post)]
-        if not drawn:
+        if not drawn and post.summary is None:
             return
         forum, _tags = await self.forum(int(to.channel))
         names = {name for _chart, name in drawn}
-        if job.is_retry and await self._find_charts(forum, names):
+        title = post.title or f"Report charts {post.since[:10]} – {post.until[:10]}"
+        if job.is_retry and await self._find_charts(forum, names, title if not drawn else None):
             return
-        title = f"Report charts {post.since[:10]} – {post.until[:10]}"
+        # A digest opens the post with its text; the charts' own post with its title.
+        chunks = render.split_text(to_markdown(post.summary), render.MAX_CONTENT) if post.summary is not None else [title]
         created = await call(
             lambda: forum.create_thread(
-                name=title, content=title, allowed_mentions=render.NO_MENTIONS, auto_archive_duration=ARCHIVE_MINUTES
+                name=title[:100], content=chunks[0], allowed_mentions=render.NO_MENTIONS, auto_archive_duration=ARCHIVE_MINUTES
             )
         )
+        for index, chunk in enumerate(chunks[1:], start=1):
+            nonce = f"d{job.id:x}.{int(job.created_at.timestamp() * 1000):x}.{index}"
+            thread = self._channel(created.thread.id)
+            await call(lambda thread=thread, chunk=chunk, nonce=nonce: thread.send(chunk, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+        if not drawn:
+            return
         # The pictures follow in a message with a nonce: when its answer is lost, the
         # resent request is recognised instead of posting the charts twice.
         files = [discord.File(io.BytesIO(chart.png), filename=name, description=chart.title) for chart, name in drawn]
@@ -454,11 +462,16 @@ class DiscordPoster:
         channel = self._channel(created.thread.id)
         await call(lambda: channel.send(files=files, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
 
-    async def _find_charts(self, forum: discord.ForumChannel, names: set[str]) -> bool:
+    async def _find_charts(self, forum: discord.ForumChannel, names: set[str], title: str | None = None) -> bool:
+        """True when an earlier attempt posted these charts (or, without charts, a post named `title`)."""
         client = await self.rest.ensure()
         threads = await call(lambda: forum.guild.active_threads())
         for thread in threads:
             if thread.parent_id != forum.id or thread.owner_id != self.rest.bot_id:
+                continue
+            if title is not None:
+                if thread.name == title[:100]:
+                    return True
                 continue
             history = client.get_partial_messageable(thread.id).history(limit=5)
             try:

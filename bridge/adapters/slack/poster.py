@@ -246,7 +246,11 @@ class SlackPoster:
         await self._post(job, to.channel, thread_ts, {"job": job.id, "part": "mirror"}, text=text)
 
     async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None:
-        """A report's charts as PNG files in the channel where the report was asked."""
+        """A report's charts as PNG files in the channel where the report was asked;
+        a digest's text first, as a message of the channel."""
+        if post.summary is not None:
+            text = to_mrkdwn(post.summary)
+            await self._post(job, to.channel, None, {"job": job.id, "part": "digest"}, text=text, blocks=render.text_blocks(text, ()))
         for chart in await draw(self.state.db.sessions, post):
             media = FetchedMedia(chart.png, "image/png", chart_file_name(job, chart.name))
             await self._files.share_in_channel(job, to.channel, media, chart.title)
