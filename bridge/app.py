@@ -19,6 +19,7 @@ from bridge.config import Settings, reveal
 from bridge.inbox.agents import Agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.db import Database, create_database, migrate
+from bridge.inbox.digest import DigestPlan, Digests, DigestSchedule
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
 from bridge.inbox.routing import InboxDirectory
@@ -75,6 +76,15 @@ class SmsBridge:
         # Timers (docs/scheduling.md): features register their kinds on it; tests may
         # replace `self.scheduler.clock` with a ManualClock before start().
         self.scheduler = Scheduler(self.db)
+        self.digests = Digests(
+            self.scheduler,
+            self.service.fanout,
+            self.directory,
+            [DigestPlan(inbox.name, DigestSchedule.parse(inbox.digest)) for inbox in settings.inboxes() if inbox.digest],
+            daily_minimum=settings.smsbridge_agent_daily_minimum,
+            overdue_after=settings.smsbridge_sla_first_reply,
+        )
+        self.digests.register()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -88,6 +98,8 @@ class SmsBridge:
         for platform in self.platforms:
             platform.wire(self.core)
         await self.worker.start()
+        async with self.db.sessions.begin() as session:
+            await self.digests.plan(session, self.scheduler.clock.now())
         await self.scheduler.start()
         for platform in self.platforms:
             await platform.start()

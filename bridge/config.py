@@ -86,6 +86,16 @@ def duration_setting(value: object) -> timedelta | None:
     return parse_duration(text) if text.strip() else None
 
 
+def digest_setting(value: str | None) -> str | None:
+    """`"daily 08:30"` or `"mon 08:30"` once it parses; blank means no digest."""
+    if value is None or not value.strip():
+        return None
+    from bridge.inbox.digest import DigestSchedule
+
+    DigestSchedule.parse(value)
+    return value.strip()
+
+
 def approval_role(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -112,6 +122,13 @@ class InboxConfig(BaseModel):
     timezone: str | None = None
     hours: str | None = None
     holidays: str | None = None
+    # The digest (docs/reports.md): unset takes SMSBRIDGE_DIGEST; "" turns it off here.
+    digest: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        return value if value is not None and not value.strip() else digest_setting(value)
 
     @field_validator("hours")
     @classmethod
@@ -204,6 +221,11 @@ class Settings(BaseSettings):
     smsbridge_sla_next_reply: timedelta | None = None
     smsbridge_sla_resolution: timedelta | None = None
 
+    # The report posted by itself (docs/reports.md): "daily 08:30" or "mon 08:30", in
+    # each inbox's zone; and the conversations a teammate should handle each day.
+    smsbridge_digest: str | None = None
+    smsbridge_agent_daily_minimum: int | None = Field(default=None, ge=1)
+
     reply_prefix: str = "!r"
     # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -223,6 +245,10 @@ class Settings(BaseSettings):
     # A reply the provider keeps refusing is marked failed after this long (24 h).
     sms_give_up_seconds: float = 86400.0
     log_level: str = "INFO"
+    # "text" (one readable line) or "json" (one JSON object per line, for log collectors).
+    log_format: str = "text"
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
 
     inbox: list[InboxConfig] = Field(default_factory=list)
 
@@ -260,6 +286,19 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
+
+    @field_validator("smsbridge_digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        return digest_setting(value)
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"text", "json"}:
+            raise ValueError(f"{value!r} is not a log format; use LOG_FORMAT=text or LOG_FORMAT=json")
+        return value
 
     @field_validator("smsbridge_approval_role")
     @classmethod
@@ -315,6 +354,7 @@ class Settings(BaseSettings):
             item.timezone = item.timezone or self.smsbridge_timezone
             item.hours = self.smsbridge_hours if item.hours is None else item.hours
             item.holidays = self.smsbridge_holidays if item.holidays is None else item.holidays
+            item.digest = self.smsbridge_digest if item.digest is None else (item.digest.strip() or None)
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:
@@ -339,6 +379,7 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.discord_token,
             self.twilio_auth_token,
+            self.metrics_token,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 

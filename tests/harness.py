@@ -35,9 +35,10 @@ DISCORD_BEN = 1400000000000000002
 
 
 class Harness:
-    def __init__(self, databases: Any, *, discord: bool = False, **overrides: Any) -> None:
+    def __init__(self, databases: Any, *, discord: bool = False, clock: Any = None, **overrides: Any) -> None:
         self.databases = databases
         self.overrides = overrides
+        self.clock = clock  # a ManualClock for the scheduler's timers (the digest), else real time
         # Discord (issue 4): a FakeDiscord with a forum bound to the default inbox.
         self.discord: FakeDiscord | None = FakeDiscord(guild_id=DISCORD_GUILD) if discord else None
         self.slack = FakeSlack()
@@ -94,6 +95,8 @@ class Harness:
         db = await self.databases.new()
         self.settings = self.make_settings(**overrides)
         self.bridge = SmsBridge(self.settings, db=db)
+        if self.clock is not None:
+            self.bridge.scheduler.clock = self.clock
         await self.bridge.start("127.0.0.1", 0)
         self.http = aiohttp.ClientSession()
         if self.discord is not None and self.settings.discord_token:
@@ -107,6 +110,8 @@ class Harness:
             self.settings = self.make_settings(**overrides)
         assert self.settings is not None
         self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
+        if self.clock is not None:
+            self.bridge.scheduler.clock = self.clock
         await self.bridge.start("127.0.0.1", 0)
 
     async def stop(self) -> None:
