@@ -114,6 +114,7 @@ class SmsBridge:
             public_url=self.settings.public_url,
             twilio_auth_token=reveal(self.settings.twilio_auth_token),
             slack=self.slack.http_route(),
+            metrics_token=reveal(self.settings.metrics_token),
         )
         self._runner = web.AppRunner(build_web_app(ctx), access_log=None)
         await self._runner.setup()

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
+from bridge import metrics
 from bridge.adapters.discord_bot import render
 from bridge.adapters.discord_bot.markup import mentioned_users, to_markdown
 from bridge.inbox import statuses
@@ -108,6 +109,7 @@ async def _collect(history: AsyncIterator[discord.Message]) -> list[discord.Mess
 
 async def call(request: Callable[[], Awaitable[T]]) -> T:
     """Run one Discord request, turning failures into the outbox's RetryLater / GiveUp."""
+    started = time.monotonic()
     try:
         return await request()
     except discord.NotFound as exc:
@@ -115,6 +117,7 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
             raise ThreadGone(str(exc)) from exc
         raise
     except discord.RateLimited as exc:
+        metrics.CHAT_RATE_LIMITED.labels(PLATFORM).inc()
         raise RetryLater("Discord rate limit", delay=exc.retry_after) from exc
     except discord.DiscordServerError as exc:
         raise RetryLater(f"Discord answered {exc.status}") from exc
@@ -123,6 +126,8 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
         log.error("Discord refused (%s %s): the bot lacks a permission in the forum; run `smsbridge check`", exc.code, exc.text)
         raise RetryLater(f"Discord forbidden: {exc.text}", delay=60) from exc
     except discord.HTTPException as exc:
+        if exc.status == 429:
+            metrics.CHAT_RATE_LIMITED.labels(PLATFORM).inc()
         if exc.status == 401:
             raise RetryLater("Discord token refused", delay=60) from exc
         if exc.code == THREAD_ARCHIVED:
@@ -132,6 +137,8 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
         raise RetryLater(f"Discord answered {exc.status}") from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise RetryLater(f"Discord unreachable: {type(exc).__name__}") from exc
+    finally:
+        metrics.CHAT_API_SECONDS.labels(PLATFORM).observe(time.monotonic() - started)
 
 
 class DiscordPoster:

@@ -12,6 +12,7 @@ that channel wait rather than spin.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge import metrics
 from bridge.adapters.slack import render
 from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
@@ -72,12 +74,14 @@ class SlackPoster:
         paused = self.pacer.paused_for(channel)
         if paused > 0:
             raise RateLimited(f"channel {channel} paused by Slack rate limit", delay=paused)
+        started = time.monotonic()
         try:
             return await request()
         except SlackApiError as exc:
             status = exc.response.status_code
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
             if status == 429:
+                metrics.CHAT_RATE_LIMITED.labels(PLATFORM).inc()
                 delay = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
                 self.pacer.pause(channel, delay)
                 raise RateLimited(f"Slack rate limit on {channel}", delay=delay) from exc
@@ -88,6 +92,8 @@ class SlackPoster:
             raise RetryLater(f"Slack answered {status} {error}") from exc
         except (TimeoutError, SlackRequestError, aiohttp.ClientError, OSError) as exc:
             raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from exc
+        finally:
+            metrics.CHAT_API_SECONDS.labels(PLATFORM).observe(time.monotonic() - started)
 
     async def _find(self, job: Job, channel: str, thread_ts: str | None, **match: Any) -> str | None:
         """The ts of an earlier post of ours carrying `match` in its metadata, if any."""
