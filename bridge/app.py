@@ -22,6 +22,7 @@ from bridge.inbox.assignment import unknown_agents
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.clock import Clock
 from bridge.inbox.db import Database, create_database, migrate
+from bridge.inbox.digest import DigestPlan, Digests, DigestSchedule
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
 from bridge.inbox.routing import InboxDirectory
@@ -93,6 +94,15 @@ class SmsBridge:
             media=self.twilio.media,
         )
         self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers, pressure=self.service.intake.busy)
+        self.digests = Digests(
+            self.scheduler,
+            self.service.fanout,
+            self.directory,
+            [DigestPlan(inbox.name, DigestSchedule.parse(inbox.digest)) for inbox in settings.inboxes() if inbox.digest],
+            daily_minimum=settings.smsbridge_agent_daily_minimum,
+            overdue_after=settings.smsbridge_sla_first_reply,
+        )
+        self.digests.register()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -114,6 +124,8 @@ class SmsBridge:
         for platform in self.platforms:
             platform.wire(self.core)
         await self.worker.start()
+        async with self.db.sessions.begin() as session:
+            await self.digests.plan(session, self.scheduler.clock.now())
         await self.scheduler.start()
         for platform in self.platforms:
             await platform.start()
@@ -137,6 +149,7 @@ class SmsBridge:
             public_url=self.settings.public_url,
             webhook_key=self.settings.webhook_signing_key(),
             slack=self.slack.http_route(),
+            metrics_token=reveal(self.settings.metrics_token),
         )
         app = build_web_app(ctx)
         for platform in self.platforms:

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return init_cli.run(args)
 
     settings = _settings()
-    setup_logging(settings.log_level, settings.secrets())
+    setup_logging(settings.log_level, settings.secrets(), fmt=settings.log_format)
     try:
         if args.command == "run":
             asyncio.run(_run(settings, args.host, args.port))

@@ -132,6 +132,16 @@ def agents_setting(value: object) -> list[str] | None:
     return found or None
 
 
+def digest_setting(value: str | None) -> str | None:
+    """`"daily 08:30"` or `"mon 08:30"` once it parses; blank means no digest."""
+    if value is None or not value.strip():
+        return None
+    from bridge.inbox.digest import DigestSchedule
+
+    DigestSchedule.parse(value)
+    return value.strip()
+
+
 def approval_role(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -182,6 +192,14 @@ class InboxConfig(BaseModel):
     @classmethod
     def _agents(cls, value: object) -> list[str] | None:
         return agents_setting(value)
+
+    # The digest (docs/reports.md): unset takes SMSBRIDGE_DIGEST; "" turns it off here.
+    digest: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        return value if value is not None and not value.strip() else digest_setting(value)
 
     @field_validator("hours")
     @classmethod
@@ -309,6 +327,11 @@ class Settings(BaseSettings):
     smsbridge_agents: Annotated[list[str] | None, NoDecode] = None
     smsbridge_max_open: int | None = Field(default=None, ge=1)
 
+    # The report posted by itself (docs/reports.md): "daily 08:30" or "mon 08:30", in
+    # each inbox's zone; and the conversations a teammate should handle each day.
+    smsbridge_digest: str | None = None
+    smsbridge_agent_daily_minimum: int | None = Field(default=None, ge=1)
+
     reply_prefix: str = "!r"
     # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -328,6 +351,10 @@ class Settings(BaseSettings):
     # A reply the provider keeps refusing is marked failed after this long (24 h).
     sms_give_up_seconds: float = 86400.0
     log_level: str = "INFO"
+    # "text" (one readable line) or "json" (one JSON object per line, for log collectors).
+    log_format: str = "text"
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
 
     inbox: list[InboxConfig] = Field(default_factory=list)
     # Approved WhatsApp templates, `[[whatsapp_template]]` tables in smsbridge.toml.
@@ -382,6 +409,19 @@ class Settings(BaseSettings):
     @classmethod
     def _agents(cls, value: object) -> list[str] | None:
         return agents_setting(value)
+
+    @field_validator("smsbridge_digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        return digest_setting(value)
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"text", "json"}:
+            raise ValueError(f"{value!r} is not a log format; use LOG_FORMAT=text or LOG_FORMAT=json")
+        return value
 
     @field_validator("smsbridge_approval_role")
     @classmethod
@@ -444,6 +484,7 @@ class Settings(BaseSettings):
             item.assign = item.assign or self.smsbridge_assign
             item.agents = self.smsbridge_agents if item.agents is None else item.agents
             item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
+            item.digest = self.smsbridge_digest if item.digest is None else (item.digest.strip() or None)
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:
@@ -469,6 +510,7 @@ class Settings(BaseSettings):
             self.discord_token,
             self.twilio_auth_token,
             self.signalwire_signing_key,
+            self.metrics_token,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 

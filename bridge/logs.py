@@ -7,14 +7,23 @@ whoever added the handler (a test's caplog, an error tracker).
 - Secrets (tokens, signing secrets) are replaced by `***` at every level.
 - Below DEBUG, phone numbers are masked (`+1415•••0101`) and library lines known to
   carry whole request bodies are shortened; `LOG_LEVEL=DEBUG` shows them as they are.
+
+`LOG_FORMAT=json` writes one JSON object per line (time, level, logger, message, the
+cleaned traceback) with the ids of what was being worked on: `log_context(job_id=...,
+conversation_id=...)` (the outbox sets it around each job) puts them on every line
+logged inside, by smsbridge and by the libraries it calls.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 # "+14155550101", "whatsapp:+14155550101" and the URL-encoded "%2B14155550101".
@@ -26,6 +35,19 @@ _CHATTY_LIBRARIES = ("twilio", "aiohttp.access")
 _NOISY_LIBRARIES = ("slack_sdk", "slack_bolt", "asyncio", "discord")
 _BOLT_UNHANDLED = "Unhandled request"
 _HANDLER_NAME = "smsbridge"
+# Ids of the job / conversation being worked on (ints and short kinds, never text).
+_CONTEXT: ContextVar[dict[str, int | str] | None] = ContextVar("smsbridge_log_context", default=None)
+_CONTEXT_ATTR = "smsbridge_context"
+
+
+@contextlib.contextmanager
+def log_context(**ids: int | str | None) -> Iterator[None]:
+    """Every line logged inside carries these ids (None values are left out)."""
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **{k: v for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def mask_phone(number: str) -> str:
@@ -98,6 +120,7 @@ def install_privacy(privacy: LogPrivacy) -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = _BASE_FACTORY(*args, **kwargs)
         privacy.clean(record)
+        setattr(record, _CONTEXT_ATTR, _CONTEXT.get())
         return record
 
     logging.setLogRecordFactory(factory)
@@ -107,13 +130,45 @@ def uninstall_privacy() -> None:
     logging.setLogRecordFactory(_BASE_FACTORY)
 
 
-def setup_logging(level: str, secrets: list[str], stream: TextIO | None = None) -> logging.Handler:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Reads only what the privacy factory cleaned: the
+    message, the traceback text and the ids of `log_context`, never the raw arguments."""
+
+    # Ids a call may pass as `extra=` too (log.info(..., extra={"job_id": 3})).
+    ID_FIELDS = ("conversation_id", "job_id", "job_kind", "message_id", "timer_id")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, _CONTEXT_ATTR, None) or {})
+        for name in self.ID_FIELDS:
+            value = getattr(record, name, None)
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                line[name] = value
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        elif record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: str, secrets: list[str], stream: TextIO | None = None, fmt: str = "text") -> logging.Handler:
+    """`fmt`: "text" (one readable line) or "json" (LOG_FORMAT=json)."""
     root = logging.getLogger()
     root.setLevel(level.upper())
     debug = root.level <= logging.DEBUG
     install_privacy(LogPrivacy(secrets, mask_personal_data=not debug))
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.set_name(_HANDLER_NAME)
     # Replace our own handler from an earlier call; keep any other (a test's caplog).
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]

@@ -44,9 +44,10 @@ def _daytime_replies(bridge: SmsBridge) -> None:
 
 
 class Harness:
-    def __init__(self, databases: Any, *, discord: bool = False, signalwire: bool = False, **overrides: Any) -> None:
+    def __init__(self, databases: Any, *, discord: bool = False, signalwire: bool = False, clock: Any = None, **overrides: Any) -> None:
         self.databases = databases
         self.overrides = overrides
+        self.clock = clock  # a ManualClock for the scheduler's timers (the digest), else real time
         # Discord (issue 4): a FakeDiscord with a forum bound to the default inbox.
         self.discord: FakeDiscord | None = FakeDiscord(guild_id=DISCORD_GUILD) if discord else None
         self.slack = FakeSlack()
@@ -106,6 +107,8 @@ class Harness:
         self.settings = self.make_settings(**overrides)
         self.bridge = SmsBridge(self.settings, db=db)
         _daytime_replies(self.bridge)
+        if self.clock is not None:
+            self.bridge.scheduler.clock = self.clock
         await self.bridge.start("127.0.0.1", 0)
         self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
         self.http = aiohttp.ClientSession()
@@ -121,6 +124,8 @@ class Harness:
         assert self.settings is not None
         self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
         _daytime_replies(self.bridge)
+        if self.clock is not None:
+            self.bridge.scheduler.clock = self.clock
         await self.bridge.start("127.0.0.1", 0)
         self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
 

@@ -59,7 +59,7 @@ async def test_slack_help_lists_only_what_each_role_may_use(databases: Any) -> N
         assert "`/sms role`" not in agent_channel and "`/sms snippet add" not in agent_channel
         assert "`/sms role @name admin|agent|viewer`" in admin_channel
         assert "`/sms snippet add NAME text`" in admin_channel and "`/sms snippet delete NAME`" in admin_channel
-        assert "`/sms report [PERIOD]`" in admin_channel
+        assert "`/sms report [today|7d|30d|FROM..TO] [INBOX] [@name]`" in admin_channel
         assert (await h.sms_command(""))["text"] == agent_channel  # a bare /sms is help
     finally:
         await h.stop()
@@ -201,7 +201,9 @@ async def test_discord_sets_roles_and_shows_reports(dh_admin: Harness) -> None:
     # /report in a post, as before, and the default period.
     assert (await _slash(dh_admin, "report", channel=post["id"])).startswith("**Report, last 7d**")
     assert await _slash(dh_admin, "sms", {"period": "forever"}, subcommand="report") == (
-        "`/sms report` takes a period: today, 24h, 7d, 30d, 2w or FROM..TO dates (e.g. 2026-11-01..2026-12-01, TO not included)."
+        "`forever` is neither a period nor an inbox. Periods: today, 24h, 7d, 30d, 2w or FROM..TO dates"
+        " (e.g. 2026-11-01..2026-12-01, TO not included). Inboxes: default."
+        " Usage: `/sms report [today|7d|30d|FROM..TO] [INBOX] [@name]`."
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -41,6 +43,7 @@ class WebContext:
     # Twilio's auth token, or SignalWire's Signing Key (SIGNALWIRE_SIGNING_KEY).
     webhook_key: str | None
     slack: SlackHandler | None = None
+    metrics_token: str | None = None  # METRICS_TOKEN: /metrics then needs it as a bearer token
 
 
 def _reply(route: str, status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -94,6 +97,12 @@ async def _signed_twilio_params(request: web.Request, ctx: WebContext, route: st
     if not signature_ok(ctx.webhook_key, url, params, signature):
         return _reply(route, 403, "invalid Twilio signature")
     return params
+
+
+def _bearer_ok(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Constant time: the comparison must not tell how much of a guess was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def build_web_app(ctx: WebContext) -> web.Application:
@@ -161,11 +170,18 @@ def build_web_app(ctx: WebContext) -> web.Application:
             return web.Response(text="ok\n")
         return web.Response(status=503, text="database unreachable\n", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-    async def metrics_route(_request: web.Request) -> web.Response:
+    async def metrics_route(request: web.Request) -> web.Response:
+        if ctx.metrics_token and not _bearer_ok(request, ctx.metrics_token):
+            return web.Response(
+                status=401, text="/metrics needs Authorization: Bearer <METRICS_TOKEN>\n", headers={"WWW-Authenticate": "Bearer"}
+            )
         try:
             counts = await ctx.outbox.counts()
             for state in ("pending", "running", "dead"):
                 metrics.OUTBOX.labels(state).set(counts.get(state, 0))
+            oldest = await ctx.outbox.oldest_pending()
+            age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+            metrics.OUTBOX_OLDEST_SECONDS.set(max(age, 0.0))
         except Exception:  # noqa: BLE001 - metrics must answer even when the db does not
             log.warning("could not read outbox counts for /metrics")
         response = web.Response(body=generate_latest())

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from bridge.commands.arguments import Choice, SnippetName, Teammate, Text, Word
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, as_role, command
 from bridge.commands.replies import CommandReply, ConversationLink, ThreadOutcome
+from bridge.commands.report_args import report_request
 from bridge.inbox import audit, report_queries, snippets
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import ChartUpload
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import join, rich
-from bridge.inbox.models import utcnow
 from bridge.inbox.phone import format_phone
-from bridge.inbox.report_period import PERIOD_HELP, BadPeriod, parse_period
-from bridge.inbox.report_queries import Scope
 from bridge.inbox.report_render import chat_text
 
 SNIPPET_LIST_LIMIT = 50
@@ -96,23 +93,25 @@ async def snippet_delete(ctx: CommandContext, name: str) -> CommandReply:
     return CommandReply(rich("Snippet `{name}` deleted.", name=name))
 
 
-PERIOD = Word("period", "How far back: 24h, 7d, 30d, 2w", optional=True, default="7d", pattern=r"\S{1,30}", what="period")
+PERIOD = Word("period", "today, 24h, 7d, 30d or FROM..TO dates", optional=True, pattern=r"\S{1,60}", what="period",
+              shown="today|7d|30d|FROM..TO")
+INBOX = Word("inbox", "Only this inbox (its name)", optional=True, pattern=r"\S{1,60}", lower=False, what="inbox")
+AGENT = Teammate("agent", "Only this teammate's conversations", optional=True)
 
 
-@command("report", args=(PERIOD,), where=Where.BOTH, help="response times and volumes for a period (default 7d)")
-async def report(ctx: CommandContext, period: str) -> CommandReply:
-    # Days and hours in UTC until inboxes have a time zone of their own.
-    zone = ZoneInfo("UTC")
-    try:
-        span = parse_period(period, zone, utcnow())
-    except BadPeriod:
-        raise Refused(rich("`/sms report` takes a period: {valid}.", valid=PERIOD_HELP)) from None
-    data = await report_queries.build(ctx.session, Scope(span.since, span.until, zone))
+@command("report", args=(PERIOD, INBOX, AGENT), where=Where.BOTH,
+         help="response times and volumes for a period (default 7d), an inbox and a teammate")
+async def report(ctx: CommandContext, period: str | None, inbox: str | None, agent: str | None) -> CommandReply:
+    ask = await report_request(ctx, period, inbox, agent)
+    data = await report_queries.build(ctx.session, ask.scope)
     if data.has_traffic:
         # Drawn and uploaded by the outbox: a chat outage delays the charts, never loses them.
-        upload = ChartUpload(span.since.isoformat(), span.until.isoformat(), zone.key, ctx.agent.user_id)
+        upload = ChartUpload(
+            ask.scope.since.isoformat(), ask.scope.until.isoformat(), ask.scope.zone.key, ctx.agent.user_id,
+            inbox_id=ask.scope.inbox_id, agent_id=ask.scope.agent_id,
+        )
         await ctx.service.fanout.to_channel(ctx.session, ctx.platform, ctx.channel, upload)
-    return CommandReply(chat_text(data, span.label))
+    return CommandReply(chat_text(data, ask.label, ask.where))
 
 
 @command("away", where=Where.BOTH, help="stops routing new conversations to you (shown when someone assigns you)")

@@ -135,6 +135,11 @@ class ChartUpload:
     until: str
     zone: str
     requested_by: str
+    inbox_id: int | None = None  # the report's scope (None: every inbox)
+    agent_id: int | None = None
+    # A digest (bridge/inbox/digest.py) posts its report's text first, under this title.
+    summary: Rich | None = None
+    title: str | None = None
 
 
 ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload
@@ -233,8 +238,15 @@ def encode(to: ChatTarget, post: ChatPost) -> JsonObject:
                 data["user"] = for_user
         case MirroredNote(author=author, origin=origin, text=text, note_kind=note_kind):
             data.update(author=author, origin=origin, text=text, kind=note_kind)
-        case ChartUpload(since=since, until=until, zone=zone, requested_by=requested_by):
+        case ChartUpload(since=since, until=until, zone=zone, requested_by=requested_by, inbox_id=scope_inbox, agent_id=agent_id):
             data.update(since=since, until=until, zone=zone, requested_by=requested_by)
+            if post.summary is not None:
+                data["rich"] = [_encode_segment(s) for s in post.summary]
+                data["title"] = post.title or ""
+            if scope_inbox is not None:
+                data["scope_inbox"] = scope_inbox
+            if agent_id is not None:
+                data["agent_id"] = agent_id
         case _:
             assert_never(post)
     return data
@@ -263,7 +275,12 @@ def decode(job_kind: str, data: Mapping[str, object]) -> tuple[ChatTarget, ChatP
     elif kind == "mirror":
         post = MirroredNote(str(data["author"]), str(data["origin"]), str(data["text"]), str(data.get("kind") or "note"))
     elif kind == "charts":
-        post = ChartUpload(str(data["since"]), str(data["until"]), str(data["zone"]), str(data["requested_by"]))
+        scope_inbox, agent_id = data.get("scope_inbox"), data.get("agent_id")
+        post = ChartUpload(
+            str(data["since"]), str(data["until"]), str(data["zone"]), str(data["requested_by"]),
+            inbox_id=None if scope_inbox is None else _int(scope_inbox), agent_id=None if agent_id is None else _int(agent_id),
+            summary=_decode_text(data) if "rich" in data else None, title=str(data["title"]) if "title" in data else None,
+        )
     else:
         raise ValueError(f"not a chat job: {job_kind!r}")
     return to, post

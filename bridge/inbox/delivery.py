@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy import select, update
 
+from bridge import metrics
 from bridge.inbox import consent, statuses
 from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.db import Database
@@ -27,6 +28,7 @@ from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
 from bridge.inbox.whatsapp import is_whatsapp
 
 log = logging.getLogger(__name__)
+_COUNTED = ("delivered", "failed", "undelivered")  # outcomes /metrics counts (smsbridge_sms_total)
 
 # A reply that could not leave within this time is marked failed and the thread says so;
 # sending it a day late would surprise the customer more than it helps.
@@ -144,6 +146,7 @@ class DeliveryTracker:
             message.error_code = code
             message.error_text = reason
             message.status_at = utcnow()
+            metrics.record_sms("failed", code)
             if opted_out:
                 await self.opt_outs.reported_by_provider(session, message)
             await self.outgoing.status_changed(session, message)
@@ -175,6 +178,8 @@ class DeliveryTracker:
             if update_.error_code or update_.error_text:
                 message.error_code = update_.error_code
                 message.error_text = update_.error_text
+            if update_.status in _COUNTED:
+                metrics.record_sms(update_.status, message.error_code)
             if update_.opted_out:
                 await self.opt_outs.reported_by_provider(session, message)
             await self.outgoing.status_changed(session, message)
@@ -213,9 +218,11 @@ class SmsDelivery:
             if exc.retryable:
                 await self.tracker.mark_retrying(message_id, job.attempts, exc.summary)
                 raise RetryLater(f"{exc.summary}: {exc.reason}", exc.retry_after) from exc
+            log.info("text %s refused by the provider (error %s); marked failed", message_id, exc.code or "none")
             await self.tracker.mark_failed(message_id, exc.code, exc.reason, opted_out=exc.opted_out)
             return
         await self.tracker.mark_accepted(message_id, result)
+        metrics.record_sms("sent")
 
     async def give_up(self, job: Job, reason: str) -> None:
         await self.tracker.mark_failed(SendJob.of(job).message_id, None, f"Not sent: {reason}")

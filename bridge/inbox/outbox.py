@@ -27,9 +27,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -55,6 +56,7 @@ from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.instances import new_instance_id, parse_instance_id
 from bridge.inbox.models import OutboxInstance, OutboxJob, utcnow
 from bridge.inbox.takeover import DEAD_AFTER_SECONDS, HEARTBEAT_SECONDS, Takeover
+from bridge.logs import log_context
 from bridge.metrics import JOB_SECONDS
 
 log = logging.getLogger(__name__)
@@ -241,6 +243,19 @@ class _Notes:
     added: list[OutboxJob] = field(default_factory=list)  # ids known only after the flush
     ids: set[int] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)  # finished a job and found no next one
+
+
+_CONVERSATION_QUEUE = re.compile(r"(?:^|:)conv:(\d+)$")  # "sms:conv:12", "slack:conv:12"
+
+
+def _log_ids(job: Job) -> dict[str, int]:
+    """The conversation and message a job works on, for its log lines (LOG_FORMAT=json)."""
+    payload = job.payload if isinstance(job.payload, dict) else {}
+    ids = {key: value for key in ("conversation_id", "message_id") if isinstance(value := payload.get(key), int) and value}
+    match = _CONVERSATION_QUEUE.search(job.queue)
+    if match and "conversation_id" not in ids:
+        ids["conversation_id"] = int(match[1])
+    return ids
 
 
 @dataclass
@@ -581,6 +596,17 @@ class Outbox:
             rows = await session.execute(select(OutboxJob.state, func.count()).group_by(OutboxJob.state))
             return {state: count for state, count in rows.all()}
 
+    async def oldest_pending(self) -> datetime | None:
+        """When the oldest job still to do (pending or running) was queued (aware UTC); None when none."""
+        async with self.db.sessions() as session:
+            oldest = await session.scalar(
+                select(func.min(OutboxJob.created_at)).where(OutboxJob.state.in_(("pending", "running")))
+            )
+        if oldest is None:
+            return None
+        moment = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(str(oldest))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
     # -- running ---------------------------------------------------------------
 
     async def run_job(self, job: Job) -> None:
@@ -619,8 +645,9 @@ class Outbox:
             # yet): keep the job for a process that can run it, never drop it.
             await self.retry(job, f"no handler for {job.kind!r} in this process", self.retry_max)
             return
+        ids = _log_ids(job)
         try:
-            with JOB_SECONDS.labels(job.kind).time():
+            with JOB_SECONDS.labels(job.kind).time(), log_context(job_id=job.id, job_kind=job.kind, **ids):
                 await kind.handler(job)
         except GiveUp as exc:
             await self._give_up(kind, job, str(exc))

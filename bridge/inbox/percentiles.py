@@ -41,13 +41,23 @@ async def grouped(
         # A histogram first (one row per distinct value, with its count), then running
         # totals over it: x[k] is the smallest value whose running total reaches k.
         # Sorting the distinct values costs less than ranking every row.
-        histogram = select(rows.c.key, rows.c.value, func.count().label("c")).group_by(rows.c.key, rows.c.value).subquery()
-        running = select(
-            histogram.c.key,
-            histogram.c.value,
-            func.sum(histogram.c.c).over(partition_by=histogram.c.key, order_by=histogram.c.value).label("total"),
-            func.sum(histogram.c.c).over(partition_by=histogram.c.key).label("n"),
-        ).subquery()
+        # One window only (the running total, over unique (key, value) rows, so a ROWS
+        # frame is exact and cheaper); each group's size comes from a plain GROUP BY on
+        # the same histogram (a CTE read twice, which SQLite materialises once).
+        histogram = select(rows.c.key, rows.c.value, func.count().label("c")).group_by(rows.c.key, rows.c.value).cte("histogram")
+        sizes = select(histogram.c.key, func.sum(histogram.c.c).label("n")).group_by(histogram.c.key).subquery()
+        running = (
+            select(
+                histogram.c.key,
+                histogram.c.value,
+                func.sum(histogram.c.c)
+                .over(partition_by=histogram.c.key, order_by=histogram.c.value, rows=(None, 0))
+                .label("total"),
+                sizes.c.n,
+            )
+            .join(sizes, sizes.c.key.is_not_distinct_from(histogram.c.key))
+            .subquery()
+        )
         columns = []
         for p in fractions:
             position = (running.c.n - 1) * cast(p, Float)  # h - 1

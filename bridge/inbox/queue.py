@@ -72,6 +72,7 @@ async def open_queue(
     agent_id: int | None = None,
     overdue_after: timedelta | None = None,
     limit: int = QUEUE_LIMIT,
+    inbox_id: int | None = None,
 ) -> QueuePage:
     """The open (not closed) conversations `view` selects, longest wait first.
 
@@ -90,6 +91,8 @@ async def open_queue(
         .scalar_subquery()
     )
     chosen: list[ColumnElement[bool]] = [Conversation.status != ConversationStatus.CLOSED.value]
+    if inbox_id is not None:
+        chosen.append(Conversation.inbox_id == inbox_id)
     if view is QueueView.UNASSIGNED:
         chosen.append(Conversation.assignee_id.is_(None))
     elif view is QueueView.MINE:

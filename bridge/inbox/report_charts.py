@@ -116,7 +116,10 @@ def charts(report: ReportData) -> list[Chart]:
 
 async def draw(sessions: async_sessionmaker[AsyncSession], post: ChartUpload) -> list[Chart]:
     """The charts a `ChartUpload` asks for, drawn again from its fixed period."""
-    scope = Scope(datetime.fromisoformat(post.since), datetime.fromisoformat(post.until), ZoneInfo(post.zone))
+    scope = Scope(
+        datetime.fromisoformat(post.since), datetime.fromisoformat(post.until), ZoneInfo(post.zone),
+        inbox_id=post.inbox_id, agent_id=post.agent_id,
+    )
     async with sessions() as session:
         report = await report_queries.build(session, scope)
     return charts(report)

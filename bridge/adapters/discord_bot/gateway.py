@@ -17,6 +17,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bridge import metrics
 from bridge.adapters.discord_bot.commands import add_commands
 from bridge.adapters.discord_bot.components import DYNAMIC_ITEMS
 from bridge.adapters.discord_bot.events import DiscordHandlers
@@ -85,6 +86,7 @@ class GatewayClient(discord.Client):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def on_ready(self) -> None:
+        metrics.set_discord_state("ready")
         log.info("Discord connected as %s", self.user)
         for forum_id in self.handlers.forums():
             channel = self.get_channel(int(forum_id))
@@ -105,6 +107,12 @@ class GatewayClient(discord.Client):
                 )
             for name in optional:
                 log.warning("Discord: without %s in #%s smsbridge cannot %s", permission_label(name), channel.name, OPTIONAL_PERMISSIONS[name])
+
+    async def on_resumed(self) -> None:
+        metrics.set_discord_state("ready")
+
+    async def on_disconnect(self) -> None:
+        metrics.set_discord_state("disconnected")  # discord.py reconnects by itself
 
     async def on_message(self, message: discord.Message) -> None:
         try:
@@ -146,6 +154,7 @@ class DiscordGateway:
         self.message_content = True
 
     async def start(self) -> None:
+        metrics.set_discord_state("standby")  # until this process holds the lease
         await self.lease.start()
 
     async def stop(self, *, release: bool = True) -> None:
@@ -155,11 +164,13 @@ class DiscordGateway:
 
     async def _connect(self) -> None:
         if self._task is None or self._task.done():
+            metrics.set_discord_state("connecting")
             self._task = asyncio.create_task(self._run(), name="discord-gateway")
 
     async def _disconnect(self) -> None:
         task, self._task = self._task, None
         client, self.client = self.client, None
+        metrics.set_discord_state("standby")
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -191,6 +202,7 @@ class DiscordGateway:
             finally:
                 with contextlib.suppress(Exception):
                     await client.close()
+            metrics.set_discord_state("disconnected")
             await asyncio.sleep(delay)
             delay = min(max(delay * 2, 5.0), 300.0)
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
+from bridge import metrics
 from bridge.adapters.discord_bot import render
 from bridge.adapters.discord_bot.markup import mentioned_users, to_markdown
 from bridge.inbox import statuses
@@ -108,6 +109,7 @@ async def _collect(history: AsyncIterator[discord.Message]) -> list[discord.Mess
 
 async def call(request: Callable[[], Awaitable[T]]) -> T:
     """Run one Discord request, turning failures into the outbox's RetryLater / GiveUp."""
+    started = time.monotonic()
     try:
         return await request()
     except discord.NotFound as exc:
@@ -115,6 +117,7 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
             raise ThreadGone(str(exc)) from exc
         raise
     except discord.RateLimited as exc:
+        metrics.CHAT_RATE_LIMITED.labels(PLATFORM).inc()
         raise RetryLater("Discord rate limit", delay=exc.retry_after) from exc
     except discord.DiscordServerError as exc:
         raise RetryLater(f"Discord answered {exc.status}") from exc
@@ -123,6 +126,8 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
         log.error("Discord refused (%s %s): the bot lacks a permission in the forum; run `smsbridge check`", exc.code, exc.text)
         raise RetryLater(f"Discord forbidden: {exc.text}", delay=60) from exc
     except discord.HTTPException as exc:
+        if exc.status == 429:
+            metrics.CHAT_RATE_LIMITED.labels(PLATFORM).inc()
         if exc.status == 401:
             raise RetryLater("Discord token refused", delay=60) from exc
         if exc.code == THREAD_ARCHIVED:
@@ -132,6 +137,8 @@ async def call(request: Callable[[], Awaitable[T]]) -> T:
         raise RetryLater(f"Discord answered {exc.status}") from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise RetryLater(f"Discord unreachable: {type(exc).__name__}") from exc
+    finally:
+        metrics.CHAT_API_SECONDS.labels(PLATFORM).observe(time.monotonic() - started)
 
 
 class DiscordPoster:
@@ -435,18 +442,26 @@ class DiscordPoster:
         Their file names are unique to the job, so a retry finds an earlier attempt's post.
         """
         drawn = [(chart, chart_file_name(job, chart.name)) for chart in await draw(self.state.db.sessions, post)]
-        if not drawn:
+        if not drawn and post.summary is None:
             return
         forum, _tags = await self.forum(int(to.channel))
         names = {name for _chart, name in drawn}
-        if job.is_retry and await self._find_charts(forum, names):
+        title = post.title or f"Report charts {post.since[:10]} – {post.until[:10]}"
+        if job.is_retry and await self._find_charts(forum, names, title if not drawn else None):
             return
-        title = f"Report charts {post.since[:10]} – {post.until[:10]}"
+        # A digest opens the post with its text; the charts' own post with its title.
+        chunks = render.split_text(to_markdown(post.summary), render.MAX_CONTENT) if post.summary is not None else [title]
         created = await call(
             lambda: forum.create_thread(
-                name=title, content=title, allowed_mentions=render.NO_MENTIONS, auto_archive_duration=ARCHIVE_MINUTES
+                name=title[:100], content=chunks[0], allowed_mentions=render.NO_MENTIONS, auto_archive_duration=ARCHIVE_MINUTES
             )
         )
+        for index, chunk in enumerate(chunks[1:], start=1):
+            nonce = f"d{job.id:x}.{int(job.created_at.timestamp() * 1000):x}.{index}"
+            thread = self._channel(created.thread.id)
+            await call(lambda thread=thread, chunk=chunk, nonce=nonce: thread.send(chunk, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+        if not drawn:
+            return
         # The pictures follow in a message with a nonce: when its answer is lost, the
         # resent request is recognised instead of posting the charts twice.
         files = [discord.File(io.BytesIO(chart.png), filename=name, description=chart.title) for chart, name in drawn]
@@ -454,11 +469,16 @@ class DiscordPoster:
         channel = self._channel(created.thread.id)
         await call(lambda: channel.send(files=files, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
 
-    async def _find_charts(self, forum: discord.ForumChannel, names: set[str]) -> bool:
+    async def _find_charts(self, forum: discord.ForumChannel, names: set[str], title: str | None = None) -> bool:
+        """True when an earlier attempt posted these charts (or, without charts, a post named `title`)."""
         client = await self.rest.ensure()
         threads = await call(lambda: forum.guild.active_threads())
         for thread in threads:
             if thread.parent_id != forum.id or thread.owner_id != self.rest.bot_id:
+                continue
+            if title is not None:
+                if thread.name == title[:100]:
+                    return True
                 continue
             history = client.get_partial_messageable(thread.id).history(limit=5)
             try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge import metrics
 from bridge.adapters.slack import render
 from bridge.adapters.slack.markup import to_mrkdwn
 from bridge.adapters.slack.pacing import ChannelPacer, RateLimited
@@ -74,12 +76,14 @@ class SlackPoster:
         paused = self.pacer.paused_for(channel)
         if paused > 0:
             raise RateLimited(f"channel {channel} paused by Slack rate limit", delay=paused)
+        started = time.monotonic()
         try:
             return await request()
         except SlackApiError as exc:
             status = exc.response.status_code
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
             if status == 429:
+                metrics.CHAT_RATE_LIMITED.labels(PLATFORM).inc()
                 delay = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
                 self.pacer.pause(channel, delay)
                 raise RateLimited(f"Slack rate limit on {channel}", delay=delay) from exc
@@ -90,6 +94,8 @@ class SlackPoster:
             raise RetryLater(f"Slack answered {status} {error}") from exc
         except (TimeoutError, SlackRequestError, aiohttp.ClientError, OSError) as exc:
             raise RetryLater(f"Slack unreachable: {type(exc).__name__}") from exc
+        finally:
+            metrics.CHAT_API_SECONDS.labels(PLATFORM).observe(time.monotonic() - started)
 
     async def _find(self, job: Job, channel: str, thread_ts: str | None, **match: Any) -> str | None:
         """The ts of an earlier post of ours carrying `match` in its metadata, if any."""
@@ -267,7 +273,11 @@ class SlackPoster:
         await self._post(job, to.channel, thread_ts, {"job": job.id, "part": "mirror"}, text=text)
 
     async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None:
-        """A report's charts as PNG files in the channel where the report was asked."""
+        """A report's charts as PNG files in the channel where the report was asked;
+        a digest's text first, as a message of the channel."""
+        if post.summary is not None:
+            text = to_mrkdwn(post.summary)
+            await self._post(job, to.channel, None, {"job": job.id, "part": "digest"}, text=text, blocks=render.text_blocks(text, ()))
         for chart in await draw(self.state.db.sessions, post):
             media = FetchedMedia(chart.png, "image/png", chart_file_name(job, chart.name))
             await self._files.share_in_channel(job, to.channel, media, chart.title)
