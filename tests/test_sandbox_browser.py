@@ -80,6 +80,14 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
+    for driver in _browser_factory():
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def _browser_factory() -> Iterator[WebDriver]:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
@@ -87,11 +95,7 @@ def browser() -> Iterator[WebDriver]:
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900", "--disable-gpu"):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    yield webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
 def _until(browser: WebDriver, what: str, condition: Callable[[WebDriver], Any]) -> Any:
@@ -210,3 +214,43 @@ def test_the_sandbox_ignores_a_real_env_and_names_a_port_in_use(tmp_path: Path, 
         assert main(["sandbox", "--port", str(port)]) == 1
         assert f"port {port} is in use; try --port {port + 1}" in capsys.readouterr().err
     assert shutil.which("true")  # the process is still usable
+
+
+def test_undo_a_draft_approved_and_a_phone_that_is_off() -> None:
+    with Running(undo_seconds=30) as sandbox:
+        browser = next(_browser_factory())
+        try:
+            browser.get(sandbox.url)
+            _until(browser, "the live connection", lambda b: b.find_element(By.ID, "connection").text == "live")
+            _type(browser, "#sms-text", "Do you fix e-bikes?")
+            _until(browser, "the thread", lambda b: "Do you fix e-bikes?" in _text(b, ".thread .msgs"))
+
+            # A reply waits 30 s with Undo; Undo wins and nothing reaches the phone.
+            _type(browser, ".thread .compose input", "!r Nope")
+            _until(browser, "the Undo button", lambda b: b.find_elements(By.CSS_SELECTOR, ".msg.status button[data-action=undo]"))
+            browser.find_element(By.CSS_SELECTOR, ".msg.status button[data-action=undo]").click()
+            _until(browser, "the canceled status", lambda b: "Canceled" in _text(b, ".thread .msg.status"))
+
+            # A draft, approved by Ana (the admin), goes out at once.
+            def approve(text: str) -> None:
+                count = len(browser.find_elements(By.CSS_SELECTOR, ".msg.draft"))
+                _type(browser, ".thread .compose input", "!draft " + text)
+                _until(browser, "the draft's Approve", lambda b: len(b.find_elements(
+                    By.CSS_SELECTOR, ".msg.draft button[data-action=approve]")) == 1 and len(b.find_elements(By.CSS_SELECTOR, ".msg.draft")) > count)
+                browser.find_element(By.CSS_SELECTOR, ".msg.draft button[data-action=approve]").click()
+
+            approve("Yes, all brands.")
+            _until(browser, "the approved reply on the phone", _phone_says(browser, "Yes, all brands."))
+            _until(browser, "its delivery", lambda b: "Delivered" in _text(b, ".thread .msg.status"))
+            assert "Nope" not in _text(browser, "#sms")
+
+            # The customer's phone is switched off: the team sees the failure in words.
+            browser.find_element(By.ID, "power").click()
+            _until(browser, "the phone off", lambda b: not b.find_element(By.ID, "power").is_selected())
+            approve("Are you still there?")
+            _until(browser, "the failure in the thread", lambda b: "Not delivered: The recipient's phone is off or unreachable"
+                   in _text(b, ".thread .msg.status").split("Are you still there?")[0].rsplit("Yes, all brands.", 1)[-1])
+            _until(browser, "the failure on the phone", lambda b: "undelivered" in _text(b, ".bubble-state"))
+            _shot(browser, "sandbox-undo-draft-phone-off.png")
+        finally:
+            browser.quit()
