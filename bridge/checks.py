@@ -7,6 +7,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.config import Settings
@@ -88,7 +89,9 @@ async def _database(settings: Settings) -> list[Finding]:
     db = create_database(settings.database_url)
     try:
         if await db.ping():
-            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})")]
+            from bridge.checks_sync import migrations
+
+            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})"), await migrations(db)]
         return [Finding("fail", "Database unreachable", f"Check DATABASE_URL ({db.engine.url.render_as_string(hide_password=True)}).")]
     finally:
         await db.dispose()
@@ -145,6 +148,10 @@ async def _slack(settings: Settings) -> list[Finding]:
     try:
         auth = await client.auth_test()
         found.append(Finding("ok", f"Slack token works: bot @{auth.get('user')} in {auth.get('team')}"))
+        from bridge.checks_sync import slack_scopes
+
+        scopes = next((v for k, v in (auth.headers or {}).items() if k.lower() == "x-oauth-scopes"), None)
+        found.append(slack_scopes(scopes))
         for inbox in settings.inboxes():
             if not inbox.slack_channel:
                 continue
@@ -198,6 +205,7 @@ async def _discord(settings: Settings) -> list[Finding]:
                     "Without it notes and `!` commands in posts cannot be read (buttons and /commands still work).",
                 )
             )
+        found.append(await _discord_commands(client, settings.discord_guild_id))
         usable: list[tuple[str, int]] = []
         for inbox_name, channel_id in forums:
             if not channel_id.isdigit():
@@ -221,6 +229,23 @@ async def _discord(settings: Settings) -> list[Finding]:
     finally:
         await client.close()
     return found
+
+
+async def _discord_commands(client: Any, guild_id: int | None) -> Finding:
+    """The app commands Discord holds (in DISCORD_GUILD_ID's server, else global) against this version's."""
+    import discord
+
+    from bridge.checks_sync import discord_commands
+
+    app_id = client.application_id
+    try:
+        if guild_id:
+            registered = await client.http.get_guild_commands(app_id, guild_id)
+        else:
+            registered = await client.http.get_global_commands(app_id)
+    except discord.HTTPException as exc:
+        return Finding("warn", f"Discord: could not list the app commands ({exc.status})")
+    return discord_commands(list(registered), f"server {guild_id}" if guild_id else "all servers (global)")
 
 
 async def _discord_permissions(token: str, forums: list[tuple[str, int]]) -> list[Finding]:
