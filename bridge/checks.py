@@ -112,6 +112,8 @@ async def _twilio(settings: Settings) -> list[Finding]:
         found.append(Finding("ok", f"Twilio account reachable: {account.friendly_name} ({account.status})"))
         expected = f"{settings.public_url.rstrip('/')}/twilio/sms" if settings.public_url else None
         for inbox in settings.inboxes():
+            if inbox.messaging_service_sid:
+                found.append(await _messaging_service(client, inbox.messaging_service_sid, expected))
             if not inbox.number:
                 continue
             number = parse_phone(inbox.number).key
@@ -131,6 +133,23 @@ async def _twilio(settings: Settings) -> list[Finding]:
     finally:
         await client.http_client.close()
     return found
+
+
+async def _messaging_service(client: Any, sid: str, expected: str | None) -> Finding:
+    """A number pool's inbound URL (Messaging Service → Integration) must be ours."""
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        service = await client.messaging.v1.services(sid).fetch_async()
+    except TwilioRestException as exc:
+        return Finding("fail", f"Messaging Service {sid}: {exc.msg}", "Check SMSBRIDGE_MESSAGING_SERVICE_SID (Twilio console → Messaging → Services).")
+    if service.use_inbound_webhook_on_number:
+        return Finding("warn", f"Messaging Service {sid} defers to each number's webhook",
+                       f"Messaging → Services → Integration → 'Send a webhook' to {expected} (HTTP POST), or set it on every number.")
+    if expected and (service.inbound_request_url or "") != expected:
+        return Finding("fail", f"Messaging Service {sid}: its inbound URL is {service.inbound_request_url or 'empty'}",
+                       f"Messaging → Services → Integration → 'Send a webhook': {expected} (HTTP POST).")
+    return Finding("ok", f"Messaging Service {sid} sends incoming texts here")
 
 
 async def _slack(settings: Settings) -> list[Finding]:

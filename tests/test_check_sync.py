@@ -65,3 +65,22 @@ async def test_discord_commands_must_be_synced(databases: Any) -> None:
         assert f"✓ Discord: the {len(manifest())} app commands in all servers (global) are synced" in report
     finally:
         await h.stop()
+
+
+async def test_a_messaging_services_inbound_url_is_checked(databases: Any) -> None:
+    from tests.harness import PUBLIC_URL
+
+    h = Harness(databases, smsbridge_number=None, smsbridge_messaging_service_sid="MG0001")
+    await h.start()
+    try:
+        h.twilio.add_service("MG0001", inbound_request_url="https://old.example.com/sms")
+        report = await _report(h)
+        assert "✗ Messaging Service MG0001: its inbound URL is https://old.example.com/sms" in report
+        assert f"'Send a webhook': {PUBLIC_URL}/twilio/sms (HTTP POST)" in report
+
+        h.twilio.services["MG0001"]["inbound_request_url"] = f"{PUBLIC_URL}/twilio/sms"
+        assert "✓ Messaging Service MG0001 sends incoming texts here" in await _report(h)
+        h.twilio.services.clear()
+        assert "✗ Messaging Service MG0001: Unable to fetch record" in await _report(h)
+    finally:
+        await h.stop()
