@@ -110,8 +110,8 @@ async def _serve(args: argparse.Namespace) -> int:
             print(f"smsbridge sandbox: port {args.port} is in use; try --port {args.port + 1} (or --port 0 for any)", file=sys.stderr)
             return 1
         raise
-    print(f"smsbridge sandbox: open {sandbox.url}  (Ctrl-C stops)")
-    print(f"smsbridge sandbox: a fresh database in {sandbox.data_dir}; nothing leaves this machine")
+    print(f"smsbridge sandbox: open {sandbox.url}  (Ctrl-C stops)", flush=True)
+    print(f"smsbridge sandbox: a fresh database in {sandbox.data_dir}; nothing leaves this machine", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bridge.adapters.twilio.platform").setLevel(logging.ERROR)  # "Twilio is not configured": by design here
+    for name in ("bridge.adapters.twilio.platform", "bridge.adapters.slack.platform"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # "not configured": by design here
     try:
         return asyncio.run(_serve(args))
     except KeyboardInterrupt:

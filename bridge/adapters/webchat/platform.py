@@ -44,6 +44,7 @@ class WebChatPlatform:
         self.customers = customers
         self.store = WebChatStore()
         self.core: Core | None = None
+        self.closing = False  # the server is stopping: event streams end at once
 
     def wire(self, core: Core) -> None:
         self.core = core
@@ -82,6 +83,12 @@ class WebChatPlatform:
         app.router.add_post("/api/thread", self._thread)
         app.router.add_post("/api/channel", self._channel)
         app.router.add_post("/api/click", self._click)
+        app.on_shutdown.append(self._shutdown)
+
+    async def _shutdown(self, _app: web.Application) -> None:
+        # Before aiohttp waits for open requests: an open event stream would hold Ctrl-C up.
+        self.closing = True
+        await self.store.changed()
 
     async def _page(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
@@ -103,7 +110,7 @@ class WebChatPlatform:
         await response.prepare(request)
         seen = -1
         try:
-            while True:
+            while not self.closing:
                 version = await self.store.wait_change(seen, KEEP_ALIVE) if seen >= 0 else self.store.version
                 if version == seen:
                     await response.write(b": keep-alive\n\n")
