@@ -7,6 +7,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.config import Settings
@@ -89,7 +90,9 @@ async def _database(settings: Settings) -> list[Finding]:
     db = create_database(settings.database_url)
     try:
         if await db.ping():
-            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})"), *await _agent_findings(settings, db)]
+            from bridge.checks_sync import migrations
+
+            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})"), await migrations(db), *await _agent_findings(settings, db)]
         return [Finding("fail", "Database unreachable", f"Check DATABASE_URL ({db.engine.url.render_as_string(hide_password=True)}).")]
     finally:
         await db.dispose()
@@ -141,6 +144,8 @@ async def _twilio(settings: Settings) -> list[Finding]:
         found.append(Finding("ok", f"Twilio account reachable: {account.friendly_name} ({account.status})"))
         expected = f"{settings.public_url.rstrip('/')}/twilio/sms" if settings.public_url else None
         for inbox in settings.inboxes():
+            if inbox.messaging_service_sid:
+                found.append(await _messaging_service(client, inbox.messaging_service_sid, expected))
             if not inbox.number:
                 continue
             number = parse_phone(inbox.number).key
@@ -162,6 +167,23 @@ async def _twilio(settings: Settings) -> list[Finding]:
     return found
 
 
+async def _messaging_service(client: Any, sid: str, expected: str | None) -> Finding:
+    """A number pool's inbound URL (Messaging Service → Integration) must be ours."""
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        service = await client.messaging.v1.services(sid).fetch_async()
+    except TwilioRestException as exc:
+        return Finding("fail", f"Messaging Service {sid}: {exc.msg}", "Check SMSBRIDGE_MESSAGING_SERVICE_SID (Twilio console → Messaging → Services).")
+    if service.use_inbound_webhook_on_number:
+        return Finding("warn", f"Messaging Service {sid} defers to each number's webhook",
+                       f"Messaging → Services → Integration → 'Send a webhook' to {expected} (HTTP POST), or set it on every number.")
+    if expected and (service.inbound_request_url or "") != expected:
+        return Finding("fail", f"Messaging Service {sid}: its inbound URL is {service.inbound_request_url or 'empty'}",
+                       f"Messaging → Services → Integration → 'Send a webhook': {expected} (HTTP POST).")
+    return Finding("ok", f"Messaging Service {sid} sends incoming texts here")
+
+
 async def _slack(settings: Settings) -> list[Finding]:
     if not settings.slack_bot_token:
         return [Finding("fail", "SLACK_BOT_TOKEN missing", "Create the app from manifests/slack-app.yaml, install it, copy the Bot User OAuth Token (xoxb-…).")]
@@ -177,6 +199,10 @@ async def _slack(settings: Settings) -> list[Finding]:
     try:
         auth = await client.auth_test()
         found.append(Finding("ok", f"Slack token works: bot @{auth.get('user')} in {auth.get('team')}"))
+        from bridge.checks_sync import slack_scopes
+
+        scopes = next((v for k, v in (auth.headers or {}).items() if k.lower() == "x-oauth-scopes"), None)
+        found.append(slack_scopes(scopes))
         for inbox in settings.inboxes():
             if not inbox.slack_channel:
                 continue
@@ -230,6 +256,7 @@ async def _discord(settings: Settings) -> list[Finding]:
                     "Without it notes and `!` commands in posts cannot be read (buttons and /commands still work).",
                 )
             )
+        found.append(await _discord_commands(client, settings.discord_guild_id))
         usable: list[tuple[str, int]] = []
         for inbox_name, channel_id in forums:
             if not channel_id.isdigit():
@@ -253,6 +280,23 @@ async def _discord(settings: Settings) -> list[Finding]:
     finally:
         await client.close()
     return found
+
+
+async def _discord_commands(client: Any, guild_id: int | None) -> Finding:
+    """The app commands Discord holds (in DISCORD_GUILD_ID's server, else global) against this version's."""
+    import discord
+
+    from bridge.checks_sync import discord_commands
+
+    app_id = client.application_id
+    try:
+        if guild_id:
+            registered = await client.http.get_guild_commands(app_id, guild_id)
+        else:
+            registered = await client.http.get_global_commands(app_id)
+    except discord.HTTPException as exc:
+        return Finding("warn", f"Discord: could not list the app commands ({exc.status})")
+    return discord_commands(list(registered), f"server {guild_id}" if guild_id else "all servers (global)")
 
 
 async def _discord_permissions(token: str, forums: list[tuple[str, int]]) -> list[Finding]:

@@ -1,4 +1,4 @@
-"""The `smsbridge` command: init, run, migrate, check, contacts import/export, db copy, report."""
+"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export, db copy, report."""
 
 from __future__ import annotations
 
@@ -147,13 +147,16 @@ def main(argv: list[str] | None = None) -> int:
 
     add_db_parser(commands)
 
-    from bridge import init_cli, report_cli
+    from bridge import init_cli, report_cli, sandbox
 
     report_cli.add_parser(commands)
     init_cli.add_parser(commands)
+    sandbox.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "init":  # before the settings: there are none yet
         return init_cli.run(args)
+    if args.command == "sandbox":  # reads no settings: it must not touch a real .env
+        return sandbox.run(args)
 
     settings = _settings()
     setup_logging(settings.log_level, settings.secrets(), fmt=settings.log_format)

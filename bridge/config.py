@@ -159,6 +159,8 @@ class InboxConfig(BaseModel):
     messaging_service_sid: str | None = None
     slack_channel: str | None = None
     discord_channel: str | None = None
+    # The built-in web chat's channel (set by `smsbridge sandbox`, not by operators).
+    web_channel: str | None = None
     business_name: str | None = None
     help_text: str | None = None
     # Replies by agents of this role wait for an admin's approval (e.g. "agent").

@@ -28,7 +28,7 @@ def _row(command: Command, where: Where) -> str:
     if command.by_prefix:
         typed.append("`!reply …` (any case)")
     what = command.help
-    if command.platforms != frozenset(("slack", "discord")):
+    if not {"slack", "discord"} <= command.platforms:
         what += f" ({command.platform_label()} only)"
     return f"| {_cell(' · '.join(typed))} | {_cell(what)} | {WHO[command.role]} |"
 

@@ -28,7 +28,9 @@ from bridge.commands.arguments import Arg, BadArgument, MissingArgument
 from bridge.inbox.markup import Rich, join, rich
 
 Role = Literal["viewer", "agent", "admin"]
-PLATFORMS: tuple[str, ...] = ("slack", "discord")
+# "web" is the sandbox's built-in web chat (bridge/adapters/webchat): every command works there too.
+PLATFORMS: tuple[str, ...] = ("slack", "discord", "web")
+_LABELS = {"web": "the sandbox's web chat"}
 _WORD = re.compile(r"!([A-Za-z][\w-]*)")
 
 
@@ -77,7 +79,8 @@ class Command:
         return platform in self.platforms
 
     def platform_label(self) -> str:
-        return " and ".join(p.capitalize() for p in PLATFORMS if p in self.platforms)
+        names = [_LABELS.get(p, p.capitalize()) for p in PLATFORMS if p in self.platforms]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # -- what a typed line is -------------------------------------------------------

@@ -58,7 +58,7 @@ class InboxDirectory:
                 await session.flush()
                 chats = {
                     platform: channel
-                    for platform, channel in (("slack", cfg.slack_channel), ("discord", cfg.discord_channel))
+                    for platform, channel in (("slack", cfg.slack_channel), ("discord", cfg.discord_channel), ("web", cfg.web_channel))
                     if channel
                 }
                 self.add(

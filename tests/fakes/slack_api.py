@@ -90,6 +90,9 @@ class FakeSlack(LoopbackServer):
         self.team_id = team_id
         self.signing_secret = signing_secret
         self.app_id = app_id
+        # The bot token's scopes, sent as Slack does in every answer's X-OAuth-Scopes header
+        # (None: those of manifests/slack-app.yaml, as an app created from it has).
+        self.scopes: list[str] | None = None
 
         # Inspection state.
         self.calls: list[tuple[str, Params]] = []
@@ -540,7 +543,14 @@ class FakeSlack(LoopbackServer):
             # Done, but the caller sees a failure: it cannot know the post exists.
             lost.pop(0)
             return _json_response({"ok": False, "error": "fatal_error"}, status=500)
-        return _json_response({"ok": True, **result})
+        return _json_response({"ok": True, **result}, headers={"X-OAuth-Scopes": ",".join(self._scopes())})
+
+    def _scopes(self) -> list[str]:
+        if self.scopes is not None:
+            return self.scopes
+        from bridge.checks_sync import manifest_scopes
+
+        return manifest_scopes()
 
     @staticmethod
     def _ratelimited(retry_after: int) -> web.Response:

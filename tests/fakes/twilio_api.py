@@ -115,6 +115,7 @@ class FakeTwilio(LoopbackServer):
         # URL maps to where that server really listens (PUBLIC_URL -> the loopback port).
         self.public_urls: dict[str, str] = {}
         self.fetched_media: dict[str, list[tuple[int, str, bytes]]] = {}  # sid -> (status, type, bytes)
+        self.services: dict[str, dict[str, Any]] = {}  # Messaging Services by sid (messaging v1)
 
 
     # ------------------------------------------------------------------ lifecycle
@@ -128,6 +129,7 @@ class FakeTwilio(LoopbackServer):
         app.router.add_get(f"{base}/Messages/{{sid}}.json", self._fetch_message)
         app.router.add_get(f"{base}/Messages/{{sid}}/Media/{{media}}", self._get_media)
         app.router.add_get(f"{base}/IncomingPhoneNumbers.json", self._list_numbers)
+        app.router.add_get("/v1/Services/{sid}", self._fetch_service)  # messaging.twilio.com
         return app
 
     @property
@@ -161,6 +163,20 @@ class FakeTwilio(LoopbackServer):
         """The next ``count`` sends are accepted and stored, but answered with a 502:
         the caller cannot know its message left (a proxy error, a crash mid-response)."""
         self._lose_answers += count
+
+    def add_service(self, sid: str, inbound_request_url: str = "", use_inbound_webhook_on_number: bool = False) -> dict[str, Any]:
+        """A Messaging Service (number pool) with its Integration settings."""
+        service = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "friendly_name": "Pool",
+            "inbound_request_url": inbound_request_url or None,
+            "inbound_method": "POST",
+            "use_inbound_webhook_on_number": use_inbound_webhook_on_number,
+            "url": f"{self.base_url}/v1/Services/{sid}",
+        }
+        self.services[sid] = service
+        return service
 
     def add_number(self, phone_number: str, sms_url: str = "", status_callback: str = "") -> dict[str, Any]:
         sid = "PN" + secrets.token_hex(16)
@@ -236,7 +252,7 @@ class FakeTwilio(LoopbackServer):
             resp = _error(401, 20003, "Authenticate")
             resp.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
             return resp
-        if request.match_info.get("account") != self.account_sid:
+        if "account" in request.match_info and request.match_info["account"] != self.account_sid:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         return await handler(request)
 
@@ -405,6 +421,12 @@ class FakeTwilio(LoopbackServer):
         if "PhoneNumber" in request.query:
             items = [n for n in items if n["phone_number"] == request.query["PhoneNumber"]]
         return self._page(request, "incoming_phone_numbers", items)
+
+    async def _fetch_service(self, request: web.Request) -> web.Response:
+        service = self.services.get(request.match_info["sid"])
+        if service is None:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        return web.json_response(service)
 
     async def _get_media(self, request: web.Request) -> web.Response:
         media = self._media.get(request.path)

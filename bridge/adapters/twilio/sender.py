@@ -26,6 +26,7 @@ def make_client(account_sid: str, auth_token: str, api_url: str) -> Client:
         # TWILIO_EDGE/TWILIO_REGION would rewrite the host of our base URL.
         client.edge = None
         client.region = None
+        client.messaging.base_url = api_url.rstrip("/")  # Messaging Services (smsbridge check)
     client.api.base_url = api_url.rstrip("/")
     return client
 
