@@ -76,6 +76,8 @@ class SmsBridge:
         # Timers (docs/scheduling.md): features register their kinds on it; tests may
         # replace `self.scheduler.clock` with a ManualClock before start().
         self.scheduler = Scheduler(self.db)
+        self.service.sla.register(self.scheduler)  # SLA clocks' warnings and breaches
+        self.state.now = lambda: self.scheduler.clock.now()  # cards show clocks in scheduler time
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 

@@ -153,6 +153,15 @@ class InboxConfig(BaseModel):
     assign: str | None = None
     agents: list[str] | None = None
     max_open: int | None = Field(default=None, ge=1)
+    # SLA targets (docs/scheduling.md "SLA clocks"); unset keys take SMSBRIDGE_SLA_*.
+    sla_first_reply: timedelta | None = None
+    sla_next_reply: timedelta | None = None
+    sla_resolution: timedelta | None = None
+
+    @field_validator("sla_first_reply", "sla_next_reply", "sla_resolution", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta | None:
+        return duration_setting(value)
 
     @field_validator("assign")
     @classmethod
@@ -249,8 +258,7 @@ class Settings(BaseSettings):
     smsbridge_timezone: str | None = None
     smsbridge_hours: str | None = None
     smsbridge_holidays: str | None = None
-    # SLA targets (issue 10), checked here so a typo stops `check` and `run`; nothing
-    # measures against them yet.
+    # SLA targets: clocks per conversation, counted in business hours (bridge/inbox/sla.py).
     smsbridge_sla_first_reply: timedelta | None = None
     smsbridge_sla_next_reply: timedelta | None = None
     smsbridge_sla_resolution: timedelta | None = None
@@ -385,6 +393,9 @@ class Settings(BaseSettings):
             item.assign = item.assign or self.smsbridge_assign
             item.agents = self.smsbridge_agents if item.agents is None else item.agents
             item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
+            item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
+            item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
+            item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

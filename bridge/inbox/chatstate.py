@@ -7,6 +7,9 @@ in the database, or the job runs again and first looks for its earlier post.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import delete, select
 
 from bridge.inbox import snippets
@@ -23,11 +26,12 @@ class ChatState:
         self.db = db
         self.outbox = outbox
         self.directory = directory
+        self.now: Callable[[], datetime] = utcnow  # the app points it at the scheduler's clock
 
     async def conversation(self, conversation_id: int) -> ConversationView:
         async with self.db.sessions() as session:
             conv = await session.get_one(Conversation, conversation_id)
-            return await conversation_view(session, conversation_id, self.directory.get(conv.inbox_id))
+            return await conversation_view(session, conversation_id, self.directory.get(conv.inbox_id), self.now())
 
     async def message(self, message_id: int) -> MessageView:
         async with self.db.sessions() as session:

@@ -32,6 +32,7 @@ from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
 from bridge.inbox.phone import parse_phone
 from bridge.inbox.routing import InboxDirectory, UnknownInbox
+from bridge.inbox.sla import SlaClocks
 from bridge.inbox.types import InboundSms
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class InboundTexts:
         conversations: Conversations,
         opt_outs: OptOuts,
         assigner: Assigner | None = None,
+        sla: SlaClocks | None = None,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -67,6 +69,7 @@ class InboundTexts:
         self.conversations = conversations
         self.opt_outs = opt_outs
         self.assigner = assigner or Assigner(fanout)
+        self.sla = sla or SlaClocks(fanout, directory)
 
     async def accept_from_webhook(self, sms: InboundSms) -> bool:
         """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
@@ -137,6 +140,7 @@ class InboundTexts:
                 if created or was_closed:
                     # A conversation that starts (or starts again) finds its owner.
                     await self.assigner.conversation_started(session, inbox, conv)
+                await self.sla.customer_wrote(session, inbox, conv, message.id, starts=created or was_closed)
                 if not created and (reopened or previous is None or now - previous > CARD_CLOCK_STEP):
                     # The card's "customer wrote … ago" is rendered live by the chat app;
                     # refreshing it for every text of a burst would only spend rate limit.

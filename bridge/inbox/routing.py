@@ -12,6 +12,7 @@ from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.hours import BusinessHours
 from bridge.inbox.models import Inbox, utcnow
 from bridge.inbox.phone import parse_phone
+from bridge.inbox.sla_policy import SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class InboxRoute:
     chats: dict[str, str] = field(default_factory=dict)
     hours: BusinessHours = field(default_factory=BusinessHours)  # default: always open, UTC
     assignment: AssignPolicy = field(default_factory=AssignPolicy)
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
 
 
 class UnknownInbox(LookupError):
@@ -70,6 +72,7 @@ class InboxDirectory:
                         chats=chats,
                         hours=cfg.business_hours(),
                         assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
+                        sla=SlaPolicy(cfg.sla_first_reply, cfg.sla_next_reply, cfg.sla_resolution),
                     )
                 )
 

@@ -40,6 +40,7 @@ from bridge.inbox.replying import (
     SendOutcome,
 )
 from bridge.inbox.routing import InboxDirectory, InboxRoute
+from bridge.inbox.sla import SlaClocks
 
 __all__ = [
     "MAX_SMS_BODY",
@@ -79,11 +80,12 @@ class InboxService:
         self.agents = agents or Agents()
         self.fanout = ChatFanout(outbox, chat_platforms)
         self.intake = Intake(db, outbox.wake)
-        outgoing = OutgoingSms(outbox, self.fanout, directory)
+        self.sla = SlaClocks(self.fanout, directory)  # the app registers it on the scheduler
+        outgoing = OutgoingSms(outbox, self.fanout, directory, self.sla)
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
         self.assigner = Assigner(self.fanout)
-        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.assigner)
+        self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.assigner, self.sla)
         self.replies = Replies(
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds
         )
