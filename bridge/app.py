@@ -77,6 +77,7 @@ class SmsBridge:
         # replace `self.scheduler.clock` with a ManualClock before start().
         self.scheduler = Scheduler(self.db)
         self.service.sla.register(self.scheduler)  # SLA clocks' warnings and breaches
+        self.service.followups.register(self.scheduler, settings.smsbridge_pending_remind)
         self.state.now = lambda: self.scheduler.clock.now()  # cards show clocks in scheduler time
         self._runner: web.AppRunner | None = None
         self.port: int | None = None

@@ -265,6 +265,8 @@ class Settings(BaseSettings):
     # Automatic assignment of new and reopened conversations (none, round-robin,
     # least-busy) among SMSBRIDGE_AGENTS (default: every agent and admin), each taking
     # at most SMSBRIDGE_MAX_OPEN open conversations.
+    # Remind a pending conversation's assignee after this long (`!snooze` excepted).
+    smsbridge_pending_remind: timedelta | None = None
     smsbridge_assign: str = "none"
     smsbridge_agents: Annotated[list[str] | None, NoDecode] = None
     smsbridge_max_open: int | None = Field(default=None, ge=1)
@@ -321,7 +323,9 @@ class Settings(BaseSettings):
     def _holidays(cls, value: str | list[str] | None) -> str | None:
         return holidays_setting(value)
 
-    @field_validator("smsbridge_sla_first_reply", "smsbridge_sla_next_reply", "smsbridge_sla_resolution", mode="before")
+    @field_validator(
+        "smsbridge_sla_first_reply", "smsbridge_sla_next_reply", "smsbridge_sla_resolution", "smsbridge_pending_remind", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)

@@ -23,7 +23,7 @@ MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 class Actions:
     def __init__(self, service: InboxService) -> None:
         self.service = service
-        self.team = Teamwork(service.fanout, service.sla)
+        self.team = Teamwork(service.fanout, service.sla, service.followups)
 
     async def handle(
         self, author: Author, action: str, value: str, *, target: Author | None = None, choice: str | None = None

@@ -43,7 +43,7 @@ class CommandContext:
 
     @property
     def teamwork(self) -> Teamwork:
-        return Teamwork(self.service.fanout, self.service.sla)
+        return Teamwork(self.service.fanout, self.service.sla, self.service.followups)
 
     @property
     def reply_prefix(self) -> str:

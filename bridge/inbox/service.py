@@ -25,6 +25,7 @@ from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
 from bridge.inbox.delivery import DeliveryTracker
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.followups import Followups
 from bridge.inbox.inbound import InboundTexts, Received
 from bridge.inbox.intake import Intake
 from bridge.inbox.models import Conversation
@@ -81,6 +82,7 @@ class InboxService:
         self.fanout = ChatFanout(outbox, chat_platforms)
         self.intake = Intake(db, outbox.wake)
         self.sla = SlaClocks(self.fanout, directory)  # the app registers it on the scheduler
+        self.followups = Followups(self.fanout, directory)  # !snooze, !remind, pending reminders
         outgoing = OutgoingSms(outbox, self.fanout, directory, self.sla)
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
