@@ -23,6 +23,7 @@ from bridge.inbox.db import Database, create_database, migrate
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
 from bridge.inbox.routing import InboxDirectory
+from bridge.inbox.rules import from_config as rules_from_config
 from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.service import InboxService, ServiceOptions
 
@@ -58,6 +59,7 @@ class SmsBridge:
             chat_platforms=chats,
             agents=Agents(settings.role_for),
         )
+        self.service.rules.rules = rules_from_config(settings.rule)
         self.outbox.register(FILE_JOB, self.service.inbound.file_from_job)
         self.state = ChatState(self.db, self.outbox, self.directory)
         self.core = Core(

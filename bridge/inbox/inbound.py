@@ -32,6 +32,7 @@ from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
 from bridge.inbox.phone import parse_phone
 from bridge.inbox.routing import InboxDirectory, UnknownInbox
+from bridge.inbox.rules import Rules
 from bridge.inbox.sla import SlaClocks
 from bridge.inbox.types import InboundSms
 
@@ -61,6 +62,7 @@ class InboundTexts:
         opt_outs: OptOuts,
         assigner: Assigner | None = None,
         sla: SlaClocks | None = None,
+        rules: Rules | None = None,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -70,6 +72,7 @@ class InboundTexts:
         self.opt_outs = opt_outs
         self.assigner = assigner or Assigner(fanout)
         self.sla = sla or SlaClocks(fanout, directory)
+        self.rules = rules or Rules(fanout, self.assigner)
 
     async def accept_from_webhook(self, sms: InboundSms) -> bool:
         """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
@@ -137,6 +140,7 @@ class InboundTexts:
                 await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
                 for index in range(len(sms.media)):
                     await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
+                await self.rules.run(session, inbox, conv, sms.body, first=created, now=self.sla.now())
                 if created or was_closed:
                     # A conversation that starts (or starts again) finds its owner.
                     await self.assigner.conversation_started(session, inbox, conv)
