@@ -24,6 +24,7 @@ from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.rules import from_config as rules_from_config
+from bridge.inbox.rules import missing_snippets
 from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.service import InboxService, ServiceOptions
 
@@ -92,6 +93,7 @@ class SmsBridge:
         await migrate(self.db)
         await self.directory.sync(self.db, self.settings.inboxes())
         await self._warn_unknown_agents()
+        await self._check_rules()
         for platform in self.platforms:
             platform.wire(self.core)
         await self.worker.start()
@@ -100,6 +102,15 @@ class SmsBridge:
             await platform.start()
         if serve_http:
             await self._serve(host or self.settings.host, self.settings.port if port is None else port)
+
+    async def _check_rules(self) -> None:
+        """A rule naming a snippet that does not exist: said, and no rule runs (never half)."""
+        async with self.db.sessions() as session:
+            problems = await missing_snippets(session, self.service.rules.rules)
+        for problem in problems:
+            log.error("[[rule]] %s; no rule runs until it is fixed (add the snippet or change the rule)", problem)
+        if problems:
+            self.service.rules.rules = ()
 
     async def _warn_unknown_agents(self) -> None:
         async with self.db.sessions() as session:

@@ -225,6 +225,7 @@ class RuleConfig(BaseModel):
     add_tags: list[str] | None = None
     priority: str | None = None
     status: str | None = None
+    snippet: str | None = None
     terminal: bool = True
 
     @field_validator("keyword", "add_tags", mode="before")
@@ -257,9 +258,9 @@ class RuleConfig(BaseModel):
                 agents_setting([self.assign])
             except ValueError as exc:
                 raise bad("assign", f"{exc}; or a strategy, round-robin or least-busy") from exc
-        actions = (self.assign, self.add_tags, self.priority, self.status)
+        actions = (self.assign, self.add_tags, self.priority, self.status, self.snippet)
         if all(a is None for a in actions):
-            raise bad("actions", "it does nothing; give it assign, add_tags, priority or status")
+            raise bad("actions", "it does nothing; give it assign, add_tags, priority, status or snippet")
         return self
 
 

@@ -132,3 +132,34 @@ async def test_discord_post_names_the_rule(databases: Any) -> None:
         )
     finally:
         await h.stop()
+
+
+async def test_a_rule_sends_a_snippet_and_a_missing_one_disables_the_rules(databases: Any) -> None:
+    rules = [
+        {"name": "Hours", "keyword": "open", "snippet": "hours", "terminal": False},
+        {"name": "Plain", "keyword": "open", "snippet": "hours2"},
+    ]
+    h = Harness(databases, rule=rules, admins=["UANA"])
+    await h.start()
+    try:
+        from bridge.checks import _rule_findings
+
+        assert h.bridge is not None and h.settings is not None
+        found = await _rule_findings(h.settings, h.bridge.db)
+        assert [f.level for f in found] == ["fail", "fail"]
+        assert found[0].title == "[[rule]] rule 'Hours', snippet: no snippet 'hours' (known: none)"
+        _, thread, _ = await _text(h, "are you open today?")
+        assert _rules_said(thread) == []  # no rule runs while one is broken
+        await h.sms_command("snippet add hours We are open 9-5, {name}.")
+        await h.sms_command("snippet add hours2 We are open 9-5.")
+        await h.restart()
+        assert await _rule_findings(h.settings, h.bridge.db) == []
+        _, thread, _ = await _text(h, "are you OPEN on sunday?", sender=OTHER_CUSTOMER)
+        assert _rules_said(thread) == [
+            "📏 Rule Hours: snippet hours not sent: Not sent: snippet hours needs {name}, which this contact does not have. "
+            "Set it first (!contact name … or !prop key=value).",
+            "📏 Rule Plain: sent snippet hours2.",
+        ]
+        await h.twilio.wait_for(lambda: any(m.get("Body") == "We are open 9-5." for m in h.sms_sent()), message="the snippet texted")
+    finally:
+        await h.stop()

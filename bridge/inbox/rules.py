@@ -19,13 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.config import RuleConfig
-from bridge.inbox import audit, cycles
+from bridge.inbox import audit, cycles, snippets
+from bridge.inbox.agents import AgentView
 from bridge.inbox.assignment import SYSTEM_ACTOR, Assigner, assigned_notice
 from bridge.inbox.assignment_policy import Strategy
+from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.markup import rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
+from bridge.inbox.outgoing import OutgoingSms
 from bridge.inbox.routing import InboxRoute
 
 
@@ -45,6 +48,7 @@ class Rule:
     add_tags: tuple[str, ...] = ()
     priority: Priority | None = None
     status: ConversationStatus | None = None
+    snippet: str | None = None  # a saved snippet texted to the customer
     terminal: bool = True
 
     def matches(self, text: str, *, tags: list[str], phone: str, inbox: str, open_now: bool, first: bool) -> bool:
@@ -76,6 +80,7 @@ class Rule:
         then += [f"tags +{' +'.join(self.add_tags)}"] if self.add_tags else []
         then += [f"priority {self.priority.name.lower()}"] if self.priority is not None else []
         then += [f"status {self.status.value}"] if self.status is not None else []
+        then += [f"send snippet {self.snippet}"] if self.snippet else []
         stop = "stops" if self.terminal else "continues"
         return f"{self.name}: when {' and '.join(when) or 'any text'} → {', '.join(then) or 'nothing'} ({stop})"
 
@@ -90,9 +95,10 @@ def _country(phone: str) -> str | None:
 
 
 class Rules:
-    def __init__(self, fanout: ChatFanout, assigner: Assigner) -> None:
+    def __init__(self, fanout: ChatFanout, assigner: Assigner, outgoing: OutgoingSms | None = None) -> None:
         self.fanout = fanout
         self.assigner = assigner
+        self.outgoing = outgoing
         self.rules: tuple[Rule, ...] = ()  # set by the composition root from the settings
 
     async def run(
@@ -145,8 +151,29 @@ class Rules:
             conv.status = rule.status.value
             await cycles.status_changed(session, conv.id, conv.status, utcnow())
             done.append(f"status {rule.status.value}")
+        if rule.snippet:
+            done.append(await self._send_snippet(session, inbox, conv, contact, rule.snippet))
         conv.updated_at = utcnow()
         return done
+
+    async def _send_snippet(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, name: str) -> str:
+        if self.outgoing is None or not contact.phone_valid:
+            return f"snippet {name} not sent: the sender cannot be texted"
+        sender = AgentView(0, "smsbridge", "smsbridge", inbox.business_name or inbox.name, "admin", False)
+        try:
+            text = await snippets.render(session, name, inbox, conv, sender)
+        except Refused as exc:
+            return f"snippet {name} not sent: {exc.text.plain().rstrip('.')}"
+        # Consent is checked again when it is sent: an opted-out contact gets nothing.
+        await self.outgoing.queue(session, inbox, conv, contact.phone, text, kind="auto", author=None)
+        return f"sent snippet {name}"
+
+
+async def missing_snippets(session: AsyncSession, rules: Sequence[Rule]) -> list[str]:
+    """"rule 'X', snippet: no snippet `y`" for each rule naming a snippet that does not exist."""
+    known = set(await snippets.names(session))
+    return [f"rule {r.name!r}, snippet: no snippet {r.snippet!r} (known: {', '.join(sorted(known)) or 'none'})"
+            for r in rules if r.snippet and r.snippet not in known]
 
 
 def from_config(configs: Sequence[RuleConfig]) -> tuple[Rule, ...]:
@@ -165,6 +192,7 @@ def from_config(configs: Sequence[RuleConfig]) -> tuple[Rule, ...]:
             add_tags=tuple(c.add_tags or ()),
             priority=Priority[c.priority.upper()] if c.priority else None,
             status=ConversationStatus(c.status.lower()) if c.status else None,
+            snippet=c.snippet,
             terminal=c.terminal,
         )
         for c in configs

@@ -88,7 +88,7 @@ class InboxService:
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
         self.assigner = Assigner(self.fanout)
-        self.rules = Rules(self.fanout, self.assigner)  # the app gives it the [[rule]] tables
+        self.rules = Rules(self.fanout, self.assigner, outgoing)  # the app gives it the [[rule]] tables
         self.inbound = InboundTexts(db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.assigner, self.sla, self.rules)
         self.replies = Replies(
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds
