@@ -16,7 +16,7 @@ from bridge.adapters.web import WebContext, build_web_app
 from bridge.commands.actions import Actions
 from bridge.commands.channel import ChannelCommands
 from bridge.commands.thread import ThreadCommands
-from bridge.config import Settings
+from bridge.config import Settings, reveal
 from bridge.inbox.agents import Agents
 from bridge.inbox.assignment import unknown_agents
 from bridge.inbox.chatstate import ChatState
@@ -26,6 +26,8 @@ from bridge.inbox.digest import DigestPlan, Digests, DigestSchedule
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
 from bridge.inbox.routing import InboxDirectory
+from bridge.inbox.rules import from_config as rules_from_config
+from bridge.inbox.rules import missing_snippets
 from bridge.inbox.scheduler import Scheduler
 from bridge.inbox.service import InboxService, ServiceOptions
 from bridge.inbox.whatsapp import TemplateSpec
@@ -79,6 +81,7 @@ class SmsBridge:
             agents=Agents(settings.role_for, platform_admins=not settings.admins),
             scheduler=self.scheduler,
         )
+        self.service.rules.rules = rules_from_config(settings.rule)
         self.outbox.register(FILE_JOB, self.service.inbound.file_from_job)
         self.state = ChatState(self.db, self.outbox, self.directory)
         self.core = Core(
@@ -94,6 +97,9 @@ class SmsBridge:
             media=self.twilio.media,
         )
         self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers, pressure=self.service.intake.busy)
+        self.service.sla.register(self.scheduler)  # SLA clocks' warnings and breaches
+        self.service.followups.register(self.scheduler, settings.smsbridge_pending_remind)
+        self.state.now = lambda: self.scheduler.clock.now()  # cards show clocks in scheduler time
         self.digests = Digests(
             self.scheduler,
             self.service.fanout,
@@ -121,6 +127,7 @@ class SmsBridge:
         await migrate(self.db)
         await self.directory.sync(self.db, self.settings.inboxes())
         await self._warn_unknown_agents()
+        await self._check_rules()
         for platform in self.platforms:
             platform.wire(self.core)
         await self.worker.start()
@@ -131,6 +138,15 @@ class SmsBridge:
             await platform.start()
         if serve_http:
             await self._serve(host or self.settings.host, self.settings.port if port is None else port)
+
+    async def _check_rules(self) -> None:
+        """A rule naming a snippet that does not exist: said, and no rule runs (never half)."""
+        async with self.db.sessions() as session:
+            problems = await missing_snippets(session, self.service.rules.rules)
+        for problem in problems:
+            log.error("[[rule]] %s; no rule runs until it is fixed (add the snippet or change the rule)", problem)
+        if problems:
+            self.service.rules.rules = ()
 
     async def _warn_unknown_agents(self) -> None:
         async with self.db.sessions() as session:

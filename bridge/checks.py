@@ -92,7 +92,8 @@ async def _database(settings: Settings) -> list[Finding]:
         if await db.ping():
             from bridge.checks_sync import migrations
 
-            return [Finding("ok", f"Database reachable ({db.engine.dialect.name})"), await migrations(db), *await _agent_findings(settings, db)]
+            found = [Finding("ok", f"Database reachable ({db.engine.dialect.name})"), await migrations(db), *await _agent_findings(settings, db)]
+            return found + await _rule_findings(settings, db)
         return [Finding("fail", "Database unreachable", f"Check DATABASE_URL ({db.engine.url.render_as_string(hide_password=True)}).")]
     finally:
         await db.dispose()
@@ -113,6 +114,18 @@ async def _agent_findings(settings: Settings, db: Database) -> list[Finding]:
     except Exception:  # noqa: BLE001 - a database not migrated yet knows nobody; `run` migrates it
         return []
     return found
+
+
+async def _rule_findings(settings: Settings, db: Database) -> list[Finding]:
+    """Rules naming snippets that do not exist: `run` would run no rule."""
+    from bridge.inbox.rules import from_config, missing_snippets
+
+    try:
+        async with db.sessions() as session:
+            problems = await missing_snippets(session, from_config(settings.rule))
+    except Exception:  # noqa: BLE001 - a database not migrated yet
+        return []
+    return [Finding("fail", f"[[rule]] {p}", "Add it (`/sms snippet add NAME text`) or change the rule; until then no rule runs.") for p in problems]
 
 
 AGENT_HINT = (

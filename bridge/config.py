@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -184,6 +185,15 @@ class InboxConfig(BaseModel):
     assign: str | None = None
     agents: list[str] | None = None
     max_open: int | None = Field(default=None, ge=1)
+    # SLA targets (docs/scheduling.md "SLA clocks"); unset keys take SMSBRIDGE_SLA_*.
+    sla_first_reply: timedelta | None = None
+    sla_next_reply: timedelta | None = None
+    sla_resolution: timedelta | None = None
+
+    @field_validator("sla_first_reply", "sla_next_reply", "sla_resolution", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta | None:
+        return duration_setting(value)
 
     @field_validator("assign")
     @classmethod
@@ -254,6 +264,74 @@ class WhatsAppTemplate(BaseModel):
         return value.strip().lower()
 
 
+_RULE_HOURS = ("inside", "outside")
+_PRIORITIES = ("low", "normal", "high", "urgent")
+_STATUSES = ("open", "pending", "escalated", "closed")
+
+
+class RuleConfig(BaseModel):
+    """One `[[rule]]`: conditions (all must hold) and actions (docs/rules.md)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    keyword: list[str] | None = None
+    regex: str | None = None
+    tag: str | None = None
+    country: str | None = None
+    inbox: str | None = None
+    hours: str | None = None
+    first_message: bool | None = None
+    assign: str | None = None
+    add_tags: list[str] | None = None
+    priority: str | None = None
+    status: str | None = None
+    snippet: str | None = None
+    terminal: bool = True
+
+    @field_validator("keyword", "add_tags", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> RuleConfig:
+        def bad(field_name: str, why: str) -> ValueError:
+            return ValueError(f"rule {self.name!r}, {field_name}: {why}")
+
+        if not self.name.strip():
+            raise ValueError('every rule needs a name, e.g. name = "VIP"')
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise bad("regex", f"{self.regex!r} does not compile ({exc}); e.g. regex = \"(?i)refund|broken\"") from exc
+        if self.hours is not None and self.hours not in _RULE_HOURS:
+            raise bad("hours", f"{self.hours!r} is neither inside nor outside")
+        if self.country is not None and not re.fullmatch(r"[A-Z]{2}", self.country):
+            raise bad("country", f"{self.country!r} is not a two-letter country code such as US or GB")
+        if self.priority is not None and self.priority.lower() not in _PRIORITIES:
+            raise bad("priority", f"{self.priority!r} is not one of {', '.join(_PRIORITIES)}")
+        if self.status is not None and self.status.lower() not in _STATUSES:
+            raise bad("status", f"{self.status!r} is not one of {', '.join(_STATUSES)}")
+        if self.assign is not None and assign_setting_or_none(self.assign) in (None, "none"):
+            try:
+                agents_setting([self.assign])
+            except ValueError as exc:
+                raise bad("assign", f"{exc}; or a strategy, round-robin or least-busy") from exc
+        actions = (self.assign, self.add_tags, self.priority, self.status, self.snippet)
+        if all(a is None for a in actions):
+            raise bad("actions", "it does nothing; give it assign, add_tags, priority, status or snippet")
+        return self
+
+
+def assign_setting_or_none(value: str) -> str | None:
+    try:
+        return assign_setting(value)
+    except ValueError:
+        return None
+
+
 def config_file() -> Path:
     return Path(os.environ.get("SMSBRIDGE_CONFIG", "smsbridge.toml"))
 
@@ -317,14 +395,15 @@ class Settings(BaseSettings):
     # hours once per closed period per conversation, first contact once per number.
     smsbridge_after_hours_reply: str | None = None
     smsbridge_first_contact_reply: str | None = None
-    # SLA targets (issue 10), checked here so a typo stops `check` and `run`; nothing
-    # measures against them yet.
+    # SLA targets: clocks per conversation, counted in business hours (bridge/inbox/sla.py).
     smsbridge_sla_first_reply: timedelta | None = None
     smsbridge_sla_next_reply: timedelta | None = None
     smsbridge_sla_resolution: timedelta | None = None
     # Automatic assignment of new and reopened conversations (none, round-robin,
     # least-busy) among SMSBRIDGE_AGENTS (default: every agent and admin), each taking
     # at most SMSBRIDGE_MAX_OPEN open conversations.
+    # Remind a pending conversation's assignee after this long (`!snooze` excepted).
+    smsbridge_pending_remind: timedelta | None = None
     smsbridge_assign: str = "none"
     smsbridge_agents: Annotated[list[str] | None, NoDecode] = None
     smsbridge_max_open: int | None = Field(default=None, ge=1)
@@ -361,6 +440,17 @@ class Settings(BaseSettings):
     inbox: list[InboxConfig] = Field(default_factory=list)
     # Approved WhatsApp templates, `[[whatsapp_template]]` tables in smsbridge.toml.
     whatsapp_template: list[WhatsAppTemplate] = Field(default_factory=list)
+    rule: list[RuleConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rules_name_known_inboxes(self) -> Settings:
+        names = {inbox.name for inbox in self.inboxes()}
+        for index, rule in enumerate(self.rule):
+            if rule.inbox is not None and rule.inbox not in names:
+                raise ValueError(
+                    f"rule[{index}] {rule.name!r}, inbox: no inbox is called {rule.inbox!r} (there are {', '.join(sorted(names)) or 'none'})"
+                )
+        return self
 
     @field_validator("admins", "viewers", mode="before")
     @classmethod
@@ -397,7 +487,9 @@ class Settings(BaseSettings):
     def _holidays(cls, value: str | list[str] | None) -> str | None:
         return holidays_setting(value)
 
-    @field_validator("smsbridge_sla_first_reply", "smsbridge_sla_next_reply", "smsbridge_sla_resolution", mode="before")
+    @field_validator(
+        "smsbridge_sla_first_reply", "smsbridge_sla_next_reply", "smsbridge_sla_resolution", "smsbridge_pending_remind", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
@@ -487,6 +579,9 @@ class Settings(BaseSettings):
             item.agents = self.smsbridge_agents if item.agents is None else item.agents
             item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
             item.digest = self.smsbridge_digest if item.digest is None else (item.digest.strip() or None)
+            item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
+            item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
+            item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

@@ -126,7 +126,7 @@ async def test_empty_queue_overdue_without_sla_and_a_wrong_view(harness: Harness
     assert (await harness.sms_command("queue"))["text"] == "Nothing unassigned — nice."
     assert (await harness.sms_command("queue all"))["text"] == "No open conversations — nice."
     overdue = (await harness.sms_command("queue overdue"))["text"]
-    assert overdue.startswith("No SLA is configured, so nothing counts as overdue yet.")
+    assert overdue.startswith("No SLA is configured (SMSBRIDGE_SLA_FIRST_REPLY, …), so nothing counts as overdue.")
     wrong = (await harness.sms_command("queue later"))["text"]
     assert wrong == "`/sms queue` takes one of: unassigned, mine, overdue, all. `/sms queue [unassigned|mine|overdue|all]` — open conversations, longest wait first, with links and Claim buttons (default unassigned)."
 

@@ -26,7 +26,7 @@ TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer
 class Actions:
     def __init__(self, service: InboxService) -> None:
         self.service = service
-        self.team = Teamwork(service.fanout)
+        self.team = Teamwork(service.fanout, service.sla, service.followups)
 
     async def handle(
         self, author: Author, action: str, value: str, *, target: Author | None = None, choice: str | None = None

@@ -47,7 +47,7 @@ class CommandContext:
 
     @property
     def teamwork(self) -> Teamwork:
-        return Teamwork(self.service.fanout)
+        return Teamwork(self.service.fanout, self.service.sla, self.service.followups)
 
     @property
     def reply_prefix(self) -> str:

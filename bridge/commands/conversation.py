@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from bridge.commands.arguments import Assignment, Choice, TagChanges, Teammate, Text
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import command
@@ -10,6 +12,7 @@ from bridge.inbox.agents import AgentView
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.markup import rich
+from bridge.inbox.timephrases import TimePhraseError, When, parse_when, split_when
 
 
 @command("claim", role="agent", doing="Claiming", help="takes this conversation")
@@ -96,3 +99,40 @@ async def _teammate(ctx: CommandContext, target: str) -> AgentView:
         names = ", ".join(a.name for a in found[:5])
         raise Refused(rich("`{target}` could be {names}: mention the one you mean.", target=target, names=names))
     return found[0]
+
+
+def _when_key(ctx: CommandContext) -> str:
+    """What makes a follow-up unique: the chat message that asked (a retry is no twin)."""
+    return f"{ctx.platform}:{ctx.origin_id}" if ctx.origin_id else ctx.clock.now().isoformat()
+
+
+@command("snooze", args=(Text("when", "When it comes back, e.g. tomorrow 9am"),), role="agent", doing="Snoozing",
+         help="sets it pending until WHEN (tomorrow 9am, in 2 hours, next monday), then reopens it with a note")
+async def snooze(ctx: CommandContext, when: str) -> CommandReply:
+    team = ctx.team
+    moment = _read_when(when, ctx, team.inbox.hours.zone, text_required=True)
+    return CommandReply(await ctx.service.followups.snooze(ctx.session, team.inbox, team.conversation, ctx.agent, moment, _when_key(ctx)))
+
+
+@command("remind", args=(Text("when", "When, then what to remind you of (tomorrow 9am call back)"),), role="agent", doing="Setting a reminder",
+         help="pings you in this thread at WHEN (tomorrow 9am, in 2 hours), with the text if given")
+async def remind(ctx: CommandContext, when: str) -> CommandReply:
+    team = ctx.team
+    moment, text = _split_when(when, ctx, team.inbox.hours.zone)
+    return CommandReply(
+        await ctx.service.followups.remind(ctx.session, team.inbox, team.conversation, ctx.agent, moment, text, _when_key(ctx))
+    )
+
+
+def _read_when(text: str, ctx: CommandContext, zone: ZoneInfo, *, text_required: bool) -> When:
+    try:
+        return parse_when(text, ctx.clock.now(), zone)
+    except TimePhraseError as exc:
+        raise Refused(rich("{reason}", reason=str(exc))) from exc
+
+
+def _split_when(text: str, ctx: CommandContext, zone: ZoneInfo) -> tuple[When, str]:
+    try:
+        return split_when(text, ctx.clock.now(), zone, text_required=False)
+    except TimePhraseError as exc:
+        raise Refused(rich("{reason}", reason=str(exc))) from exc

@@ -5,7 +5,7 @@ has waited, a link to its thread and a Claim button while nobody has it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,6 @@ from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, command
 from bridge.commands.replies import Button, CommandReply, ConversationLink
 from bridge.inbox.markup import Rich, rich
-from bridge.inbox.models import utcnow
 from bridge.inbox.queue import (
     QUEUE_LIMIT,
     QueueItem,
@@ -25,16 +24,12 @@ from bridge.inbox.queue import (
 from bridge.inbox.service import InboxService
 from bridge.inbox.types import Author
 
-# How long a customer may wait before their conversation is overdue. No SLA setting
-# exists yet: until one does, `overdue` says so instead of guessing a threshold.
-OVERDUE_AFTER: timedelta | None = None
-
 HOME_VIEWS = (QueueView.MINE, QueueView.UNASSIGNED, QueueView.OVERDUE)
 
 _HEADINGS = {
     QueueView.UNASSIGNED: "**Unassigned** — {n}, longest wait first:",
     QueueView.MINE: "**Yours** — {n}, longest wait first:",
-    QueueView.OVERDUE: "**Overdue** (waiting over {limit}) — {n}, longest wait first:",
+    QueueView.OVERDUE: "**Overdue** (past their SLA) — {n}, longest wait first:",
     QueueView.ALL: "**Open conversations** — {n}, longest wait first:",
 }
 _EMPTY = {
@@ -44,7 +39,7 @@ _EMPTY = {
     QueueView.ALL: "No open conversations — nice.",
 }
 NO_SLA = rich(
-    "No SLA is configured, so nothing counts as overdue yet. "
+    "No SLA is configured (SMSBRIDGE_SLA_FIRST_REPLY, …), so nothing counts as overdue. "
     "`/sms queue all` lists every open conversation, longest wait first."
 )
 
@@ -63,15 +58,15 @@ class QueueSection:
 
 
 async def queue_section(
-    session: AsyncSession, view: QueueView, *, agent_id: int, now: datetime, limit: int = QUEUE_LIMIT
+    session: AsyncSession, view: QueueView, *, agent_id: int, now: datetime, limit: int = QUEUE_LIMIT, sla: bool = False
 ) -> QueueSection:
-    if view is QueueView.OVERDUE and OVERDUE_AFTER is None:
+    """`sla`: some inbox has an SLA target (else `overdue` says none is configured)."""
+    if view is QueueView.OVERDUE and not sla:
         return QueueSection(view, NO_SLA)
-    page = await open_queue(session, view, now=now, agent_id=agent_id, overdue_after=OVERDUE_AFTER, limit=limit)
+    page = await open_queue(session, view, now=now, agent_id=agent_id, limit=limit)
     if not page.items:
         return QueueSection(view, rich(_EMPTY[view]))
-    limit_text = waited_text(OVERDUE_AFTER) if OVERDUE_AFTER else ""
-    heading = rich(_HEADINGS[view], n=page.total, limit=limit_text)
+    heading = rich(_HEADINGS[view], n=page.total)
     footer = rich("…and {n} more.", n=page.more) if page.more else None
     return QueueSection(view, heading, tuple(_link(item, now) for item in page.items), footer)
 
@@ -79,6 +74,9 @@ async def queue_section(
 def _link(item: QueueItem, now: datetime) -> ConversationLink:
     waited = item.waited(now)
     parts = [item.status.badge, item.assignee or "unassigned", f"waiting {waited_text(waited)}" if waited is not None else "answered"]
+    clock = item.sla_text(now)
+    if clock:
+        parts.append(clock)
     claim = Button("Claim", "claim", str(item.conversation_id), "primary") if item.assignee is None else None
     return ConversationLink(item.conversation_id, item.title, " · ".join(parts), item.waiting_since, claim)
 
@@ -87,8 +85,9 @@ async def home_sections(service: InboxService, author: Author, limit: int = QUEU
     """What a person's home page shows: their conversations, the unassigned, the overdue."""
     async with service.db.sessions.begin() as session:
         agent = await service.agents.ensure(session, author)
-        now = utcnow()
-        return tuple([await queue_section(session, view, agent_id=agent.id, now=now, limit=limit) for view in HOME_VIEWS])
+        now = service.sla.now()
+        sla = any(inbox.sla.any for inbox in service.directory.all())
+        return tuple([await queue_section(session, view, agent_id=agent.id, now=now, limit=limit, sla=sla) for view in HOME_VIEWS])
 
 
 VIEW = Choice("view", "Which conversations", values=tuple(QueueView), optional=True, default=QueueView.UNASSIGNED.value)
@@ -97,4 +96,5 @@ VIEW = Choice("view", "Which conversations", values=tuple(QueueView), optional=T
 @command("queue", args=(VIEW,), where=Where.CHANNEL,
          help="open conversations, longest wait first, with links and Claim buttons (default unassigned)")
 async def queue(ctx: CommandContext, view: QueueView) -> CommandReply:
-    return (await queue_section(ctx.session, view, agent_id=ctx.agent.id, now=utcnow())).reply()
+    sla = any(inbox.sla.any for inbox in ctx.service.directory.all())
+    return (await queue_section(ctx.session, view, agent_id=ctx.agent.id, now=ctx.clock.now(), sla=sla)).reply()

@@ -142,3 +142,13 @@ async def role(ctx: CommandContext, user: str, role: TeamRole) -> CommandReply:
     await ctx.service.agents.set_role(ctx.session, who.id, role.value)
     audit.record(ctx.session, actor_of(ctx.agent.platform, ctx.agent.user_id), "role_changed", before=before, after=role.value, agent=who.name)
     return CommandReply(rich("{name} is now {role} (was {before}).", name=who.name, role=role.value, before=before))
+
+
+@command("rules", where=Where.CHANNEL, help="lists the rules of smsbridge.toml in the order they run")
+async def rules(ctx: CommandContext) -> CommandReply:
+    listed = ctx.service.rules.rules
+    if not listed:
+        return CommandReply(rich("No rules: add `[[rule]]` tables to smsbridge.toml (see docs/rules.md)."))
+    lines = [rich("**Rules**, in the order they run (the first matching rule that stops wins):")]
+    lines += [rich("{n}. {line}", n=n, line=rule.describe()) for n, rule in enumerate(listed, 1)]
+    return CommandReply(join(lines))

@@ -7,7 +7,9 @@ in the database, or the job runs again and first looks for its earlier post.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,15 +52,16 @@ class ChatState:
         self.db = db
         self.outbox = outbox
         self.directory = directory
+        self.now: Callable[[], datetime] = utcnow  # the app points it at the scheduler's clock
 
     async def conversation(self, conversation_id: int) -> ConversationView:
         async with self.db.sessions() as session:
-            return await conversation_view(session, conversation_id, self.directory.get)
+            return await conversation_view(session, conversation_id, self.directory.get, self.now())
 
     async def card(self, conversation_id: int) -> tuple[ConversationView, list[str]]:
         """What a conversation's card shows: its view and the snippet names (one session)."""
         async with self.db.sessions() as session:
-            return await conversation_view(session, conversation_id, self.directory.get), await snippets.names(session)
+            return await conversation_view(session, conversation_id, self.directory.get, self.now()), await snippets.names(session)
 
     async def text_context(self, conversation_id: int, platform: str, channel: str, message_id: int) -> TextContext:
         """Everything posting a customer's text needs, read in one session: its thread
@@ -75,7 +78,7 @@ class ChatState:
             card = None
             if thread is None:
                 card = (
-                    await conversation_view(session, conversation_id, self.directory.get),
+                    await conversation_view(session, conversation_id, self.directory.get, self.now()),
                     await snippets.names(session),
                 )
         return TextContext(thread, message_view_of(message), name or format_phone(phone), card)

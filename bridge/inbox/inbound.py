@@ -32,6 +32,8 @@ from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
 from bridge.inbox.phone import parse_phone
 from bridge.inbox.routing import InboxDirectory, UnknownInbox
+from bridge.inbox.rules import Rules
+from bridge.inbox.sla import SlaClocks
 from bridge.inbox.types import InboundSms
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ class InboundTexts:
         opt_outs: OptOuts,
         auto_replies: AutoReplies,
         assigner: Assigner | None = None,
+        sla: SlaClocks | None = None,
+        rules: Rules | None = None,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -68,6 +72,8 @@ class InboundTexts:
         self.opt_outs = opt_outs
         self.auto_replies = auto_replies
         self.assigner = assigner or Assigner(fanout)
+        self.sla = sla or SlaClocks(fanout, directory)
+        self.rules = rules or Rules(fanout, self.assigner)
 
     async def accept_from_webhook(self, sms: InboundSms) -> bool:
         """Answer a provider's webhook: keep the text durably, fast; False for a repeat.
@@ -144,9 +150,11 @@ class InboundTexts:
                 await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
                 for index in range(len(sms.media)):
                     await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
+                await self.rules.run(session, inbox, conv, sms.body, first=created, now=self.sla.now())
                 if created or was_closed:
                     # A conversation that starts (or starts again) finds its owner.
                     await self.assigner.conversation_started(session, inbox, conv)
+                await self.sla.customer_wrote(session, inbox, conv, message.id, starts=created or was_closed)
                 if not created and (reopened or previous is None or now - previous > CARD_CLOCK_STEP):
                     # The card's "customer wrote … ago" is rendered live by the chat app;
                     # refreshing it for every text of a burst would only spend rate limit.

@@ -128,6 +128,11 @@ class Conversation(Base):
     # Why the assignee has it when smsbridge chose them ("round-robin", "rule VIP"); None
     # when a teammate claimed or assigned it.
     assigned_by: Mapped[str | None] = mapped_column(String(60))
+    # The running SLA clocks (bridge/inbox/sla.py): which reply clock and when it runs
+    # out, and when the resolution clock does; None when none runs.
+    reply_clock: Mapped[str | None] = mapped_column(String(20))
+    reply_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Message(Base):
@@ -352,6 +357,21 @@ class AssignmentCursor(Base):
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"), primary_key=True)
     last_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaBreach(Base):
+    """An SLA clock that ran out before the team answered (or resolved): reports count them."""
+
+    __tablename__ = "sla_breaches"
+    __table_args__ = (Index("ix_sla_breaches_when", "breached_at", "inbox_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
+    clock: Mapped[str] = mapped_column(String(20))  # first_reply | next_reply | resolution
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Lease(Base):

@@ -19,6 +19,7 @@ from bridge.inbox.models import Conversation, Message, utcnow
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 from bridge.inbox.segments import count_segments
+from bridge.inbox.sla import SlaClocks
 from bridge.inbox.types import Author
 
 SMS_QUEUE = "sms:conv:{}"
@@ -40,10 +41,11 @@ class SendJob:
 
 
 class OutgoingSms:
-    def __init__(self, outbox: Outbox, fanout: ChatFanout, directory: InboxDirectory) -> None:
+    def __init__(self, outbox: Outbox, fanout: ChatFanout, directory: InboxDirectory, sla: SlaClocks | None = None) -> None:
         self.outbox = outbox
         self.fanout = fanout
         self.directory = directory
+        self.sla = sla or SlaClocks(fanout, directory)
 
     @staticmethod
     def new_message(
@@ -102,6 +104,7 @@ class OutgoingSms:
             conv.updated_at = now
             conv.first_response_at = conv.first_response_at or now
             await cycles.teammate_replied(session, conv.id, message, now)
+            await self.sla.replied(session, inbox, conv)  # a reply stops the reply clock
             if conv.status == "new":
                 conv.status = "open"
                 await self.fanout.card(session, inbox, conv.id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,6 +20,7 @@ from bridge.inbox.durations import spoken
 from bridge.inbox.labels import ConversationStatus, status_of
 from bridge.inbox.models import Agent, Contact, Conversation, Message, UTCDateTime
 from bridge.inbox.phone import format_phone
+from bridge.inbox.views import sla_line
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any reply: every text counts
 QUEUE_LIMIT = 10  # rows one answer shows; the rest are counted ("and 3 more")
@@ -45,6 +46,16 @@ class QueueItem:
     status: ConversationStatus
     assignee: str | None
     waiting_since: datetime | None  # the customer's first text since the last reply
+    reply_due_at: datetime | None = None  # the SLA clocks (bridge/inbox/sla.py), when running
+    resolve_due_at: datetime | None = None
+
+    def sla_text(self, now: datetime) -> str | None:
+        """"reply due in 12 min", "overdue by 5 min" (the reply clock first), or None."""
+        if self.reply_due_at is not None:
+            return sla_line("reply", self.reply_due_at, now)
+        if self.resolve_due_at is not None:
+            return sla_line("resolution", self.resolve_due_at, now)
+        return None
 
     @property
     def title(self) -> str:
@@ -76,12 +87,11 @@ async def open_queue(
 ) -> QueuePage:
     """The open (not closed) conversations `view` selects, longest wait first.
 
-    `mine` needs `agent_id`; `overdue` needs `overdue_after` (how long a customer may wait).
+    `mine` needs `agent_id`. `overdue` lists the conversations whose SLA clock ran out
+    (bridge/inbox/sla.py), and with `overdue_after` also those waiting longer than that.
     """
     if view is QueueView.MINE and agent_id is None:
         raise ValueError("the 'mine' view needs the agent's id")
-    if view is QueueView.OVERDUE and overdue_after is None:
-        raise ValueError("the 'overdue' view needs a threshold")
     inbound = aliased(Message)
     since_reply = func.coalesce(Conversation.last_outbound_at, literal(_EPOCH, UTCDateTime))
     waiting_since = (
@@ -108,6 +118,8 @@ async def open_queue(
             Conversation.status,
             Agent.name.label("assignee"),
             Conversation.updated_at,
+            Conversation.reply_due_at,
+            Conversation.resolve_due_at,
             waiting_since.label("waiting_since"),
         )
         .join(Contact, Contact.id == Conversation.contact_id)
@@ -116,8 +128,11 @@ async def open_queue(
         .subquery("open_conversations")
     )
     outer_filter: list[ColumnElement[bool]] = []
-    if view is QueueView.OVERDUE and overdue_after is not None:
-        outer_filter.append(inner.c.waiting_since <= now - overdue_after)
+    if view is QueueView.OVERDUE:
+        late = [inner.c.reply_due_at <= now, inner.c.resolve_due_at <= now]
+        if overdue_after is not None:
+            late.append(inner.c.waiting_since <= now - overdue_after)
+        outer_filter.append(or_(*late))
     statement = (
         select(
             inner.c.id,
@@ -128,6 +143,8 @@ async def open_queue(
             inner.c.assignee,
             inner.c.waiting_since,
             func.count(literal(1)).over().label("total"),
+            inner.c.reply_due_at,
+            inner.c.resolve_due_at,
         )
         .where(*outer_filter)
         # NULLS LAST spelled portably: waiting conversations first, oldest wait first.
@@ -144,6 +161,8 @@ async def open_queue(
             status=status_of(row[4]) or ConversationStatus.OPEN,
             assignee=row[5],
             waiting_since=_utc(row[6]),
+            reply_due_at=_utc(row[8]),
+            resolve_due_at=_utc(row[9]),
         )
         for row in rows
     )

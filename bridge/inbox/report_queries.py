@@ -55,6 +55,7 @@ from bridge.inbox.models import (
     Inbox,
     Message,
     ReportMessageHour,
+    SlaBreach,
 )
 
 # Outbound statuses of a text that left smsbridge (the provider saw it).
@@ -136,6 +137,8 @@ class ReportData:
     # inbound texts by local weekday (0 = Monday) and hour
     heat: list[list[int]]
     away: list[str] = field(default_factory=list)  # teammates away now
+    # SLA clocks that ran out in the period, by clock (first_reply, next_reply, resolution)
+    sla_breaches: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_traffic(self) -> bool:
@@ -425,6 +428,15 @@ async def _opt_outs(session: AsyncSession, scope: Scope) -> int:
     return int((await session.scalar(query)) or 0)
 
 
+async def _sla_breaches(session: AsyncSession, scope: Scope) -> dict[str, int]:
+    query = select(SlaBreach.clock, func.count()).where(SlaBreach.breached_at >= scope.since, SlaBreach.breached_at < scope.until)
+    if scope.inbox_id is not None:
+        query = query.where(SlaBreach.inbox_id == scope.inbox_id)
+    if scope.agent_id is not None:
+        query = query.where(SlaBreach.assignee_id == scope.agent_id)
+    return {str(clock): int(n) for clock, n in (await session.execute(query.group_by(SlaBreach.clock))).all()}
+
+
 async def _failures(session: AsyncSession, scope: Scope, texts: _Tally) -> list[Failure]:
     """Counted with the texts (hourly counters); each code's reason from its latest failed text."""
     # Spelled as ix_messages_failed's own condition, so the database reads only failed texts.
@@ -496,6 +508,7 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         daily=daily,
         heat=heat,
         away=list((await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))).scalars()),
+        sla_breaches=await _sla_breaches(session, scope),
     )
 
 

@@ -44,6 +44,9 @@ def chat_text(report: ReportData, label: str, where: str = "every inbox") -> Ric
     backlog = ", ".join(f"{status} {n}" for status, n in sorted(report.backlog.items())) or "none"
     lines.append(rich("• Open now: {backlog}", backlog=backlog))
     lines.append(rich("• Opt-outs: {n}", n=report.opt_outs))
+    if report.sla_breaches:
+        breaches = " · ".join(f"{clock.replace('_', ' ')} {n}" for clock, n in sorted(report.sla_breaches.items()))
+        lines.append(rich("• SLA breaches: {b}", b=breaches))
     rate = f"{report.delivered * 100 // report.texts_out}%" if report.texts_out else "—"
     failed = sum(f.count for f in report.failures)
     lines.append(rich("• Delivered: {d} ({rate}) · not delivered: {f}", d=report.delivered, rate=rate, f=failed))
@@ -135,6 +138,7 @@ def as_json(report: ReportData, label: str) -> dict[str, Any]:
         ],
         "backlog": dict(sorted(report.backlog.items())),
         "opt_outs": report.opt_outs,
+        "sla_breaches": dict(sorted(report.sla_breaches.items())),
         "failures": [{"code": f.code, "reason": f.reason, "count": f.count} for f in report.failures],
         "daily": [
             {"day": d.day.isoformat(), "texts_in": d.texts_in, "texts_out": d.texts_out, "first_response": spread(d.first_response)}

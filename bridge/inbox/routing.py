@@ -12,6 +12,7 @@ from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.hours import BusinessHours
 from bridge.inbox.models import Inbox, utcnow
 from bridge.inbox.phone import parse_phone
+from bridge.inbox.sla_policy import SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class InboxRoute:
     after_hours_reply: str | None = None
     first_contact_reply: str | None = None
     assignment: AssignPolicy = field(default_factory=AssignPolicy)
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
 
 
 class UnknownInbox(LookupError):
@@ -75,6 +77,7 @@ class InboxDirectory:
                         after_hours_reply=cfg.after_hours_reply or None,
                         first_contact_reply=cfg.first_contact_reply or None,
                         assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
+                        sla=SlaPolicy(cfg.sla_first_reply, cfg.sla_next_reply, cfg.sla_resolution),
                     )
                 )
 

@@ -27,6 +27,7 @@ from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
 from bridge.inbox.delivery import DeliveryTracker
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.followups import Followups
 from bridge.inbox.inbound import InboundTexts, Received
 from bridge.inbox.intake import Intake
 from bridge.inbox.later import ScheduledMessages
@@ -43,7 +44,9 @@ from bridge.inbox.replying import (
     SendOutcome,
 )
 from bridge.inbox.routing import InboxDirectory, InboxRoute
+from bridge.inbox.rules import Rules
 from bridge.inbox.scheduler import Scheduler
+from bridge.inbox.sla import SlaClocks
 from bridge.inbox.whatsapp import TemplateSpec
 
 __all__ = [
@@ -86,13 +89,17 @@ class InboxService:
         self.agents = agents or Agents()
         self.fanout = ChatFanout(outbox, chat_platforms)
         self.intake = Intake(db, outbox.wake)
-        outgoing = OutgoingSms(outbox, self.fanout, directory)
+        self.sla = SlaClocks(self.fanout, directory)  # the app registers it on the scheduler
+        self.followups = Followups(self.fanout, directory)  # !snooze, !remind, pending reminders
+        outgoing = OutgoingSms(outbox, self.fanout, directory, self.sla)
         self.conversations = Conversations(self.fanout, directory)
         self.opt_outs = OptOuts(self.fanout, outgoing, self.conversations, directory, options.compliance_replies)
         self.auto_replies = AutoReplies(outgoing)
         self.assigner = Assigner(self.fanout)
+        self.rules = Rules(self.fanout, self.assigner, outgoing)  # the app gives it the [[rule]] tables
         self.inbound = InboundTexts(
-            db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.auto_replies, self.assigner
+            db, directory, self.intake, self.fanout, self.conversations, self.opt_outs, self.auto_replies,
+            self.assigner, self.sla, self.rules,
         )
         self.replies = Replies(
             outgoing, self.fanout, directory, undo_seconds=options.undo_seconds, collision_seconds=options.collision_seconds

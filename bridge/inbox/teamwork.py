@@ -19,10 +19,12 @@ from bridge.inbox.audit import actor_of
 from bridge.inbox.db import changed_rows
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.followups import Followups
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.markup import Mention, Rich, rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.sla import SlaClocks
 
 
 def _actor(agent: AgentView) -> str:
@@ -45,8 +47,10 @@ class TeamContext:
 
 
 class Teamwork:
-    def __init__(self, fanout: ChatFanout) -> None:
+    def __init__(self, fanout: ChatFanout, sla: SlaClocks | None = None, followups: Followups | None = None) -> None:
         self.fanout = fanout
+        self.sla = sla
+        self.followups = followups
 
     async def claim(self, ctx: TeamContext) -> Rich:
         session, inbox, conv, agent = ctx.session, ctx.inbox, ctx.conversation, ctx.actor
@@ -118,6 +122,10 @@ class Teamwork:
         conv.updated_at = utcnow()
         conv.resolved_at = utcnow() if status == "closed" else None
         await cycles.status_changed(session, conv.id, status, conv.updated_at)
+        if status == "closed" and self.sla is not None:
+            await self.sla.closed(session, conv)
+        if status == "pending" and self.followups is not None:
+            await self.followups.went_pending(session, conv)
         audit.record(session, _actor(actor), "status_changed", conv.id, before=before, after=status)
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(

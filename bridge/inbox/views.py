@@ -14,6 +14,7 @@ from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.sla_text import due_text
 from bridge.inbox.whatsapp import channel_of
 
 
@@ -37,6 +38,20 @@ class ConversationView:
     last_inbound_at: datetime | None
     created_at: datetime
     assigned_by: str | None = None  # "round-robin", "rule VIP": smsbridge chose the assignee
+    reply_due_at: datetime | None = None  # the running reply clock's deadline
+    resolve_due_at: datetime | None = None
+    now: datetime | None = None  # when the view was read, for the clocks' "due in"
+
+    @property
+    def sla_text(self) -> str | None:
+        """The card's SLA line: "reply due in 12 min", "overdue by 5 min", "resolve due in 3 h"."""
+        if self.now is None:
+            return None
+        if self.reply_due_at is not None:
+            return sla_line("reply", self.reply_due_at, self.now)
+        if self.resolve_due_at is not None:
+            return sla_line("resolution", self.resolve_due_at, self.now)
+        return None
 
     @property
     def assignee_text(self) -> str | None:
@@ -76,8 +91,16 @@ class MessageView:
     send_attempts: int | None = None
 
 
+def sla_line(what: str, due_at: datetime, now: datetime) -> str:
+    text = due_text(due_at, now)
+    return text if text.startswith("overdue") else f"{what} {text}"
+
+
 async def conversation_view(
-    session: AsyncSession, conversation_id: int, inbox: InboxRoute | Callable[[int], InboxRoute]
+    session: AsyncSession,
+    conversation_id: int,
+    inbox: InboxRoute | Callable[[int], InboxRoute],
+    now: datetime | None = None,
 ) -> ConversationView:
     """`inbox`: the conversation's inbox, or how to find it by id (one query less than
     looking the conversation up first)."""
@@ -111,6 +134,9 @@ async def conversation_view(
         created_at=conv.created_at,
         assigned_by=conv.assigned_by if agent else None,
         channel=(await channel_of(session, conv.id)).name,
+        reply_due_at=conv.reply_due_at,
+        resolve_due_at=conv.resolve_due_at,
+        now=now,
     )
 
 

@@ -49,6 +49,8 @@ def card_embed(view: ConversationView) -> discord.Embed:
     embed.add_field(name="Status", value=view.status.badge)
     embed.add_field(name="Assignee", value=esc(view.assignee_text) if view.assignee_text else "nobody yet")
     embed.add_field(name="Priority", value=view.priority.badge)
+    if view.sla_text:
+        embed.add_field(name="SLA", value=view.sla_text)
     if view.last_inbound_at:
         embed.add_field(name="Customer wrote", value=discord_time(view.last_inbound_at))
     embed.add_field(name="Inbox", value=f"{esc(view.inbox_name)[:1000]} · {view.channel_label}")

@@ -41,6 +41,8 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
         f"*Priority:* {view.priority.badge}",
         f"*Inbox:* {inert(view.inbox_name)} · {view.channel_label}",
     ]
+    if view.sla_text:
+        facts.append(f"⏱️ *SLA:* {view.sla_text}")
     if view.last_inbound_at:
         facts.append(f"*Customer wrote:* {slack_time(view.last_inbound_at)}")
     if view.tags:

@@ -1,0 +1,165 @@
+"""Rules as the team sees them: each condition and action through slack-bolt (and a Discord
+post), the thread naming the rule, the first terminal match winning, `/sms rules`, and a
+broken rule stopping settings with the rule and field named; on both databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from bridge.config import Settings
+from tests.harness import CHANNEL, CUSTOMER, OTHER_CUSTOMER, Harness
+
+UK = "+447400123456"
+RULES: list[dict[str, Any]] = [
+    {"name": "Refunds", "regex": "(?i)refund|money back", "priority": "urgent", "add_tags": ["refund"], "terminal": False},
+    {"name": "VIP", "tag": "vip", "assign": "slack:UBEN", "priority": "high"},
+    {"name": "Abroad", "country": "GB", "first_message": True, "add_tags": "abroad", "assign": "round-robin"},
+    {"name": "Closed hours", "hours": "outside", "status": "pending"},
+    {"name": "Sales", "keyword": ["price", "quote"], "inbox": "default", "status": "escalated"},
+    {"name": "Never", "keyword": "price", "add_tags": "unreachable"},
+]
+
+
+@pytest.fixture
+async def ruled(databases: Any) -> AsyncIterator[Harness]:
+    h = Harness(databases, rule=RULES)
+    await h.start()
+    await h.sms_command("back", user="UANA")
+    await h.sms_command("back", user="UBEN")
+    yield h
+    await h.stop()
+
+
+async def _text(h: Harness, body: str, sender: str = CUSTOMER) -> tuple[str, list[str], str]:
+    """The conversation's card facts and thread after the customer's text."""
+    await h.text_in(body, sender=sender)
+    await h.slack.wait_for(lambda: any(sender[-4:] in str(c["blocks"]) for c in h.roots()), message="the card")
+    await h.drain()
+    card = next(c for c in h.roots() if sender[-4:] in str(c["blocks"]))
+    ts = str(card["ts"])
+    fresh = h.slack.get(CHANNEL, ts) or card
+    return str(fresh["blocks"][1]["elements"][0]["text"]), [str(m.get("text")) for m in h.thread(ts)], ts
+
+
+def _rules_said(thread: list[str]) -> list[str]:
+    return [t for t in thread if t.startswith("📏")]
+
+
+async def test_keyword_inbox_and_the_first_terminal_match_wins(ruled: Harness) -> None:
+    facts, thread, _ = await _text(ruled, "What's the PRICE of a tandem?")
+    assert _rules_said(thread) == ["📏 Rule Sales: status escalated."]  # "Never" comes after a terminal match
+    assert "Escalated" in facts
+    audited = await ruled.rows("SELECT detail FROM audit_events WHERE action = 'rule_applied'")
+    assert [json.loads(d) if isinstance(d, str) else d for (d,) in audited] == [{"rule": "Sales", "actions": ["status escalated"]}]
+
+
+async def test_regex_non_terminal_then_tag_assigns_a_person(ruled: Harness) -> None:
+    _, _, ts = await _text(ruled, "hello")
+    await ruled.teammate(ts, "!tag +vip")
+    await ruled.drain()
+    facts, thread, _ = await _text(ruled, "I want my money back")
+    assert _rules_said(thread) == ["📏 Rule Refunds: tags +refund; priority urgent.", "📏 Rule VIP: assigned to Ben; priority high."]
+    assert "🤖 Assigned to <@UBEN> by rule VIP (named by the rule)." in thread
+    assert "*Assignee:* Ben (assigned by rule VIP)" in facts and "High" in facts
+    assert "`refund`" in facts and "`vip`" in facts
+
+
+async def test_country_and_first_message_assign_by_strategy(ruled: Harness) -> None:
+    facts, thread, _ = await _text(ruled, "hi from London", sender=UK)
+    assert _rules_said(thread) == ["📏 Rule Abroad: assigned to Ana; tags +abroad."]
+    assert "Ana (assigned by rule Abroad)" in facts
+    facts, thread, _ = await _text(ruled, "hi again", sender=UK)
+    assert len(_rules_said(thread)) == 1  # not the first message any more
+
+
+async def test_outside_business_hours(databases: Any) -> None:
+    h = Harness(databases, rule=RULES, smsbridge_hours="mon-fri 00:00-00:01; sat 00:00-00:01", smsbridge_timezone="Pacific/Kiritimati")
+    await h.start()
+    try:
+        facts, thread, _ = await _text(h, "anyone?", sender=OTHER_CUSTOMER)
+        assert _rules_said(thread) == ["📏 Rule Closed hours: status pending."]
+        assert "Pending" in facts
+    finally:
+        await h.stop()
+
+
+async def test_sms_rules_lists_them_in_order(ruled: Harness) -> None:
+    answer = await ruled.sms_command("rules")
+    lines = answer["text"].split("\n")
+    assert lines[0] == "*Rules*, in the order they run (the first matching rule that stops wins):"
+    assert lines[1] == "1. Refunds: when text matches /(?i)refund|money back/ → priority urgent, tags +refund (continues)".replace(
+        "priority urgent, tags +refund", "tags +refund, priority urgent"
+    )
+    assert lines[2] == "2. VIP: when tag vip → assign slack:UBEN, priority high (stops)"
+    assert len(lines) == 7
+
+
+async def test_no_rules(harness: Harness) -> None:
+    assert (await harness.sms_command("rules"))["text"].startswith("No rules: add `[[rule]]` tables")
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        ({"name": "Broken", "regex": "(", "status": "open"}, "rule 'Broken', regex: '(' does not compile"),
+        ({"name": "Typo", "keyword": "x", "priority": "huge"}, "rule 'Typo', priority: 'huge' is not one of"),
+        ({"name": "Idle", "keyword": "x"}, "rule 'Idle', actions: it does nothing"),
+        ({"name": "Where", "inbox": "sales", "status": "open"}, "rule[1] 'Where', inbox: no inbox is called 'sales'"),
+        ({"name": "Who", "assign": "teams:U1", "status": "open"}, "rule 'Who', assign:"),
+        ({"name": "Hm", "hours": "sometimes", "status": "open"}, "rule 'Hm', hours:"),
+    ],
+)
+def test_a_broken_rule_stops_settings_naming_rule_and_field(rule: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, smsbridge_number="+14155550100", rule=[RULES[0], rule])  # type: ignore[call-arg]
+    assert named in str(caught.value)
+
+
+async def test_discord_post_names_the_rule(databases: Any) -> None:
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, rule=RULES)
+    await h.start()
+    try:
+        assert h.discord is not None
+        await h.text_in("Can I get a quote?")
+        post = await h.first_post()
+        await h.discord.wait_for(
+            lambda: "📏 Rule Sales: status escalated." in [m["content"] for m in h.post_messages(post["id"])], message="the rule's note"
+        )
+    finally:
+        await h.stop()
+
+
+async def test_a_rule_sends_a_snippet_and_a_missing_one_disables_the_rules(databases: Any) -> None:
+    rules = [
+        {"name": "Hours", "keyword": "open", "snippet": "hours", "terminal": False},
+        {"name": "Plain", "keyword": "open", "snippet": "hours2"},
+    ]
+    h = Harness(databases, rule=rules, admins=["UANA"])
+    await h.start()
+    try:
+        from bridge.checks import _rule_findings
+
+        assert h.bridge is not None and h.settings is not None
+        found = await _rule_findings(h.settings, h.bridge.db)
+        assert [f.level for f in found] == ["fail", "fail"]
+        assert found[0].title == "[[rule]] rule 'Hours', snippet: no snippet 'hours' (known: none)"
+        _, thread, _ = await _text(h, "are you open today?")
+        assert _rules_said(thread) == []  # no rule runs while one is broken
+        await h.sms_command("snippet add hours We are open 9-5, {name}.")
+        await h.sms_command("snippet add hours2 We are open 9-5.")
+        await h.restart()
+        assert await _rule_findings(h.settings, h.bridge.db) == []
+        _, thread, _ = await _text(h, "are you OPEN on sunday?", sender=OTHER_CUSTOMER)
+        assert _rules_said(thread) == [
+            "📏 Rule Hours: snippet hours not sent: Not sent: snippet hours needs {name}, which this contact does not have. "
+            "Set it first (!contact name … or !prop key=value).",
+            "📏 Rule Plain: sent snippet hours2.",
+        ]
+        await h.twilio.wait_for(lambda: any(m.get("Body") == "We are open 9-5." for m in h.sms_sent()), message="the snippet texted")
+    finally:
+        await h.stop()

@@ -1,0 +1,198 @@
+"""SLA clocks as the team sees them: the card's "reply due in 12 min" / "overdue by 5 min",
+one warning at 80% and one at the breach (to the assignee, or the thread when nobody has
+it), a reply stopping the clock, the next text starting the next-reply clock, business
+hours, the overdue queue and breaches on record; warnings fire once across a restart.
+Through slack-bolt and discord.py against the fakes, on both databases, with a hand-moved
+clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bridge.inbox import report_queries
+from bridge.inbox.clock import ManualClock
+from bridge.inbox.models import utcnow
+from bridge.inbox.report_render import chat_text
+from tests.harness import CHANNEL, CUSTOMER, FORUM, Harness
+
+SLA = {"smsbridge_sla_first_reply": "15m", "smsbridge_sla_next_reply": "10m"}
+
+
+async def _use_clock(h: Harness, clock: ManualClock) -> None:
+    """The scheduler, the cards and the commands read "now" from this clock."""
+    assert h.bridge is not None
+    h.bridge.scheduler.clock = clock
+    h.bridge.core.channel_commands.clock = clock
+    h.bridge.core.threads.clock = clock
+    h.bridge.scheduler.wake()
+    await h.bridge.scheduler.settle()
+
+
+async def _move(h: Harness, clock: ManualClock, minutes: float) -> None:
+    assert h.bridge is not None
+    clock.advance(timedelta(minutes=minutes))
+    await h.bridge.scheduler.settle()
+    await h.drain()
+
+
+def _card(h: Harness) -> str:
+    card = h.slack.get(CHANNEL, str(h.roots()[0]["ts"]))
+    assert card is not None
+    return str(card["blocks"][1]["elements"][0]["text"])
+
+
+def _bot_lines(h: Harness) -> list[str]:
+    return [str(m.get("text")) for m in h.thread(str(h.roots()[0]["ts"])) if str(m.get("text", "")).startswith(("⏰", "🚨"))]
+
+
+@pytest.fixture
+async def timed(databases: Any) -> AsyncIterator[tuple[Harness, ManualClock]]:
+    h = Harness(databases, **SLA)
+    await h.start()
+    clock = ManualClock(utcnow())
+    await _use_clock(h, clock)
+    yield h, clock
+    await h.stop()
+
+
+async def test_the_clock_warns_once_breaches_once_and_a_reply_stops_it(timed: tuple[Harness, ManualClock]) -> None:
+    h, clock = timed
+    await h.text_in("Is my bike ready?")
+    thread = await h.first_thread()
+    await h.drain()
+    assert "⏱️ *SLA:* reply due in 15 min" in _card(h)
+
+    await _move(h, clock, 12)  # 80% of 15 min
+    assert _bot_lines(h) == ["⏰ Unassigned (`!claim` takes it): the first reply is due in 3 min (SLA 15 min)."]
+    assert "reply due in 3 min" in _card(h)
+    await _move(h, clock, 8)  # 5 min past the deadline
+    assert _bot_lines(h)[1:] == ["🚨 Unassigned (`!claim` takes it): the first reply is overdue (SLA 15 min)."]
+    assert "⏱️ *SLA:* overdue by 5 min" in _card(h)
+    await _move(h, clock, 60)
+    assert len(_bot_lines(h)) == 2  # once each, never repeated
+
+    overdue = await h.sms_command("queue overdue")
+    assert overdue["text"] == "*Overdue* (past their SLA) — 1, longest wait first:"
+    assert "overdue by 1 h 5 min" in str(overdue["blocks"])
+    [(clock_name, breached)] = await h.rows("SELECT clock, breached_at FROM sla_breaches")
+    assert clock_name == "first_reply" and breached is not None
+    audited = [row[0] for row in await h.rows("SELECT action FROM audit_events WHERE actor = 'smsbridge' ORDER BY id")]
+    assert audited == ["sla_warned", "sla_breached"]
+    assert h.bridge is not None
+    async with h.bridge.db.sessions() as session:
+        report = await report_queries.build(session, report_queries.Scope(clock.now() - timedelta(days=1), clock.now()))
+    assert report.sla_breaches == {"first_reply": 1}
+    assert "• SLA breaches: first reply 1" in chat_text(report, "today").plain().split("\n")
+
+    # A reply stops the clock: no line on the card, the queue's overdue view is empty.
+    await h.teammate(thread, "!r Yes, ready at 5.")
+    await h.drain()
+    assert "SLA" not in _card(h)
+    assert (await h.sms_command("queue overdue"))["text"] == "Nothing overdue — nice."
+    # The customer's next text starts the next-reply clock (10 min).
+    await h.text_in("Great, can I pay by card?")
+    await h.slack.wait_for(lambda: "reply due in 10 min" in _card(h), message="the next-reply clock on the card")
+    await _move(h, clock, 8)
+    assert _bot_lines(h)[2:] == ["⏰ Unassigned (`!claim` takes it): the next reply is due in 2 min (SLA 10 min)."]
+    await h.teammate(thread, "!r Sure.")
+    await h.drain()
+    await _move(h, clock, 30)
+    assert len(_bot_lines(h)) == 3  # the reply cancelled the breach
+
+
+async def test_the_assignee_is_pinged_and_closing_stops_the_resolution_clock(databases: Any) -> None:
+    h = Harness(databases, smsbridge_assign="round-robin", smsbridge_sla_resolution="1h", **SLA)
+    await h.start()
+    try:
+        await h.sms_command("back", user="UANA")
+        clock = ManualClock(utcnow())
+        await _use_clock(h, clock)
+        await h.text_in("hello")
+        thread = await h.first_thread()
+        await h.drain()
+        await _move(h, clock, 12)
+        assert _bot_lines(h) == ["⏰ <@UANA>: the first reply is due in 3 min (SLA 15 min)."]
+        await h.teammate(thread, "!r Hi!")
+        await h.drain()
+        assert "resolution due in 48 min" in _card(h)
+        await h.teammate(thread, "!close")
+        await h.drain()
+        await _move(h, clock, 120)
+        assert len(_bot_lines(h)) == 1  # closed: no resolution warning, no breach
+        assert await h.rows("SELECT id FROM sla_breaches") == []
+    finally:
+        await h.stop()
+
+
+async def test_warnings_fire_once_across_a_restart(databases: Any) -> None:
+    h = Harness(databases, **SLA)
+    await h.start()
+    try:
+        start = utcnow()
+        await _use_clock(h, ManualClock(start))
+        await h.text_in("hello")
+        await h.first_thread()
+        await h.drain()
+        await h.restart()  # a new process: the clocks live in the database
+        clock = ManualClock(start + timedelta(minutes=13))
+        await _use_clock(h, clock)
+        await h.drain()
+        assert len(_bot_lines(h)) == 1
+        await h.restart()
+        await _use_clock(h, clock)
+        await _move(h, clock, 5)
+        await h.restart()
+        await _use_clock(h, clock)
+        await _move(h, clock, 60)
+        assert [line[0] for line in _bot_lines(h)] == ["⏰", "🚨"]
+        assert len(await h.rows("SELECT id FROM sla_breaches")) == 1
+    finally:
+        await h.stop()
+
+
+async def test_clocks_count_business_hours(databases: Any) -> None:
+    h = Harness(databases, smsbridge_hours="mon-fri 09:00-17:00", smsbridge_timezone="UTC", **SLA)
+    await h.start()
+    try:
+        friday = datetime(2026, 12, 4, 16, 55, tzinfo=UTC)
+        await _use_clock(h, ManualClock(friday))
+        await h.text_in("hello")
+        await h.first_thread()
+        await h.drain()
+        due = await h.rows("SELECT due_at FROM timers WHERE key LIKE :k", k="sla:%breach")
+        # 5 minutes on Friday, 10 on Monday morning.
+        assert [str(row[0])[:16] for row in due] == ["2026-12-07 09:10"]
+        assert "reply due in 2 d 16 h" in _card(h)
+    finally:
+        await h.stop()
+
+
+async def test_discord_card_shows_the_clock(databases: Any) -> None:
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, **SLA)
+    await h.start()
+    try:
+        await _use_clock(h, ManualClock(utcnow()))
+        await h.text_in("hello")
+        post = await h.first_post()
+        assert h.discord is not None
+        fields = {f["name"]: f["value"] for f in h.post_messages(post["id"])[0]["embeds"][0]["fields"]}
+        assert fields["SLA"] == "reply due in 15 min"
+        assert FORUM
+    finally:
+        await h.stop()
+
+
+def test_sla_targets_are_checked_per_inbox() -> None:
+    from pydantic import ValidationError
+
+    from bridge.config import InboxConfig
+
+    with pytest.raises(ValidationError) as caught:
+        InboxConfig(name="sales", sla_first_reply="1.5h")
+    assert "sla_first_reply" in str(caught.value)
+    assert InboxConfig(name="sales", sla_next_reply="1h30m").sla_next_reply == timedelta(minutes=90)
+    assert CUSTOMER
