@@ -351,7 +351,7 @@ async def test_report_counts_the_period(harness: Harness) -> None:
     assert "First response: median " in text and "unanswered 0" in text
     await harness.sms_command("away", user="UBEN")
     assert "Away now: Ben" in (await harness.sms_command("report 24h"))["text"]
-    assert "takes a period" in (await harness.sms_command("report forever"))["text"]
+    assert "is neither a period nor an inbox" in (await harness.sms_command("report forever"))["text"]
 
 
 async def test_search_finds_conversations_and_links_their_threads(harness: Harness) -> None:
