@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -105,12 +105,7 @@ class Harness:
             self.discord.add_member(DISCORD_BEN, "ben")
         db = await self.databases.new()
         self.settings = self.make_settings(**overrides)
-        self.bridge = SmsBridge(self.settings, db=db)
-        _daytime_replies(self.bridge)
-        if self.clock is not None:
-            self.bridge.scheduler.clock = self.clock
-        await self.bridge.start("127.0.0.1", 0)
-        self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
+        await self._launch(db)
         self.http = aiohttp.ClientSession()
         if self.discord is not None and self.settings.discord_token:
             await self.discord_ready(self.bridge)
@@ -122,12 +117,34 @@ class Harness:
         if overrides:
             self.settings = self.make_settings(**overrides)
         assert self.settings is not None
-        self.bridge = SmsBridge(self.settings, db=self.databases.reopen())
+        await self._launch(self.databases.reopen())
+
+    async def _launch(self, db: Any) -> None:
+        """A new smsbridge process on `db`, live replies judged in the daytime."""
+        assert self.settings is not None
+        self.bridge = SmsBridge(self.settings, db=db)
         _daytime_replies(self.bridge)
         if self.clock is not None:
             self.bridge.scheduler.clock = self.clock
         await self.bridge.start("127.0.0.1", 0)
         self.twilio.public_urls[PUBLIC_URL] = f"http://127.0.0.1:{self.bridge.port}"
+
+    async def follow_clock(self, clock: Any) -> None:
+        """The scheduler, the cards and the commands read "now" from `clock` (live
+        replies stay judged in the daytime)."""
+        assert self.bridge is not None
+        self.bridge.scheduler.clock = clock
+        self.bridge.core.channel_commands.clock = clock
+        self.bridge.core.threads.clock = clock
+        self.bridge.scheduler.wake()
+        await self.bridge.scheduler.settle()
+
+    async def advance(self, clock: Any, delta: timedelta) -> None:
+        """Move `clock` on, fire what fell due and deliver what that queued."""
+        assert self.bridge is not None
+        clock.advance(delta)
+        await self.bridge.scheduler.settle()
+        await self.drain()
 
     async def stop(self) -> None:
         if self.http is not None:

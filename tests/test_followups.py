@@ -13,22 +13,6 @@ from tests.harness import CHANNEL, FORUM, Harness
 MONDAY = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 
-async def _use_clock(h: Harness, clock: ManualClock) -> None:
-    assert h.bridge is not None
-    h.bridge.scheduler.clock = clock
-    h.bridge.core.channel_commands.clock = clock
-    h.bridge.core.threads.clock = clock
-    h.bridge.scheduler.wake()
-    await h.bridge.scheduler.settle()
-
-
-async def _move(h: Harness, clock: ManualClock, delta: timedelta) -> None:
-    assert h.bridge is not None
-    clock.advance(delta)
-    await h.bridge.scheduler.settle()
-    await h.drain()
-
-
 def _texts(h: Harness, thread: str) -> list[str]:
     return [str(m.get("text")) for m in h.thread(thread)]
 
@@ -43,7 +27,7 @@ async def _started(databases: Any, **settings: Any) -> tuple[Harness, ManualCloc
     h = Harness(databases, **settings)
     await h.start()
     clock = ManualClock(MONDAY)
-    await _use_clock(h, clock)
+    await h.follow_clock(clock)
     await h.text_in("Is my bike ready?")
     thread = await h.first_thread()
     await h.drain()
@@ -57,9 +41,9 @@ async def test_snooze_sets_pending_and_reopens_with_a_note(databases: Any) -> No
         await h.drain()
         assert "💤 Snoozed until Tue 8 Dec 2026 09:00 (UTC) by Ana: pending until then." in _texts(h, thread)
         assert "Pending" in _card(h, thread)
-        await _move(h, clock, timedelta(hours=22))
+        await h.advance(clock, timedelta(hours=22))
         assert not any(t.startswith("⏰ Snooze over") for t in _texts(h, thread))
-        await _move(h, clock, timedelta(hours=1))
+        await h.advance(clock, timedelta(hours=1))
         assert "⏰ Snooze over: open again (snoozed by Ana)." in _texts(h, thread)
         assert "Open" in _card(h, thread)
         actions = [row[0] for row in await h.rows("SELECT action FROM audit_events WHERE action LIKE 'snooze%' ORDER BY id")]
@@ -88,10 +72,10 @@ async def test_remind_pings_the_asker_once(databases: Any) -> None:
     try:
         await h.teammate(thread, "!remind in 2 hours call the shop", user="UBEN")
         await h.drain()
-        await _move(h, clock, timedelta(minutes=119))
+        await h.advance(clock, timedelta(minutes=119))
         assert not any(t.startswith("🔔") for t in _texts(h, thread))
-        await _move(h, clock, timedelta(minutes=2))
-        await _move(h, clock, timedelta(hours=5))
+        await h.advance(clock, timedelta(minutes=2))
+        await h.advance(clock, timedelta(hours=5))
         assert [t for t in _texts(h, thread) if t.startswith("🔔")] == ["🔔 Reminder for <@UBEN>: call the shop"]
     finally:
         await h.stop()
@@ -103,7 +87,7 @@ async def test_a_conversation_pending_too_long_reminds_its_assignee(databases: A
         await h.teammate(thread, "!claim")
         await h.teammate(thread, "!status pending")
         await h.drain()
-        await _move(h, clock, timedelta(days=2, minutes=1))
+        await h.advance(clock, timedelta(days=2, minutes=1))
         assert "🔔 <@UANA>: this conversation has been pending for 2 d." in _texts(h, thread)
     finally:
         await h.stop()
@@ -115,7 +99,7 @@ async def test_discord_snooze_in_a_post(databases: Any) -> None:
     try:
         assert h.discord is not None
         clock = ManualClock(MONDAY)
-        await _use_clock(h, clock)
+        await h.follow_clock(clock)
         await h.text_in("hello")
         post = await h.first_post()
         from tests.harness import DISCORD_ANA
@@ -125,7 +109,7 @@ async def test_discord_snooze_in_a_post(databases: Any) -> None:
             lambda: any("💤 Snoozed until" in m["content"] for m in h.post_messages(post["id"])), message="the snooze note"
         )
         await h.drain()
-        await _move(h, clock, timedelta(hours=2))
+        await h.advance(clock, timedelta(hours=2))
         await h.discord.wait_for(
             lambda: any(m["content"].startswith("⏰ Snooze over") for m in h.post_messages(post["id"])), message="the wake-up note"
         )

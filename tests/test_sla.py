@@ -22,21 +22,8 @@ from tests.harness import CHANNEL, CUSTOMER, FORUM, Harness
 SLA = {"smsbridge_sla_first_reply": "15m", "smsbridge_sla_next_reply": "10m"}
 
 
-async def _use_clock(h: Harness, clock: ManualClock) -> None:
-    """The scheduler, the cards and the commands read "now" from this clock."""
-    assert h.bridge is not None
-    h.bridge.scheduler.clock = clock
-    h.bridge.core.channel_commands.clock = clock
-    h.bridge.core.threads.clock = clock
-    h.bridge.scheduler.wake()
-    await h.bridge.scheduler.settle()
-
-
 async def _move(h: Harness, clock: ManualClock, minutes: float) -> None:
-    assert h.bridge is not None
-    clock.advance(timedelta(minutes=minutes))
-    await h.bridge.scheduler.settle()
-    await h.drain()
+    await h.advance(clock, timedelta(minutes=minutes))
 
 
 def _card(h: Harness) -> str:
@@ -54,7 +41,7 @@ async def timed(databases: Any) -> AsyncIterator[tuple[Harness, ManualClock]]:
     h = Harness(databases, **SLA)
     await h.start()
     clock = ManualClock(utcnow())
-    await _use_clock(h, clock)
+    await h.follow_clock(clock)
     yield h, clock
     await h.stop()
 
@@ -110,7 +97,7 @@ async def test_the_assignee_is_pinged_and_closing_stops_the_resolution_clock(dat
     try:
         await h.sms_command("back", user="UANA")
         clock = ManualClock(utcnow())
-        await _use_clock(h, clock)
+        await h.follow_clock(clock)
         await h.text_in("hello")
         thread = await h.first_thread()
         await h.drain()
@@ -133,20 +120,20 @@ async def test_warnings_fire_once_across_a_restart(databases: Any) -> None:
     await h.start()
     try:
         start = utcnow()
-        await _use_clock(h, ManualClock(start))
+        await h.follow_clock(ManualClock(start))
         await h.text_in("hello")
         await h.first_thread()
         await h.drain()
         await h.restart()  # a new process: the clocks live in the database
         clock = ManualClock(start + timedelta(minutes=13))
-        await _use_clock(h, clock)
+        await h.follow_clock(clock)
         await h.drain()
         assert len(_bot_lines(h)) == 1
         await h.restart()
-        await _use_clock(h, clock)
+        await h.follow_clock(clock)
         await _move(h, clock, 5)
         await h.restart()
-        await _use_clock(h, clock)
+        await h.follow_clock(clock)
         await _move(h, clock, 60)
         assert [line[0] for line in _bot_lines(h)] == ["⏰", "🚨"]
         assert len(await h.rows("SELECT id FROM sla_breaches")) == 1
@@ -159,7 +146,7 @@ async def test_clocks_count_business_hours(databases: Any) -> None:
     await h.start()
     try:
         friday = datetime(2026, 12, 4, 16, 55, tzinfo=UTC)
-        await _use_clock(h, ManualClock(friday))
+        await h.follow_clock(ManualClock(friday))
         await h.text_in("hello")
         await h.first_thread()
         await h.drain()
@@ -175,7 +162,7 @@ async def test_discord_card_shows_the_clock(databases: Any) -> None:
     h = Harness(databases, discord=True, smsbridge_slack_channel=None, **SLA)
     await h.start()
     try:
-        await _use_clock(h, ManualClock(utcnow()))
+        await h.follow_clock(ManualClock(utcnow()))
         await h.text_in("hello")
         post = await h.first_post()
         assert h.discord is not None
