@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridge.config import Settings
+from bridge.config import InboxConfig, Settings
 from bridge.inbox.db import Database
 from bridge.inbox.phone import parse_phone
 
@@ -65,7 +65,18 @@ def _inbox_findings(settings: Settings) -> list[Finding]:
             found.append(Finding("fail", f"Inbox {inbox.name}: use the channel id, not its name", "Slack: channel details → the id at the bottom (C…)."))
     if not found:
         found.append(Finding("ok", f"{len(inboxes)} inbox(es) configured"))
+    found.extend(_no_bodies_findings(settings, inboxes))
     return found
+
+
+def _no_bodies_findings(settings: Settings, inboxes: list[InboxConfig]) -> list[Finding]:
+    """Say which inboxes keep message bodies out of chat (SMSBRIDGE_NO_BODIES, `no_bodies`)."""
+    hidden = [inbox.name for inbox in inboxes if inbox.no_bodies]
+    if not hidden:
+        return []
+    where = "every inbox" if len(hidden) == len(inboxes) else "inbox " + ", ".join(hidden)
+    setting = "SMSBRIDGE_NO_BODIES" if settings.smsbridge_no_bodies else "no_bodies in [[inbox]]"
+    return [Finding("ok", f"No-bodies mode ({setting}) in {where}: threads show length and media count, `!show` reads a text privately")]
 
 
 def startup_warnings(settings: Settings) -> list[str]:

@@ -207,6 +207,9 @@ class InboxConfig(BaseModel):
 
     # The digest (docs/reports.md): unset takes SMSBRIDGE_DIGEST; "" turns it off here.
     digest: str | None = None
+    # No-bodies mode (docs/compliance.md rule 14): threads say a text arrived, not what
+    # it says; unset takes SMSBRIDGE_NO_BODIES, `no_bodies = false` turns it off here.
+    no_bodies: bool | None = None
 
     @field_validator("digest")
     @classmethod
@@ -411,6 +414,9 @@ class Settings(BaseSettings):
     # The report posted by itself (docs/reports.md): "daily 08:30" or "mon 08:30", in
     # each inbox's zone; and the conversations a teammate should handle each day.
     smsbridge_digest: str | None = None
+    # No-bodies mode (docs/compliance.md rule 14): chat threads show that a text arrived,
+    # from whom, its length and media count, never its words or pictures (`!show` reads it).
+    smsbridge_no_bodies: bool = False
     smsbridge_agent_daily_minimum: int | None = Field(default=None, ge=1)
 
     reply_prefix: str = "!r"
@@ -579,6 +585,7 @@ class Settings(BaseSettings):
             item.agents = self.smsbridge_agents if item.agents is None else item.agents
             item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
             item.digest = self.smsbridge_digest if item.digest is None else (item.digest.strip() or None)
+            item.no_bodies = self.smsbridge_no_bodies if item.no_bodies is None else item.no_bodies
             item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
             item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
             item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution

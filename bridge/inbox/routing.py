@@ -32,6 +32,8 @@ class InboxRoute:
     first_contact_reply: str | None = None
     assignment: AssignPolicy = field(default_factory=AssignPolicy)
     sla: SlaPolicy = field(default_factory=SlaPolicy)
+    # No-bodies mode (bridge/inbox/privacy.py): chats show no customer words or pictures.
+    no_bodies: bool = False
 
 
 class UnknownInbox(LookupError):
@@ -78,6 +80,7 @@ class InboxDirectory:
                         first_contact_reply=cfg.first_contact_reply or None,
                         assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
                         sla=SlaPolicy(cfg.sla_first_reply, cfg.sla_next_reply, cfg.sla_resolution),
+                        no_bodies=bool(cfg.no_bodies),
                     )
                 )
 
