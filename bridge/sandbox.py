@@ -100,11 +100,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sandbox = commands.add_parser("sandbox", help="try smsbridge in the browser: a phone and a team chat, all local")
     sandbox.add_argument("--port", type=int, default=8025, help="local port (default 8025; 0 picks a free one)")
     sandbox.add_argument("--data", type=Path, default=None, help="folder for the sandbox's SQLite file (default: a new temp folder)")
+    sandbox.add_argument("--no-bodies", action="store_true",
+                         help="no-bodies mode (SMSBRIDGE_NO_BODIES): the team channel shows no customer words; `!show` reads them")
 
 
 async def _serve(args: argparse.Namespace) -> int:
     try:
-        sandbox = await start_sandbox(args.port, args.data)
+        extra = {"smsbridge_no_bodies": True} if getattr(args, "no_bodies", False) else {}
+        sandbox = await start_sandbox(args.port, args.data, **extra)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"smsbridge sandbox: port {args.port} is in use; try --port {args.port + 1} (or --port 0 for any)", file=sys.stderr)

@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.grants import role_refusal
 from bridge.commands.replies import CommandReply, refusal
-from bridge.inbox import snippets
+from bridge.inbox import privacy, snippets
 from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.later import LATER
-from bridge.inbox.markup import as_rich, plain, quote, rich
+from bridge.inbox.markup import as_rich, plain, rich
 from bridge.inbox.models import Conversation, Message, Timer
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
@@ -21,6 +22,8 @@ from bridge.inbox.types import Author
 CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out")
 MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer id)
+# No-bodies mode's Show (value: a customer text's id) and Show latest (a conversation id).
+SHOW_ACTIONS = (privacy.SHOW, privacy.SHOW_LATEST)
 
 
 class Actions:
@@ -45,6 +48,8 @@ class Actions:
                     return await self._message(session, agent, action, ident)
                 if action in TIMER_ACTIONS:
                     return await self._cancel_later(session, agent, ident)
+                if action in SHOW_ACTIONS:
+                    return await self._show(session, agent, action, ident)
             except Forbidden as exc:
                 return refusal(await role_refusal(session, self.service.agents, agent, exc.action, exc.needed))
             except Refused as exc:
@@ -92,11 +97,32 @@ class Actions:
         if not await self.service.later.cancel(session, timer_id):
             return refusal(rich("Too late: it is no longer waiting (sent, held under a new time, or canceled)."))
         conv = await session.get_one(Conversation, timer.conversation_id)
+        inbox = self.service.directory.get(conv.inbox_id)
+        text = str((timer.payload or {}).get("text", ""))
         await self.service.fanout.notice(
-            session, self.service.directory.get(conv.inbox_id), conv.id,
-            rich("🗑️ {name} canceled a scheduled text:\n", name=agent.name) + quote(str((timer.payload or {}).get("text", ""))),
+            session, inbox, conv.id,
+            rich("🗑️ {name} canceled a scheduled text:\n", name=agent.name) + privacy.quoted(text, inbox.no_bodies),
         )
         return CommandReply(rich("Canceled: it will not be sent."))
+
+    async def _show(self, session: AsyncSession, agent: AgentView, action: str, ident: int) -> CommandReply:
+        """A customer's text (or the latest ones), answered only to the teammate who
+        clicked (every platform answers a click privately), and audited."""
+        agent.require("agent", "Reading customer texts")
+        if action == privacy.SHOW:
+            message = await session.get(Message, ident)
+            if message is None or message.direction != "in":
+                return refusal(rich("That text no longer exists."))
+            conversation_id, texts = message.conversation_id, [message]
+        else:
+            conversation_id = ident
+            texts = await privacy.latest_texts(session, conversation_id, privacy.LATEST)
+        conv = await session.get(Conversation, conversation_id)
+        if conv is None:
+            return refusal(rich("That conversation no longer exists."))
+        if texts:
+            privacy.record_view(session, actor_of(agent.platform, agent.user_id), conv.id, texts, via="button")
+        return CommandReply(privacy.reading(texts, self.service.directory.get(conv.inbox_id).hours.zone))
 
     async def _message(self, session: AsyncSession, agent: AgentView, action: str, message_id: int) -> CommandReply:
         message = await session.get(Message, message_id)

@@ -37,6 +37,9 @@ class CommandContext:
     unreadable: tuple[str, ...] = ()  # why an attached file could not be read
     team_context: TeamContext | None = None
     clock: Clock = field(default_factory=SystemClock)  # where "now" comes from; a ManualClock in tests
+    # False when the answer would be a message others in the thread can read (a typed `!`
+    # command on Discord, which has no ephemeral message outside an interaction).
+    private_answer: bool = True
 
     @property
     def team(self) -> TeamContext:

@@ -9,7 +9,7 @@ from bridge.commands.arguments import Text
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import command
 from bridge.commands.replies import Button, CommandReply, refusal
-from bridge.inbox import consent
+from bridge.inbox import consent, privacy
 from bridge.inbox.later import both_times, contact_zone, local_text, zone_override
 from bridge.inbox.markup import Rich, join, quote, rich
 from bridge.inbox.models import Contact
@@ -85,6 +85,6 @@ async def scheduled(ctx: CommandContext) -> CommandReply:
             rich("{n}. ", n=number) + both_times(timer.due_at, zone, team.inbox.hours.zone)
             + rich(", by {who}{held}:", who=who, held=held)
         )
-        lines.append(quote(str(timer.payload.get("text", ""))))
+        lines.append(privacy.quoted(str(timer.payload.get("text", "")), team.inbox.no_bodies))
         buttons.append(Button(f"Cancel {number}", "cancel_later", str(timer.id), "danger"))
     return CommandReply(join(lines), buttons=tuple(buttons[:25]))

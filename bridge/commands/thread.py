@@ -27,7 +27,7 @@ from bridge.commands.registry import (
 )
 from bridge.commands.replies import CommandReply, ThreadOutcome
 from bridge.inbox.agents import AgentView, Forbidden
-from bridge.inbox.chat import MirroredNote
+from bridge.inbox.chat import PRIVATE_WHISPERS, MirroredNote
 from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.errors import Refused
@@ -114,6 +114,7 @@ class ThreadCommands:
                 unreadable=tm.unreadable,
                 clock=self.clock,
                 team_context=TeamContext(session, inbox, conv, agent),
+                private_answer=inline or tm.platform in PRIVATE_WHISPERS,
             )
             reply = await self._answer(ctx, parsed, agent)
             if reply.text and not inline:

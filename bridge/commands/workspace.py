@@ -16,6 +16,7 @@ from bridge.inbox.errors import Refused
 from bridge.inbox.markup import join, rich
 from bridge.inbox.phone import format_phone
 from bridge.inbox.report_render import chat_text
+from bridge.inbox.search import SearchHit
 
 SNIPPET_LIST_LIMIT = 50
 SNIPPET = SnippetName("name", "The snippet's name", what="snippet name")
@@ -47,8 +48,22 @@ async def search(ctx: CommandContext, query: str) -> CommandReply:
     hits = await find(ctx.session, query, limit=10)
     if not hits:
         return CommandReply(rich("Nothing found for “{query}”.", query=query))
-    links = tuple(ConversationLink(h.conversation_id, h.contact_name or format_phone(h.phone), h.snippet, h.at) for h in hits)
+    links = tuple(
+        ConversationLink(h.conversation_id, h.contact_name or format_phone(h.phone), _shown_snippet(ctx, h), h.at) for h in hits
+    )
     return CommandReply(rich("{n} conversation(s) for “{query}”, newest first:", n=len(hits), query=query), links=links)
+
+
+def _shown_snippet(ctx: CommandContext, hit: SearchHit) -> str:
+    """The matching words, unless they are a customer's text in a no-bodies inbox (rule 14):
+    the conversation is still found, its thread's `!show` reads the text."""
+    if hit.kind != "message":
+        return hit.snippet
+    try:
+        hides = ctx.service.directory.get(hit.inbox_id).no_bodies
+    except KeyError:
+        hides = False
+    return "a text matches (hidden: no-bodies mode; !show in its thread reads it)" if hides else hit.snippet
 
 
 @command("snippets", where=Where.BOTH, help="lists the saved snippets")

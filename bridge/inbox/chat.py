@@ -92,6 +92,12 @@ class ReplyStatus:
     reply_to: ChatMessageRef | None = None
 
 
+# Platforms that show a `Notice` with `for_user` to that teammate alone (Slack's ephemeral
+# messages, the web chat). Discord has no ephemeral message outside an interaction: there
+# it is a message that mentions the teammate, which everyone in the post can read.
+PRIVATE_WHISPERS = frozenset({"slack", "web"})
+
+
 @dataclass(frozen=True)
 class Notice:
     """A bot message in the thread; with `for_user`, shown only to that teammate."""

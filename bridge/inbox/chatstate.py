@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import snippets
+from bridge.inbox import privacy, snippets
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.models import ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
 from bridge.inbox.outbox import Job, Outbox
@@ -24,7 +24,7 @@ from bridge.inbox.views import ConversationView, MessageView, conversation_view,
 
 # A customer's text, the title of its conversation and the thread it goes to, if any.
 _TEXT_CONTEXT = (
-    select(Message, Contact.name, Contact.phone, ThreadLink.thread_id)
+    select(Message, Contact.name, Contact.phone, ThreadLink.thread_id, Conversation.inbox_id)
     .join(Conversation, Conversation.id == Message.conversation_id)
     .join(Contact, Contact.id == Conversation.contact_id)
     .outerjoin(
@@ -74,18 +74,39 @@ class ChatState:
                     {"message_id": message_id, "conversation_id": conversation_id, "platform": platform, "channel": channel},
                 )
             ).one()
-            message, name, phone, thread = row
+            message, name, phone, thread, inbox_id = row
             card = None
             if thread is None:
                 card = (
                     await conversation_view(session, conversation_id, self.directory.get, self.now()),
                     await snippets.names(session),
                 )
-        return TextContext(thread, message_view_of(message), name or format_phone(phone), card)
+        return TextContext(thread, self._shown(message_view_of(message), inbox_id), name or format_phone(phone), card)
 
     async def message(self, message_id: int) -> MessageView:
+        """A message as its chat may show it: in a no-bodies inbox, its length instead of
+        its words, and no media (bridge/inbox/privacy.py)."""
+        async with self.db.sessions() as session:
+            message, inbox_id = (
+                await session.execute(
+                    select(Message, Conversation.inbox_id)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(Message.id == message_id)
+                )
+            ).one()
+        return self._shown(message_view_of(message), inbox_id)
+
+    async def draft_for_editor(self, message_id: int) -> MessageView:
+        """A draft's own words, for the editor opened privately to the teammate who clicked Edit."""
         async with self.db.sessions() as session:
             return await message_view(session, message_id)
+
+    def _shown(self, view: MessageView, inbox_id: int) -> MessageView:
+        try:
+            hides = self.directory.get(inbox_id).no_bodies
+        except KeyError:
+            hides = False
+        return privacy.redacted(view) if hides else view
 
     async def thread(self, conversation_id: int, platform: str, channel: str) -> str | None:
         async with self.db.sessions() as session:

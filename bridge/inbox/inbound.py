@@ -16,10 +16,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from bridge.inbox import cycles
+from bridge.inbox import cycles, privacy
 from bridge.inbox.assignment import Assigner
 from bridge.inbox.autoreplies import AutoReplies
-from bridge.inbox.chat import CustomerMedia, CustomerText
+from bridge.inbox.chat import CustomerMedia, CustomerText, Notice
 from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
 from bridge.inbox.fanout import ChatFanout
@@ -147,9 +147,14 @@ class InboundTexts:
                     conv.status = ConversationStatus.OPEN.value  # the customer wrote again: it needs attention
                 await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=reopened, new=created)
                 # The text first: a new conversation's first post creates its thread and card.
-                await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
-                for index in range(len(sms.media)):
-                    await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
+                if inbox.no_bodies:
+                    # Rule 14: that it arrived, from whom, its size; `!show` reads it privately.
+                    summary = privacy.arrived(phone.key, sms.body, message.media)
+                    await self.fanout.post(session, inbox, conv.id, Notice(summary, (privacy.show_button(message.id),)))
+                else:
+                    await self.fanout.post(session, inbox, conv.id, CustomerText(message.id))
+                    for index in range(len(sms.media)):
+                        await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
                 await self.rules.run(session, inbox, conv, sms.body, first=created, now=self.sla.now())
                 if created or was_closed:
                     # A conversation that starts (or starts again) finds its owner.

@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import audit, consent, media_files, whatsapp
+from bridge.inbox import audit, consent, media_files, privacy, whatsapp
 from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import DraftReview
 from bridge.inbox.clock import Clock, SystemClock
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.later import local_text, zone_override
-from bridge.inbox.markup import Text, quote, rich
+from bridge.inbox.markup import Text, rich
 from bridge.inbox.models import Contact, Conversation, Message, utcnow
 from bridge.inbox.opt_outs import OPTED_OUT
 from bridge.inbox.outgoing import OutgoingSms
@@ -144,7 +144,7 @@ class Replies:
                 await media_files.attach(session, message, request.media)
                 ago = int((utcnow() - other.created_at).total_seconds())
                 held = rich("⚠️ Held: {who} already replied {ago} s ago:\n", who=other.author_name or "a teammate", ago=ago)
-                return ReplyResult(SendOutcome.HELD, held + quote(other.body) + "\nSend yours too?", message.id)
+                return ReplyResult(SendOutcome.HELD, held + privacy.quoted(other.body, inbox.no_bodies) + "\nSend yours too?", message.id)
         message = await self.outgoing.queue(
             session, inbox, conv, to, text, kind="reply", author=request.author, reply_to=request.origin_id,
             delay=self.undo_seconds,

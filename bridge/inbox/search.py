@@ -61,6 +61,7 @@ class SearchHit:
     snippet: str
     kind: str  # "message" | "note" | "contact"
     at: datetime
+    inbox_id: int = 0
 
 
 # -- the query -----------------------------------------------------------------------
@@ -300,14 +301,14 @@ async def search(session: AsyncSession, query: str, limit: int = 20) -> list[Sea
     if not chosen:
         return []
     rows = await session.execute(
-        select(Conversation.id, Contact)
+        select(Conversation.id, Conversation.inbox_id, Contact)
         .join(Contact, Contact.id == Conversation.contact_id)
         .where(Conversation.id.in_([m.conversation_id for m in chosen]))
     )
-    contacts = {conversation_id: contact for conversation_id, contact in rows}
+    found = {conversation_id: (inbox_id, contact) for conversation_id, inbox_id, contact in rows}
     hits = []
     for match in chosen:
-        contact = contacts[match.conversation_id]
+        inbox_id, contact = found[match.conversation_id]
         text_ = _contact_snippet(contact) if match.kind == "contact" else match.text
         hits.append(
             SearchHit(
@@ -317,6 +318,7 @@ async def search(session: AsyncSession, query: str, limit: int = 20) -> list[Sea
                 snippet=snippet(text_, terms),
                 kind=match.kind,
                 at=match.at,
+                inbox_id=inbox_id,
             )
         )
     return hits

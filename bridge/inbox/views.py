@@ -89,6 +89,7 @@ class MessageView:
     created_at: datetime
     send_after: datetime | None = None
     send_attempts: int | None = None
+    hidden: bool = False  # no-bodies mode: `body` says how long it is, not what it says
 
 
 def sla_line(what: str, due_at: datetime, now: datetime) -> str:

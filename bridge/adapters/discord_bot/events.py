@@ -311,7 +311,7 @@ class DiscordHandlers:
         if not value.isdigit():
             await interaction.response.send_message("That button is out of date.", ephemeral=True)
             return
-        view = await self.state.message(int(value))
+        view = await self.state.draft_for_editor(int(value))
         modal = discord.ui.Modal(title="Edit draft", custom_id=EDIT_MODAL + value, timeout=None)
         modal.add_item(
             discord.ui.TextInput(

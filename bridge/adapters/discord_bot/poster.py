@@ -385,6 +385,8 @@ class DiscordPoster:
     async def media(self, job: Job, to: ChatTarget, post: CustomerMedia) -> None:
         conversation_id, forum_id = to.conversation_id, int(to.channel)
         view = await self.state.message(post.message_id)
+        if post.index >= len(view.media):
+            return  # not shown here (no-bodies mode)
         fetched = await fetch_or_explain(self.media_fetcher, view.media[post.index])
         if isinstance(fetched, str):
             await self._send(job, conversation_id, forum_id, [render.truncate(fetched, render.MAX_CONTENT)])

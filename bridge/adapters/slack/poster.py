@@ -221,6 +221,8 @@ class SlackPoster:
         channel, message_id, index = to.channel, post.message_id, post.index
         thread_ts = await self._thread(job, to.conversation_id, channel)
         view = await self.state.message(message_id)
+        if index >= len(view.media):
+            return  # not shown here (no-bodies mode)
         fetched = await fetch_or_explain(self.media_fetcher, view.media[index])
         if isinstance(fetched, str):
             await self._post(job, channel, thread_ts, {"message_id": message_id, "part": f"media{index}"}, text=fetched)

@@ -79,6 +79,8 @@ class WebChatPoster:
     async def media(self, job: Job, to: ChatTarget, post: CustomerMedia) -> None:
         thread = await self._thread(to.conversation_id, to.channel)
         view = await self.state.message(post.message_id)
+        if post.index >= len(view.media):
+            return  # not shown here (no-bodies mode)
         item = view.media[post.index]
         label = f"📎 attachment {post.index + 1} ({item.get('content_type') or 'file'})"
         await self._once(job, thread, "customer", await self.state.title(to.conversation_id), [{"t": "plain", "v": label}],

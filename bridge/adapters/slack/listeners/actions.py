@@ -47,5 +47,5 @@ def register(app: AsyncApp, ctx: ListenerContext) -> None:
     @app.action("smsbridge.edit")
     async def on_edit(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        view = await ctx.handlers.state.message(int(action["value"]))
+        view = await ctx.handlers.state.draft_for_editor(int(action["value"]))
         await client.views_open(trigger_id=body["trigger_id"], view=edit_modal(view))
