@@ -262,3 +262,20 @@ async def test_web_chat_shows_no_body_and_show_answers_only_the_asker(tmp_path: 
 
 async def _has(text: Any, part: str) -> bool:
     return part in await text
+
+
+async def test_auto_reply_status_line_quotes_no_text(databases: Any) -> None:
+    """Texts smsbridge sends by itself (here the first-contact reply) show their length too."""
+    h = Harness(databases, smsbridge_no_bodies=True, smsbridge_first_contact_reply="Thanks! A nurse will call you back today.")
+    await h.start()
+    try:
+        await h.text_in(WORDS)
+        await h.slack.wait_for(lambda: len(h.sms_sent()) == 1, message="the auto-reply")
+        await h.drain()
+        assert h.sms_sent()[0]["Body"] == "Thanks! A nurse will call you back today."
+        root = await h.first_thread()
+        lines = [m["text"] for m in h.thread(root)]
+        assert any("Automatic reply by smsbridge" in t and "41 characters" in t for t in lines), lines
+        assert "nurse" not in slack_public(h) and WORDS not in slack_public(h)
+    finally:
+        await h.stop()
