@@ -143,6 +143,15 @@ def digest_setting(value: str | None) -> str | None:
     return value.strip()
 
 
+def database_url_setting(value: str) -> str:
+    """`postgres://…` and `postgresql://…`, as Heroku, Render and others hand them out,
+    are read with asyncpg, the driver smsbridge uses."""
+    for scheme in ("postgres://", "postgresql://"):
+        if value.startswith(scheme):
+            return "postgresql+asyncpg://" + value[len(scheme) :]
+    return value
+
+
 def approval_role(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -349,7 +358,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
-    """the database: this SQLite file, or `postgresql+asyncpg://user:pass@host/db`"""
+    """the database: this SQLite file, or `postgresql+asyncpg://user:pass@host/db` (a `postgres://` URL as hosting platforms give it works too)"""
     database_pool_size: int = Field(default=10, ge=1)
     """PostgreSQL: connections each process keeps, and as many again in a burst (see *Scaling on PostgreSQL*)"""
     public_url: str | None = None
@@ -497,6 +506,11 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return database_url_setting(value)
 
     @field_validator("smsbridge_number")
     @classmethod
