@@ -80,6 +80,8 @@ async def test_a_messaging_services_inbound_url_is_checked(databases: Any) -> No
 
         h.twilio.services["MG0001"]["inbound_request_url"] = f"{PUBLIC_URL}/twilio/sms"
         assert "✓ Messaging Service MG0001 sends incoming texts here" in await _report(h)
+        h.twilio.services["MG0001"]["use_inbound_webhook_on_number"] = True
+        assert "! Messaging Service MG0001 defers to each number's webhook" in await _report(h)
         h.twilio.services.clear()
         assert "✗ Messaging Service MG0001: Unable to fetch record" in await _report(h)
     finally:
@@ -132,3 +134,10 @@ async def test_slack_event_subscriptions_are_read_from_the_apps_manifest_with_a_
     assert "Configuration tokens last 12 hours" in report
     report = await _report_with(harness, slack_config_token=SecretStr("xoxb-not-a-config-token"))
     assert "✗ SLACK_CONFIG_TOKEN is not an app configuration token (xoxe.xoxp-…)" in report
+
+
+async def test_a_number_of_another_account_is_named(harness: Harness) -> None:
+    from tests.harness import NUMBER
+
+    harness.twilio.numbers.clear()
+    assert f"✗ {NUMBER} is not a number of this Twilio account" in await _report(harness)
