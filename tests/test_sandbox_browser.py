@@ -3,7 +3,8 @@ through chromedriver): a customer types on the phone, the thread appears, a team
 claims it with the button and replies with `!r`, the phone shows the reply with its
 delivery state, and after STOP the next reply is blocked and never reaches the phone.
 
-Screenshots are written to build/screenshots/ (docs/sandbox.png comes from this run).
+Screenshots are written to build/screenshots/; README's docs/sandbox.png is this run's
+sandbox-stop.png (`cp build/screenshots/sandbox-stop.png docs/sandbox.png`).
 Without /usr/bin/chromium and /usr/bin/chromedriver the tests skip with the reason; CI
 installs both (.ci/run).
 """
