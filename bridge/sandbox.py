@@ -102,12 +102,26 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sandbox.add_argument("--data", type=Path, default=None, help="folder for the sandbox's SQLite file (default: a new temp folder)")
 
 
+def free_port_after(port: int) -> int:
+    """The first port after `port` that is free on 127.0.0.1 now (0 when none of the next 50 is)."""
+    import socket
+
+    for candidate in range(port + 1, min(port + 51, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    return 0
+
+
 async def _serve(args: argparse.Namespace) -> int:
     try:
         sandbox = await start_sandbox(args.port, args.data)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"smsbridge sandbox: port {args.port} is in use; try --port {args.port + 1} (or --port 0 for any)", file=sys.stderr)
+            print(f"smsbridge sandbox: port {args.port} is in use; try --port {free_port_after(args.port)} (or --port 0 for any)", file=sys.stderr)
             return 1
         raise
     print(f"smsbridge sandbox: open {sandbox.url}  (Ctrl-C stops)", flush=True)

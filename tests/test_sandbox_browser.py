@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -212,23 +211,6 @@ def test_commands_and_buttons_in_the_channel_and_a_second_customer(sandbox: Sand
     browser.get(sandbox.url)
     _until(browser, "the thread after a reload", lambda b: "When are you open?" in _text(b, ".thread .msgs"))
     _shot(browser, "sandbox-channel.png")
-
-
-def test_the_sandbox_ignores_a_real_env_and_names_a_port_in_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / ".env").write_text("DATABASE_URL=sqlite+aiosqlite:///real.db\nTWILIO_AUTH_TOKEN=real-secret\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:///real-env.db")
-    with Running() as running:
-        settings = running.bridge.settings
-        assert settings.twilio_auth_token is None and "real" not in settings.database_url
-        assert not (tmp_path / "real.db").exists() and not (tmp_path / "real-env.db").exists()
-        from bridge.cli import main
-
-        port = running.bridge.port
-        assert main(["sandbox", "--port", str(port)]) == 1
-        assert f"port {port} is in use; try --port {port + 1}" in capsys.readouterr().err
-    assert shutil.which("true")  # the process is still usable
 
 
 def test_undo_a_draft_approved_and_a_phone_that_is_off() -> None:
