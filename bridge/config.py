@@ -654,6 +654,7 @@ class Settings(BaseSettings):
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            self.slack_config_token,
             self.discord_token,
             self.twilio_auth_token,
             self.signalwire_signing_key,
