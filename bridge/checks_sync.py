@@ -103,13 +103,14 @@ def manifest_events(path: Path = MANIFESTS / "slack-app.yaml") -> list[str]:
     return events
 
 
-EVENTS_UNCHECKED = Finding(
-    "warn",
-    "Slack: event subscriptions not checked (a bot token cannot read them)",
-    "Compare api.slack.com/apps → your app → Event Subscriptions with manifests/slack-app.yaml "
-    f"({', '.join(manifest_events())}),\n"
-    "or set SLACK_CONFIG_TOKEN (an app configuration token) so `smsbridge check` reads the app's manifest.",
-)
+def events_unchecked() -> Finding:
+    return Finding(
+        "warn",
+        "Slack: event subscriptions not checked (a bot token cannot read them)",
+        "Compare api.slack.com/apps → your app → Event Subscriptions with manifests/slack-app.yaml "
+        f"({', '.join(manifest_events())}),\n"
+        "or set SLACK_CONFIG_TOKEN (an app configuration token) so `smsbridge check` reads the app's manifest.",
+    )
 
 
 async def slack_events(settings: Settings, client: Any, bot_id: str | None) -> list[Finding]:
@@ -119,7 +120,7 @@ async def slack_events(settings: Settings, client: Any, bot_id: str | None) -> l
 
     token = reveal(settings.slack_config_token)
     if not token:
-        return [EVENTS_UNCHECKED]
+        return [events_unchecked()]
     if not token.startswith("xoxe."):
         return [Finding("fail", "SLACK_CONFIG_TOKEN is not an app configuration token (xoxe.xoxp-…)",
                         "api.slack.com/apps → Your App Configuration Tokens → Generate Token; copy the Access Token (or unset it).")]
