@@ -227,6 +227,9 @@ async def _slack(settings: Settings) -> list[Finding]:
 
         scopes = next((v for k, v in (auth.headers or {}).items() if k.lower() == "x-oauth-scopes"), None)
         found.append(slack_scopes(scopes))
+        from bridge.checks_sync import slack_events
+
+        found += await slack_events(settings, client, auth.get("bot_id"))
         for inbox in settings.inboxes():
             if not inbox.slack_channel:
                 continue

@@ -1,6 +1,7 @@
 """`smsbridge check`: is what the platforms hold in step with this version of smsbridge?
 
-The Slack token's scopes against manifests/slack-app.yaml, the Discord app commands
+The Slack token's scopes against manifests/slack-app.yaml (and, with SLACK_CONFIG_TOKEN,
+the app's event subscriptions and request URLs), the Discord app commands
 against manifests/discord-commands.json, and the database's schema against the newest
 migration.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.checks import Finding
+from bridge.config import Settings, reveal
 from bridge.inbox.db import Database
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
@@ -87,3 +89,77 @@ async def migrations(db: Database) -> Finding:
         return Finding("fail", f"Database: schema at revision {', '.join(sorted(current))}, this version needs {', '.join(sorted(heads))}",
                        "Run `smsbridge migrate` (`smsbridge run` also does it at start).")
     return Finding("ok", f"Database: migrations current (revision {', '.join(sorted(heads))})")
+
+
+def manifest_events(path: Path = MANIFESTS / "slack-app.yaml") -> list[str]:
+    """The bot events the Slack manifest subscribes to (`settings.event_subscriptions.bot_events`)."""
+    block = path.read_text(encoding="utf-8").split("    bot_events:", 1)[1]
+    events = []
+    for line in block.splitlines()[1:]:
+        item = re.match(r"^\s{6,}-\s+([a-z_.]+)", line)
+        if item is None:
+            break
+        events.append(item.group(1))
+    return events
+
+
+def events_unchecked() -> Finding:
+    return Finding(
+        "warn",
+        "Slack: event subscriptions not checked (a bot token cannot read them)",
+        "Compare api.slack.com/apps → your app → Event Subscriptions with manifests/slack-app.yaml "
+        f"({', '.join(manifest_events())}),\n"
+        "or set SLACK_CONFIG_TOKEN (an app configuration token) so `smsbridge check` reads the app's manifest.",
+    )
+
+
+async def slack_events(settings: Settings, client: Any, bot_id: str | None) -> list[Finding]:
+    """The app's event subscriptions, request URLs and socket mode, read from its manifest
+    (`apps.manifest.export`) with SLACK_CONFIG_TOKEN; without that token they cannot be read."""
+    from slack_sdk.errors import SlackApiError
+
+    token = reveal(settings.slack_config_token)
+    if not token:
+        return [events_unchecked()]
+    if not token.startswith("xoxe."):
+        return [Finding("fail", "SLACK_CONFIG_TOKEN is not an app configuration token (xoxe.xoxp-…)",
+                        "api.slack.com/apps → Your App Configuration Tokens → Generate Token; copy the Access Token (or unset it).")]
+    try:
+        app_id = (await client.bots_info(bot=bot_id))["bot"]["app_id"]
+        exported = await client.apps_manifest_export(token=token, app_id=app_id)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        hint = ("Configuration tokens last 12 hours: generate a new one (api.slack.com/apps → Your App Configuration Tokens), or unset SLACK_CONFIG_TOKEN."
+                if error in ("token_expired", "invalid_auth", "not_authed") else
+                "The token must belong to a collaborator of this app, in the app's workspace.")
+        return [Finding("warn", f"Slack refused SLACK_CONFIG_TOKEN: {error}", hint)]
+    return _compare_manifest(settings, exported.get("manifest") or {})
+
+
+MANIFEST_FIX = ("api.slack.com/apps → your app → App Manifest: paste what `smsbridge init` prints "
+                "(manifests/slack-app.yaml with your host), save, and reinstall if Slack asks.")
+
+
+def _compare_manifest(settings: Settings, manifest: dict[str, Any]) -> list[Finding]:
+    app = manifest.get("settings") or {}
+    subscriptions = app.get("event_subscriptions") or {}
+    problems = []
+    missing = [e for e in manifest_events() if e not in (subscriptions.get("bot_events") or [])]
+    if missing:
+        problems.append(f"it is not subscribed to {', '.join(missing)}")
+    socket = bool(settings.slack_app_token)
+    if bool(app.get("socket_mode_enabled")) != socket:
+        problems.append("Socket Mode is on but SLACK_APP_TOKEN is not set" if not socket else "SLACK_APP_TOKEN is set but Socket Mode is off")
+    elif not socket and settings.public_url:
+        wanted = f"{settings.public_url.rstrip('/')}/slack/events"
+        urls = {
+            "Event Subscriptions → Request URL": subscriptions.get("request_url"),
+            "Interactivity → Request URL": (app.get("interactivity") or {}).get("request_url"),
+            "Slash Commands → /sms": next((c.get("url") for c in (manifest.get("features") or {}).get("slash_commands") or []
+                                           if c.get("command") == "/sms"), None),
+        }
+        problems += [f"{where} is {url or 'empty'}, not {wanted}" for where, url in urls.items() if url != wanted]
+    if problems:
+        return [Finding("fail", f"Slack: the app's configuration differs from manifests/slack-app.yaml: {problems[0]}",
+                        "\n".join([*problems[1:], MANIFEST_FIX]))]
+    return [Finding("ok", "Slack: the app's event subscriptions and request URLs match manifests/slack-app.yaml")]

@@ -127,7 +127,8 @@ async def _discord(settings: Settings, action: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every `smsbridge` command (deploy/ examples are tested against it)."""
     parser = argparse.ArgumentParser(prog="smsbridge", description="A shared SMS inbox in Slack and Discord.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve webhooks, connect Slack, run workers")
@@ -152,7 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     report_cli.add_parser(commands)
     init_cli.add_parser(commands)
     sandbox.add_parser(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bridge import init_cli, sandbox
+
+    args = build_parser().parse_args(argv)
     if args.command == "init":  # before the settings: there are none yet
         return init_cli.run(args)
     if args.command == "sandbox":  # reads no settings: it must not touch a real .env

@@ -143,6 +143,15 @@ def digest_setting(value: str | None) -> str | None:
     return value.strip()
 
 
+def database_url_setting(value: str) -> str:
+    """`postgres://…` and `postgresql://…`, as Heroku, Render and others hand them out,
+    are read with asyncpg, the driver smsbridge uses."""
+    for scheme in ("postgres://", "postgresql://"):
+        if value.startswith(scheme):
+            return "postgresql+asyncpg://" + value[len(scheme) :]
+    return value
+
+
 def approval_role(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -346,107 +355,142 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
+        # Each setting's docstring is its description: README's configuration table is
+        # generated from them (`python -m bridge.config_docs`).
+        use_attribute_docstrings=True,
     )
 
     database_url: str = DEFAULT_DATABASE_URL
-    # PostgreSQL: connections each process keeps, and as many again in a burst.
+    """the database: this SQLite file, or `postgresql+asyncpg://user:pass@host/db` (a `postgres://` URL as hosting platforms give it works too)"""
     database_pool_size: int = Field(default=10, ge=1)
+    """PostgreSQL: connections each process keeps, and as many again in a burst (see *Scaling on PostgreSQL*)"""
     public_url: str | None = None
+    """the base URL providers call (`https://sms.example.com`); Twilio signatures are checked on it"""
     host: str = "0.0.0.0"
+    """where `smsbridge run` listens (`--host` overrides)"""
     port: int = 8080
+    """the port `smsbridge run` listens on (`--port` overrides)"""
 
     slack_bot_token: SecretStr | None = None
+    """the Slack app's Bot User OAuth Token (`xoxb-…`)"""
     slack_signing_secret: SecretStr | None = None
+    """the Slack app's Signing Secret: Slack over HTTP (Events API at `/slack/events`)"""
     slack_app_token: SecretStr | None = None
+    """an app-level token (`xapp-…`, `connections:write`): when set, Slack over Socket Mode"""
+    slack_config_token: SecretStr | None = None
+    """optional: an app configuration token (`xoxe.xoxp-…`, api.slack.com/apps → *Your App Configuration Tokens*) with which `smsbridge check` reads the app's manifest and compares its event subscriptions; it expires after 12 hours, so set it only to check"""
     slack_api_url: str = "https://slack.com/api/"
-    # Seconds a Slack API call may take before it counts as failed (and is retried).
+    """Slack Web API base (GovSlack, tests)"""
     slack_timeout: float = 30.0
-    # Posts per channel are paced to Slack's limit: one per interval (0 turns pacing
-    # off), up to `burst` at once after a quiet spell.
+    """seconds a Slack API call may take before it counts as failed and is retried"""
     slack_post_interval: float = 1.0
+    """posts per Slack channel are paced to one per this many seconds (0 = off), after a burst of `SLACK_POST_BURST`"""
     slack_post_burst: int = 2
+    """posts a Slack channel may take at once after a quiet spell"""
 
     discord_token: SecretStr | None = None
-    # Discord adapter (issue 4). API/gateway bases default to discord.py's own (discord.com).
+    """the Discord bot token (see *Discord bot*)"""
     discord_api_url: str | None = None
+    """Discord REST base (…/api/v10; tests, proxies); unset: discord.com"""
     discord_gateway_url: str | None = None
-    # Set it to sync app commands to one server (instant) instead of globally.
+    """Discord gateway URL (tests, proxies); unset: the one Discord names"""
     discord_guild_id: int | None = None
-    # Only the process holding this lease connects the gateway; another takes over after it.
+    """`smsbridge discord sync` uploads the app commands to this server only (instant) instead of globally"""
     discord_lease_seconds: float = 30.0
-    # on_ready waits this long after the last GUILD_CREATE (discord.py's guild_ready_timeout).
+    """only the process holding the gateway lease connects to Discord; a dead holder's lease runs out after this"""
     discord_ready_timeout: float = 1.0
+    """seconds to wait after the last server arrives before the bot counts as ready (discord.py's `guild_ready_timeout`)"""
 
     twilio_account_sid: str | None = None
+    """the provider account (`AC…`; a SignalWire project id)"""
     twilio_auth_token: SecretStr | None = None
+    """the account's auth token (a SignalWire API token); Twilio signs its webhooks with it"""
     twilio_api_url: str = "https://api.twilio.com"
-    # SignalWire signs webhooks with the project's Signing Key (API Credentials page),
-    # not with the API token that authenticates our REST calls.
+    """REST base; a SignalWire space's `…/api/laml` works"""
     signalwire_signing_key: SecretStr | None = None
+    """SignalWire only: the project's Signing Key (`PSK_…`), which signs its webhooks"""
 
     smsbridge_number: str | None = None
+    """the default inbox's shared number (E.164, e.g. `+14155550100`; checked when settings load), or a WhatsApp sender `whatsapp:+14155550100`"""
     smsbridge_messaging_service_sid: str | None = None
+    """or the default inbox's Twilio Messaging Service (`MG…`)"""
     smsbridge_slack_channel: str | None = None
+    """the Slack channel id the default inbox's conversations go to (`C0123ABCD`)"""
     smsbridge_discord_channel: str | None = None
+    """the Discord forum channel id the default inbox's conversations go to"""
     smsbridge_business_name: str = "Our team"
+    """named in STOP/START/HELP answers"""
     smsbridge_help_text: str | None = None
-    # Business hours of the default inbox, and of [[inbox]] tables that leave them out.
+    """the HELP answer's help part; unset: "Reply here and a team member will answer." """
     smsbridge_timezone: str | None = None
+    """the inbox's IANA time zone (`America/Chicago`), in which its hours and holidays are read; unset: UTC"""
     smsbridge_hours: str | None = None
+    """business hours, `"mon-fri 09:00-17:00; sat 10:00-13:00"` (24-hour; overnight is `fri 22:00-24:00; sat 00:00-02:00`); unset: always open; `/sms hours` shows them"""
     smsbridge_holidays: str | None = None
-    # Auto-replies to customers' texts, each off unless set (docs/scheduling.md): after
-    # hours once per closed period per conversation, first contact once per number.
+    """closed days, `"2026-12-25,2027-01-01"` (a TOML list of dates works too)"""
     smsbridge_after_hours_reply: str | None = None
+    """texted once per closed period per conversation when a customer writes while the inbox is closed: `"Thanks! We're closed and open {next_open}."`; `{next_open}` reads "Monday 9:00 AM" in the inbox's zone, and the snippet variables (`{first_name}`, `{name}`, `{business}`, `{number}`, contact properties) work, an unknown one left out; unset: off"""
     smsbridge_first_contact_reply: str | None = None
-    # SLA targets: clocks per conversation, counted in business hours (bridge/inbox/sla.py).
+    """texted once to a number that never wrote to this inbox before, same variables; unset: off"""
     smsbridge_sla_first_reply: timedelta | None = None
+    """SLA target for the first reply (`20s`, `15m`, `4h`, `2d`, `1h30m`), counted in business hours when the inbox has them; see *SLA clocks*"""
     smsbridge_sla_next_reply: timedelta | None = None
+    """SLA target for each next reply, the same way"""
     smsbridge_sla_resolution: timedelta | None = None
-    # Automatic assignment of new and reopened conversations (none, round-robin,
-    # least-busy) among SMSBRIDGE_AGENTS (default: every agent and admin), each taking
-    # at most SMSBRIDGE_MAX_OPEN open conversations.
-    # Remind a pending conversation's assignee after this long (`!snooze` excepted).
+    """SLA target for closing a conversation, the same way"""
     smsbridge_pending_remind: timedelta | None = None
+    """a conversation a teammate set pending this long (`2d`, `4h`) pings its assignee in the thread once (`!snooze` excepted); unset: never"""
     smsbridge_assign: str = "none"
+    """automatic assignment of new and reopened conversations: `none`, `round-robin`, `least-busy` (`assign` in `[[inbox]]`)"""
     smsbridge_agents: Annotated[list[str] | None, NoDecode] = None
+    """who takes conversations: `slack:U0123,discord:1234` (or bare ids; a TOML list works too), in round-robin order (`agents` in `[[inbox]]`); unset: every agent and admin"""
     smsbridge_max_open: int | None = Field(default=None, ge=1)
+    """a teammate with this many open conversations gets no more automatically (`max_open` in `[[inbox]]`); unset: no cap"""
 
-    # The report posted by itself (docs/reports.md): "daily 08:30" or "mon 08:30", in
-    # each inbox's zone; and the conversations a teammate should handle each day.
     smsbridge_digest: str | None = None
-    # No-bodies mode (docs/compliance.md rule 14): chat threads show that a text arrived,
-    # from whom, its length and media count, never its words or pictures (`!show` reads it).
+    """post each inbox's report of the last day or week to its channel by itself: `"daily 08:30"` or `"mon 08:30"`, in the inbox's time zone (`digest` in `[[inbox]]`, `""` turns it off there); see [docs/reports.md](docs/reports.md)"""
     smsbridge_no_bodies: bool = False
+    """no-bodies mode (health or financial data, docs/compliance.md rule 14): threads show that a text arrived, from whom, its length and media count, never its words or pictures; `!show` reads them to you alone and the view is audited (`no_bodies` in `[[inbox]]`, `false` there turns it off); see *No-bodies mode*"""
     smsbridge_agent_daily_minimum: int | None = Field(default=None, ge=1)
+    """conversations each teammate should handle a day; the digest names those below it"""
 
     reply_prefix: str = "!r"
-    # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
+    """reply prefix, case-insensitive (`!reply` also works with the default)"""
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """user ids with the admin role (`U0123…` or `slack:U0123…`, `discord:1234…`; comma-separated or a JSON list); everyone else is an agent. While unset, Slack workspace owners/admins and Discord members with Manage Server are admins"""
     viewers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """user ids with the viewer role (read and write notes, never text customers), written as `ADMINS`"""
     smsbridge_approval_role: str | None = None
+    """replies by this role (`viewer`, `agent` or `admin`) in the default inbox need an admin's approval"""
     undo_seconds: float = 5
+    """a reply waits this long with an Undo button (0 = off)"""
     collision_seconds: float = 120
+    """hold a reply if a teammate answered the customer within this window"""
 
-    # Who sends the STOP/START confirmation: "auto" lets the provider do it when its
-    # webhook says it already did (Twilio Advanced Opt-Out sets OptOutType).
     compliance_replies: str = "auto"
+    """who answers STOP/START/HELP: `auto` (smsbridge, unless the provider's webhook says it already did, as Twilio Advanced Opt-Out does), `smsbridge`, `provider`"""
 
-    # Outbox retry pacing (seconds); small values make tests and outages drills quick.
     outbox_retry_base: float = 2.0
+    """first retry delay in seconds (exponential, jittered)"""
     outbox_retry_max: float = 300.0
+    """longest retry delay in seconds"""
     outbox_workers: int = 8
-    # A reply the provider keeps refusing is marked failed after this long (24 h).
+    """jobs run at once per process"""
     sms_give_up_seconds: float = 86400.0
+    """a reply the provider keeps refusing shows "Retrying (Twilio 500), attempt 3" until then, then "Failed" with the reason"""
     log_level: str = "INFO"
-    # "text" (one readable line) or "json" (one JSON object per line, for log collectors).
+    """secrets are redacted from every log line, tracebacks included; below `DEBUG` no message text is logged and phone numbers are masked (`+1415•••0101`), by smsbridge and the libraries it drives; **`DEBUG` shows numbers, texts and SQL parameters**: use it only to troubleshoot"""
     log_format: str = "text"
-    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    """`text`, or `json`: one JSON object per line (`time`, `level`, `logger`, `message`, `exception`, and `job_id`, `job_kind`, `conversation_id`, `message_id` of the job being run), cleaned as above: no secrets, masked numbers"""
     metrics_token: SecretStr | None = None
+    """when set, `GET /metrics` needs `Authorization: Bearer <token>`"""
 
     inbox: list[InboxConfig] = Field(default_factory=list)
-    # Approved WhatsApp templates, `[[whatsapp_template]]` tables in smsbridge.toml.
+    """more inboxes, each with its number or Messaging Service and channels (`smsbridge.toml` only; see below)"""
     whatsapp_template: list[WhatsAppTemplate] = Field(default_factory=list)
+    """approved WhatsApp templates `!template` sends (`smsbridge.toml` only; see *WhatsApp*)"""
     rule: list[RuleConfig] = Field(default_factory=list)
+    """rules acting on each customer's text (`smsbridge.toml` only; see [docs/rules.md](docs/rules.md))"""
 
     @model_validator(mode="after")
     def _rules_name_known_inboxes(self) -> Settings:
@@ -467,6 +511,11 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return database_url_setting(value)
 
     @field_validator("smsbridge_number")
     @classmethod
@@ -611,6 +660,7 @@ class Settings(BaseSettings):
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            self.slack_config_token,
             self.discord_token,
             self.twilio_auth_token,
             self.signalwire_signing_key,

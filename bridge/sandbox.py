@@ -104,13 +104,27 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="no-bodies mode (SMSBRIDGE_NO_BODIES): the team channel shows no customer words; `!show` reads them")
 
 
+def free_port_after(port: int) -> int:
+    """The first port after `port` that is free on 127.0.0.1 now (0 when none of the next 50 is)."""
+    import socket
+
+    for candidate in range(port + 1, min(port + 51, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    return 0
+
+
 async def _serve(args: argparse.Namespace) -> int:
     try:
         extra = {"smsbridge_no_bodies": True} if getattr(args, "no_bodies", False) else {}
         sandbox = await start_sandbox(args.port, args.data, **extra)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"smsbridge sandbox: port {args.port} is in use; try --port {args.port + 1} (or --port 0 for any)", file=sys.stderr)
+            print(f"smsbridge sandbox: port {args.port} is in use; try --port {free_port_after(args.port)} (or --port 0 for any)", file=sys.stderr)
             return 1
         raise
     print(f"smsbridge sandbox: open {sandbox.url}  (Ctrl-C stops)", flush=True)

@@ -80,7 +80,64 @@ async def test_a_messaging_services_inbound_url_is_checked(databases: Any) -> No
 
         h.twilio.services["MG0001"]["inbound_request_url"] = f"{PUBLIC_URL}/twilio/sms"
         assert "✓ Messaging Service MG0001 sends incoming texts here" in await _report(h)
+        h.twilio.services["MG0001"]["use_inbound_webhook_on_number"] = True
+        assert "! Messaging Service MG0001 defers to each number's webhook" in await _report(h)
         h.twilio.services.clear()
         assert "✗ Messaging Service MG0001: Unable to fetch record" in await _report(h)
     finally:
         await h.stop()
+
+
+async def _report_with(h: Harness, **changes: Any) -> str:
+    assert h.settings is not None
+    out = io.StringIO()
+    await run_checks(h.settings.model_copy(update=changes), out)
+    return out.getvalue()
+
+
+async def test_slack_event_subscriptions_are_read_from_the_apps_manifest_with_a_configuration_token(harness: Harness) -> None:
+    import yaml
+    from pydantic import SecretStr
+
+    from bridge.init_cli import slack_manifest
+    from tests.harness import PUBLIC_URL
+
+    # Without a configuration token a bot token cannot read them: check says so and how to.
+    report = await _report(harness)
+    assert "! Slack: event subscriptions not checked (a bot token cannot read them)" in report
+    assert "or set SLACK_CONFIG_TOKEN" in report
+
+    token = SecretStr(harness.slack.config_token)
+    harness.slack.app_manifest = yaml.safe_load(slack_manifest(PUBLIC_URL))
+    report = await _report_with(harness, slack_config_token=token)
+    assert "✓ Slack: the app's event subscriptions and request URLs match manifests/slack-app.yaml" in report
+    assert [p["app_id"] for _m, p in harness.slack.calls if _m == "apps.manifest.export"] == [harness.slack.app_id]
+
+    # An app that lost an event, and whose interactivity points elsewhere.
+    harness.slack.app_manifest["settings"]["event_subscriptions"]["bot_events"].remove("message.groups")
+    harness.slack.app_manifest["settings"]["interactivity"]["request_url"] = "https://old.example.com/slack/events"
+    report = await _report_with(harness, slack_config_token=token)
+    assert "✗ Slack: the app's configuration differs from manifests/slack-app.yaml: it is not subscribed to message.groups" in report
+    assert f"Interactivity → Request URL is https://old.example.com/slack/events, not {PUBLIC_URL}/slack/events" in report
+    assert "App Manifest: paste what `smsbridge init` prints" in report
+
+    # Socket Mode on in the app but no SLACK_APP_TOKEN here.
+    harness.slack.app_manifest = yaml.safe_load(slack_manifest(PUBLIC_URL))
+    harness.slack.app_manifest["settings"]["socket_mode_enabled"] = True
+    report = await _report_with(harness, slack_config_token=token)
+    assert "differs from manifests/slack-app.yaml: Socket Mode is on but SLACK_APP_TOKEN is not set" in report
+
+    # Configuration tokens expire after 12 hours; a wrong kind of token is named.
+    harness.slack.config_token_expired = True
+    report = await _report_with(harness, slack_config_token=token)
+    assert "! Slack refused SLACK_CONFIG_TOKEN: token_expired" in report
+    assert "Configuration tokens last 12 hours" in report
+    report = await _report_with(harness, slack_config_token=SecretStr("xoxb-not-a-config-token"))
+    assert "✗ SLACK_CONFIG_TOKEN is not an app configuration token (xoxe.xoxp-…)" in report
+
+
+async def test_a_number_of_another_account_is_named(harness: Harness) -> None:
+    from tests.harness import NUMBER
+
+    harness.twilio.numbers.clear()
+    assert f"✗ {NUMBER} is not a number of this Twilio account" in await _report(harness)

@@ -71,3 +71,20 @@ async def test_bad_input_says_what_to_do(sandbox: Sandbox) -> None:
             assert response.status == 400 and "send JSON" in await response.text()
         async with http.post(sandbox.url + "api/phone", json={"from": CUSTOMER, "text": "x" * 5000}) as response:
             assert response.status == 400 and "at most 4000 characters" in await response.text()
+
+
+async def test_the_sandbox_reads_no_real_configuration(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("DATABASE_URL=sqlite+aiosqlite:///real.db\nTWILIO_AUTH_TOKEN=real-secret\nSLACK_BOT_TOKEN=xoxb-real\n")
+    (tmp_path / "smsbridge.toml").write_text('[[inbox]]\nname = "real"\nnumber = "+14155550199"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:///real-env.db")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "real-env-secret")
+    running = await start_sandbox(0, tmp_path / "data")
+    try:
+        settings = running.bridge.settings
+        assert settings.twilio_auth_token is None and settings.slack_bot_token is None
+        assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'sandbox.db'}"
+        assert [inbox.name for inbox in settings.inboxes()] == ["sandbox"]
+    finally:
+        await running.stop()
+    assert not (tmp_path / "real.db").exists() and not (tmp_path / "real-env.db").exists()

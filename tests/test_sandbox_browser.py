@@ -3,7 +3,8 @@ through chromedriver): a customer types on the phone, the thread appears, a team
 claims it with the button and replies with `!r`, the phone shows the reply with its
 delivery state, and after STOP the next reply is blocked and never reaches the phone.
 
-Screenshots are written to build/screenshots/ (docs/sandbox.png comes from this run).
+Screenshots are written to build/screenshots/; README's docs/sandbox.png is this run's
+sandbox-stop.png (`cp build/screenshots/sandbox-stop.png docs/sandbox.png`).
 Without /usr/bin/chromium and /usr/bin/chromedriver the tests skip with the reason; CI
 installs both (.ci/run).
 """
@@ -11,7 +12,7 @@ installs both (.ci/run).
 from __future__ import annotations
 
 import asyncio
-import shutil
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -124,6 +125,21 @@ def _type(browser: WebDriver, css: str, text: str) -> None:
     box.submit()
 
 
+def _click(browser: WebDriver, css: str) -> None:
+    """Click the first element matching `css` once it is there. Found and clicked in one
+    script: the page re-renders on every update, so a held element can go stale between
+    finding and clicking it."""
+    script = "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e"
+    _until(browser, f"something to click at {css}", lambda b: b.execute_script(script, css))
+
+
+def _choose(browser: WebDriver, css: str, value: str) -> None:
+    """Pick `value` in the first <select> matching `css` (in one script, like `_click`)."""
+    script = ("const e = document.querySelector(arguments[0]); if (!e) return false;"
+              "e.value = arguments[1]; e.dispatchEvent(new Event('change')); return true")
+    _until(browser, f"a picker at {css}", lambda b: b.execute_script(script, css, value))
+
+
 def _shot(browser: WebDriver, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / name
@@ -143,8 +159,7 @@ def test_a_customer_texts_a_teammate_claims_and_replies_then_stop_blocks(sandbox
 
     # Ben (an agent) claims it with the card's button.
     Select(browser.find_element(By.ID, "me")).select_by_value("ben")
-    _until(browser, "the card's Claim button", lambda b: b.find_elements(By.CSS_SELECTOR, ".card button[data-action=claim]"))
-    browser.find_element(By.CSS_SELECTOR, ".card button[data-action=claim]").click()
+    _click(browser, ".card button[data-action=claim]")
     _until(browser, "the claim", lambda b: "Assignee: Ben" in _text(b, ".thread .card"))
     assert "Ben claimed this conversation." in _text(browser, ".thread .msgs")
 
@@ -189,31 +204,13 @@ def test_commands_and_buttons_in_the_channel_and_a_second_customer(sandbox: Sand
     _until(browser, "the card's new name", lambda b: "Jo" in _text(b, ".thread .card"))
 
     # The card's snippet picker sends it, variables filled.
-    _until(browser, "the snippet picker", lambda b: b.find_elements(By.CSS_SELECTOR, ".card select[data-action=snippet]"))
-    Select(browser.find_element(By.CSS_SELECTOR, ".card select[data-action=snippet]")).select_by_value("hours")
+    _choose(browser, ".card select[data-action=snippet]", "hours")
     _until(browser, "the snippet on the phone", _phone_says(browser, "We're open 9-6, Jo."))
 
     # A disconnected browser loses nothing: a new page shows everything again.
     browser.get(sandbox.url)
     _until(browser, "the thread after a reload", lambda b: "When are you open?" in _text(b, ".thread .msgs"))
     _shot(browser, "sandbox-channel.png")
-
-
-def test_the_sandbox_ignores_a_real_env_and_names_a_port_in_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / ".env").write_text("DATABASE_URL=sqlite+aiosqlite:///real.db\nTWILIO_AUTH_TOKEN=real-secret\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", "sqlite+aiosqlite:///real-env.db")
-    with Running() as running:
-        settings = running.bridge.settings
-        assert settings.twilio_auth_token is None and "real" not in settings.database_url
-        assert not (tmp_path / "real.db").exists() and not (tmp_path / "real-env.db").exists()
-        from bridge.cli import main
-
-        port = running.bridge.port
-        assert main(["sandbox", "--port", str(port)]) == 1
-        assert f"port {port} is in use; try --port {port + 1}" in capsys.readouterr().err
-    assert shutil.which("true")  # the process is still usable
 
 
 def test_undo_a_draft_approved_and_a_phone_that_is_off() -> None:
@@ -227,8 +224,7 @@ def test_undo_a_draft_approved_and_a_phone_that_is_off() -> None:
 
             # A reply waits 30 s with Undo; Undo wins and nothing reaches the phone.
             _type(browser, ".thread .compose input", "!r Nope")
-            _until(browser, "the Undo button", lambda b: b.find_elements(By.CSS_SELECTOR, ".msg.status button[data-action=undo]"))
-            browser.find_element(By.CSS_SELECTOR, ".msg.status button[data-action=undo]").click()
+            _click(browser, ".msg.status button[data-action=undo]")
             _until(browser, "the canceled status", lambda b: "Canceled" in _text(b, ".thread .msg.status"))
 
             # A draft, approved by Ana (the admin), goes out at once.
@@ -237,7 +233,7 @@ def test_undo_a_draft_approved_and_a_phone_that_is_off() -> None:
                 _type(browser, ".thread .compose input", "!draft " + text)
                 _until(browser, "the draft's Approve", lambda b: len(b.find_elements(
                     By.CSS_SELECTOR, ".msg.draft button[data-action=approve]")) == 1 and len(b.find_elements(By.CSS_SELECTOR, ".msg.draft")) > count)
-                browser.find_element(By.CSS_SELECTOR, ".msg.draft button[data-action=approve]").click()
+                _click(browser, ".msg.draft button[data-action=approve]")
 
             approve("Yes, all brands.")
             _until(browser, "the approved reply on the phone", _phone_says(browser, "Yes, all brands."))
@@ -254,3 +250,137 @@ def test_undo_a_draft_approved_and_a_phone_that_is_off() -> None:
             _shot(browser, "sandbox-undo-draft-phone-off.png")
         finally:
             browser.quit()
+
+
+def test_assign_close_send_anyway_and_help(sandbox: Sandbox, browser: WebDriver) -> None:
+    browser.get(sandbox.url)
+    _until(browser, "the live connection", lambda b: b.find_element(By.ID, "connection").text == "live")
+    _type(browser, "#sms-text", "Is the shop open on Sunday?")
+    _until(browser, "the thread", lambda b: "Is the shop open on Sunday?" in _text(b, ".thread .msgs"))
+
+    # Ana gives it to Ben with the card's Assign… picker.
+    _choose(browser, ".card select[data-action=assign]", "ben")
+    _until(browser, "the assignment", lambda b: "Assignee: Ben" in _text(b, ".thread .card"))
+
+    # Ben answers; Ana's answer a moment later is held, and Send anyway sends it.
+    Select(browser.find_element(By.ID, "me")).select_by_value("ben")
+    _type(browser, ".thread .compose input", "!r Yes, 10 to 4.")
+    _until(browser, "Ben's reply on the phone", _phone_says(browser, "Yes, 10 to 4."))
+    Select(browser.find_element(By.ID, "me")).select_by_value("ana")
+    _type(browser, ".thread .compose input", "!r We open at 10 on Sunday.")
+    _until(browser, "the hold", lambda b: "Send anyway" in _text(b, ".thread .msgs"))
+    assert "We open at 10 on Sunday." not in _text(browser, "#sms")
+    _click(browser, ".thread button[data-action=send_anyway]")
+    _until(browser, "Ana's reply on the phone", _phone_says(browser, "We open at 10 on Sunday."))
+
+    # Close, then HELP from the customer: the phone gets the HELP answer, the thread reopens.
+    _click(browser, ".card button[data-action=close]")
+    _until(browser, "the closed card", lambda b: b.find_elements(By.CSS_SELECTOR, ".card button[data-action=reopen]"))
+    assert "Closed" in _text(browser, ".thread .card")
+    _type(browser, "#sms-text", "HELP")
+    _until(browser, "the HELP answer", lambda b: "reply stop" in _text(b, "#sms").lower().split("help", 1)[-1])
+    _until(browser, "the reopened card", lambda b: b.find_elements(By.CSS_SELECTOR, ".card button[data-action=close]"))
+    _shot(browser, "sandbox-assign-send-anyway-help.png")
+
+
+class Cable:
+    """A TCP relay between the browser and the sandbox that the test can pull out: every
+    open connection (the page's event stream included) is cut, and new ones are cut at
+    once, until it is plugged in again. The sandbox itself keeps running."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.plugged = True
+        self.lock = threading.Lock()
+        self.open: set[Any] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.plugged:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.open |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._cut(source, sink)
+
+    def _cut(self, *sockets: Any) -> None:
+        import socket
+
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def unplug(self) -> None:
+        self.plugged = False
+        with self.lock:
+            self._cut(*self.open)
+            self.open.clear()
+
+    def plug(self) -> None:
+        self.plugged = True
+
+    def close(self) -> None:
+        self.unplug()
+        self.listener.close()
+
+
+def test_a_browser_that_disconnects_mid_update_loses_nothing(sandbox: Sandbox, browser: WebDriver) -> None:
+    import json
+    import urllib.request
+
+    cable = Cable(sandbox.bridge.port)
+    try:
+        browser.get(cable.url)
+        _until(browser, "the live connection", lambda b: b.find_element(By.ID, "connection").text == "live")
+        _type(browser, "#sms-text", "First text")
+        _until(browser, "the thread", lambda b: "First text" in _text(b, ".thread .msgs"))
+
+        # The connection to the sandbox drops: the page says so.
+        cable.unplug()
+        _until(browser, "the disconnected message", lambda b: "disconnected" in b.find_element(By.ID, "connection").text)
+
+        # A note typed now cannot be sent: the page says so and keeps the text.
+        _type(browser, ".thread .compose input", "Typed while offline")
+        _until(browser, "the not-sent message", lambda b: "not sent" in b.find_element(By.ID, "connection").text)
+        assert browser.find_element(By.CSS_SELECTOR, ".thread .compose input").get_attribute("value") == "Typed while offline"
+
+        # Meanwhile the customer writes again (the sandbox is fine; only this page is cut off).
+        body = json.dumps({"from": "+14155550123", "text": "Second text"}).encode()
+        request = urllib.request.Request(sandbox.url + "api/phone", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=WAIT) as answer:
+            assert answer.status == 200
+
+        # Back: the page reconnects and catches up by itself, without a reload, and the
+        # kept note goes with one more press of Send.
+        cable.plug()
+        _until(browser, "the text sent while disconnected", lambda b: "Second text" in _text(b, ".thread .msgs"))
+        _until(browser, "live again", lambda b: b.find_element(By.ID, "connection").text == "live")
+        browser.find_element(By.CSS_SELECTOR, ".thread .compose input").submit()
+        _until(browser, "the kept note", lambda b: "Typed while offline" in _text(b, ".thread .msgs"))
+        assert _text(browser, ".thread .msgs").count("Typed while offline") == 1
+        assert _text(browser, ".thread .msgs").count("First text") == 1
+    finally:
+        cable.close()

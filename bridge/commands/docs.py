@@ -1,7 +1,8 @@
 """README.md's command tables, generated from the command registry.
 
-`python -m bridge.commands.docs` rewrites the marked blocks in README.md; a test fails
-when they differ from what the declarations say.
+`python -m bridge.commands.docs` rewrites the marked blocks in README.md (and the
+configuration table, bridge/config_docs.py); a test fails when they differ from what
+the declarations say.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def render_readme(text: str, registry: Registry = COMMANDS) -> str:
 def main() -> int:
     README.write_text(render_readme(README.read_text(encoding="utf-8")), encoding="utf-8")
     print(f"updated the command tables in {README}")
-    return 0
+    from bridge import config_docs  # the configuration table, from the settings class
+
+    return config_docs.main()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from bridge.config import database_url_setting
 from bridge.dbcopy.copier import CopyError, copy_database
 from bridge.dbcopy.display import RichProgress, counts_table
 
@@ -30,12 +31,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     copy.add_argument("--batch-size", type=int, default=1000, metavar="ROWS", help="rows per insert (default 1000)")
 
 
-def async_url(url: str) -> str:
-    """postgres:// and postgresql:// (what hosting providers hand out) mean asyncpg here."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    return url
+# postgres:// and postgresql:// (what hosting providers hand out) mean asyncpg here, as in DATABASE_URL.
+async_url = database_url_setting
 
 
 async def run_copy(source_url: str, target_url: str, batch_size: int) -> int:

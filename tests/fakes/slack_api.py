@@ -93,6 +93,11 @@ class FakeSlack(LoopbackServer):
         # The bot token's scopes, sent as Slack does in every answer's X-OAuth-Scopes header
         # (None: those of manifests/slack-app.yaml, as an app created from it has).
         self.scopes: list[str] | None = None
+        # The app's configuration as `apps.manifest.export` returns it to an app
+        # configuration token (None: manifests/slack-app.yaml as it is, YOUR-HOST and all).
+        self.config_token = "xoxe.xoxp-1-config"
+        self.config_token_expired = False
+        self.app_manifest: dict[str, Any] | None = None
 
         # Inspection state.
         self.calls: list[tuple[str, Params]] = []
@@ -522,6 +527,10 @@ class FakeSlack(LoopbackServer):
             return _json_response({"ok": False, "error": "fatal_error"}, status=status)
 
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if method.startswith("apps.manifest."):
+            expected = self.config_token
+            if token == expected and self.config_token_expired:
+                return _json_response({"ok": False, "error": "token_expired"})
         if token is None:
             return _json_response({"ok": False, "error": "not_authed"})
         if token != expected:
@@ -708,6 +717,17 @@ class FakeSlack(LoopbackServer):
                 "icons": {},
             }
         }
+
+    def _m_apps_manifest_export(self, params: Params) -> dict[str, Any]:
+        if self._require(params, "app_id", "invalid_app_id") != self.app_id:
+            raise SlackApiFailure("app_not_found")
+        if self.app_manifest is not None:
+            return {"manifest": self.app_manifest}
+        import yaml
+
+        from bridge.checks_sync import MANIFESTS
+
+        return {"manifest": yaml.safe_load((MANIFESTS / "slack-app.yaml").read_text(encoding="utf-8"))}
 
     def _m_apps_connections_open(self, params: Params) -> dict[str, Any]:
         return {"url": self.socket_url}

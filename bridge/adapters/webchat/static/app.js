@@ -32,10 +32,29 @@ function renderRich(segments) {
   return out;
 }
 
+// Null when the sandbox could not be reached: the caller puts the text back, so a
+// message typed while disconnected is not lost, and the header says what happened.
 async function post(path, body) {
-  const response = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  let response;
+  try {
+    response = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  } catch (err) {
+    $("connection").textContent = "offline: not sent, the sandbox is not reachable; press Send again when it is back";
+    $("connection").className = "connection";
+    return null;
+  }
+  showLive();
   if (!response.ok) alert(await response.text());
   return response;
+}
+
+// Send a compose box's text; on a failed connection the text goes back into the box.
+window.addEventListener("online", () => refresh());
+
+async function sendFrom(input, path, body) {
+  const text = body.text;
+  input.value = "";
+  if (await post(path, body) === null && !input.value) input.value = text;
 }
 
 function buttonsOf(message, threadId) {
@@ -121,8 +140,7 @@ function threadEl(thread) {
       e.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      input.value = "";
-      await post("/api/thread", {user: me(), thread: thread.id, text});
+      await sendFrom(input, "/api/thread", {user: me(), thread: thread.id, text});
     };
     node.appendChild(form);
     threadEls.set(thread.id, node);
@@ -153,7 +171,19 @@ function renderPhone() {
 function render() {
   $("inbox-number").textContent = state.inbox_number;
   const threads = state.threads.map(threadEl);
-  $("threads").replaceChildren(...(threads.length ? threads : [el("div", "empty", "Conversations appear here, one thread each, when a customer texts.")]));
+  const box = $("threads");
+  // Threads are kept nodes: put back in the DOM only when their order changed, and the
+  // box someone is typing in keeps its focus and cursor, so an update arriving while a
+  // teammate types loses none of their keystrokes.
+  if (threads.length !== box.children.length || threads.some((node, i) => box.children[i] !== node)) {
+    const active = document.activeElement;
+    const [start, end] = [active && active.selectionStart, active && active.selectionEnd];
+    box.replaceChildren(...(threads.length ? threads : [el("div", "empty", "Conversations appear here, one thread each, when a customer texts.")]));
+    if (active && active !== document.body && document.activeElement !== active && box.contains(active)) {
+      active.focus();
+      if (start !== null && start !== undefined) active.setSelectionRange(start, end);
+    }
+  }
   $("channel-log").replaceChildren(...state.channel.map((m) => messageEl(m, null)));
   $("channel-log").scrollTop = $("channel-log").scrollHeight;
   renderPhone();
@@ -172,12 +202,21 @@ async function refresh() {
       const response = await fetch("/api/state?user=" + encodeURIComponent(me()));
       show(await response.json());
     } while (readAgain);
+    showLive();
   } catch (err) {
-    $("connection").textContent = "offline: " + err.message;
+    // Read again shortly: a page whose reads failed catches up by itself once the
+    // sandbox is reachable, even if no new event arrives.
+    $("connection").textContent = "offline: the sandbox is not reachable; retrying… (" + err.message + ")";
     $("connection").className = "connection";
+    if (!retrying) retrying = setTimeout(() => { retrying = null; refresh(); }, 2000);
   } finally {
     reading = false;
   }
+}
+let retrying = null;
+
+function showLive() {
+  if (events && events.readyState === EventSource.OPEN) { $("connection").textContent = "live"; $("connection").className = "connection live"; }
 }
 
 function show(data) {
@@ -192,26 +231,25 @@ function show(data) {
   render();
 }
 
+let events = null;
 function listen() {
-  const events = new EventSource("/api/events");
-  events.onopen = () => { $("connection").textContent = "live"; $("connection").className = "connection live"; };
+  events = new EventSource("/api/events");
+  events.onopen = showLive;
   events.onmessage = () => refresh();
-  events.onerror = () => { $("connection").textContent = "reconnecting…"; $("connection").className = "connection"; };
+  events.onerror = () => { $("connection").textContent = "disconnected: reconnecting… (nothing is lost; the page catches up when it is back)"; $("connection").className = "connection"; };
 }
 
 $("sms-form").onsubmit = async (e) => {
   e.preventDefault();
   const text = $("sms-text").value.trim();
   if (!text) return;
-  $("sms-text").value = "";
-  await post("/api/phone", {from: customer(), text});
+  await sendFrom($("sms-text"), "/api/phone", {from: customer(), text});
 };
 $("channel-form").onsubmit = async (e) => {
   e.preventDefault();
   const text = $("channel-text").value.trim();
   if (!text) return;
-  $("channel-text").value = "";
-  await post("/api/channel", {user: me(), text: text.startsWith("/sms") ? text : "/sms " + text});
+  await sendFrom($("channel-text"), "/api/channel", {user: me(), text: text.startsWith("/sms") ? text : "/sms " + text});
 };
 $("customer").onchange = () => { localStorage.setItem("customer", customer()); renderPhone(); };
 $("me").onchange = () => { localStorage.setItem("me", me()); refresh(); };
