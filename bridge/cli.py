@@ -1,4 +1,4 @@
-"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export, db copy, report."""
+"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export, db copy, report, export."""
 
 from __future__ import annotations
 
@@ -103,6 +103,18 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
 
 
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge import export_cli
+    from bridge.inbox.db import create_database, migrate
+
+    db = create_database(settings.database_url)
+    try:
+        await migrate(db)
+        return await export_cli.run(db, args)
+    finally:
+        await db.dispose()
+
+
 async def _discord(settings: Settings, action: str) -> int:
     """`smsbridge discord sync` (issue 4): upload the app commands on demand."""
     import discord
@@ -147,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
     add_db_parser(commands)
 
-    from bridge import init_cli, report_cli, sandbox
+    from bridge import export_cli, init_cli, report_cli, sandbox
 
     report_cli.add_parser(commands)
+    export_cli.add_parser(commands)
     init_cli.add_parser(commands)
     sandbox.add_parser(commands)
     args = parser.parse_args(argv)
@@ -173,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_contacts(settings, args.action, args.file))
         elif args.command == "report":
             return asyncio.run(_report(settings, args))
+        elif args.command == "export":
+            return asyncio.run(_export(settings, args))
         elif args.command == "discord":
             return asyncio.run(_discord(settings, args.action))
         elif args.command == "db":
