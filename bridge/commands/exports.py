@@ -73,12 +73,13 @@ async def export(ctx: CommandContext, kind: ExportKind, days: int | None, format
     period = days or DEFAULT_DAYS
     until = ctx.clock.now()
     since = until - timedelta(days=period)
-    upload = ExportUpload(kind.value, iso(until), iso(since), fmt.value, ctx.agent.user_id)
+    # Full precision: a period cut to the second would leave out a send made a moment ago.
+    upload = ExportUpload(kind.value, until.isoformat(), since.isoformat(), fmt.value, ctx.agent.user_id)
     # Built and uploaded by the outbox: the request only records it and queues the job.
     await ctx.service.fanout.to_channel(ctx.session, ctx.platform, ctx.channel, upload)
     audit.record(
         ctx.session, audit.actor_of(ctx.agent.platform, ctx.agent.user_id), "export_requested",
-        export=kind.value, since=upload.since, until=upload.until, format=fmt.value,
+        export=kind.value, since=iso(since), until=iso(until), format=fmt.value,
     )
     return CommandReply(rich(
         "Exporting {kind} records of the last {days} days as {fmt}; the file will appear here with its row count.",

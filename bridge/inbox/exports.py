@@ -249,7 +249,7 @@ async def _with_counts(sessions: Sessions, page: list[Any]) -> list[Row]:
         notes = dict(
             (await session.execute(
                 select(Note.conversation_id, func.count()).where(Note.conversation_id.in_(ids)).group_by(Note.conversation_id)
-            )).tuples().all()
+            )).all()
         )
     counts = {(conv, direction): n for conv, direction, n in messages}
     out = []
@@ -277,7 +277,7 @@ async def _merged(first: AsyncIterator[Row], second: AsyncIterator[Row]) -> Asyn
 
 async def _inbox_names(sessions: Sessions) -> dict[int, str]:
     async with sessions() as session:
-        return dict((await session.execute(select(Inbox.id, Inbox.name))).tuples().all())
+        return dict((await session.execute(select(Inbox.id, Inbox.name))).all())
 
 
 async def rows(sessions: Sessions, request: ExportRequest, batch: int = BATCH) -> AsyncIterator[Row]:
