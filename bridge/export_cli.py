@@ -39,13 +39,13 @@ def _actor() -> str:
 
 
 @contextmanager
-def _progress(show: bool, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on standard error, or nothing."""
+def _progress(show: bool, total: int, label: str, err: TextIO) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on `err` (standard error), or nothing."""
     if not show:
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=Console(file=err), transient=True) as bar:
         task = bar.add_task(label, total=total)
 
         def advance(done: int) -> None:
@@ -73,7 +73,7 @@ async def run(db: Database, args: argparse.Namespace, out: TextIO = sys.stdout, 
     total = await exports.count(db.sessions, request) if show else 0
     target = args.out.open("w", newline="", encoding="utf-8") if args.out else out
     try:
-        with _progress(show, total, f"{args.kind} export") as progress:
+        with _progress(show, total, f"{args.kind} export", err) as progress:
             written = await exports.write(exports.rows(db.sessions, request), exports.columns(args.kind), args.format, target, progress)
     finally:
         if args.out:

@@ -253,3 +253,66 @@ async def test_discord_audit_export_carries_the_send(dh_admin: Harness) -> None:
     assert (send["actor"], send["to_number"], send["provider_sid"], send["status"]) == (
         f"discord:{DISCORD_ANA}", CUSTOMER, sent["sid"], "delivered",
     )
+
+
+async def test_rule_16_the_audit_trail_covers_assignments_status_changes_settings_and_exports(databases: Any) -> None:
+    h = Harness(databases, admins=["UANA"], smsbridge_assign="round-robin")
+    await h.start()
+    try:
+        await h.sms_command("snippet add hi Hello!")  # Ana and Ben become known teammates
+        await h.sms_command("role <@UBEN> agent")
+        await h.text_in("hello")
+        root = await h.first_thread()
+        await h.drain()
+        await h.teammate(root, "!unassign")
+        await h.teammate(root, "!claim")
+        await h.teammate(root, "!close")
+        await h.drain()
+        await h.text_in("one more thing")  # reopens it: a status change nobody typed
+        await h.drain()
+        await h.restart(smsbridge_hours="mon-fri 09:00-17:00")  # an edited configuration
+        await h.sms_command("export audit 1")
+        await h.drain()
+
+        rows = _csv(await _export(h, "audit"))
+        actions = [(r["actor"], r["action"]) for r in rows if r["record"] == "event"]
+        for expected in [
+            ("slack:UANA", "snippet_saved"), ("slack:UANA", "role_changed"), ("smsbridge", "auto_assigned"),
+            ("slack:UANA", "unassigned"), ("slack:UANA", "claimed"), ("slack:UANA", "status_changed"),
+            ("smsbridge", "status_changed"), ("config", "settings_changed"), ("slack:UANA", "export_requested"),
+            ("slack:UANA", "exported"),
+        ]:
+            assert expected in actions, expected
+        reopened = [json.loads(r["detail"]) for r in rows if r["actor"] == "smsbridge" and r["action"] == "status_changed"]
+        assert reopened == [{"before": "closed", "after": "open", "reason": "customer_texted"}]
+        settings = [json.loads(r["detail"]) for r in rows if r["action"] == "settings_changed"]
+        assert len(settings) == 2 and settings[0]["before"] is None  # the first start, then the edit
+        assert settings[1]["changed"] == ["inbox:default"]
+        assert settings[1]["after"]["inbox:default"]["hours"]["week"] != settings[1]["before"]["inbox:default"]["hours"]["week"]
+    finally:
+        await h.stop()
+
+
+async def test_a_restart_with_the_same_settings_records_nothing(harness: Harness) -> None:
+    await harness.restart()
+    assert len(await harness.rows("SELECT id FROM audit_events WHERE action = 'settings_changed'")) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_a_progress_bar_only_on_a_terminal(harness: Harness, tmp_path: Any) -> None:
+    assert harness.bridge is not None
+    await _delivered_reply(harness)
+    target = tmp_path / "audit.jsonl"
+    watched = _Terminal()
+    assert await export_cli.run(harness.bridge.db, _args("audit", "--format", "json", "--out", str(target)), io.StringIO(), watched) == 0
+    assert "audit export" in watched.getvalue()  # the bar, drawn on the terminal
+    piped = io.StringIO()  # cron, CI, a pipe: only the closing line
+    assert await export_cli.run(harness.bridge.db, _args("audit", "--out", str(target)), io.StringIO(), piped) == 0
+    assert piped.getvalue().startswith("smsbridge: exported ") and piped.getvalue().count("\n") == 1
+    on_screen = _Terminal()  # rows printed on the terminal itself: no bar over them
+    assert await export_cli.run(harness.bridge.db, _args("audit"), _Terminal(), on_screen) == 0
+    assert on_screen.getvalue().startswith("smsbridge: exported ")
