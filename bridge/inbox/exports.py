@@ -19,6 +19,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -126,7 +127,13 @@ async def _keyset(sessions: Sessions, query: Select[Any], key: Any, batch: int) 
 
 def _table_row(row: Any, model: type[Base]) -> Row:
     mapping = row._mapping
-    return {c.name: mapping[c.name] for c in model.__table__.columns if c.name not in PRIVATE_COLUMNS}
+    return {name: mapping[name] for name in _names(model)}
+
+
+@cache
+def _names(model: type[Base]) -> tuple[str, ...]:
+    """The exported columns of `model` (the models do not change while running)."""
+    return tuple(c.name for c in _model_columns(model))
 
 
 def _model_columns(model: type[Base]) -> list[Any]:
@@ -350,9 +357,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
+_AS_IS = (str, int, float)  # the csv module writes these (and None, as "") itself
+
+
+def _cell(value: Any) -> Any:
+    if value is None or type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, bool):
