@@ -316,3 +316,24 @@ async def test_a_progress_bar_only_on_a_terminal(harness: Harness, tmp_path: Any
     on_screen = _Terminal()  # rows printed on the terminal itself: no bar over them
     assert await export_cli.run(harness.bridge.db, _args("audit"), _Terminal(), on_screen) == 0
     assert on_screen.getvalue().startswith("smsbridge: exported ")
+
+
+def test_columns_follow_the_models_so_a_new_column_is_exported_by_itself() -> None:
+    from bridge.inbox import exports
+    from bridge.inbox.models import AuditEvent, ConsentEvent, Conversation, Message, Suppression
+
+    for kind, models in (("audit", (Message, AuditEvent)), ("consent", (ConsentEvent, Suppression)), ("conversations", (Conversation,))):
+        header = exports.columns(kind)
+        for model in models:
+            for column in model.__table__.columns:
+                if column.name in ("body", "media", "content_variables"):
+                    assert column.name not in header
+                elif not (column.name == "created_at" and kind != "conversations"):  # that one is `time`
+                    assert column.name in header, (kind, column.name)
+
+
+async def test_days_must_be_a_whole_number_of_days(harness: Harness) -> None:
+    assert harness.bridge is not None
+    err = io.StringIO()
+    assert await export_cli.run(harness.bridge.db, _args("consent", "--days", "0"), io.StringIO(), err) == 2
+    assert err.getvalue() == "smsbridge: --days takes a whole number of days, 1 or more\n"
