@@ -128,6 +128,7 @@ class SmsBridge:
         await self.directory.sync(self.db, self.settings.inboxes())
         await self._warn_unknown_agents()
         await self._check_rules()
+        await self._audit_settings()
         for platform in self.platforms:
             platform.wire(self.core)
         await self.worker.start()
@@ -147,6 +148,18 @@ class SmsBridge:
             log.error("[[rule]] %s; no rule runs until it is fixed (add the snippet or change the rule)", problem)
         if problems:
             self.service.rules.rules = ()
+
+    async def _audit_settings(self) -> None:
+        """Hours, rules, roles and the other answering settings: a change since the last
+        start goes on the audit trail (rule 16)."""
+        from bridge.inbox import settings_audit
+
+        current = settings_audit.snapshot(
+            self.directory.all(), [rule.describe() for rule in self.service.rules.rules],
+            self.settings.admins, self.settings.viewers,
+        )
+        async with self.db.sessions.begin() as session:
+            await settings_audit.record_changes(session, current)
 
     async def _warn_unknown_agents(self) -> None:
         async with self.db.sessions() as session:

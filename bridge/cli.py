@@ -1,4 +1,4 @@
-"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export, db copy, report."""
+"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export, db copy, report, export."""
 
 from __future__ import annotations
 
@@ -103,6 +103,18 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
 
 
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bridge import export_cli
+    from bridge.inbox.db import create_database, migrate
+
+    db = create_database(settings.database_url)
+    try:
+        await migrate(db)
+        return await export_cli.run(db, args)
+    finally:
+        await db.dispose()
+
+
 async def _discord(settings: Settings, action: str) -> int:
     """`smsbridge discord sync` (issue 4): upload the app commands on demand."""
     import discord
@@ -148,9 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_parser(commands)
 
-    from bridge import init_cli, report_cli, sandbox
+    from bridge import export_cli, init_cli, report_cli, sandbox
 
     report_cli.add_parser(commands)
+    export_cli.add_parser(commands)
     init_cli.add_parser(commands)
     sandbox.add_parser(commands)
     return parser
@@ -180,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_contacts(settings, args.action, args.file))
         elif args.command == "report":
             return asyncio.run(_report(settings, args))
+        elif args.command == "export":
+            return asyncio.run(_export(settings, args))
         elif args.command == "discord":
             return asyncio.run(_discord(settings, args.action))
         elif args.command == "db":

@@ -18,6 +18,7 @@ from bridge.inbox.chat import (
     CustomerMedia,
     CustomerText,
     DraftReview,
+    ExportUpload,
     MirroredNote,
     Notice,
     ReplyStatus,
@@ -40,6 +41,8 @@ POSTS: list[ChatPost] = [
     DraftReview(13),
     MirroredNote("Ana", "slack", "checking *stock*", "note"),
     ChartUpload("2026-11-23T00:00:00+00:00", "2026-11-30T00:00:00+00:00", "Europe/Paris", "UANA"),
+    ExportUpload("audit", "2026-11-30T00:00:00Z", "2026-10-31T00:00:00Z", "csv", "UANA"),
+    ExportUpload("consent", "2026-11-30T00:00:00Z", None, "json", "1400000000000000001", inbox_id=2),
 ]
 
 

@@ -88,3 +88,26 @@ async def test_the_sandbox_reads_no_real_configuration(tmp_path: Any, monkeypatc
     finally:
         await running.stop()
     assert not (tmp_path / "real.db").exists() and not (tmp_path / "real-env.db").exists()
+
+
+async def test_an_export_is_a_download_link_only_its_asker_sees(sandbox: Sandbox) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sandbox.url + "api/phone", json={"from": CUSTOMER, "text": "STOP"}) as response:
+            assert response.status == 200
+        async with http.post(sandbox.url + "api/channel", json={"user": "ana", "text": "/sms export consent 7 csv"}) as response:
+            assert (await response.json())["ok"] is True
+        links: list[dict[str, Any]] = []
+
+        async def offered() -> bool:
+            nonlocal links
+            state = await _state(http, sandbox)
+            links = [s for m in state["channel"] for s in m["rich"] if s["t"] == "link" and "/api/files/" in s["url"]]
+            return bool(links)
+
+        await wait_until(offered, timeout=30, message="the download link")
+        async with http.get(sandbox.url + links[0]["url"].lstrip("/")) as response:
+            assert response.status == 200 and "attachment" in response.headers["Content-Disposition"]
+            lines = (await response.text()).splitlines()
+        assert lines[0].startswith("record,time,inbox,") and any(CUSTOMER in line and "opt_out" in line for line in lines[1:])
+        ben = await _state(http, sandbox, user="ben")
+        assert not [s for m in ben["channel"] for s in m["rich"] if s["t"] == "link"]

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.grants import role_refusal
 from bridge.commands.replies import CommandReply, refusal
-from bridge.inbox import privacy, snippets
+from bridge.inbox import audit, privacy, snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
@@ -51,7 +51,10 @@ class Actions:
                 if action in SHOW_ACTIONS:
                     return await self._show(session, agent, action, ident)
             except Forbidden as exc:
-                return refusal(await role_refusal(session, self.service.agents, agent, exc.action, exc.needed))
+                conversation = ident if action in CARD_ACTIONS else None
+                return refusal(await role_refusal(
+                    session, self.service.agents, agent, exc.action, exc.needed, command=action, conversation_id=conversation,
+                ))
             except Refused as exc:
                 return refusal(exc.text)
         return refusal(rich("Unknown action {action}.", action=action))
@@ -163,6 +166,8 @@ class Actions:
         async with self.service.db.sessions.begin() as session:
             agent = await self.service.agents.ensure(session, author)
             if not agent.can("agent"):
+                audit.record(session, actor_of(agent.platform, agent.user_id), "command_refused",
+                             command="edit_draft", needed="agent", role=agent.role)
                 return refusal(rich("Editing drafts needs the agent role."))
             done = await self.service.edit_draft(session, message_id, text, agent)
         return CommandReply(rich("Draft updated.")) if done else refusal(rich("That draft can no longer be edited."))

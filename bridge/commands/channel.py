@@ -70,7 +70,7 @@ class ChannelCommands:
                 return await dispatch(ctx, parsed)
             except Forbidden as exc:
                 return CommandReply(
-                    await role_refusal(session, self.service.agents, agent, exc.action, exc.needed),
+                    await role_refusal(session, self.service.agents, agent, exc.action, exc.needed, command=parsed.command.name),
                     ok=False,
                     outcome=ThreadOutcome.REFUSED,
                 )

@@ -78,7 +78,8 @@ async def dispatch(ctx: CommandContext, parsed: Invocation | Misplaced) -> Comma
     if not ctx.agent.can(command.role):
         doing = rich("{doing}", doing=command.doing) if command.doing else rich("`{typed}`", typed=typed)
         return CommandReply(
-            await role_refusal(ctx.session, ctx.service.agents, ctx.agent, doing, command.role),
+            await role_refusal(ctx.session, ctx.service.agents, ctx.agent, doing, command.role, command=command.name,
+                               conversation_id=ctx.team_context.conversation.id if ctx.team_context else None),
             ok=False,
             outcome=ThreadOutcome.REFUSED,
         )

@@ -2,12 +2,16 @@
 
 A new team's first `/sms snippet add` must not end at "needs the admin role": the
 answer names the admins to ask, or, when there are none yet, how to become one.
+
+Every refusal is also an audit event (`command_refused`, docs/compliance.md rule 16):
+this is the one place every command, button and picker refused for a role passes.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.inbox import audit
 from bridge.inbox.agents import Agents, AgentView
 from bridge.inbox.markup import Rich, rich
 
@@ -19,8 +23,16 @@ _WORKSPACE_ADMINS = {
 }
 
 
-async def role_refusal(session: AsyncSession, agents: Agents, agent: AgentView, doing: Rich | str, needed: str) -> Rich:
-    """`<doing> needs the <needed> role; you are <role>.` and who can change that."""
+async def role_refusal(
+    session: AsyncSession, agents: Agents, agent: AgentView, doing: Rich | str, needed: str, *, command: str,
+    conversation_id: int | None = None,
+) -> Rich:
+    """`<doing> needs the <needed> role; you are <role>.` and who can change that; the
+    refusal of `command` (its name, or a button's action) is audited."""
+    audit.record(
+        session, audit.actor_of(agent.platform, agent.user_id), "command_refused", conversation_id,
+        command=command, needed=needed, role=agent.role,
+    )
     head = rich("{doing} needs the {needed} role; you are {mine}.", doing=doing, needed=needed, mine=agent.role)
     admins = [a for a in await agents.admins(session, agent.platform) if a.id != agent.id]
     if admins:

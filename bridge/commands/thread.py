@@ -131,7 +131,8 @@ class ThreadCommands:
                     reply = await dispatch(ctx, parsed)
                 except Forbidden as exc:
                     reply = CommandReply(
-                        await role_refusal(ctx.session, ctx.service.agents, agent, exc.action, exc.needed),
+                        await role_refusal(ctx.session, ctx.service.agents, agent, exc.action, exc.needed,
+                                           command=parsed.command.name, conversation_id=ctx.team.conversation.id),
                         ok=False,
                         outcome=ThreadOutcome.REFUSED,
                     )

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.models import AuditEvent
 
+SYSTEM_ACTOR = "smsbridge"  # what smsbridge does by itself (bridge.inbox.assignment has the same)
+
 
 def actor_of(platform: str, user_id: str) -> str:
     return f"{platform}:{user_id}"

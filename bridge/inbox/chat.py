@@ -148,9 +148,27 @@ class ChartUpload:
     title: str | None = None
 
 
-ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload
+@dataclass(frozen=True)
+class ExportUpload:
+    """A compliance export (`/sms export`), built and uploaded as a file for the admin who asked.
+
+    Like the charts it carries the request, not the file: the handler builds the file
+    from the fixed period (`exports.build_file`), so nothing large waits in the outbox
+    and a crash before the upload loses nothing.
+    """
+
+    kind: ClassVar[str] = "export"
+    export: str  # audit | consent | conversations
+    until: str  # ISO datetimes, UTC
+    since: str | None  # None: from the first row
+    fmt: str  # csv | json
+    requested_by: str  # the asker's chat user id
+    inbox_id: int | None = None
+
+
+ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload | ExportUpload
 CHAT_POSTS: tuple[type[ChatPost], ...] = (
-    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload
+    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload, ExportUpload
 )
 CHAT_JOBS = tuple(p.kind for p in CHAT_POSTS)
 
@@ -181,6 +199,8 @@ class ChatPoster(Protocol):
 
     async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None: ...
 
+    async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None: ...
+
 
 def job_kind(platform: str, post: ChatPost | type[ChatPost]) -> str:
     return f"{platform}.{post.kind}"
@@ -205,6 +225,8 @@ async def deliver(poster: ChatPoster, job: Job, to: ChatTarget, post: ChatPost) 
             await poster.mirror(job, to, post)
         case ChartUpload():
             await poster.charts(job, to, post)
+        case ExportUpload():
+            await poster.export(job, to, post)
         case _:
             assert_never(post)
 
@@ -253,6 +275,10 @@ def encode(to: ChatTarget, post: ChatPost) -> JsonObject:
                 data["scope_inbox"] = scope_inbox
             if agent_id is not None:
                 data["agent_id"] = agent_id
+        case ExportUpload(export=export, until=until, since=since, fmt=fmt, requested_by=requested_by, inbox_id=scope_inbox):
+            data.update(export=export, until=until, since=since, format=fmt, requested_by=requested_by)
+            if scope_inbox is not None:
+                data["scope_inbox"] = scope_inbox
         case _:
             assert_never(post)
     return data
@@ -286,6 +312,12 @@ def decode(job_kind: str, data: Mapping[str, object]) -> tuple[ChatTarget, ChatP
             str(data["since"]), str(data["until"]), str(data["zone"]), str(data["requested_by"]),
             inbox_id=None if scope_inbox is None else _int(scope_inbox), agent_id=None if agent_id is None else _int(agent_id),
             summary=_decode_text(data) if "rich" in data else None, title=str(data["title"]) if "title" in data else None,
+        )
+    elif kind == "export":
+        since, scope_inbox = data.get("since"), data.get("scope_inbox")
+        post = ExportUpload(
+            str(data["export"]), str(data["until"]), None if since is None else str(since), str(data["format"]),
+            str(data["requested_by"]), inbox_id=None if scope_inbox is None else _int(scope_inbox),
         )
     else:
         raise ValueError(f"not a chat job: {job_kind!r}")

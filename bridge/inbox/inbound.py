@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from bridge.inbox import cycles, privacy
+from bridge.inbox import audit, cycles, privacy
 from bridge.inbox.assignment import Assigner
 from bridge.inbox.autoreplies import AutoReplies
 from bridge.inbox.chat import CustomerMedia, CustomerText, Notice
@@ -144,7 +144,10 @@ class InboundTexts:
                 was_closed = conv.status == ConversationStatus.CLOSED
                 reopened = was_closed or conv.status == ConversationStatus.PENDING
                 if reopened:
-                    conv.status = ConversationStatus.OPEN.value  # the customer wrote again: it needs attention
+                    # The customer wrote again: it needs attention, and the audit trail says why it reopened.
+                    audit.record(session, audit.SYSTEM_ACTOR, "status_changed", conv.id, before=conv.status,
+                                 after=ConversationStatus.OPEN.value, reason="customer_texted")
+                    conv.status = ConversationStatus.OPEN.value
                 await cycles.customer_wrote(session, conv.id, inbox.id, now, starts_cycle=reopened, new=created)
                 # The text first: a new conversation's first post creates its thread and card.
                 if inbox.no_bodies:

@@ -40,11 +40,13 @@ from bridge.inbox.chat import (
     CustomerMedia,
     CustomerText,
     DraftReview,
+    ExportUpload,
     MirroredNote,
     Notice,
     ReplyStatus,
 )
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.exports import build_upload
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
 from bridge.inbox.report_charts import chart_file_name, draw
@@ -470,6 +472,26 @@ class DiscordPoster:
         nonce = f"c{job.id:x}.{int(job.created_at.timestamp() * 1000):x}"
         channel = self._channel(created.thread.id)
         await call(lambda: channel.send(files=files, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+
+    async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
+        """A compliance export as the attachment of a forum post of its own (a forum holds
+        posts, not messages), titled with what it holds. The file name is unique to the
+        job, so a retry finds the earlier post instead of attaching it twice."""
+        built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
+        forum, _tags = await self.forum(int(to.channel))
+        if job.is_retry and await self._find_charts(forum, {built.filename}):
+            return
+        title = f"{post.export.capitalize()} export {(post.since or '')[:10] or 'all'} – {post.until[:10]}"
+        created = await call(
+            lambda: forum.create_thread(
+                name=title[:100], content=built.summary[: render.MAX_CONTENT], allowed_mentions=render.NO_MENTIONS,
+                auto_archive_duration=ARCHIVE_MINUTES,
+            )
+        )
+        file = discord.File(io.BytesIO(built.data), filename=built.filename, description=built.summary[:1024])
+        nonce = f"e{job.id:x}.{int(job.created_at.timestamp() * 1000):x}"
+        channel = self._channel(created.thread.id)
+        await call(lambda: channel.send(file=file, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
 
     async def _find_charts(self, forum: discord.ForumChannel, names: set[str], title: str | None = None) -> bool:
         """True when an earlier attempt posted these charts (or, without charts, a post named `title`)."""

@@ -35,11 +35,13 @@ from bridge.inbox.chat import (
     CustomerMedia,
     CustomerText,
     DraftReview,
+    ExportUpload,
     MirroredNote,
     Notice,
     ReplyStatus,
 )
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.exports import build_upload
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
 from bridge.inbox.report_charts import chart_file_name, draw
@@ -283,6 +285,13 @@ class SlackPoster:
         for chart in await draw(self.state.db.sessions, post):
             media = FetchedMedia(chart.png, "image/png", chart_file_name(job, chart.name))
             await self._files.share_in_channel(job, to.channel, media, chart.title)
+
+    async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
+        """A compliance export as a file in the channel where an admin asked for it; its
+        title says what it holds (rows, period). A retry finds the earlier file by name."""
+        built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
+        media = FetchedMedia(built.data, built.content_type, built.filename)
+        await self._files.share_in_channel(job, to.channel, media, built.summary)
 
     async def permalink(self, conversation_id: int, channel: str) -> str | None:
         """A link to the conversation's thread, for search results and `/sms new`."""

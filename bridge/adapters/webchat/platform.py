@@ -83,12 +83,22 @@ class WebChatPlatform:
         app.router.add_post("/api/thread", self._thread)
         app.router.add_post("/api/channel", self._channel)
         app.router.add_post("/api/click", self._click)
+        app.router.add_get("/api/files/{file_id}", self._file)
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, _app: web.Application) -> None:
         # Before aiohttp waits for open requests: an open event stream would hold Ctrl-C up.
         self.closing = True
         await self.store.changed()
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """A file the chat offered for download (an `/sms export`)."""
+        found = self.store.files.get(request.match_info["file_id"])
+        if found is None:
+            raise web.HTTPNotFound(text="no such file\n")
+        name, content_type, data = found
+        return web.Response(body=data, content_type=content_type,
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     async def _page(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")

@@ -18,11 +18,13 @@ from bridge.inbox.chat import (
     CustomerMedia,
     CustomerText,
     DraftReview,
+    ExportUpload,
     MirroredNote,
     Notice,
     ReplyStatus,
 )
 from bridge.inbox.chatstate import ChatState
+from bridge.inbox.exports import build_upload
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import Job
 
@@ -131,6 +133,20 @@ class WebChatPoster:
             WebMessage(self.store.new_id(), "notice", "smsbridge",
                        [{"t": "plain", "v": f"📊 Report charts for {post.since[:10]} – {post.until[:10]} (shown in Slack/Discord)"}],
                        at=time.time())
+        )
+        await self.store.changed()
+
+    async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
+        """A compliance export as a download link only the asker sees (`GET /api/files/<id>`)."""
+        built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
+        if any(m.extra.get("job") == _key(job) for m in self.store.channel_log):
+            return
+        file_id = self.store.new_id("f")
+        self.store.files[file_id] = (built.filename, built.content_type, built.data)
+        rich = [{"t": "plain", "v": f"📄 {built.summary}: "}, {"t": "link", "v": built.filename, "url": f"/api/files/{file_id}"}]
+        self.store.channel_log.append(
+            WebMessage(self.store.new_id(), "notice", "smsbridge", rich, for_user=post.requested_by, at=time.time(),
+                       extra={"job": _key(job)})
         )
         await self.store.changed()
 

@@ -45,6 +45,8 @@ class WebChatStore:
     def __init__(self) -> None:
         self.threads: dict[str, WebThread] = {}
         self.channel_log: list[WebMessage] = []  # answers to `/sms` typed in the channel
+        # Files for download (an `/sms export`): id -> (file name, content type, bytes).
+        self.files: dict[str, tuple[str, str, bytes]] = {}
         self.version = 0
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
