@@ -7,13 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.grants import role_refusal
 from bridge.commands.replies import CommandReply, refusal
-from bridge.inbox import snippets
+from bridge.commands.sending import text_first
+from bridge.inbox import audit, consent, consent_prompts, snippets
 from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.later import LATER
 from bridge.inbox.markup import as_rich, plain, quote, rich
 from bridge.inbox.models import Conversation, Message, Timer
+from bridge.inbox.phone import parse_phone
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
@@ -21,6 +24,7 @@ from bridge.inbox.types import Author
 CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out")
 MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer id)
+PROMPT_ACTIONS = ("confirm_consent", "cancel_consent")  # `/sms new` without consent on record (value: the prompt id)
 
 
 class Actions:
@@ -45,6 +49,8 @@ class Actions:
                     return await self._message(session, agent, action, ident)
                 if action in TIMER_ACTIONS:
                     return await self._cancel_later(session, agent, ident)
+                if action in PROMPT_ACTIONS:
+                    return await self._consent_prompt(session, agent, author, action, ident)
             except Forbidden as exc:
                 return refusal(await role_refusal(session, self.service.agents, agent, exc.action, exc.needed))
             except Refused as exc:
@@ -83,6 +89,27 @@ class Actions:
             return CommandReply(rich("Sending snippet `{name}`.", name=choice))
         said = as_rich(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
         return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
+
+    async def _consent_prompt(
+        self, session: AsyncSession, agent: AgentView, author: Author, action: str, prompt_id: int
+    ) -> CommandReply:
+        """`/sms new`'s "I have consent" (recorded in the teammate's name, then sent) or Cancel."""
+        if action == "cancel_consent":
+            if await consent_prompts.settle(session, prompt_id, author, "canceled") is None:
+                return refusal(rich("That text is no longer waiting (already sent or canceled, or not yours)."))
+            return CommandReply(rich("Canceled: nothing was sent."))
+        agent.require("agent", "Texting a customer")
+        prompt = await consent_prompts.settle(session, prompt_id, author, "confirmed")
+        if prompt is None:
+            return refusal(rich("That text is no longer waiting (already sent or canceled, or not yours)."))
+        inbox = self.service.directory.get(prompt.inbox_id)
+        phone = parse_phone(prompt.phone)
+        actor = actor_of(agent.platform, agent.user_id)
+        consent.record_consent(
+            session, phone.key, inbox.id, source="teammate", actor=actor, detail="confirmed having consent before /sms new"
+        )
+        audit.record(session, actor, "consent_recorded", None, phone=phone.key, via="sms new")
+        return await text_first(self.service, session, inbox, phone, agent, author, prompt.body)
 
     async def _cancel_later(self, session: AsyncSession, agent: AgentView, timer_id: int) -> CommandReply:
         agent.require("agent", "Canceling a scheduled text")
