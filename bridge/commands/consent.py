@@ -86,7 +86,7 @@ REASON = Text("reason", "Why (recorded with your name)", optional=True, max_leng
 
 
 @command("optout", args=(REASON,), role="agent", doing="Recording an opt-out",
-         help="opts the contact out of this inbox in your name (nothing is texted to them); `!r` is refused after it")
+         help="opts the contact out of this inbox in your name; nothing is texted to them")
 async def opt_out(ctx: CommandContext, reason: str | None = None) -> CommandReply:
     team = ctx.team
     return CommandReply(await ctx.service.opt_outs.teammate_opt_out(ctx.session, team.conversation, ctx.agent, reason))

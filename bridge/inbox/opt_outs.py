@@ -157,10 +157,11 @@ class OptOuts:
         contact = await session.get_one(Contact, conv.contact_id)
         actor_id = actor_of(actor.platform, actor.user_id)
         reason = reason[:MAX_REASON] if reason else None
-        if not await consent.opt_out(
-            session, contact.phone, inbox.id, everywhere=False, source="teammate", raw_text=None, actor=actor_id, detail=reason
-        ):
+        if await consent.is_suppressed(session, contact.phone, inbox.id):
             return rich("They had already opted out; nothing changed.")
+        await consent.opt_out(
+            session, contact.phone, inbox.id, everywhere=False, source="teammate", raw_text=None, actor=actor_id, detail=reason
+        )
         audit.record(session, actor_id, "opt_out_recorded", conv.id, phone=contact.phone, reason=reason)
         await self.fanout.card(session, inbox, conv.id)
         said = rich("🚫 {name} recorded an opt-out", name=actor.name)
