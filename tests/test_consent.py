@@ -381,3 +381,52 @@ async def test_every_consent_change_is_recorded(harness: Harness, tmp_path: Path
     assert [r[5] for r in rows[:2]] == ["STOP", "START"]
     assert [r[4] for r in rows[2:4]] == ["asked in person", "signed the form again"]
     assert all(r[6] is not None for r in rows)
+
+
+# -- the web chat (sandbox) ---------------------------------------------------------------------
+
+
+async def test_web_chat_sms_new_asks_for_consent_and_the_card_shows_it(tmp_path: Path) -> None:
+    import aiohttp
+
+    from bridge.sandbox import start_sandbox
+    from tests.fakes.loopback import wait_until
+
+    sandbox = await start_sandbox(0, tmp_path, undo_seconds=0)
+    phone = "+14155550187"  # one of the sandbox's phones; it never texted
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def state() -> dict[str, Any]:
+                async with http.get(sandbox.url + "api/state", params={"user": "ana"}) as response:
+                    return dict(await response.json())
+
+            await http.post(sandbox.url + "api/channel", json={"user": "ana", "text": f"/sms new {phone} Hello from the shop"})
+            answer = (await state())["channel"][-1]
+            assert "Not sent yet" in "".join(s["v"] for s in answer["rich"])
+            by_action = {b["action"]: b for b in answer["buttons"]}
+            assert set(by_action) == {"confirm_consent", "cancel_consent"}
+            assert (await state())["phones"][phone] == []
+
+            confirm = by_action["confirm_consent"]
+            await http.post(sandbox.url + "api/click", json={"user": "ana", "action": confirm["action"], "value": confirm["value"]})
+
+            async def delivered() -> bool:
+                return any(m["body"] == "Hello from the shop" for m in (await state())["phones"][phone])
+
+            await wait_until(delivered, timeout=30, message="the text on the phone")
+
+            async def card_consent() -> str:
+                for thread in (await state())["threads"]:
+                    for m in thread["messages"]:
+                        if m.get("part") == "card":
+                            return str(m["facts"].get("consent", ""))
+                return ""
+
+            await wait_until(lambda: _starts(card_consent(), "Consent on record (teammate"), timeout=30, message="the card")
+    finally:
+        await sandbox.stop()
+
+
+async def _starts(text: Any, prefix: str) -> bool:
+    return str(await text).startswith(prefix)
