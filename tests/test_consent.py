@@ -5,6 +5,7 @@ consent" confirmation. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -430,3 +431,16 @@ async def test_web_chat_sms_new_asks_for_consent_and_the_card_shows_it(tmp_path:
 
 async def _starts(text: Any, prefix: str) -> bool:
     return str(await text).startswith(prefix)
+
+
+async def test_a_consent_prompt_a_day_old_sends_nothing(harness: Harness) -> None:
+    from sqlalchemy import text
+
+    assert harness.bridge is not None
+    answer = await harness.sms_command(f"new {FRESH} Yesterday's news")
+    async with harness.bridge.db.sessions.begin() as session:
+        await session.execute(text("UPDATE consent_prompts SET created_at = :then"), {"then": datetime(2020, 1, 1)})
+    late = await harness.click(_buttons(answer)["smsbridge.confirm_consent"], ephemeral=True)
+    assert "a day old" in late["text"]
+    await harness.drain()
+    assert _sends_attempted(harness) == 0 and await _events(harness) == []

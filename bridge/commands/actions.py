@@ -25,6 +25,7 @@ CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out
 MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer id)
 PROMPT_ACTIONS = ("confirm_consent", "cancel_consent")  # `/sms new` without consent on record (value: the prompt id)
+_GONE = "That text is no longer waiting (already sent or canceled, a day old, or not yours)."
 
 
 class Actions:
@@ -96,20 +97,22 @@ class Actions:
         """`/sms new`'s "I have consent" (recorded in the teammate's name, then sent) or Cancel."""
         if action == "cancel_consent":
             if await consent_prompts.settle(session, prompt_id, author, "canceled") is None:
-                return refusal(rich("That text is no longer waiting (already sent or canceled, or not yours)."))
+                return refusal(rich(_GONE))
             return CommandReply(rich("Canceled: nothing was sent."))
         agent.require("agent", "Texting a customer")
         prompt = await consent_prompts.settle(session, prompt_id, author, "confirmed")
         if prompt is None:
-            return refusal(rich("That text is no longer waiting (already sent or canceled, or not yours)."))
+            return refusal(rich(_GONE))
         inbox = self.service.directory.get(prompt.inbox_id)
         phone = parse_phone(prompt.phone)
         actor = actor_of(agent.platform, agent.user_id)
         consent.record_consent(
             session, phone.key, inbox.id, source="teammate", actor=actor, detail="confirmed having consent before /sms new"
         )
-        audit.record(session, actor, "consent_recorded", None, phone=phone.key, via="sms new")
-        return await text_first(self.service, session, inbox, phone, agent, author, prompt.body)
+        answer = await text_first(self.service, session, inbox, phone, agent, author, prompt.body)
+        conversation_id = answer.links[0].conversation_id if answer.links else None
+        audit.record(session, actor, "consent_recorded", conversation_id, phone=phone.key, via="sms new")
+        return answer
 
     async def _cancel_later(self, session: AsyncSession, agent: AgentView, timer_id: int) -> CommandReply:
         agent.require("agent", "Canceling a scheduled text")

@@ -4,6 +4,8 @@ button: a Discord button carries at most 100 characters, and a button can be for
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +14,8 @@ from bridge.inbox.models import ConsentPrompt, utcnow
 from bridge.inbox.types import Author
 
 WAITING = "waiting"
+# A confirmation is for the text just typed: a day later, type it again.
+LIFETIME = timedelta(days=1)
 
 
 async def ask(session: AsyncSession, inbox_id: int, phone: str, body: str, author: Author) -> int:
@@ -26,7 +30,8 @@ async def ask(session: AsyncSession, inbox_id: int, phone: str, body: str, autho
 
 async def settle(session: AsyncSession, prompt_id: int, author: Author, state: str) -> ConsentPrompt | None:
     """Move a waiting prompt of `author`'s to `state` (confirmed, canceled); None when it
-    is not theirs or no longer waiting. One conditional update: a double click sends once."""
+    is not theirs, no longer waiting or older than a day. One conditional update: a
+    double click sends once."""
     done = changed_rows(
         await session.execute(
             update(ConsentPrompt)
@@ -35,6 +40,7 @@ async def settle(session: AsyncSession, prompt_id: int, author: Author, state: s
                 ConsentPrompt.state == WAITING,
                 ConsentPrompt.author_platform == author.platform,
                 ConsentPrompt.author_id == author.user_id,
+                ConsentPrompt.created_at > utcnow() - LIFETIME,
             )
             .values(state=state)
         )
