@@ -161,7 +161,7 @@ def _inbox_for(ctx: CommandContext) -> InboxRoute:
     role="agent",
     where=Where.CHANNEL,
     doing="Texting a customer",
-    help="opens (or reuses) that number's conversation and sends; any common number format",
+    help="opens (or reuses) that number's conversation and sends; asks you first if no consent is on record",
 )
 async def new(ctx: CommandContext, number: str, text: str) -> CommandReply:
     phone = parse_phone(number)
