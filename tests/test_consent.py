@@ -348,8 +348,9 @@ async def test_discord_sms_new_confirm_button_survives_a_restart(dh_admin: Harne
 # -- rule 8 --------------------------------------------------------------------------------------
 
 
-async def test_every_consent_change_is_recorded(harness: Harness, tmp_path: Path) -> None:
-    """Rule 8: each change says what, when, the source, who recorded it and why."""
+async def test_every_consent_change_is_recorded_and_can_be_read(harness: Harness, tmp_path: Path) -> None:
+    """Rule 8: each change says what, when, the source, who recorded it and why, and a
+    teammate can read it in the thread."""
     assert harness.bridge is not None
     root = await _open(harness)
     await harness.text_in("STOP")
@@ -382,6 +383,14 @@ async def test_every_consent_change_is_recorded(harness: Harness, tmp_path: Path
     assert [r[5] for r in rows[:2]] == ["STOP", "START"]
     assert [r[4] for r in rows[2:4]] == ["asked in person", "signed the form again"]
     assert all(r[6] is not None for r in rows)
+
+    await harness.teammate(root, "!consent")
+    await harness.drain()
+    [history] = [w for w in _whispers(harness) if "Consent of" in w]
+    lines = [line for line in history.splitlines() if line.startswith("•")]
+    assert len(lines) == 4  # this contact's own history, newest first
+    assert "opted back in" in lines[0] and "by Ana (slack)" in lines[0] and "signed the form again" in lines[0]
+    assert "STOP" in lines[3] and "by the contact" in lines[3]
 
 
 # -- the web chat (sandbox) ---------------------------------------------------------------------
