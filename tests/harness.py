@@ -338,6 +338,19 @@ class Harness:
         names = {t["id"]: t["name"] for t in self.discord.forum_tags(FORUM)}
         return [names[t] for t in self.discord.threads[thread_id]["applied_tags"]]
 
+    # -- consent -----------------------------------------------------------------
+
+    async def give_consent(
+        self, phone: str, *, inbox_id: int | None = None, actor: str = "import:test.csv", detail: str | None = "test consent"
+    ) -> None:
+        """Put the number's consent on record (every inbox unless `inbox_id`), as an
+        import would: `/sms new` to it then sends without the consent prompt."""
+        from bridge.inbox import consent
+
+        assert self.bridge is not None
+        async with self.bridge.db.sessions.begin() as session:
+            consent.record_consent(session, phone, inbox_id, source="import", actor=actor, detail=detail)
+
     # -- observing -------------------------------------------------------------
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -284,6 +284,7 @@ def test_a_declaration_and_its_handler_must_agree() -> None:
 
 async def test_discord_new_conversation_and_search_link_to_posts(dh_admin: Harness) -> None:
     assert dh_admin.discord is not None
+    await dh_admin.give_consent("+14155550109")  # else /sms new asks first (test_consent.py)
     said = await _slash(dh_admin, "sms", {"number": "(415) 555-0109", "text": "Your bike is ready"}, subcommand="new")
     assert said.startswith("Texting: (415) 555-0109. Follow it in the thread.")
     await dh_admin.discord.wait_for(lambda: len(dh_admin.posts()) == 1, message="the new post")

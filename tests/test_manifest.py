@@ -48,6 +48,7 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
     await harness.slack_event(shared)
     await harness.click(harness.card_action("claim", root), message_ts=root)
     await harness.open_home()  # views.publish
+    await harness.give_consent("+14155550103")  # else /sms new asks first
     await harness.sms_command("new +14155550103 hello there")
     await harness.drain()
     await harness.sms_command("new +14155550103 again")  # a permalink to an existing thread

@@ -21,6 +21,7 @@ async def test_a_reopen_starts_a_cycle_and_a_team_started_one_is_measured_apart(
     await harness.teammate(root, "!r Sure, ask away")
     await harness.drain()
 
+    await harness.give_consent(CUSTOMER_B)  # else /sms new asks first
     opened = await harness.sms_command(f"new {CUSTOMER_B} Your parcel arrived")
     assert opened["text"].startswith("Texting:")
     await harness.drain()

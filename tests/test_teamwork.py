@@ -165,6 +165,7 @@ async def test_contact_details_show_on_the_card(harness: Harness) -> None:
 
 
 async def test_sms_new_opens_or_reuses_the_thread_and_sends(harness: Harness) -> None:
+    await harness.give_consent("+14155550103")  # else /sms new asks first (test_consent.py)
     answer = await harness.sms_command("new (415) 555-0103 Hi, your order is ready")
     assert answer["text"].startswith("Texting: (415) 555-0103")
     await harness.drain()

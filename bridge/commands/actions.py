@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.grants import role_refusal
 from bridge.commands.replies import CommandReply, refusal
-from bridge.inbox import audit, privacy, snippets
+from bridge.commands.sending import text_first
+from bridge.inbox import audit, consent, consent_prompts, privacy, snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.audit import actor_of
 from bridge.inbox.errors import Refused
@@ -15,6 +16,7 @@ from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.later import LATER
 from bridge.inbox.markup import as_rich, plain, rich
 from bridge.inbox.models import Conversation, Message, Timer
+from bridge.inbox.phone import parse_phone
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
@@ -24,6 +26,8 @@ MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer id)
 # No-bodies mode's Show (value: a customer text's id) and Show latest (a conversation id).
 SHOW_ACTIONS = (privacy.SHOW, privacy.SHOW_LATEST)
+PROMPT_ACTIONS = ("confirm_consent", "cancel_consent")  # `/sms new` without consent on record (value: the prompt id)
+_GONE = "That text is no longer waiting (already sent or canceled, a day old, or not yours)."
 
 
 class Actions:
@@ -50,6 +54,8 @@ class Actions:
                     return await self._cancel_later(session, agent, ident)
                 if action in SHOW_ACTIONS:
                     return await self._show(session, agent, action, ident)
+                if action in PROMPT_ACTIONS:
+                    return await self._consent_prompt(session, agent, author, action, ident)
             except Forbidden as exc:
                 conversation = ident if action in CARD_ACTIONS else None
                 return refusal(await role_refusal(
@@ -91,6 +97,29 @@ class Actions:
             return CommandReply(rich("Sending snippet `{name}`.", name=choice))
         said = as_rich(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
         return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
+
+    async def _consent_prompt(
+        self, session: AsyncSession, agent: AgentView, author: Author, action: str, prompt_id: int
+    ) -> CommandReply:
+        """`/sms new`'s "I have consent" (recorded in the teammate's name, then sent) or Cancel."""
+        if action == "cancel_consent":
+            if await consent_prompts.settle(session, prompt_id, author, "canceled") is None:
+                return refusal(rich(_GONE))
+            return CommandReply(rich("Canceled: nothing was sent."))
+        agent.require("agent", "Texting a customer")
+        prompt = await consent_prompts.settle(session, prompt_id, author, "confirmed")
+        if prompt is None:
+            return refusal(rich(_GONE))
+        inbox = self.service.directory.get(prompt.inbox_id)
+        phone = parse_phone(prompt.phone)
+        actor = actor_of(agent.platform, agent.user_id)
+        consent.record_consent(
+            session, phone.key, inbox.id, source="teammate", actor=actor, detail="confirmed having consent before /sms new"
+        )
+        answer = await text_first(self.service, session, inbox, phone, agent, author, prompt.body)
+        conversation_id = answer.links[0].conversation_id if answer.links else None
+        audit.record(session, actor, "consent_recorded", conversation_id, phone=phone.key, via="sms new")
+        return answer
 
     async def _cancel_later(self, session: AsyncSession, agent: AgentView, timer_id: int) -> CommandReply:
         agent.require("agent", "Canceling a scheduled text")

@@ -18,6 +18,7 @@ MODULES = (
     "bridge.commands.queue",
     "bridge.commands.hours",
     "bridge.commands.later",
+    "bridge.commands.consent",
     "bridge.commands.exports",
     "bridge.commands.show",
 )

@@ -6,17 +6,21 @@ import re
 import shlex
 from dataclasses import replace
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bridge.commands.arguments import PhoneNumber, SnippetName, Text, Word
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, command
-from bridge.commands.replies import Button, CommandReply, ConversationLink
-from bridge.inbox import snippets, whatsapp
+from bridge.commands.replies import Button, CommandReply, ConversationLink, ThreadOutcome
+from bridge.inbox import consent, consent_prompts, snippets, whatsapp
+from bridge.inbox import phone as phones
+from bridge.inbox.agents import AgentView
 from bridge.inbox.errors import Refused
 from bridge.inbox.markup import Rich, as_rich, join, rich
 from bridge.inbox.phone import format_phone, parse_phone
 from bridge.inbox.routing import InboxRoute
-from bridge.inbox.service import ReplyRequest, ReplyResult, SendOutcome
-from bridge.inbox.types import OutgoingFile
+from bridge.inbox.service import InboxService, ReplyRequest, ReplyResult, SendOutcome
+from bridge.inbox.types import Author, OutgoingFile
 
 MESSAGE = Text("text", "What the customer receives", shown="your text")
 
@@ -157,16 +161,37 @@ def _inbox_for(ctx: CommandContext) -> InboxRoute:
     role="agent",
     where=Where.CHANNEL,
     doing="Texting a customer",
-    help="opens (or reuses) that number's conversation and sends; any common number format",
+    help="opens (or reuses) that number's conversation and sends; asks you first if no consent is on record",
 )
 async def new(ctx: CommandContext, number: str, text: str) -> CommandReply:
     phone = parse_phone(number)
     if not phone.valid:
         raise Refused(rich("`{number}` is not a valid phone number. Try the full number, e.g. +14155550123.", number=number))
     inbox = _inbox_for(ctx)
-    conv, created = await ctx.service.open_conversation(ctx.session, inbox, phone)
-    result = await ctx.service.submit_reply(
-        ctx.session, ReplyRequest(inbox=inbox, conv=conv, agent=ctx.agent, author=ctx.author, text=text, force=True)
+    if not await consent.may_start(ctx.session, phone.key, inbox.id):
+        # Rule 8: a number that never texted us, with no consent on record, is texted
+        # only once the teammate confirms they have consent; the click is recorded.
+        prompt = await consent_prompts.ask(ctx.session, inbox.id, phone.address, text, ctx.author)
+        buttons = (
+            Button("I have consent to text this number", "confirm_consent", str(prompt), "primary"),
+            Button("Cancel", "cancel_consent", str(prompt), "danger"),
+        )
+        said = rich(
+            "Not sent yet: {title} has never texted {inbox} and has no consent on record. "
+            "Text them only if they agreed to get texts from you; confirming puts that on record in your name.",
+            title=format_phone(phone.key), inbox=inbox.name,
+        )
+        return CommandReply(said, buttons=buttons, outcome=ThreadOutcome.DONE)
+    return await text_first(ctx.service, ctx.session, inbox, phone, ctx.agent, ctx.author, text)
+
+
+async def text_first(
+    service: InboxService, session: AsyncSession, inbox: InboxRoute, phone: phones.PhoneNumber, agent: AgentView, author: Author, text: str
+) -> CommandReply:
+    """Open (or reuse) the number's conversation and send the first text: `/sms new`."""
+    conv, created = await service.open_conversation(session, inbox, phone)
+    result = await service.submit_reply(
+        session, ReplyRequest(inbox=inbox, conv=conv, agent=agent, author=author, text=text, force=True)
     )
     title = format_phone(phone.key)
     link = ConversationLink(conv.id, title, "new conversation" if created else "existing conversation")

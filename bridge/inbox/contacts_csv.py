@@ -5,7 +5,14 @@ Columns (header names are case-insensitive; only `phone` is required):
     name, notes
     tags      separated by ";" or "|"
     timezone  an IANA zone ("America/Chicago"); guessed from the number when absent
+    opted_out yes/true/1 records an opt-out from every inbox (no/false/0/empty: nothing)
+    consent   yes, a date or how they consented ("2024-05-01 web form") records consent
+              given (no/false/0/empty: nothing)
     anything else becomes a custom property of the contact
+
+`opted_out` and `consent` are consent events (docs/compliance.md rule 8), recorded with
+the actor "import:<file name>", never custom properties. An import never lifts an
+opt-out, and importing the same file again records nothing twice.
 
 Import is an upsert on the phone number. For an existing contact only what the file
 gives is changed: an empty cell leaves the stored value alone (so a sheet with just
@@ -25,12 +32,17 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bridge.inbox import consent
 from bridge.inbox.db import Database, insert_ignore
-from bridge.inbox.models import Contact, utcnow
+from bridge.inbox.models import ConsentEvent, Contact, utcnow
 from bridge.inbox.phone import guess_timezone, parse_phone
 
 CORE_COLUMNS = ("phone", "name", "notes", "tags", "timezone")
+CONSENT_COLUMNS = ("opted_out", "consent")
+_YES = {"yes", "y", "true", "1", "x"}
+_NO = {"", "no", "n", "false", "0", "none"}
 _TAG_SEPARATORS = re.compile(r"[;|]")
 # Rows per transaction: big enough to be quick, small enough not to hold the
 # (single, shared) SQLite connection for long while webhooks wait.
@@ -52,6 +64,8 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     skipped: list[SkippedRow] = field(default_factory=list)
+    opted_out: int = 0  # new opt-outs recorded from the `opted_out` column
+    consented: int = 0  # consent events recorded from the `consent` column
 
     def summary(self, shown: int = 5) -> str:
         """One line for a person: counts, then the first few skipped rows and why."""
@@ -60,6 +74,8 @@ class ImportReport:
             reasons = "; ".join(f"line {s.line}: {s.reason}" for s in self.skipped[:shown])
             more = f"; and {len(self.skipped) - shown} more" if len(self.skipped) > shown else ""
             text += f" ({reasons}{more})"
+        if self.opted_out or self.consented:
+            text += f"; consent records: {self.opted_out} opted out, {self.consented} consented"
         return text
 
 
@@ -74,6 +90,8 @@ class ContactRow:
     tags: list[str] | None
     timezone: str | None
     properties: dict[str, str]
+    opted_out: bool = False
+    consent: str | None = None  # the cell as written ("yes", "2024-05-01 web form")
 
 
 def parse_tags(cell: str) -> list[str]:
@@ -96,7 +114,7 @@ def _rows(path: Path, report: ImportReport) -> Iterator[ContactRow]:
             if header is None:
                 raise ContactsCsvError(f"{path} is empty")
             names = [h.strip() for h in header]
-            keys = [n.lower() if n.lower() in CORE_COLUMNS else n for n in names]
+            keys = [n.lower() if n.lower() in (*CORE_COLUMNS, *CONSENT_COLUMNS) else n for n in names]
             if "phone" not in keys:
                 raise ContactsCsvError(f"{path} has no 'phone' column (columns: {', '.join(names) or 'none'})")
             for cells in reader:
@@ -125,6 +143,11 @@ def _row(line: int, values: dict[str, str], report: ImportReport) -> ContactRow 
     if zone is not None and not _valid_zone(zone):
         report.skipped.append(SkippedRow(line, f"unknown time zone {zone!r}"))
         return None
+    opted_out = values.get("opted_out", "").lower()
+    if opted_out not in _YES | _NO:
+        report.skipped.append(SkippedRow(line, f"opted_out is {values['opted_out']!r}; write yes or no"))
+        return None
+    consent_cell = values.get("consent", "")
     tags = values.get("tags")
     return ContactRow(
         line=line,
@@ -133,7 +156,9 @@ def _row(line: int, values: dict[str, str], report: ImportReport) -> ContactRow 
         notes=values.get("notes") or None,
         tags=parse_tags(tags) if tags else None,
         timezone=zone,
-        properties={k: v for k, v in values.items() if k not in CORE_COLUMNS and v},
+        properties={k: v for k, v in values.items() if k not in (*CORE_COLUMNS, *CONSENT_COLUMNS) and v},
+        opted_out=opted_out in _YES,
+        consent=None if consent_cell.lower() in _NO else consent_cell,
     )
 
 
@@ -150,9 +175,34 @@ def _apply(contact: Contact, row: ContactRow) -> None:
         contact.properties = {**(contact.properties or {}), **row.properties}  # a new dict: JSON change is seen
 
 
-async def _import_chunk(db: Database, rows: list[ContactRow], report: ImportReport) -> None:
+async def _record_consent(session: AsyncSession, row: ContactRow, actor: str, report: ImportReport) -> None:
+    """The row's consent columns as consent events, each recorded once however often the
+    file is imported."""
+    if row.opted_out and not await consent.suppressed_everywhere(session, row.phone):
+        await consent.opt_out(
+            session, row.phone, None, everywhere=True, source="import", raw_text=None, actor=actor, detail=f"line {row.line}"
+        )
+        report.opted_out += 1
+    if row.consent is not None:
+        detail = None if row.consent.lower() in _YES else row.consent[:500]
+        seen = await session.execute(
+            select(ConsentEvent.id).where(
+                ConsentEvent.phone == row.phone,
+                ConsentEvent.action == "consent",
+                ConsentEvent.actor == actor,
+                ConsentEvent.detail.is_(None) if detail is None else ConsentEvent.detail == detail,
+            ).limit(1)
+        )
+        if seen.first() is None:
+            consent.record_consent(session, row.phone, None, source="import", actor=actor, detail=detail)
+            report.consented += 1
+
+
+async def _import_chunk(db: Database, rows: list[ContactRow], report: ImportReport, actor: str) -> None:
     async with db.sessions() as session, session.begin():
         for row in rows:
+            if row.opted_out or row.consent is not None:
+                await _record_consent(session, row, actor, report)
             new_id = await insert_ignore(
                 session,
                 Contact,
@@ -182,14 +232,15 @@ async def import_contacts(db: Database, path: Path) -> ImportReport:
     """Upsert every valid row of the CSV at `path`; raises ContactsCsvError for a bad file."""
     report = ImportReport()
     rows = list(_rows(path, report))  # the whole file first: a broken file changes nothing
+    actor = f"import:{path.name}"[:200]
     chunk: list[ContactRow] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) >= _CHUNK:
-            await _import_chunk(db, chunk, report)
+            await _import_chunk(db, chunk, report, actor)
             chunk = []
     if chunk:
-        await _import_chunk(db, chunk, report)
+        await _import_chunk(db, chunk, report, actor)
     return report
 
 

@@ -330,9 +330,29 @@ class ConsentEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(64), index=True)
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id"))
-    action: Mapped[str] = mapped_column(String(20))  # opt_out | opt_out_all | opt_in
+    action: Mapped[str] = mapped_column(String(20))  # opt_out | opt_out_all | opt_in | consent
     source: Mapped[str] = mapped_column(String(20))  # keyword | provider | teammate | import
-    raw_text: Mapped[str | None] = mapped_column(Text)
+    raw_text: Mapped[str | None] = mapped_column(Text)  # the customer's own words, when they caused it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who recorded it (0015): "slack:U123", "discord:42", "import:<file>", "contact"
+    # (the customer's keyword), "provider"; and the reason a teammate or a file gave.
+    actor: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ConsentPrompt(Base):
+    """A `/sms new` to a number with no consent on record, waiting for its author to
+    confirm they have consent (or cancel) (0015). Nothing is sent before that."""
+
+    __tablename__ = "consent_prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
+    phone: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    author_platform: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting | confirmed | canceled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -16,6 +16,7 @@ from bridge.inbox.agents import AgentView
 from bridge.inbox.audit import actor_of
 from bridge.inbox.chat import Button
 from bridge.inbox.conversations import Conversations
+from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.keywords import (
     Keyword,
@@ -23,12 +24,13 @@ from bridge.inbox.keywords import (
     opt_in_confirmation,
     opt_out_confirmation,
 )
-from bridge.inbox.markup import rich
+from bridge.inbox.markup import Rich, rich
 from bridge.inbox.models import Contact, Conversation, Message
 from bridge.inbox.outgoing import OutgoingSms
 from bridge.inbox.routing import InboxDirectory, InboxRoute
 
-OPTED_OUT = "The customer opted out (texted STOP)"
+OPTED_OUT = "The customer opted out"
+MAX_REASON = 500  # a teammate's reason, as stored and shown
 
 
 def _word(body: str) -> str:
@@ -127,9 +129,13 @@ class OptOuts:
         """A teammate records an opt-out the customer asked for in their own words."""
         inbox = self.directory.get(conv.inbox_id)
         contact = await session.get_one(Contact, conv.contact_id)
-        if not await consent.opt_out(session, contact.phone, inbox.id, everywhere=False, source="teammate", raw_text=None):
+        actor_id = actor_of(actor.platform, actor.user_id)
+        if not await consent.opt_out(
+            session, contact.phone, inbox.id, everywhere=False, source="teammate", raw_text=None,
+            actor=actor_id, detail="the customer asked in their own words (flagged message)",
+        ):
             return "They had already opted out."
-        audit.record(session, actor_of(actor.platform, actor.user_id), "opt_out_recorded", conv.id, phone=contact.phone)
+        audit.record(session, actor_id, "opt_out_recorded", conv.id, phone=contact.phone)
         await self.fanout.card(session, inbox, conv.id)
         await self.fanout.notice(
             session,
@@ -143,6 +149,67 @@ class OptOuts:
                 session, inbox, conv, contact.phone, opt_out_confirmation(inbox.business_name or inbox.name), kind="compliance", author=None
             )
         return "Opt-out recorded."
+
+    async def teammate_opt_out(self, session: AsyncSession, conv: Conversation, actor: AgentView, reason: str | None) -> Rich:
+        """`!optout [reason]`: recorded with who and why; the customer is sent nothing
+        (a teammate's decision owes no confirmation text)."""
+        inbox = self.directory.get(conv.inbox_id)
+        contact = await session.get_one(Contact, conv.contact_id)
+        actor_id = actor_of(actor.platform, actor.user_id)
+        reason = reason[:MAX_REASON] if reason else None
+        if await consent.is_suppressed(session, contact.phone, inbox.id):
+            return rich("They had already opted out; nothing changed.")
+        await consent.opt_out(
+            session, contact.phone, inbox.id, everywhere=False, source="teammate", raw_text=None, actor=actor_id, detail=reason
+        )
+        audit.record(session, actor_id, "opt_out_recorded", conv.id, phone=contact.phone, reason=reason)
+        await self.fanout.card(session, inbox, conv.id)
+        said = rich("🚫 {name} recorded an opt-out", name=actor.name)
+        said += rich(": {reason}", reason=reason) if reason else rich(".")
+        said += rich(" Nothing was texted to the customer; replies are blocked until they text START or a teammate records renewed consent with `!optin`.")
+        await self.fanout.notice(session, inbox, conv.id, said)
+        return rich("Opt-out recorded; nothing was sent to the customer.")
+
+    async def teammate_opt_in(self, session: AsyncSession, conv: Conversation, actor: AgentView, reason: str | None) -> Rich:
+        """`!optin [how]`: consent on record from a teammate. Lifting an opt-out needs the
+        teammate to say how the customer renewed their consent (rule 8): a click alone
+        is no record of consent."""
+        inbox = self.directory.get(conv.inbox_id)
+        contact = await session.get_one(Contact, conv.contact_id)
+        actor_id = actor_of(actor.platform, actor.user_id)
+        reason = reason[:MAX_REASON] if reason else None
+        state = await consent.consent_state(session, contact.phone, inbox.id, texted_in=False)
+        if state.opted_out:
+            carrier = (
+                rich(" Their carrier also blocks our texts until they text START themselves.") if state.source == "provider" else rich("")
+            )
+            if not reason:
+                when = f" on {state.at:%Y-%m-%d}" if state.at else ""
+                how = f" ({state.source}{' ' + state.how if state.how else ''})" if state.source else ""
+                raise Refused(
+                    rich("They opted out{how}{when}. Lift it only with their renewed consent, and say how you got it: "
+                         "`!optin they asked by phone today to get texts again`.", how=how, when=when) + carrier
+                )
+            changed = await consent.opt_in(
+                session, contact.phone, inbox.id, source="teammate", raw_text=None, actor=actor_id, detail=reason
+            )
+            audit.record(session, actor_id, "opt_in_recorded", conv.id, phone=contact.phone, reason=reason)
+            await self.fanout.card(session, inbox, conv.id)
+            if changed:
+                await self.conversations.refresh_other_cards(session, conv)
+            await self.fanout.notice(
+                session, inbox, conv.id,
+                rich("✅ {name} recorded the customer's renewed consent: {reason}. Replies can be sent again.", name=actor.name, reason=reason)
+                + carrier,
+            )
+            return rich("Opt-out lifted; their renewed consent is on record.")
+        consent.record_consent(session, contact.phone, inbox.id, source="teammate", actor=actor_id, detail=reason)
+        audit.record(session, actor_id, "consent_recorded", conv.id, phone=contact.phone, reason=reason)
+        await self.fanout.card(session, inbox, conv.id)
+        said = rich("✅ {name} recorded the customer's consent to be texted", name=actor.name)
+        said += rich(": {reason}", reason=reason) if reason else rich(".")
+        await self.fanout.notice(session, inbox, conv.id, said)
+        return rich("Consent recorded.")
 
     async def reported_by_provider(self, session: AsyncSession, message: Message) -> None:
         """Rule 7: the provider says the recipient opted out; believe it."""

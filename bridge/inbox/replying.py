@@ -193,7 +193,8 @@ class Replies:
             inbox,
             conv.id,
             rich(
-                "🚫 Not sent: {phone} opted out of texts from this number. Nothing reaches them until they text START.",
+                "🚫 Not sent: {phone} opted out of texts from this number. Nothing reaches them until they text START "
+                "(or a teammate records their renewed consent with `!optin`).",
                 phone=format_phone(contact.phone),
             ),
         )

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.consent import is_suppressed
+from bridge.inbox.consent import NO_CONSENT, ConsentState, consent_state
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
@@ -41,6 +41,20 @@ class ConversationView:
     reply_due_at: datetime | None = None  # the running reply clock's deadline
     resolve_due_at: datetime | None = None
     now: datetime | None = None  # when the view was read, for the clocks' "due in"
+    consent: ConsentState = NO_CONSENT  # the card's consent line (rule 8)
+
+    @property
+    def consent_text(self) -> str:
+        """The consent line without its time, which each platform shows its own way:
+        "Opted out (keyword STOP)", "Consent on record (import contacts.csv)",
+        "Consent: they texted in", "No consent on record"."""
+        c = self.consent
+        how = f" {c.how}" if c.how else ""
+        if c.opted_out:
+            return f"Opted out ({c.source}{how})" if c.source else "Opted out"
+        if c.state == "consent":
+            return "Consent: they texted in" if c.source == "texted in" else f"Consent on record ({c.source}{how})"
+        return "No consent on record"
 
     @property
     def sla_text(self) -> str | None:
@@ -115,6 +129,7 @@ async def conversation_view(
     ).one()
     if callable(inbox):
         inbox = inbox(conv.inbox_id)
+    consent = await consent_state(session, contact.phone, conv.inbox_id, texted_in=conv.last_inbound_at is not None)
     return ConversationView(
         id=conv.id,
         inbox_name=inbox.name,
@@ -130,7 +145,7 @@ async def conversation_view(
         properties=dict(contact.properties or {}),
         notes=contact.notes,
         timezone=contact.timezone,
-        opted_out=await is_suppressed(session, contact.phone, conv.inbox_id),
+        opted_out=consent.opted_out,
         last_inbound_at=conv.last_inbound_at,
         created_at=conv.created_at,
         assigned_by=conv.assigned_by if agent else None,
@@ -138,6 +153,7 @@ async def conversation_view(
         reply_due_at=conv.reply_due_at,
         resolve_due_at=conv.resolve_due_at,
         now=now,
+        consent=consent,
     )
 
 

@@ -57,8 +57,7 @@ def card_embed(view: ConversationView) -> discord.Embed:
     if view.tags:
         embed.add_field(name="Tags", value=" ".join(to_markdown(rich("`{t}`", t=t)) for t in view.tags)[:1024])
     lines: list[str] = []
-    if view.opted_out:
-        lines.append("🚫 **Opted out** — replies are blocked")
+    lines.append(consent_line(view))
     if not view.phone_valid:
         lines.append("⚠️ Not a phone number — replies cannot be sent")
     lines += [f"**{esc(k)}:** {esc(v)}" for k, v in sorted(view.properties.items())]
@@ -70,6 +69,16 @@ def card_embed(view: ConversationView) -> discord.Embed:
         embed.description = truncate("\n".join(lines), 4000)
     embed.set_footer(text=CARD_FOOTER.format(view.id))
     return embed
+
+
+def consent_line(view: ConversationView) -> str:
+    """Rule 8 on the card: opted out (when, how), consent on record (when, source), or none."""
+    c = view.consent
+    when = f" {discord_time(c.at, 'd')}" if c.at else ""
+    if c.opted_out:
+        return f"🚫 **{esc(view.consent_text)}**{when} — replies are blocked"
+    icon = "✅" if c.state == "consent" else "⚪"
+    return f"{icon} {esc(view.consent_text)}{when}"
 
 
 def _finished(view: discord.ui.View) -> discord.ui.View:

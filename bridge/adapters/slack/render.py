@@ -47,8 +47,7 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
         facts.append(f"*Customer wrote:* {slack_time(view.last_inbound_at)}")
     if view.tags:
         facts.append("*Tags:* " + " ".join(f"`{inert(t)}`" for t in view.tags))
-    if view.opted_out:
-        facts.append("🚫 *Opted out* — replies are blocked")
+    facts.append(consent_fact(view))
     if not view.phone_valid:
         facts.append("⚠️ Not a phone number — replies cannot be sent")
     details = [f"*{inert(k)}:* {inert(v)}" for k, v in sorted(view.properties.items())]
@@ -85,6 +84,16 @@ def card_blocks(view: ConversationView, snippet_names: list[str] | None = None) 
         )
     blocks.append({"type": "actions", "block_id": f"card:{value}", "elements": elements})
     return blocks
+
+
+def consent_fact(view: ConversationView) -> str:
+    """Rule 8 on the card: opted out (when, how), consent on record (when, source), or none."""
+    c = view.consent
+    when = f" {slack_time(c.at, '{date_short}')}" if c.at else ""
+    if c.opted_out:
+        return f"🚫 *{inert(view.consent_text)}*{when} — replies are blocked"
+    icon = "✅" if c.state == "consent" else "⚪"
+    return f"{icon} {inert(view.consent_text)}{when}"
 
 
 def _button(label: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:

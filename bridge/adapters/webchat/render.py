@@ -53,6 +53,8 @@ def card(view: ConversationView, snippet_names: list[str]) -> tuple[list[Json], 
         "inbox": view.inbox_name,
         "tags": list(view.tags),
         "opted_out": view.opted_out,
+        # Rule 8: "Opted out (keyword STOP) 2026-12-01", "No consent on record".
+        "consent": view.consent_text + (f" {view.consent.at:%Y-%m-%d}" if view.consent.at else ""),
     }
     value = str(view.id)
     row = [Button("Claim", "claim", value, "primary")] if view.assignee is None else []

@@ -119,7 +119,8 @@ function cardEl(card, threadId) {
     facts.appendChild(el("b", "", label + ": "));
     facts.appendChild(document.createTextNode(value + "  ·  "));
   }
-  if (f.opted_out) facts.appendChild(el("b", "", "🚫 Opted out — replies are blocked"));
+  if (f.opted_out) facts.appendChild(el("b", "", "🚫 " + f.consent + " — replies are blocked"));
+  else if (f.consent) facts.appendChild(document.createTextNode((f.consent.startsWith("No") ? "⚪ " : "✅ ") + f.consent));
   node.appendChild(facts);
   node.appendChild(buttonsOf(card, threadId));
   return node;
