@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from bridge.config import Settings
+from bridge.inbox.clock import ManualClock
 from tests.harness import CHANNEL, CUSTOMER, OTHER_CUSTOMER, Harness
 
 UK = "+447400123456"
@@ -163,3 +165,75 @@ async def test_a_rule_sends_a_snippet_and_a_missing_one_disables_the_rules(datab
         await h.twilio.wait_for(lambda: any(m.get("Body") == "We are open 9-5." for m in h.sms_sent()), message="the snippet texted")
     finally:
         await h.stop()
+
+
+FLORIDA = "+13055550123"  # Miami: 08:00-20:00 Eastern, three automated texts a day
+
+
+def _utc(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+async def snippet_rule(databases: Any) -> AsyncIterator[tuple[Harness, ManualClock]]:
+    h = Harness(databases, rule=[{"name": "Hours", "keyword": "open", "snippet": "hours"}], admins=["UANA"], smsbridge_timezone="America/Chicago")
+    await h.start()
+    await h.sms_command("snippet add hours We are open 9-5.")
+    await h.restart()  # the rules run once the snippet they name exists
+    assert h.bridge is not None
+    clock = ManualClock(_utc(2, 6, 30))  # Tue Dec 1, 22:30 in Los Angeles (CUSTOMER)
+    h.bridge.use_clock(clock)
+    yield h, clock
+    await h.stop()
+
+
+async def _at(h: Harness, clock: ManualClock, when: datetime) -> None:
+    assert h.bridge is not None
+    clock.set(when)
+    await h.bridge.scheduler.settle()
+    await h.drain()
+
+
+def _snippets_to(h: Harness, to: str) -> list[str]:
+    return [m["Body"] for m in h.sms_sent() if m["To"] == to and m["Body"] == "We are open 9-5."]
+
+
+async def test_a_rules_snippet_waits_for_the_customers_quiet_hours(snippet_rule: tuple[Harness, ManualClock]) -> None:
+    h, clock = snippet_rule
+    _, thread, _ = await _text(h, "are you open tomorrow?")
+    assert _rules_said(thread) == [
+        "📏 Rule Hours: snippet hours held by quiet hours; it leaves Wed Dec 2, 8:00 AM for the customer (America/Los_Angeles)"
+        " · Wed Dec 2, 10:00 AM team time (America/Chicago)."
+    ]
+    await _at(h, clock, _utc(2, 15, 59))
+    assert _snippets_to(h, CUSTOMER) == []
+    await _at(h, clock, _utc(2, 16))  # 08:00 in Los Angeles
+    await h.twilio.wait_for(lambda: _snippets_to(h, CUSTOMER) == ["We are open 9-5."], message="the held snippet sent in the morning")
+
+
+async def test_a_rules_snippet_counts_toward_floridas_three_a_day(snippet_rule: tuple[Harness, ManualClock]) -> None:
+    h, clock = snippet_rule
+    await _at(h, clock, _utc(2, 14))  # 09:00 in Miami
+    for n in range(3):
+        await _text(h, f"open today? ({n})", sender=FLORIDA)
+    await h.twilio.wait_for(lambda: len(_snippets_to(h, FLORIDA)) == 3, message="three snippets")
+    _, thread, _ = await _text(h, "still open?", sender=FLORIDA)
+    assert _rules_said(thread)[-1] == (
+        "📏 Rule Hours: snippet hours held by the Florida limit, 3 automated texts in 24 hours; it leaves Thu Dec 3, 9:00 AM"
+        " for the customer (America/New_York) · Thu Dec 3, 8:00 AM team time (America/Chicago)."
+    )
+    await _at(h, clock, _utc(3, 13, 59))
+    assert len(_snippets_to(h, FLORIDA)) == 3
+    await _at(h, clock, _utc(3, 14))
+    await h.twilio.wait_for(lambda: len(_snippets_to(h, FLORIDA)) == 4, message="the fourth, a day later")
+
+
+async def test_a_rules_snippet_never_goes_to_an_opted_out_contact(snippet_rule: tuple[Harness, ManualClock]) -> None:
+    h, clock = snippet_rule
+    await _at(h, clock, _utc(2, 18))  # 10:00 in Los Angeles
+    await h.text_in("STOP")
+    await h.drain()
+    _, thread, _ = await _text(h, "are you open?")
+    assert _rules_said(thread)[-1] == "📏 Rule Hours: snippet hours not sent: the customer opted out."
+    assert _snippets_to(h, CUSTOMER) == []
+    assert await h.rows("SELECT id FROM messages WHERE body = 'We are open 9-5.'") == []

@@ -19,17 +19,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.config import RuleConfig
-from bridge.inbox import audit, cycles, snippets
+from bridge.inbox import audit, consent, cycles, snippets
 from bridge.inbox.agents import AgentView
 from bridge.inbox.assignment import SYSTEM_ACTOR, Assigner, assigned_notice
 from bridge.inbox.assignment_policy import Strategy
+from bridge.inbox.autoreplies import AUTOMATED
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.labels import ConversationStatus, Priority
+from bridge.inbox.later import ScheduledMessages, both_times, zone_override
 from bridge.inbox.markup import rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.outgoing import OutgoingSms
+from bridge.inbox.quiet_hours import FLORIDA_PERIOD, automated_send_times, hold_until, window_for
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.timephrases import When
+from bridge.inbox.types import Author
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class Rules:
         self.assigner = assigner
         self.outgoing = outgoing
         self.rules: tuple[Rule, ...] = ()  # set by the composition root from the settings
+        self.later: ScheduledMessages | None = None  # holds snippets for quiet hours (set by the service)
 
     async def run(
         self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, text: str, *, first: bool, now: datetime
@@ -113,7 +119,7 @@ class Rules:
         for rule in self.rules:
             if not rule.matches(text, tags=list(contact.tags or []), phone=contact.phone, inbox=inbox.name, open_now=open_now, first=first):
                 continue
-            done = await self._apply(session, inbox, conv, contact, rule)
+            done = await self._apply(session, inbox, conv, contact, rule, now)
             audit.record(session, SYSTEM_ACTOR, "rule_applied", conv.id, rule=rule.name, actions=done)
             await self.fanout.notice(session, inbox, conv.id, rich("📏 Rule {name}: {done}.", name=rule.name, done="; ".join(done) or "nothing to change"))
             acted.append(rule.name)
@@ -123,7 +129,9 @@ class Rules:
             await self.fanout.card(session, inbox, conv.id)
         return acted
 
-    async def _apply(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, rule: Rule) -> list[str]:
+    async def _apply(
+        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, rule: Rule, now: datetime
+    ) -> list[str]:
         done: list[str] = []
         by = f"rule {rule.name}"
         if rule.assign in (Strategy.ROUND_ROBIN.value, Strategy.LEAST_BUSY.value):
@@ -152,20 +160,40 @@ class Rules:
             await cycles.status_changed(session, conv.id, conv.status, utcnow())
             done.append(f"status {rule.status.value}")
         if rule.snippet:
-            done.append(await self._send_snippet(session, inbox, conv, contact, rule.snippet))
+            done.append(await self._send_snippet(session, inbox, conv, contact, rule, now))
         conv.updated_at = utcnow()
         return done
 
-    async def _send_snippet(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, name: str) -> str:
+    async def _send_snippet(
+        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, rule: Rule, now: datetime
+    ) -> str:
+        """A rule's snippet is an automated text: never to an opted-out contact, and held
+        by the recipient's quiet hours and Florida's three a day (docs/compliance.md
+        rules 10 and 11) like a scheduled message; it leaves at once otherwise."""
+        name = rule.snippet or ""
         if self.outgoing is None or not contact.phone_valid:
             return f"snippet {name} not sent: the sender cannot be texted"
+        if await consent.is_suppressed(session, contact.phone, inbox.id):
+            return f"snippet {name} not sent: the customer opted out"
         sender = AgentView(0, "smsbridge", "smsbridge", inbox.business_name or inbox.name, "admin", False)
         try:
             text = await snippets.render(session, name, inbox, conv, sender)
         except Refused as exc:
             return f"snippet {name} not sent: {exc.text.plain().rstrip('.')}"
-        # Consent is checked again when it is sent: an opted-out contact gets nothing.
-        await self.outgoing.queue(session, inbox, conv, contact.phone, text, kind="auto", author=None)
+        sent = await automated_send_times(session, contact.phone, now - FLORIDA_PERIOD)
+        override, fallback = zone_override(contact), inbox.hours.zone.key
+        until = hold_until(contact.phone, now, override_tz=override, fallback_tz=fallback, automated_sent_at=sent)
+        if until > now and self.later is not None:
+            # A scheduled message from then on: when it fires it checks consent, quiet
+            # hours and the Florida count again, and holds again if it must.
+            author = Author("smsbridge", "", f"Rule {rule.name}")
+            key = f"rule:{conv.id}:{rule.name}:{now.isoformat()}"
+            await self.later.schedule(session, inbox, conv, author, text, When(until, until, "quiet hours"), key)
+            window = window_for(contact.phone, override, fallback)
+            why = "quiet hours" if not window.allowed_at(now) else f"the Florida limit, {len(sent)} automated texts in 24 hours"
+            leaves = both_times(until, window.zones[0], inbox.hours.zone).plain()
+            return f"snippet {name} held by {why}; it leaves {leaves}"
+        await self.outgoing.queue(session, inbox, conv, contact.phone, text, kind=AUTOMATED, author=None, at=now)
         return f"sent snippet {name}"
 
 
