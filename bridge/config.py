@@ -287,9 +287,11 @@ class RuleConfig(BaseModel):
     priority: str | None = None
     status: str | None = None
     snippet: str | None = None
+    # Channels told with a notice that links to the thread: "slack:C0123", "discord:1234".
+    notify: list[str] | None = None
     terminal: bool = True
 
-    @field_validator("keyword", "add_tags", mode="before")
+    @field_validator("keyword", "add_tags", "notify", mode="before")
     @classmethod
     def _words(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
@@ -319,9 +321,13 @@ class RuleConfig(BaseModel):
                 agents_setting([self.assign])
             except ValueError as exc:
                 raise bad("assign", f"{exc}; or a strategy, round-robin or least-busy") from exc
-        actions = (self.assign, self.add_tags, self.priority, self.status, self.snippet)
+        for target in self.notify or ():
+            platform, _, channel = target.strip().partition(":")
+            if platform.lower() not in _AGENT_PLATFORMS or not channel.strip() or (platform.lower() == "discord" and not channel.strip().isdigit()):
+                raise bad("notify", f"{target!r} is not a channel; write slack:C0123 (a Slack channel id) or discord:1234 (a Discord channel id)")
+        actions = (self.assign, self.add_tags, self.priority, self.status, self.snippet, self.notify)
         if all(a is None for a in actions):
-            raise bad("actions", "it does nothing; give it assign, add_tags, priority, status or snippet")
+            raise bad("actions", "it does nothing; give it assign, add_tags, priority, status, snippet or notify")
         return self
 
 
@@ -450,6 +456,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"rule[{index}] {rule.name!r}, inbox: no inbox is called {rule.inbox!r} (there are {', '.join(sorted(names)) or 'none'})"
                 )
+            for target in rule.notify or ():
+                platform = target.partition(":")[0].strip().lower()
+                configured = self.slack_enabled if platform == "slack" else bool(self.discord_token and self.discord_token.get_secret_value())
+                if not configured:
+                    needs = "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)" if platform == "slack" else "DISCORD_TOKEN"
+                    raise ValueError(f"rule[{index}] {rule.name!r}, notify: {target!r} is on {platform.capitalize()}, which is not configured ({needs})")
         return self
 
     @field_validator("admins", "viewers", mode="before")

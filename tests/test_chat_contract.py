@@ -11,6 +11,7 @@ from bridge.inbox.chat import (
     CHAT_JOBS,
     Button,
     CardRefresh,
+    ChannelNotice,
     ChartUpload,
     ChatMessageRef,
     ChatPost,
@@ -40,6 +41,7 @@ POSTS: list[ChatPost] = [
     DraftReview(13),
     MirroredNote("Ana", "slack", "checking *stock*", "note"),
     ChartUpload("2026-11-23T00:00:00+00:00", "2026-11-30T00:00:00+00:00", "Europe/Paris", "UANA"),
+    ChannelNotice("C0ESCAL", rich("📣 Rule {name}: {who} texted", name="Urgent", who="<!here>")),
 ]
 
 

@@ -114,6 +114,9 @@ async def test_no_rules(harness: Harness) -> None:
         ({"name": "Where", "inbox": "sales", "status": "open"}, "rule[1] 'Where', inbox: no inbox is called 'sales'"),
         ({"name": "Who", "assign": "teams:U1", "status": "open"}, "rule 'Who', assign:"),
         ({"name": "Hm", "hours": "sometimes", "status": "open"}, "rule 'Hm', hours:"),
+        ({"name": "Tell", "notify": "#escalations"}, "rule 'Tell', notify: '#escalations' is not a channel; write slack:C0123"),
+        ({"name": "Tell", "notify": "discord:general"}, "rule 'Tell', notify: 'discord:general' is not a channel"),
+        ({"name": "Tell", "notify": "discord:1234"}, "rule[1] 'Tell', notify: 'discord:1234' is on Discord, which is not configured (DISCORD_TOKEN)"),
     ],
 )
 def test_a_broken_rule_stops_settings_naming_rule_and_field(rule: dict[str, Any], named: str) -> None:
@@ -237,3 +240,45 @@ async def test_a_rules_snippet_never_goes_to_an_opted_out_contact(snippet_rule: 
     assert _rules_said(thread)[-1] == "📏 Rule Hours: snippet hours not sent: the customer opted out."
     assert _snippets_to(h, CUSTOMER) == []
     assert await h.rows("SELECT id FROM messages WHERE body = 'We are open 9-5.'") == []
+
+
+ESCALATIONS = "CESCAL"
+DISCORD_ESCALATIONS = 1300000000000000077
+
+
+async def test_a_rule_posts_a_notice_in_another_slack_channel_linking_to_the_thread(databases: Any) -> None:
+    h = Harness(databases, rule=[{"name": "Urgent", "keyword": "urgent", "notify": f"slack:{ESCALATIONS}", "priority": "urgent"}])
+    await h.start()
+    try:
+        h.slack.set_channel(ESCALATIONS, "escalations")
+        _, thread, ts = await _text(h, "This is URGENT, the bike is stuck")
+        assert _rules_said(thread) == [f"📏 Rule Urgent: priority urgent; notice posted to slack:{ESCALATIONS}."]
+        await h.slack.wait_for(lambda: h.slack.messages(ESCALATIONS), message="the notice in #escalations")
+        [notice] = h.slack.messages(ESCALATIONS)
+        assert notice.get("thread_ts") is None  # a message of the channel, not of a thread
+        assert notice["text"] == (
+            f"📣 Rule Urgent: (415) 555-0101 texted default. <https://fake.slack.com/archives/{CHANNEL}/p{ts.replace('.', '')}|Open the thread>"
+        )
+        assert (await h.sms_command("rules"))["text"].split("\n")[1] == f"1. Urgent: when keyword urgent → priority urgent, notify slack:{ESCALATIONS} (stops)"
+    finally:
+        await h.stop()
+
+
+async def test_a_rule_posts_a_notice_in_another_discord_channel(databases: Any) -> None:
+    rules = [{"name": "Urgent", "keyword": "urgent", "notify": [f"discord:{DISCORD_ESCALATIONS}"], "add_tags": "urgent"}]
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, rule=rules)
+    await h.start()
+    try:
+        assert h.discord is not None
+        h.discord.add_text_channel(DISCORD_ESCALATIONS, "escalations")
+        await h.text_in("urgent: where is my order?")
+        post = await h.first_post()
+        await h.discord.wait_for(
+            lambda: f"📏 Rule Urgent: tags +urgent; notice posted to discord:{DISCORD_ESCALATIONS}." in [m["content"] for m in h.post_messages(post["id"])],
+            message="the rule's note",
+        )
+        await h.discord.wait_for(lambda: h.discord is not None and h.discord.messages(DISCORD_ESCALATIONS), message="the notice")
+        [notice] = h.discord.messages(DISCORD_ESCALATIONS)
+        assert notice["content"] == f"📣 Rule Urgent: (415) 555-0101 texted default. <#{post['id']}>"
+    finally:
+        await h.stop()

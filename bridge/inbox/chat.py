@@ -142,9 +142,20 @@ class ChartUpload:
     title: str | None = None
 
 
-ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload
+@dataclass(frozen=True)
+class ChannelNotice:
+    """A bot message at the top of another channel of the same platform (a rule's
+    `notify`), linking to the conversation's thread. It is queued with the conversation's
+    posts, after its card, so the thread it links to exists."""
+
+    kind: ClassVar[str] = "relay"
+    channel: str  # where it is posted; the target's channel is the thread's home
+    text: Rich
+
+
+ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload | ChannelNotice
 CHAT_POSTS: tuple[type[ChatPost], ...] = (
-    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload
+    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload, ChannelNotice
 )
 CHAT_JOBS = tuple(p.kind for p in CHAT_POSTS)
 
@@ -175,6 +186,8 @@ class ChatPoster(Protocol):
 
     async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None: ...
 
+    async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None: ...
+
 
 def job_kind(platform: str, post: ChatPost | type[ChatPost]) -> str:
     return f"{platform}.{post.kind}"
@@ -199,6 +212,8 @@ async def deliver(poster: ChatPoster, job: Job, to: ChatTarget, post: ChatPost) 
             await poster.mirror(job, to, post)
         case ChartUpload():
             await poster.charts(job, to, post)
+        case ChannelNotice():
+            await poster.relay(job, to, post)
         case _:
             assert_never(post)
 
@@ -247,6 +262,8 @@ def encode(to: ChatTarget, post: ChatPost) -> JsonObject:
                 data["scope_inbox"] = scope_inbox
             if agent_id is not None:
                 data["agent_id"] = agent_id
+        case ChannelNotice(channel=channel, text=text):
+            data.update(to_channel=channel, rich=[_encode_segment(s) for s in text])
         case _:
             assert_never(post)
     return data
@@ -281,6 +298,8 @@ def decode(job_kind: str, data: Mapping[str, object]) -> tuple[ChatTarget, ChatP
             inbox_id=None if scope_inbox is None else _int(scope_inbox), agent_id=None if agent_id is None else _int(agent_id),
             summary=_decode_text(data) if "rich" in data else None, title=str(data["title"]) if "title" in data else None,
         )
+    elif kind == "relay":
+        post = ChannelNotice(str(data["to_channel"]), _decode_text(data))
     else:
         raise ValueError(f"not a chat job: {job_kind!r}")
     return to, post

@@ -31,6 +31,7 @@ from bridge.inbox.later import ScheduledMessages, both_times, zone_override
 from bridge.inbox.markup import rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.outgoing import OutgoingSms
+from bridge.inbox.phone import format_phone
 from bridge.inbox.quiet_hours import FLORIDA_PERIOD, automated_send_times, hold_until, window_for
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.timephrases import When
@@ -54,6 +55,7 @@ class Rule:
     priority: Priority | None = None
     status: ConversationStatus | None = None
     snippet: str | None = None  # a saved snippet texted to the customer
+    notify: tuple[tuple[str, str], ...] = ()  # (platform, channel id) told with a link to the thread
     terminal: bool = True
 
     def matches(self, text: str, *, tags: list[str], phone: str, inbox: str, open_now: bool, first: bool) -> bool:
@@ -86,6 +88,7 @@ class Rule:
         then += [f"priority {self.priority.name.lower()}"] if self.priority is not None else []
         then += [f"status {self.status.value}"] if self.status is not None else []
         then += [f"send snippet {self.snippet}"] if self.snippet else []
+        then += [f"notify {', '.join(f'{p}:{c}' for p, c in self.notify)}"] if self.notify else []
         stop = "stops" if self.terminal else "continues"
         return f"{self.name}: when {' and '.join(when) or 'any text'} → {', '.join(then) or 'nothing'} ({stop})"
 
@@ -161,6 +164,10 @@ class Rules:
             done.append(f"status {rule.status.value}")
         if rule.snippet:
             done.append(await self._send_snippet(session, inbox, conv, contact, rule, now))
+        for platform, channel in rule.notify:
+            notice = rich("📣 Rule {rule}: {who} texted {inbox}.", rule=rule.name, who=contact.name or format_phone(contact.phone), inbox=inbox.name)
+            await self.fanout.elsewhere(session, inbox, conv.id, platform, channel, notice)
+            done.append(f"notice posted to {platform}:{channel}")
         conv.updated_at = utcnow()
         return done
 
@@ -221,6 +228,7 @@ def from_config(configs: Sequence[RuleConfig]) -> tuple[Rule, ...]:
             priority=Priority[c.priority.upper()] if c.priority else None,
             status=ConversationStatus(c.status.lower()) if c.status else None,
             snippet=c.snippet,
+            notify=tuple((t.partition(":")[0].strip().lower(), t.partition(":")[2].strip()) for t in c.notify or ()),
             terminal=c.terminal,
         )
         for c in configs
