@@ -96,6 +96,51 @@ def duration_setting(value: object) -> timedelta | None:
     return parse_duration(text) if text.strip() else None
 
 
+SLA_CLOCKS = ("first_reply", "next_reply", "resolution")
+SLA_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def sla_priority_setting(value: object) -> dict[str, dict[str, timedelta]] | None:
+    """SLA targets of one priority that differ from the inbox's: a TOML table
+    (`urgent = {first_reply = "5m"}`), JSON, or `urgent: first_reply=5m resolution=4h;
+    high: first_reply=10m` in the environment. Unset or blank means none."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.startswith("{"):
+            value = json.loads(text)
+        else:
+            parsed: dict[str, dict[str, str]] = {}
+            for part in filter(None, (p.strip() for p in text.split(";"))):
+                level, colon, targets = part.partition(":")
+                if not colon:
+                    raise ValueError(f"{part!r} is not `priority: clock=duration …`; e.g. \"urgent: first_reply=5m resolution=4h\"")
+                pairs = [t.partition("=") for t in targets.split()]
+                if not pairs or any(not eq for _k, eq, _v in pairs):
+                    raise ValueError(f"{part!r} is not `priority: clock=duration …`; e.g. \"urgent: first_reply=5m resolution=4h\"")
+                parsed[level.strip()] = {k: v for k, _eq, v in pairs}
+            value = parsed
+    if not isinstance(value, dict):
+        raise ValueError("write the targets per priority, e.g. \"urgent: first_reply=5m; high: first_reply=10m\"")
+    found: dict[str, dict[str, timedelta]] = {}
+    for level, targets in value.items():
+        name = str(level).strip().lower()
+        if name not in SLA_PRIORITIES:
+            raise ValueError(f"{level!r} is not a priority; use {', '.join(SLA_PRIORITIES)}")
+        if not isinstance(targets, dict):
+            raise ValueError(f"the targets of {name} are clock = duration pairs, e.g. {name} = {{first_reply = \"5m\"}}")
+        for clock, duration in targets.items():
+            if str(clock) not in SLA_CLOCKS:
+                raise ValueError(f"{clock!r} (priority {name}) is not an SLA clock; use {', '.join(SLA_CLOCKS)}")
+            parsed_duration = duration_setting(duration)
+            if parsed_duration is not None:
+                found.setdefault(name, {})[str(clock)] = parsed_duration
+    return found or None
+
+
 ASSIGN_STRATEGIES = ("none", "round-robin", "least-busy")
 _AGENT_PLATFORMS = ("slack", "discord")
 
@@ -189,11 +234,19 @@ class InboxConfig(BaseModel):
     sla_first_reply: timedelta | None = None
     sla_next_reply: timedelta | None = None
     sla_resolution: timedelta | None = None
+    # Targets of one priority that differ, e.g. {urgent = {first_reply = "5m"}}; merged
+    # over SMSBRIDGE_SLA_PRIORITY clock by clock.
+    sla_priority: dict[str, dict[str, timedelta]] | None = None
 
     @field_validator("sla_first_reply", "sla_next_reply", "sla_resolution", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
+
+    @field_validator("sla_priority", mode="before")
+    @classmethod
+    def _sla_priority(cls, value: object) -> dict[str, dict[str, timedelta]] | None:
+        return sla_priority_setting(value)
 
     @field_validator("assign")
     @classmethod
@@ -405,6 +458,8 @@ class Settings(BaseSettings):
     smsbridge_sla_first_reply: timedelta | None = None
     smsbridge_sla_next_reply: timedelta | None = None
     smsbridge_sla_resolution: timedelta | None = None
+    # Per priority, the targets that differ: "urgent: first_reply=5m resolution=4h; high: first_reply=10m".
+    smsbridge_sla_priority: Annotated[dict[str, dict[str, timedelta]] | None, NoDecode] = None
     # Automatic assignment of new and reopened conversations (none, round-robin,
     # least-busy) among SMSBRIDGE_AGENTS (default: every agent and admin), each taking
     # at most SMSBRIDGE_MAX_OPEN open conversations.
@@ -506,6 +561,11 @@ class Settings(BaseSettings):
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
 
+    @field_validator("smsbridge_sla_priority", mode="before")
+    @classmethod
+    def _sla_priority(cls, value: object) -> dict[str, dict[str, timedelta]] | None:
+        return sla_priority_setting(value)
+
     @field_validator("smsbridge_assign")
     @classmethod
     def _assign(cls, value: str) -> str:
@@ -594,6 +654,10 @@ class Settings(BaseSettings):
             item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
             item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
             item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution
+            merged = {level: dict(targets) for level, targets in (self.smsbridge_sla_priority or {}).items()}
+            for level, targets in (item.sla_priority or {}).items():
+                merged.setdefault(level, {}).update(targets)
+            item.sla_priority = merged or None
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

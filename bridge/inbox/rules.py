@@ -156,7 +156,9 @@ class Rules:
             contact.tags = before + [t for t in rule.add_tags if t not in before]
             done.append("tags +" + " +".join(rule.add_tags))
         if rule.priority is not None:
-            conv.priority = int(rule.priority)
+            was, conv.priority = conv.priority, int(rule.priority)
+            if self.outgoing is not None and was != conv.priority:
+                await self.outgoing.sla.priority_changed(session, inbox, conv)  # a running clock takes its targets
             done.append(f"priority {rule.priority.name.lower()}")
         if rule.status is not None and conv.status != rule.status.value:
             conv.status = rule.status.value
