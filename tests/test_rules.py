@@ -4,6 +4,7 @@ broken rule stopping settings with the rule and field named; on both databases."
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bridge.checks import run_checks
 from bridge.config import Settings
 from bridge.inbox.clock import ManualClock
-from tests.harness import CHANNEL, CUSTOMER, OTHER_CUSTOMER, Harness
+from tests.harness import CHANNEL, CUSTOMER, FORUM, OTHER_CUSTOMER, Harness
 
 UK = "+447400123456"
 RULES: list[dict[str, Any]] = [
@@ -280,5 +282,31 @@ async def test_a_rule_posts_a_notice_in_another_discord_channel(databases: Any) 
         await h.discord.wait_for(lambda: h.discord is not None and h.discord.messages(DISCORD_ESCALATIONS), message="the notice")
         [notice] = h.discord.messages(DISCORD_ESCALATIONS)
         assert notice["content"] == f"📣 Rule Urgent: (415) 555-0101 texted default. <#{post['id']}>"
+    finally:
+        await h.stop()
+
+
+async def test_check_finds_the_channels_rules_notify(databases: Any) -> None:
+    rules = [
+        {"name": "Urgent", "keyword": "urgent", "notify": [f"slack:{ESCALATIONS}", "slack:CGONE"]},
+        {"name": "Loud", "keyword": "loud", "notify": [f"discord:{DISCORD_ESCALATIONS}", f"discord:{FORUM}", "discord:1300000000000000999"]},
+        {"name": "Team", "keyword": "team", "notify": "slack:CTEAM"},
+    ]
+    h = Harness(databases, discord=True, rule=rules)
+    await h.start()
+    try:
+        assert h.settings is not None and h.discord is not None
+        h.slack.set_channel(ESCALATIONS, "escalations", is_member=False)
+        h.slack.set_channel("CTEAM", "team")
+        h.discord.add_text_channel(DISCORD_ESCALATIONS, "escalations")
+        out = io.StringIO()
+        assert await run_checks(h.settings, out) == 1
+        report = out.getvalue()
+        assert f"✗ [[rule]] rule 'Urgent', notify: slack:{ESCALATIONS}: the bot is not in #escalations" in report
+        assert "✗ [[rule]] rule 'Urgent', notify: slack:CGONE: channel_not_found" in report
+        assert "✓ Rule 'Team' notifies #team (CTEAM)" in report
+        assert f"✓ Rule 'Loud' notifies #escalations ({DISCORD_ESCALATIONS})" in report
+        assert f"✗ [[rule]] rule 'Loud', notify: discord:{FORUM}: #sms-inbox is not a text channel" in report
+        assert "✗ [[rule]] rule 'Loud', notify: discord:1300000000000000999: the channel does not exist" in report
     finally:
         await h.stop()
