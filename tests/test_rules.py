@@ -116,6 +116,7 @@ async def test_no_rules(harness: Harness) -> None:
         ({"name": "Where", "inbox": "sales", "status": "open"}, "rule[1] 'Where', inbox: no inbox is called 'sales'"),
         ({"name": "Who", "assign": "teams:U1", "status": "open"}, "rule 'Who', assign:"),
         ({"name": "Hm", "hours": "sometimes", "status": "open"}, "rule 'Hm', hours:"),
+        ({"name": "Typo2", "keywords": "x", "status": "open"}, "keywords\n  Extra inputs are not permitted"),
         ({"name": "Tell", "notify": "#escalations"}, "rule 'Tell', notify: '#escalations' is not a channel; write slack:C0123"),
         ({"name": "Tell", "notify": "discord:general"}, "rule 'Tell', notify: 'discord:general' is not a channel"),
         ({"name": "Tell", "notify": "discord:1234"}, "rule[1] 'Tell', notify: 'discord:1234' is on Discord, which is not configured (DISCORD_TOKEN)"),

@@ -265,3 +265,26 @@ def test_sla_targets_per_priority_are_checked_and_merged_per_inbox() -> None:
         "urgent": {"first_reply": timedelta(minutes=2), "resolution": timedelta(hours=4)},
         "high": {"next_reply": timedelta(minutes=20)},
     }
+
+
+async def test_a_rule_that_closes_the_conversation_stops_its_clocks(databases: Any) -> None:
+    h = Harness(databases, rule=[{"name": "Thanks", "regex": "(?i)^thanks", "status": "closed"}], smsbridge_assign="round-robin", **SLA)
+    await h.start()
+    try:
+        await h.sms_command("back", user="UANA")
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in("Is my bike ready?")
+        await h.first_thread()
+        await h.drain()
+        assert "reply due in 15 min" in _card(h)
+        await _move(h, clock, 5)
+        await h.text_in("thanks, found it!")
+        await h.drain()
+        await h.slack.wait_for(lambda: "⏱️ *SLA:*" not in _card(h), message="the card without a clock")
+        assert "Closed" in _card(h)
+        await _move(h, clock, 30)
+        assert _bot_lines(h) == []  # neither warned nor breached
+        assert (await h.sms_command("queue overdue"))["text"] == "Nothing overdue — nice."
+    finally:
+        await h.stop()

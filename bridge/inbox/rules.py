@@ -26,6 +26,7 @@ from bridge.inbox.assignment_policy import Strategy
 from bridge.inbox.autoreplies import AUTOMATED
 from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.followups import Followups
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.later import ScheduledMessages, both_times, zone_override
 from bridge.inbox.markup import rich
@@ -109,6 +110,7 @@ class Rules:
         self.outgoing = outgoing
         self.rules: tuple[Rule, ...] = ()  # set by the composition root from the settings
         self.later: ScheduledMessages | None = None  # holds snippets for quiet hours (set by the service)
+        self.followups: Followups | None = None  # pending reminders (set by the service)
 
     async def run(
         self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, text: str, *, first: bool, now: datetime
@@ -162,7 +164,13 @@ class Rules:
             done.append(f"priority {rule.priority.name.lower()}")
         if rule.status is not None and conv.status != rule.status.value:
             conv.status = rule.status.value
+            conv.resolved_at = now if rule.status is ConversationStatus.CLOSED else None
             await cycles.status_changed(session, conv.id, conv.status, utcnow())
+            # As when a teammate sets it: closing stops the SLA clocks, pending may remind.
+            if rule.status is ConversationStatus.CLOSED and self.outgoing is not None:
+                await self.outgoing.sla.closed(session, conv)
+            if rule.status is ConversationStatus.PENDING and self.followups is not None:
+                await self.followups.went_pending(session, conv)
             done.append(f"status {rule.status.value}")
         if rule.snippet:
             done.append(await self._send_snippet(session, inbox, conv, contact, rule, now))
