@@ -211,6 +211,12 @@ async def test_a_rule_sets_the_priority_and_its_own_target_runs_the_clock(databa
         assert _bot_lines(h)[1:] == ["🚨 Unassigned (`!claim` takes it): the first reply is overdue (SLA 5 min)."]
         overdue = _queue_rows(await h.sms_command("queue overdue"))
         assert len(overdue) == 1 and "overdue by 1 min" in overdue[0]
+        # The Slack Home tab shows the same overdue view to whoever opens it.
+        home = await h.open_home("UBEN")
+        texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
+        assert "*Overdue* (past their SLA) — 1, longest wait first:" in texts
+        assert "*Unassigned* — 1, longest wait first:" in texts and "Nothing assigned to you." in texts
+        assert sum("🔴 Urgent · unassigned" in t and "overdue by 1 min" in t for t in texts) == 2  # in both views
     finally:
         await h.stop()
 
