@@ -311,3 +311,14 @@ async def test_check_finds_the_channels_rules_notify(databases: Any) -> None:
         assert "✗ [[rule]] rule 'Loud', notify: discord:1300000000000000999: the channel does not exist" in report
     finally:
         await h.stop()
+
+
+async def test_inside_business_hours(databases: Any) -> None:
+    h = Harness(databases, rule=[{"name": "Daytime", "hours": "inside", "add_tags": "daytime"}])  # no hours: always open
+    await h.start()
+    try:
+        facts, thread, _ = await _text(h, "hello")
+        assert _rules_said(thread) == ["📏 Rule Daytime: tags +daytime."]
+        assert "`daytime`" in facts
+    finally:
+        await h.stop()
