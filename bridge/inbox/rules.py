@@ -200,6 +200,8 @@ class Rules:
         sent = await automated_send_times(session, contact.phone, now - FLORIDA_PERIOD)
         override, fallback = zone_override(contact), inbox.hours.zone.key
         until = hold_until(contact.phone, now, override_tz=override, fallback_tz=fallback, automated_sent_at=sent)
+        if until > now and self.later is None:
+            return f"snippet {name} not sent: it is quiet hours for the customer"  # nothing to hold it with
         if until > now and self.later is not None:
             # A scheduled message from then on: when it fires it checks consent, quiet
             # hours and the Florida count again, and holds again if it must.
