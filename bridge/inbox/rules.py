@@ -4,7 +4,10 @@ the run. Every rule is checked when settings load (config.RuleConfig), so a brok
 stops `check` and `run` naming the rule and the field and never half-applies.
 
 A rule acting says so in the thread ("📏 Rule VIP: assigned to Ana, tags +vip") and in the
-audit log (actor `smsbridge`, action `rule_applied`).
+audit log (actor `smsbridge`, action `rule_applied`). A snippet is an automated text
+(rule_snippets.py); `notify` posts a notice in another channel through the outbox
+(ChatFanout.elsewhere); `status` and `priority` act on the SLA clocks as a teammate's
+`!status` and `!priority` do.
 """
 
 from __future__ import annotations
@@ -19,24 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.config import RuleConfig
-from bridge.inbox import audit, consent, cycles, snippets
-from bridge.inbox.agents import AgentView
+from bridge.inbox import audit, cycles, snippets
 from bridge.inbox.assignment import SYSTEM_ACTOR, Assigner, assigned_notice
 from bridge.inbox.assignment_policy import Strategy
-from bridge.inbox.autoreplies import AUTOMATED
-from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.followups import Followups
 from bridge.inbox.labels import ConversationStatus, Priority
-from bridge.inbox.later import ScheduledMessages, both_times, zone_override
+from bridge.inbox.later import ScheduledMessages
 from bridge.inbox.markup import rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.outgoing import OutgoingSms
 from bridge.inbox.phone import format_phone
-from bridge.inbox.quiet_hours import FLORIDA_PERIOD, automated_send_times, hold_until, window_for
 from bridge.inbox.routing import InboxRoute
-from bridge.inbox.timephrases import When
-from bridge.inbox.types import Author
+from bridge.inbox.rule_snippets import send_snippet
 
 
 @dataclass(frozen=True)
@@ -173,48 +171,13 @@ class Rules:
                 await self.followups.went_pending(session, conv)
             done.append(f"status {rule.status.value}")
         if rule.snippet:
-            done.append(await self._send_snippet(session, inbox, conv, contact, rule, now))
+            done.append(await send_snippet(session, self.outgoing, self.later, inbox, conv, contact, rule.name, rule.snippet, now))
         for platform, channel in rule.notify:
             notice = rich("📣 Rule {rule}: {who} texted {inbox}.", rule=rule.name, who=contact.name or format_phone(contact.phone), inbox=inbox.name)
             await self.fanout.elsewhere(session, inbox, conv.id, platform, channel, notice)
             done.append(f"notice posted to {platform}:{channel}")
         conv.updated_at = utcnow()
         return done
-
-    async def _send_snippet(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, rule: Rule, now: datetime
-    ) -> str:
-        """A rule's snippet is an automated text: never to an opted-out contact, and held
-        by the recipient's quiet hours and Florida's three a day (docs/compliance.md
-        rules 10 and 11) like a scheduled message; it leaves at once otherwise."""
-        name = rule.snippet or ""
-        if self.outgoing is None or not contact.phone_valid:
-            return f"snippet {name} not sent: the sender cannot be texted"
-        if await consent.is_suppressed(session, contact.phone, inbox.id):
-            return f"snippet {name} not sent: the customer opted out"
-        sender = AgentView(0, "smsbridge", "smsbridge", inbox.business_name or inbox.name, "admin", False)
-        try:
-            text = await snippets.render(session, name, inbox, conv, sender)
-        except Refused as exc:
-            return f"snippet {name} not sent: {exc.text.plain().rstrip('.')}"
-        sent = await automated_send_times(session, contact.phone, now - FLORIDA_PERIOD)
-        override, fallback = zone_override(contact), inbox.hours.zone.key
-        until = hold_until(contact.phone, now, override_tz=override, fallback_tz=fallback, automated_sent_at=sent)
-        if until > now and self.later is None:
-            return f"snippet {name} not sent: it is quiet hours for the customer"  # nothing to hold it with
-        if until > now and self.later is not None:
-            # A scheduled message from then on: when it fires it checks consent, quiet
-            # hours and the Florida count again, and holds again if it must.
-            author = Author("smsbridge", "", f"Rule {rule.name}")
-            key = f"rule:{conv.id}:{rule.name}:{now.isoformat()}"
-            await self.later.schedule(session, inbox, conv, author, text, When(until, until, "quiet hours"), key)
-            window = window_for(contact.phone, override, fallback)
-            why = "quiet hours" if not window.allowed_at(now) else f"the Florida limit, {len(sent)} automated texts in 24 hours"
-            leaves = both_times(until, window.zones[0], inbox.hours.zone).plain()
-            return f"snippet {name} held by {why}; it leaves {leaves}"
-        await self.outgoing.queue(session, inbox, conv, contact.phone, text, kind=AUTOMATED, author=None, at=now)
-        return f"sent snippet {name}"
-
 
 async def missing_snippets(session: AsyncSession, rules: Sequence[Rule]) -> list[str]:
     """"rule 'X', snippet: no snippet `y`" for each rule naming a snippet that does not exist."""
