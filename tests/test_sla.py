@@ -7,6 +7,7 @@ clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -235,6 +236,9 @@ async def test_priority_set_by_command_re_times_the_running_clock_from_its_start
         await h.teammate(thread, "!priority urgent")
         await h.drain()
         assert "reply due in 3 min (urgent SLA 5 min)" in _card(h)  # 5 min from the text, not from the command
+        [(detail,)] = await h.rows("SELECT detail FROM audit_events WHERE action = 'sla_retimed'")
+        detail = json.loads(detail) if isinstance(detail, str) else detail
+        assert (detail["clock"], detail["priority"], detail["target"]) == ("first_reply", "urgent", 300)
         await _move(h, clock, 2)  # 4 min after the text: 80% of 5 min
         assert _bot_lines(h) == ["⏰ Unassigned (`!claim` takes it): the first reply is due in 1 min (SLA 5 min)."]
         await _move(h, clock, 1.5)

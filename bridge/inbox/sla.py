@@ -104,6 +104,11 @@ class SlaClocks:
             await self._stop(session, conv, kind)
             started = datetime.fromisoformat(str(payload["started"]))
             await self._start(session, inbox, conv, clock, started, int(payload["message"]), again=self.now())
+            due = conv.resolve_due_at if clock is SlaClock.RESOLUTION else conv.reply_due_at
+            audit.record(
+                session, SYSTEM_ACTOR, "sla_retimed", conv.id, clock=clock.value, priority=priority.name.lower(),
+                target=int(target.total_seconds()), due=due.isoformat() if due else None,
+            )
             changed = True
         if changed:
             await self.fanout.card(session, inbox, conv.id)
