@@ -127,6 +127,16 @@ async def _agent_findings(settings: Settings, db: Database) -> list[Finding]:
     return found
 
 
+def _notified(settings: Settings, platform: str) -> list[tuple[str, str]]:
+    """(rule name, channel id) of each rule's `notify` on `platform`."""
+    return [
+        (rule.name, target.partition(":")[2].strip())
+        for rule in settings.rule
+        for target in rule.notify or ()
+        if target.partition(":")[0].strip().lower() == platform
+    ]
+
+
 async def _rule_findings(settings: Settings, db: Database) -> list[Finding]:
     """Rules naming snippets that do not exist: `run` would run no rule."""
     from bridge.inbox.rules import from_config, missing_snippets
@@ -242,6 +252,18 @@ async def _slack(settings: Settings) -> list[Finding]:
                     found.append(Finding("fail", f"Bot is not in #{channel.get('name')}", f"In Slack: /invite @{auth.get('user')} in that channel."))
             except SlackApiError as exc:
                 found.append(Finding("fail", f"Channel {inbox.slack_channel}: {exc.response.get('error')}", "Use the channel id (C…), and reinstall the app if scopes changed."))
+        for rule, channel_id in _notified(settings, "slack"):
+            where = f"[[rule]] rule {rule!r}, notify: slack:{channel_id}"
+            try:
+                info = await client.conversations_info(channel=channel_id)
+            except SlackApiError as exc:
+                found.append(Finding("fail", f"{where}: {exc.response.get('error')}", "Use the channel id (C…): channel details → the id at the bottom."))
+                continue
+            channel = info.get("channel") or {}
+            if not channel.get("is_member"):
+                found.append(Finding("fail", f"{where}: the bot is not in #{channel.get('name')}", f"In Slack: /invite @{auth.get('user')} in that channel."))
+            else:
+                found.append(Finding("ok", f"Rule {rule!r} notifies #{channel.get('name')} ({channel_id})"))
     except SlackApiError as exc:
         found.append(Finding("fail", f"Slack refused the token: {exc.response.get('error')}", "Check SLACK_BOT_TOKEN."))
     except Exception as exc:  # noqa: BLE001
@@ -302,6 +324,18 @@ async def _discord(settings: Settings) -> list[Finding]:
                 continue
             found.append(Finding("ok", f"Discord forum #{channel.name} ({channel_id})"))
             usable.append((channel.name, int(channel_id)))
+        for rule, channel_id in _notified(settings, "discord"):
+            where = f"[[rule]] rule {rule!r}, notify: discord:{channel_id}"
+            try:
+                target = await client.fetch_channel(int(channel_id))
+            except (discord.NotFound, discord.Forbidden) as exc:
+                seen = "does not exist" if isinstance(exc, discord.NotFound) else "is not visible to the bot"
+                found.append(Finding("fail", f"{where}: the channel {seen}", "Discord: right-click a text channel → Copy Channel ID, and let the bot see it."))
+                continue
+            if not isinstance(target, discord.TextChannel):
+                found.append(Finding("fail", f"{where}: #{target} is not a text channel", "A notice is a message: use a text channel's id (not a forum or a voice channel)."))
+            else:
+                found.append(Finding("ok", f"Rule {rule!r} notifies #{target.name} ({channel_id})"))
         if usable:
             found += await _discord_permissions(settings.discord_token.get_secret_value(), usable)
     finally:

@@ -96,6 +96,51 @@ def duration_setting(value: object) -> timedelta | None:
     return parse_duration(text) if text.strip() else None
 
 
+SLA_CLOCKS = ("first_reply", "next_reply", "resolution")
+SLA_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def sla_priority_setting(value: object) -> dict[str, dict[str, timedelta]] | None:
+    """SLA targets of one priority that differ from the inbox's: a TOML table
+    (`urgent = {first_reply = "5m"}`), JSON, or `urgent: first_reply=5m resolution=4h;
+    high: first_reply=10m` in the environment. Unset or blank means none."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.startswith("{"):
+            value = json.loads(text)
+        else:
+            parsed: dict[str, dict[str, str]] = {}
+            for part in filter(None, (p.strip() for p in text.split(";"))):
+                level, colon, targets = part.partition(":")
+                if not colon:
+                    raise ValueError(f"{part!r} is not `priority: clock=duration …`; e.g. \"urgent: first_reply=5m resolution=4h\"")
+                pairs = [t.partition("=") for t in targets.split()]
+                if not pairs or any(not eq for _k, eq, _v in pairs):
+                    raise ValueError(f"{part!r} is not `priority: clock=duration …`; e.g. \"urgent: first_reply=5m resolution=4h\"")
+                parsed[level.strip()] = {k: v for k, _eq, v in pairs}
+            value = parsed
+    if not isinstance(value, dict):
+        raise ValueError("write the targets per priority, e.g. \"urgent: first_reply=5m; high: first_reply=10m\"")
+    found: dict[str, dict[str, timedelta]] = {}
+    for level, targets in value.items():
+        name = str(level).strip().lower()
+        if name not in SLA_PRIORITIES:
+            raise ValueError(f"{level!r} is not a priority; use {', '.join(SLA_PRIORITIES)}")
+        if not isinstance(targets, dict):
+            raise ValueError(f"the targets of {name} are clock = duration pairs, e.g. {name} = {{first_reply = \"5m\"}}")
+        for clock, duration in targets.items():
+            if str(clock) not in SLA_CLOCKS:
+                raise ValueError(f"{clock!r} (priority {name}) is not an SLA clock; use {', '.join(SLA_CLOCKS)}")
+            parsed_duration = duration_setting(duration)
+            if parsed_duration is not None:
+                found.setdefault(name, {})[str(clock)] = parsed_duration
+    return found or None
+
+
 ASSIGN_STRATEGIES = ("none", "round-robin", "least-busy")
 _AGENT_PLATFORMS = ("slack", "discord")
 
@@ -198,11 +243,19 @@ class InboxConfig(BaseModel):
     sla_first_reply: timedelta | None = None
     sla_next_reply: timedelta | None = None
     sla_resolution: timedelta | None = None
+    # Targets of one priority that differ, e.g. {urgent = {first_reply = "5m"}}; merged
+    # over SMSBRIDGE_SLA_PRIORITY clock by clock.
+    sla_priority: dict[str, dict[str, timedelta]] | None = None
 
     @field_validator("sla_first_reply", "sla_next_reply", "sla_resolution", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
+
+    @field_validator("sla_priority", mode="before")
+    @classmethod
+    def _sla_priority(cls, value: object) -> dict[str, dict[str, timedelta]] | None:
+        return sla_priority_setting(value)
 
     @field_validator("assign")
     @classmethod
@@ -299,9 +352,11 @@ class RuleConfig(BaseModel):
     priority: str | None = None
     status: str | None = None
     snippet: str | None = None
+    # Channels told with a notice that links to the thread: "slack:C0123", "discord:1234".
+    notify: list[str] | None = None
     terminal: bool = True
 
-    @field_validator("keyword", "add_tags", mode="before")
+    @field_validator("keyword", "add_tags", "notify", mode="before")
     @classmethod
     def _words(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
@@ -331,9 +386,13 @@ class RuleConfig(BaseModel):
                 agents_setting([self.assign])
             except ValueError as exc:
                 raise bad("assign", f"{exc}; or a strategy, round-robin or least-busy") from exc
-        actions = (self.assign, self.add_tags, self.priority, self.status, self.snippet)
+        for target in self.notify or ():
+            platform, _, channel = target.strip().partition(":")
+            if platform.lower() not in _AGENT_PLATFORMS or not channel.strip() or (platform.lower() == "discord" and not channel.strip().isdigit()):
+                raise bad("notify", f"{target!r} is not a channel; write slack:C0123 (a Slack channel id) or discord:1234 (a Discord channel id)")
+        actions = (self.assign, self.add_tags, self.priority, self.status, self.snippet, self.notify)
         if all(a is None for a in actions):
-            raise bad("actions", "it does nothing; give it assign, add_tags, priority, status or snippet")
+            raise bad("actions", "it does nothing; give it assign, add_tags, priority, status, snippet or notify")
         return self
 
 
@@ -438,6 +497,8 @@ class Settings(BaseSettings):
     """SLA target for each next reply, the same way"""
     smsbridge_sla_resolution: timedelta | None = None
     """SLA target for closing a conversation, the same way"""
+    smsbridge_sla_priority: Annotated[dict[str, dict[str, timedelta]] | None, NoDecode] = None
+    """per priority, the SLA targets that differ: `"urgent: first_reply=5m resolution=4h; high: first_reply=10m"` (a TOML table or JSON works too; `sla_priority` in `[[inbox]]`, merged clock by clock); a rule or `!priority` sets a conversation's priority"""
     smsbridge_pending_remind: timedelta | None = None
     """a conversation a teammate set pending this long (`2d`, `4h`) pings its assignee in the thread once (`!snooze` excepted); unset: never"""
     smsbridge_assign: str = "none"
@@ -500,6 +561,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"rule[{index}] {rule.name!r}, inbox: no inbox is called {rule.inbox!r} (there are {', '.join(sorted(names)) or 'none'})"
                 )
+            for target in rule.notify or ():
+                platform = target.partition(":")[0].strip().lower()
+                configured = self.slack_enabled if platform == "slack" else bool(self.discord_token and self.discord_token.get_secret_value())
+                if not configured:
+                    needs = "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)" if platform == "slack" else "DISCORD_TOKEN"
+                    raise ValueError(f"rule[{index}] {rule.name!r}, notify: {target!r} is on {platform.capitalize()}, which is not configured ({needs})")
         return self
 
     @field_validator("admins", "viewers", mode="before")
@@ -548,6 +615,11 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta | None:
         return duration_setting(value)
+
+    @field_validator("smsbridge_sla_priority", mode="before")
+    @classmethod
+    def _sla_priority(cls, value: object) -> dict[str, dict[str, timedelta]] | None:
+        return sla_priority_setting(value)
 
     @field_validator("smsbridge_assign")
     @classmethod
@@ -638,6 +710,10 @@ class Settings(BaseSettings):
             item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
             item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
             item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution
+            merged = {level: dict(targets) for level, targets in (self.smsbridge_sla_priority or {}).items()}
+            for level, targets in (item.sla_priority or {}).items():
+                merged.setdefault(level, {}).update(targets)
+            item.sla_priority = merged or None
         return found
 
     def role_for(self, platform: str, user_id: str) -> str | None:

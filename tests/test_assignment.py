@@ -248,3 +248,17 @@ async def test_discord_round_robin_card_and_notice(databases: Any) -> None:
             assert f"🤖 Assigned to <@{user}> by round-robin (next in turn)." in [m["content"] for m in messages]
     finally:
         await h.stop()
+
+
+async def test_a_reopened_conversation_finds_an_owner_when_its_own_is_away(rr: Harness) -> None:
+    await _team(rr, "UANA", "UBEN")
+    first = await _new_conversation(rr, CUSTOMER)
+    assert "Ana (assigned by round-robin)" in _facts(first)
+    await rr.teammate(str(first["ts"]), "!close")
+    await rr.sms_command("away", user="UANA")
+    await rr.drain()
+    await rr.text_in("it broke again", sender=CUSTOMER)
+    await rr.slack.wait_for(lambda: "🤖 Assigned to <@UBEN> by round-robin (next in turn)." in _thread_texts(rr, first), message="reassigned")
+    await rr.drain()
+    assert "Ben (assigned by round-robin)" in _facts(rr.slack.get(CHANNEL, str(first["ts"])) or first)
+    assert [d["after"] for _a, _c, d in await _audit(rr, "auto_assigned")] == ["Ana", "Ben"]

@@ -11,6 +11,7 @@ from bridge.inbox.chat import (
     CHAT_JOBS,
     Button,
     CardRefresh,
+    ChannelNotice,
     ChartUpload,
     ChatMessageRef,
     ChatPost,
@@ -43,6 +44,7 @@ POSTS: list[ChatPost] = [
     ChartUpload("2026-11-23T00:00:00+00:00", "2026-11-30T00:00:00+00:00", "Europe/Paris", "UANA"),
     ExportUpload("audit", "2026-11-30T00:00:00Z", "2026-10-31T00:00:00Z", "csv", "UANA"),
     ExportUpload("consent", "2026-11-30T00:00:00Z", None, "json", "1400000000000000001", inbox_id=2),
+    ChannelNotice("C0ESCAL", rich("📣 Rule {name}: {who} texted", name="Urgent", who="<!here>")),
 ]
 
 

@@ -7,6 +7,7 @@ clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,3 +184,117 @@ def test_sla_targets_are_checked_per_inbox() -> None:
     assert "sla_first_reply" in str(caught.value)
     assert InboxConfig(name="sales", sla_next_reply="1h30m").sla_next_reply == timedelta(minutes=90)
     assert CUSTOMER
+
+
+PRIORITY_SLA = {**SLA, "smsbridge_sla_priority": "urgent: first_reply=5m next_reply=5m; low: first_reply=1h"}
+
+
+def _queue_rows(answer: dict[str, Any]) -> list[str]:
+    return [str(b["text"]["text"]) for b in answer.get("blocks", []) if b.get("type") == "section" and b["text"]["text"].startswith("•")]
+
+
+async def test_a_rule_sets_the_priority_and_its_own_target_runs_the_clock(databases: Any) -> None:
+    rules = [{"name": "Urgent", "keyword": "urgent", "priority": "urgent"}]
+    h = Harness(databases, rule=rules, **PRIORITY_SLA)
+    await h.start()
+    try:
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in("URGENT: the bike is stuck in the shop")
+        await h.first_thread()
+        await h.drain()
+        assert "⏱️ *SLA:* reply due in 5 min (urgent SLA 5 min)" in _card(h)
+        row = _queue_rows(await h.sms_command("queue"))[0]
+        assert "🔴 Urgent · unassigned" in row and row.endswith("reply due in 5 min")
+        await _move(h, clock, 4)  # 80% of 5 min
+        assert _bot_lines(h) == ["⏰ Unassigned (`!claim` takes it): the first reply is due in 1 min (SLA 5 min)."]
+        await _move(h, clock, 2)
+        assert _bot_lines(h)[1:] == ["🚨 Unassigned (`!claim` takes it): the first reply is overdue (SLA 5 min)."]
+        overdue = _queue_rows(await h.sms_command("queue overdue"))
+        assert len(overdue) == 1 and "overdue by 1 min" in overdue[0]
+        # The Slack Home tab shows the same overdue view to whoever opens it.
+        home = await h.open_home("UBEN")
+        texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
+        assert "*Overdue* (past their SLA) — 1, longest wait first:" in texts
+        assert "*Unassigned* — 1, longest wait first:" in texts and "Nothing assigned to you." in texts
+        assert sum("🔴 Urgent · unassigned" in t and "overdue by 1 min" in t for t in texts) == 2  # in both views
+    finally:
+        await h.stop()
+
+
+async def test_priority_set_by_command_re_times_the_running_clock_from_its_start(databases: Any) -> None:
+    h = Harness(databases, **PRIORITY_SLA)
+    await h.start()
+    try:
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in("Is my bike ready?")
+        thread = await h.first_thread()
+        await h.drain()
+        assert "⏱️ *SLA:* reply due in 15 min" in _card(h) and "urgent SLA" not in _card(h)
+        await _move(h, clock, 2)
+        await h.teammate(thread, "!priority urgent")
+        await h.drain()
+        assert "reply due in 3 min (urgent SLA 5 min)" in _card(h)  # 5 min from the text, not from the command
+        [(detail,)] = await h.rows("SELECT detail FROM audit_events WHERE action = 'sla_retimed'")
+        detail = json.loads(detail) if isinstance(detail, str) else detail
+        assert (detail["clock"], detail["priority"], detail["target"]) == ("first_reply", "urgent", 300)
+        await _move(h, clock, 2)  # 4 min after the text: 80% of 5 min
+        assert _bot_lines(h) == ["⏰ Unassigned (`!claim` takes it): the first reply is due in 1 min (SLA 5 min)."]
+        await _move(h, clock, 1.5)
+        assert _bot_lines(h)[1:] == ["🚨 Unassigned (`!claim` takes it): the first reply is overdue (SLA 5 min)."]
+        await _move(h, clock, 15)  # the 15-minute clock it replaced never fires
+        assert len(_bot_lines(h)) == 2
+    finally:
+        await h.stop()
+
+
+def test_sla_targets_per_priority_are_checked_and_merged_per_inbox() -> None:
+    from pydantic import ValidationError
+
+    from bridge.config import Settings
+
+    base = {"_env_file": None, "smsbridge_number": "+14155550100"}
+    for value, named in [
+        ("huge: first_reply=5m", "'huge' is not a priority"),
+        ("urgent: first=5m", "'first' (priority urgent) is not an SLA clock"),
+        ("urgent: first_reply=5", "smsbridge_sla_priority"),
+        ("urgent first_reply=5m", "is not `priority: clock=duration …`"),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            Settings(**base, smsbridge_sla_priority=value)  # type: ignore[arg-type]
+        assert named in str(caught.value) and "smsbridge_sla_priority" in str(caught.value)
+    settings = Settings(
+        **base,  # type: ignore[arg-type]
+        smsbridge_sla_priority="urgent: first_reply=5m resolution=4h",
+        inbox=[{"name": "vip", "number": "+14155550199", "sla_priority": {"urgent": {"first_reply": "2m"}, "high": {"next_reply": "20m"}}}],
+    )
+    default, vip = settings.inboxes()
+    assert default.sla_priority == {"urgent": {"first_reply": timedelta(minutes=5), "resolution": timedelta(hours=4)}}
+    assert vip.sla_priority == {
+        "urgent": {"first_reply": timedelta(minutes=2), "resolution": timedelta(hours=4)},
+        "high": {"next_reply": timedelta(minutes=20)},
+    }
+
+
+async def test_a_rule_that_closes_the_conversation_stops_its_clocks(databases: Any) -> None:
+    h = Harness(databases, rule=[{"name": "Thanks", "regex": "(?i)^thanks", "status": "closed"}], smsbridge_assign="round-robin", **SLA)
+    await h.start()
+    try:
+        await h.sms_command("back", user="UANA")
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in("Is my bike ready?")
+        await h.first_thread()
+        await h.drain()
+        assert "reply due in 15 min" in _card(h)
+        await _move(h, clock, 5)
+        await h.text_in("thanks, found it!")
+        await h.drain()
+        await h.slack.wait_for(lambda: "⏱️ *SLA:*" not in _card(h), message="the card without a clock")
+        assert "Closed" in _card(h)
+        await _move(h, clock, 30)
+        assert _bot_lines(h) == []  # neither warned nor breached
+        assert (await h.sms_command("queue overdue"))["text"] == "Nothing overdue — nice."
+    finally:
+        await h.stop()

@@ -13,6 +13,7 @@ from bridge.commands.arguments import Choice
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import Where, command
 from bridge.commands.replies import Button, CommandReply, ConversationLink
+from bridge.inbox.labels import Priority
 from bridge.inbox.markup import Rich, rich
 from bridge.inbox.queue import (
     QUEUE_LIMIT,
@@ -73,7 +74,10 @@ async def queue_section(
 
 def _link(item: QueueItem, now: datetime) -> ConversationLink:
     waited = item.waited(now)
-    parts = [item.status.badge, item.assignee or "unassigned", f"waiting {waited_text(waited)}" if waited is not None else "answered"]
+    parts = [item.status.badge]
+    if item.priority is not Priority.NORMAL:
+        parts.append(item.priority.badge)
+    parts += [item.assignee or "unassigned", f"waiting {waited_text(waited)}" if waited is not None else "answered"]
     clock = item.sla_text(now)
     if clock:
         parts.append(clock)

@@ -166,9 +166,25 @@ class ExportUpload:
     inbox_id: int | None = None
 
 
-ChatPost = CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload | ExportUpload
+
+@dataclass(frozen=True)
+class ChannelNotice:
+    """A bot message at the top of another channel of the same platform (a rule's
+    `notify`), linking to the conversation's thread. It is queued with the conversation's
+    posts, after its card, so the thread it links to exists."""
+
+    kind: ClassVar[str] = "relay"
+    channel: str  # where it is posted; the target's channel is the thread's home
+    text: Rich
+
+
+ChatPost = (
+    CardRefresh | CustomerText | CustomerMedia | ReplyStatus | Notice | DraftReview | MirroredNote | ChartUpload | ExportUpload
+    | ChannelNotice
+)
 CHAT_POSTS: tuple[type[ChatPost], ...] = (
-    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload, ExportUpload
+    CardRefresh, CustomerText, CustomerMedia, ReplyStatus, Notice, DraftReview, MirroredNote, ChartUpload, ExportUpload,
+    ChannelNotice,
 )
 CHAT_JOBS = tuple(p.kind for p in CHAT_POSTS)
 
@@ -200,6 +216,7 @@ class ChatPoster(Protocol):
     async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None: ...
 
     async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None: ...
+    async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None: ...
 
 
 def job_kind(platform: str, post: ChatPost | type[ChatPost]) -> str:
@@ -227,6 +244,8 @@ async def deliver(poster: ChatPoster, job: Job, to: ChatTarget, post: ChatPost) 
             await poster.charts(job, to, post)
         case ExportUpload():
             await poster.export(job, to, post)
+        case ChannelNotice():
+            await poster.relay(job, to, post)
         case _:
             assert_never(post)
 
@@ -279,6 +298,8 @@ def encode(to: ChatTarget, post: ChatPost) -> JsonObject:
             data.update(export=export, until=until, since=since, format=fmt, requested_by=requested_by)
             if scope_inbox is not None:
                 data["scope_inbox"] = scope_inbox
+        case ChannelNotice(channel=channel, text=text):
+            data.update(to_channel=channel, rich=[_encode_segment(s) for s in text])
         case _:
             assert_never(post)
     return data
@@ -319,6 +340,8 @@ def decode(job_kind: str, data: Mapping[str, object]) -> tuple[ChatTarget, ChatP
             str(data["export"]), str(data["until"]), None if since is None else str(since), str(data["format"]),
             str(data["requested_by"]), inbox_id=None if scope_inbox is None else _int(scope_inbox),
         )
+    elif kind == "relay":
+        post = ChannelNotice(str(data["to_channel"]), _decode_text(data))
     else:
         raise ValueError(f"not a chat job: {job_kind!r}")
     return to, post

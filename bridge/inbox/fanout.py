@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.inbox.chat import (
     Button,
     CardRefresh,
+    ChannelNotice,
     ChatPost,
     ChatTarget,
     Notice,
@@ -59,6 +60,21 @@ class ChatFanout:
             queue=f"{platform}:channel:{channel}",
             kind=job_kind(platform, post),
             payload=encode(ChatTarget(0, channel, 0), post),
+        )
+
+    async def elsewhere(
+        self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, platform: str, channel: str, text: Text
+    ) -> None:
+        """A notice in another channel of `platform` that links to the conversation's thread
+        there (none when the inbox has no chat on that platform). Queued with the
+        conversation's posts, so it follows the card that opens the thread."""
+        if platform not in self.chat_platforms:
+            return
+        await self.outbox.enqueue(
+            session,
+            queue=f"{platform}:conv:{conversation_id}",
+            kind=job_kind(platform, ChannelNotice),
+            payload=encode(ChatTarget(conversation_id, inbox.chats.get(platform, ""), inbox.id), ChannelNotice(channel, as_rich(text))),
         )
 
     async def card(self, session: AsyncSession, inbox: InboxRoute, conversation_id: int) -> None:

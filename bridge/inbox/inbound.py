@@ -159,10 +159,12 @@ class InboundTexts:
                     for index in range(len(sms.media)):
                         await self.fanout.post(session, inbox, conv.id, CustomerMedia(message.id, index))
                 await self.rules.run(session, inbox, conv, sms.body, first=created, now=self.sla.now())
-                if created or was_closed:
+                closed_by_rule = conv.status == ConversationStatus.CLOSED  # nothing to assign or answer
+                if (created or was_closed) and not closed_by_rule:
                     # A conversation that starts (or starts again) finds its owner.
                     await self.assigner.conversation_started(session, inbox, conv)
-                await self.sla.customer_wrote(session, inbox, conv, message.id, starts=created or was_closed)
+                if not closed_by_rule:
+                    await self.sla.customer_wrote(session, inbox, conv, message.id, starts=created or was_closed)
                 if not created and (reopened or previous is None or now - previous > CARD_CLOCK_STEP):
                     # The card's "customer wrote … ago" is rendered live by the chat app;
                     # refreshing it for every text of a burst would only spend rate limit.

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bridge.inbox.durations import spoken
-from bridge.inbox.labels import ConversationStatus, status_of
+from bridge.inbox.labels import ConversationStatus, Priority, status_of
 from bridge.inbox.models import Agent, Contact, Conversation, Message, UTCDateTime
 from bridge.inbox.phone import format_phone
 from bridge.inbox.views import sla_line
@@ -48,6 +48,7 @@ class QueueItem:
     waiting_since: datetime | None  # the customer's first text since the last reply
     reply_due_at: datetime | None = None  # the SLA clocks (bridge/inbox/sla.py), when running
     resolve_due_at: datetime | None = None
+    priority: Priority = Priority.NORMAL  # its SLA targets may be its own (SMSBRIDGE_SLA_PRIORITY)
 
     def sla_text(self, now: datetime) -> str | None:
         """"reply due in 12 min", "overdue by 5 min" (the reply clock first), or None."""
@@ -120,6 +121,7 @@ async def open_queue(
             Conversation.updated_at,
             Conversation.reply_due_at,
             Conversation.resolve_due_at,
+            Conversation.priority,
             waiting_since.label("waiting_since"),
         )
         .join(Contact, Contact.id == Conversation.contact_id)
@@ -145,6 +147,7 @@ async def open_queue(
             func.count(literal(1)).over().label("total"),
             inner.c.reply_due_at,
             inner.c.resolve_due_at,
+            inner.c.priority,
         )
         .where(*outer_filter)
         # NULLS LAST spelled portably: waiting conversations first, oldest wait first.
@@ -163,6 +166,7 @@ async def open_queue(
             waiting_since=_utc(row[6]),
             reply_due_at=_utc(row[8]),
             resolve_due_at=_utc(row[9]),
+            priority=Priority.of(int(row[10] or 0)),
         )
         for row in rows
     )

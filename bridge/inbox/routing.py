@@ -79,7 +79,7 @@ class InboxDirectory:
                         after_hours_reply=cfg.after_hours_reply or None,
                         first_contact_reply=cfg.first_contact_reply or None,
                         assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
-                        sla=SlaPolicy(cfg.sla_first_reply, cfg.sla_next_reply, cfg.sla_resolution),
+                        sla=SlaPolicy.of(cfg.sla_first_reply, cfg.sla_next_reply, cfg.sla_resolution, cfg.sla_priority),
                         no_bodies=bool(cfg.no_bodies),
                     )
                 )

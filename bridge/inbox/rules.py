@@ -4,7 +4,10 @@ the run. Every rule is checked when settings load (config.RuleConfig), so a brok
 stops `check` and `run` naming the rule and the field and never half-applies.
 
 A rule acting says so in the thread ("📏 Rule VIP: assigned to Ana, tags +vip") and in the
-audit log (actor `smsbridge`, action `rule_applied`).
+audit log (actor `smsbridge`, action `rule_applied`). A snippet is an automated text
+(rule_snippets.py); `notify` posts a notice in another channel through the outbox
+(ChatFanout.elsewhere); `status` and `priority` act on the SLA clocks as a teammate's
+`!status` and `!priority` do.
 """
 
 from __future__ import annotations
@@ -20,16 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.config import RuleConfig
 from bridge.inbox import audit, cycles, snippets
-from bridge.inbox.agents import AgentView
 from bridge.inbox.assignment import SYSTEM_ACTOR, Assigner, assigned_notice
 from bridge.inbox.assignment_policy import Strategy
-from bridge.inbox.errors import Refused
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.followups import Followups
 from bridge.inbox.labels import ConversationStatus, Priority
+from bridge.inbox.later import ScheduledMessages
 from bridge.inbox.markup import rich
 from bridge.inbox.models import Agent, Contact, Conversation, utcnow
 from bridge.inbox.outgoing import OutgoingSms
+from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.rule_snippets import send_snippet
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Rule:
     priority: Priority | None = None
     status: ConversationStatus | None = None
     snippet: str | None = None  # a saved snippet texted to the customer
+    notify: tuple[tuple[str, str], ...] = ()  # (platform, channel id) told with a link to the thread
     terminal: bool = True
 
     def matches(self, text: str, *, tags: list[str], phone: str, inbox: str, open_now: bool, first: bool) -> bool:
@@ -81,6 +87,7 @@ class Rule:
         then += [f"priority {self.priority.name.lower()}"] if self.priority is not None else []
         then += [f"status {self.status.value}"] if self.status is not None else []
         then += [f"send snippet {self.snippet}"] if self.snippet else []
+        then += [f"notify {', '.join(f'{p}:{c}' for p, c in self.notify)}"] if self.notify else []
         stop = "stops" if self.terminal else "continues"
         return f"{self.name}: when {' and '.join(when) or 'any text'} → {', '.join(then) or 'nothing'} ({stop})"
 
@@ -100,6 +107,8 @@ class Rules:
         self.assigner = assigner
         self.outgoing = outgoing
         self.rules: tuple[Rule, ...] = ()  # set by the composition root from the settings
+        self.later: ScheduledMessages | None = None  # holds snippets for quiet hours (set by the service)
+        self.followups: Followups | None = None  # pending reminders (set by the service)
 
     async def run(
         self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, text: str, *, first: bool, now: datetime
@@ -113,7 +122,7 @@ class Rules:
         for rule in self.rules:
             if not rule.matches(text, tags=list(contact.tags or []), phone=contact.phone, inbox=inbox.name, open_now=open_now, first=first):
                 continue
-            done = await self._apply(session, inbox, conv, contact, rule)
+            done = await self._apply(session, inbox, conv, contact, rule, now)
             audit.record(session, SYSTEM_ACTOR, "rule_applied", conv.id, rule=rule.name, actions=done)
             await self.fanout.notice(session, inbox, conv.id, rich("📏 Rule {name}: {done}.", name=rule.name, done="; ".join(done) or "nothing to change"))
             acted.append(rule.name)
@@ -123,7 +132,9 @@ class Rules:
             await self.fanout.card(session, inbox, conv.id)
         return acted
 
-    async def _apply(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, rule: Rule) -> list[str]:
+    async def _apply(
+        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, rule: Rule, now: datetime
+    ) -> list[str]:
         done: list[str] = []
         by = f"rule {rule.name}"
         if rule.assign in (Strategy.ROUND_ROBIN.value, Strategy.LEAST_BUSY.value):
@@ -145,29 +156,28 @@ class Rules:
             contact.tags = before + [t for t in rule.add_tags if t not in before]
             done.append("tags +" + " +".join(rule.add_tags))
         if rule.priority is not None:
-            conv.priority = int(rule.priority)
+            was, conv.priority = conv.priority, int(rule.priority)
+            if self.outgoing is not None and was != conv.priority:
+                await self.outgoing.sla.priority_changed(session, inbox, conv)  # a running clock takes its targets
             done.append(f"priority {rule.priority.name.lower()}")
         if rule.status is not None and conv.status != rule.status.value:
             conv.status = rule.status.value
+            conv.resolved_at = now if rule.status is ConversationStatus.CLOSED else None
             await cycles.status_changed(session, conv.id, conv.status, utcnow())
+            # As when a teammate sets it: closing stops the SLA clocks, pending may remind.
+            if rule.status is ConversationStatus.CLOSED and self.outgoing is not None:
+                await self.outgoing.sla.closed(session, conv)
+            if rule.status is ConversationStatus.PENDING and self.followups is not None:
+                await self.followups.went_pending(session, conv)
             done.append(f"status {rule.status.value}")
         if rule.snippet:
-            done.append(await self._send_snippet(session, inbox, conv, contact, rule.snippet))
+            done.append(await send_snippet(session, self.outgoing, self.later, inbox, conv, contact, rule.name, rule.snippet, now))
+        for platform, channel in rule.notify:
+            notice = rich("📣 Rule {rule}: {who} texted {inbox}.", rule=rule.name, who=contact.name or format_phone(contact.phone), inbox=inbox.name)
+            await self.fanout.elsewhere(session, inbox, conv.id, platform, channel, notice)
+            done.append(f"notice posted to {platform}:{channel}")
         conv.updated_at = utcnow()
         return done
-
-    async def _send_snippet(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, contact: Contact, name: str) -> str:
-        if self.outgoing is None or not contact.phone_valid:
-            return f"snippet {name} not sent: the sender cannot be texted"
-        sender = AgentView(0, "smsbridge", "smsbridge", inbox.business_name or inbox.name, "admin", False)
-        try:
-            text = await snippets.render(session, name, inbox, conv, sender)
-        except Refused as exc:
-            return f"snippet {name} not sent: {exc.text.plain().rstrip('.')}"
-        # Consent is checked again when it is sent: an opted-out contact gets nothing.
-        await self.outgoing.queue(session, inbox, conv, contact.phone, text, kind="auto", author=None)
-        return f"sent snippet {name}"
-
 
 async def missing_snippets(session: AsyncSession, rules: Sequence[Rule]) -> list[str]:
     """"rule 'X', snippet: no snippet `y`" for each rule naming a snippet that does not exist."""
@@ -193,6 +203,7 @@ def from_config(configs: Sequence[RuleConfig]) -> tuple[Rule, ...]:
             priority=Priority[c.priority.upper()] if c.priority else None,
             status=ConversationStatus(c.status.lower()) if c.status else None,
             snippet=c.snippet,
+            notify=tuple((t.partition(":")[0].strip().lower(), t.partition(":")[2].strip()) for t in c.notify or ()),
             terminal=c.terminal,
         )
         for c in configs

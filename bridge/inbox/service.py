@@ -108,6 +108,8 @@ class InboxService:
         # Scheduled messages: their timers live on the process's scheduler.
         self.scheduler = scheduler or Scheduler(db)
         self.later = ScheduledMessages(self.scheduler, outgoing, self.fanout, directory)
+        self.rules.later = self.later  # a rule's snippet held by quiet hours waits as a scheduled text
+        self.rules.followups = self.followups
 
     def use_clock(self, clock: Clock) -> None:
         """The parts that decide by the time of day read it here (tests: a ManualClock)."""

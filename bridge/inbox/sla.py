@@ -20,6 +20,7 @@ from bridge.inbox import audit
 from bridge.inbox.assignment import SYSTEM_ACTOR
 from bridge.inbox.durations import spoken
 from bridge.inbox.fanout import ChatFanout
+from bridge.inbox.labels import Priority
 from bridge.inbox.markup import Mention, Rich, rich
 from bridge.inbox.models import Agent, Conversation, SlaBreach, utcnow
 from bridge.inbox.routing import InboxDirectory, InboxRoute
@@ -83,10 +84,41 @@ class SlaClocks:
         if conv.resolve_due_at is not None:
             await self._stop(session, conv, RESOLUTION_TIMER)
 
+    async def priority_changed(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation) -> None:
+        """A new priority with targets of its own re-times the running clocks from when
+        they started (a clock already past its new target breaches at once)."""
+        if self.scheduler is None or not inbox.sla.any:
+            return
+        priority = Priority.of(conv.priority)
+        changed = False
+        for kind in (REPLY_TIMER, RESOLUTION_TIMER):
+            timers = await self.scheduler.pending(session, conversation_id=conv.id, kind=kind)
+            running = [t for t in timers if t.payload.get("stage") == "breach" and "started" in t.payload]
+            if not running:
+                continue
+            payload = running[0].payload
+            clock = SlaClock(str(payload["clock"]))
+            target = inbox.sla.target(clock, priority)
+            if target is None or int(target.total_seconds()) == int(payload["target"]):
+                continue
+            await self._stop(session, conv, kind)
+            started = datetime.fromisoformat(str(payload["started"]))
+            await self._start(session, inbox, conv, clock, started, int(payload["message"]), again=self.now())
+            due = conv.resolve_due_at if clock is SlaClock.RESOLUTION else conv.reply_due_at
+            audit.record(
+                session, SYSTEM_ACTOR, "sla_retimed", conv.id, clock=clock.value, priority=priority.name.lower(),
+                target=int(target.total_seconds()), due=due.isoformat() if due else None,
+            )
+            changed = True
+        if changed:
+            await self.fanout.card(session, inbox, conv.id)
+
     async def _start(
-        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, clock: SlaClock, now: datetime, message_id: int
+        self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, clock: SlaClock, now: datetime, message_id: int,
+        *, again: datetime | None = None,
     ) -> None:
-        target = inbox.sla.target(clock)
+        """`again`: when a running clock is re-timed (its `now` is when it started)."""
+        target = inbox.sla.target(clock, Priority.of(conv.priority))
         if target is None or self.scheduler is None:
             return
         due = inbox.hours.add_business_time(now, target)
@@ -96,11 +128,19 @@ class SlaClocks:
             conv.resolve_due_at = due
         else:
             conv.reply_clock, conv.reply_due_at = clock.value, due
-        payload = {"clock": clock.value, "due": due.isoformat(), "target": int(target.total_seconds())}
-        # Keyed by the text that started the clock: a retried filing never doubles them.
+        payload = {
+            "clock": clock.value, "due": due.isoformat(), "target": int(target.total_seconds()),
+            "started": now.isoformat(), "message": message_id,
+        }
+        # Keyed by the text that started the clock: a retried filing never doubles them
+        # (a re-timed clock adds when it was re-timed: keys are never reused).
+        suffix = f":{conv.priority}@{again.isoformat()}" if again is not None else ""
         for stage, at in (("warn", warn), ("breach", due)):
+            if stage == "warn" and again is not None and due <= again:
+                continue  # already overdue: the breach says so, not a late "due in"
             await self.scheduler.schedule(
-                session, kind, at, {**payload, "stage": stage}, key=f"sla:{conv.id}:{clock.value}:{message_id}:{stage}", conversation_id=conv.id
+                session, kind, at, {**payload, "stage": stage}, key=f"sla:{conv.id}:{clock.value}:{message_id}{suffix}:{stage}",
+                conversation_id=conv.id,
             )
 
     async def _stop(self, session: AsyncSession, conv: Conversation, kind: str) -> None:

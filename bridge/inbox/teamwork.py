@@ -139,6 +139,8 @@ class Teamwork:
         before = conv.priority
         conv.priority = int(level)
         audit.record(session, _actor(actor), "priority_changed", conv.id, before=before, after=conv.priority)
+        if self.sla is not None and before != conv.priority:
+            await self.sla.priority_changed(session, inbox, conv)  # its own SLA targets apply from now
         await self.fanout.card(session, inbox, conv.id)
         return rich("Priority set to {level}.", level=level.name.lower())
 

@@ -10,10 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.consent import NO_CONSENT, ConsentState, consent_state
+from bridge.inbox.durations import spoken
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
 from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
+from bridge.inbox.sla_policy import SlaClock, SlaPolicy
 from bridge.inbox.sla_text import due_text
 from bridge.inbox.whatsapp import channel_of
 
@@ -42,6 +44,7 @@ class ConversationView:
     resolve_due_at: datetime | None = None
     now: datetime | None = None  # when the view was read, for the clocks' "due in"
     consent: ConsentState = NO_CONSENT  # the card's consent line (rule 8)
+    sla_target: str | None = None  # "urgent SLA 5 min" when the priority has targets of its own
 
     @property
     def consent_text(self) -> str:
@@ -58,14 +61,16 @@ class ConversationView:
 
     @property
     def sla_text(self) -> str | None:
-        """The card's SLA line: "reply due in 12 min", "overdue by 5 min", "resolve due in 3 h"."""
+        """The card's SLA line: "reply due in 12 min", "overdue by 5 min", "resolve due in 3 h",
+        with the priority's own target when it has one: "reply due in 4 min (urgent SLA 5 min)"."""
         if self.now is None:
             return None
+        line = None
         if self.reply_due_at is not None:
-            return sla_line("reply", self.reply_due_at, self.now)
-        if self.resolve_due_at is not None:
-            return sla_line("resolution", self.resolve_due_at, self.now)
-        return None
+            line = sla_line("reply", self.reply_due_at, self.now)
+        elif self.resolve_due_at is not None:
+            line = sla_line("resolution", self.resolve_due_at, self.now)
+        return f"{line} ({self.sla_target})" if line and self.sla_target else line
 
     @property
     def assignee_text(self) -> str | None:
@@ -154,7 +159,21 @@ async def conversation_view(
         resolve_due_at=conv.resolve_due_at,
         now=now,
         consent=consent,
+        sla_target=priority_target(inbox.sla, conv),
     )
+
+
+def priority_target(policy: SlaPolicy, conv: Conversation) -> str | None:
+    """"urgent SLA 5 min": the running clock's target when the priority sets its own."""
+    if conv.reply_due_at is not None and conv.reply_clock:
+        clock = SlaClock(conv.reply_clock)
+    elif conv.resolve_due_at is not None:
+        clock = SlaClock.RESOLUTION
+    else:
+        return None
+    priority = Priority.of(conv.priority)
+    own = policy.own_target(clock, priority)
+    return f"{priority.name.lower()} SLA {spoken(int(own.total_seconds()))}" if own is not None else None
 
 
 async def message_view(session: AsyncSession, message_id: int) -> MessageView:

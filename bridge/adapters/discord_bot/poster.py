@@ -35,6 +35,7 @@ from bridge.inbox import statuses
 from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.chat import (
     CardRefresh,
+    ChannelNotice,
     ChartUpload,
     ChatTarget,
     CustomerMedia,
@@ -517,6 +518,17 @@ class DiscordPoster:
         """A teammate's note from another platform, labelled with its author."""
         chunks = render.mirror_text(post.author, post.origin, post.text)
         await self._send(job, to.conversation_id, int(to.channel), chunks)
+
+    async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None:
+        """A rule's notice in another (text) channel; `<#thread>` links to the post."""
+        thread = await self.state.thread(to.conversation_id, PLATFORM, to.channel) if to.channel else None
+        text = to_markdown(post.text) + (f" <#{thread}>" if thread else "")
+        await self.rest.ensure()
+        channel = self._channel(int(post.channel))
+        if job.is_retry and any(m.content == text for m in await self._recent(job, int(post.channel))):
+            return  # an earlier attempt posted it
+        nonce = f"{job.id:x}.{int(job.created_at.timestamp() * 1000):x}.r"
+        await call(lambda: channel.send(render.split_text(text, render.MAX_CONTENT)[0], nonce=nonce, allowed_mentions=render.NO_MENTIONS))
 
     async def post_url(self, conversation_id: int, forum_id: str, guild_id: int | None) -> str | None:
         thread = await self.state.thread(conversation_id, PLATFORM, forum_id)

@@ -30,6 +30,7 @@ from bridge.adapters.slack.uploads import FileSharer
 from bridge.inbox.attachments import fetch_or_explain
 from bridge.inbox.chat import (
     CardRefresh,
+    ChannelNotice,
     ChartUpload,
     ChatTarget,
     CustomerMedia,
@@ -292,6 +293,12 @@ class SlackPoster:
         built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
         media = FetchedMedia(built.data, built.content_type, built.filename)
         await self._files.share_in_channel(job, to.channel, media, built.summary)
+
+    async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None:
+        """A rule's notice at the top of another channel, linking to the thread."""
+        link = await self.permalink(to.conversation_id, to.channel) if to.channel else None
+        text = to_mrkdwn(post.text) + (f" <{link}|Open the thread>" if link else "")
+        await self._post(job, post.channel, None, {"job": job.id, "part": "relay"}, text=text, blocks=render.text_blocks(text, ()))
 
     async def permalink(self, conversation_id: int, channel: str) -> str | None:
         """A link to the conversation's thread, for search results and `/sms new`."""

@@ -13,6 +13,7 @@ from bridge.adapters.webchat.store import WebChatStore, WebMessage, WebThread
 from bridge.inbox import statuses
 from bridge.inbox.chat import (
     CardRefresh,
+    ChannelNotice,
     ChartUpload,
     ChatTarget,
     CustomerMedia,
@@ -125,6 +126,9 @@ class WebChatPoster:
     async def mirror(self, job: Job, to: ChatTarget, post: MirroredNote) -> None:
         thread = await self._thread(to.conversation_id, to.channel)
         await self._once(job, thread, "mirror", post.author, render.mirror(post.author, post.origin, post.text), job_id=_key(job))
+
+    async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None:
+        """The web chat has one channel: a rule's notice elsewhere is Slack's or Discord's."""
 
     async def charts(self, job: Job, to: ChatTarget, post: ChartUpload) -> None:
         # The page has no file viewer: a line says where the charts are (the report's text
