@@ -207,6 +207,9 @@ class InboxConfig(BaseModel):
 
     # The digest (docs/reports.md): unset takes SMSBRIDGE_DIGEST; "" turns it off here.
     digest: str | None = None
+    # Retention (docs/compliance.md "Retention"): days a message body and its media are
+    # kept; unset takes SMSBRIDGE_RETENTION_DAYS.
+    retention_days: int | None = None
 
     @field_validator("digest")
     @classmethod
@@ -413,6 +416,13 @@ class Settings(BaseSettings):
     smsbridge_digest: str | None = None
     smsbridge_agent_daily_minimum: int | None = Field(default=None, ge=1)
 
+    # Retention (docs/compliance.md "Retention"): message bodies and media older than
+    # this many days are deleted (unset: kept). Consent records are never deleted; the
+    # consent period is how long your policy keeps them (at least 4 years, TCPA), and no
+    # message outlives it. `smsbridge check` refuses values outside 1 day … that period.
+    smsbridge_retention_days: int | None = None
+    smsbridge_consent_retention_days: int = 1461
+
     reply_prefix: str = "!r"
     # Roles by platform user id ("U0123" or "slack:U0123", "discord:1234"); others are agents.
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -579,6 +589,7 @@ class Settings(BaseSettings):
             item.agents = self.smsbridge_agents if item.agents is None else item.agents
             item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
             item.digest = self.smsbridge_digest if item.digest is None else (item.digest.strip() or None)
+            item.retention_days = self.smsbridge_retention_days if item.retention_days is None else item.retention_days
             item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
             item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
             item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution

@@ -9,11 +9,14 @@ from bridge.commands.grants import role_refusal
 from bridge.commands.replies import CommandReply, refusal
 from bridge.inbox import snippets
 from bridge.inbox.agents import AgentView, Forbidden
+from bridge.inbox.audit import actor_of
+from bridge.inbox.erasure_text import result as erased
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.later import LATER
 from bridge.inbox.markup import as_rich, plain, quote, rich
-from bridge.inbox.models import Conversation, Message, Timer
+from bridge.inbox.models import Contact, Conversation, Message, Timer
+from bridge.inbox.phone import format_phone
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
@@ -21,6 +24,7 @@ from bridge.inbox.types import Author
 CARD_ACTIONS = ("claim", "assign", "close", "reopen", "snippet", "record_opt_out")
 MESSAGE_ACTIONS = ("undo", "send_anyway", "discard", "approve")
 TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer id)
+ERASE_ACTIONS = ("erase_contact", "erase_cancel")  # `/sms erase`'s Erase / Cancel (value: the contact id)
 
 
 class Actions:
@@ -36,6 +40,8 @@ class Actions:
             ident = int(value)
         except ValueError:
             return refusal(rich("That button is out of date."))
+        if action in ERASE_ACTIONS:
+            return await self._erase(author, action, ident)
         async with self.service.db.sessions.begin() as session:
             agent = await self.service.agents.ensure(session, author)
             try:
@@ -83,6 +89,25 @@ class Actions:
             return CommandReply(rich("Sending snippet `{name}`.", name=choice))
         said = as_rich(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
         return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
+
+    async def _erase(self, author: Author, action: str, contact_id: int) -> CommandReply:
+        """Rule 9: the admin confirmed (or canceled) `/sms erase`."""
+        async with self.service.db.sessions.begin() as session:
+            agent = await self.service.agents.ensure(session, author)
+            if not agent.can("admin"):
+                return refusal(await role_refusal(session, self.service.agents, agent, rich("Erasing a contact"), "admin"))
+            contact = await session.get(Contact, contact_id)
+            if contact is None:
+                return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
+            if action == "erase_cancel":
+                return CommandReply(rich("Canceled: nothing was erased."))
+            number = contact.phone
+        await self.service.erasure.prepare()
+        async with self.service.db.sessions.begin() as session:
+            done = await self.service.erasure.erase_in(session, number, actor_of(agent.platform, agent.user_id), contact_id=contact_id)
+        if done is None:
+            return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
+        return CommandReply(erased(format_phone(number), done))
 
     async def _cancel_later(self, session: AsyncSession, agent: AgentView, timer_id: int) -> CommandReply:
         agent.require("agent", "Canceling a scheduled text")

@@ -18,6 +18,7 @@ MODULES = (
     "bridge.commands.queue",
     "bridge.commands.hours",
     "bridge.commands.later",
+    "bridge.commands.governance",
 )
 for _module in MODULES:
     importlib.import_module(_module)

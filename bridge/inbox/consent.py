@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.db import changed_rows, insert_ignore
 from bridge.inbox.models import ConsentEvent, Inbox, Suppression, utcnow
+from bridge.inbox.pseudonyms import known_hash
 
 ALL_INBOXES = "all"
 
@@ -15,10 +16,19 @@ def inbox_scope(inbox_id: int) -> str:
     return f"inbox:{inbox_id}"
 
 
+async def _phones(session: AsyncSession, phone: str) -> list[str]:
+    """The number as stored: in clear, and as the hash it is kept as once erased (rule 9)."""
+    hashed = await known_hash(session, phone)
+    return [phone] if hashed is None else [phone, hashed]
+
+
 async def is_suppressed(session: AsyncSession, phone: str, inbox_id: int) -> bool:
     found = await session.execute(
         select(Suppression.id)
-        .where(Suppression.phone == phone, or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)))
+        .where(
+            Suppression.phone.in_(await _phones(session, phone)),
+            or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)),
+        )
         .limit(1)
     )
     return found.first() is not None
@@ -54,8 +64,9 @@ async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: st
     START to one number after STOPALL re-subscribes to that number, not to every
     number of the business: the all-inbox opt-out becomes one per other inbox.
     """
+    phones = await _phones(session, phone)
     everywhere = changed_rows(
-        await session.execute(delete(Suppression).where(Suppression.phone == phone, Suppression.scope == ALL_INBOXES))
+        await session.execute(delete(Suppression).where(Suppression.phone.in_(phones), Suppression.scope == ALL_INBOXES))
     )
     if everywhere:
         others = (await session.execute(select(Inbox.id).where(Inbox.id != inbox_id))).scalars().all()
@@ -68,7 +79,7 @@ async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: st
             )
     here = changed_rows(
         await session.execute(
-            delete(Suppression).where(Suppression.phone == phone, Suppression.scope == inbox_scope(inbox_id))
+            delete(Suppression).where(Suppression.phone.in_(phones), Suppression.scope == inbox_scope(inbox_id))
         )
     )
     session.add(ConsentEvent(phone=phone, inbox_id=inbox_id, action="opt_in", source=source, raw_text=raw_text))

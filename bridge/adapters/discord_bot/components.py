@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 CUSTOM_PREFIX = "smsbridge"
 # Buttons on cards (claim, close, reopen, record opt-out) and on replies (undo, send
-# anyway, discard, approve, edit), Cancel on scheduled texts; the pickers have their own actions below.
-BUTTON_ACTIONS = ("claim", "close", "reopen", "record_opt_out", "undo", "send_anyway", "discard", "approve", "edit", "cancel_later")
+# anyway, discard, approve, edit), Cancel on scheduled texts, `/sms erase`'s Erase / Cancel; the pickers have their own actions below.
+BUTTON_ACTIONS = ("claim", "close", "reopen", "record_opt_out", "undo", "send_anyway", "discard", "approve", "edit", "cancel_later",
+                  "erase_contact", "erase_cancel")
 STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 
 

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from bridge.adapters.slack.emoji import unicode_emoji
 from bridge.adapters.slack.listeners.context import ListenerContext, SlackHandlers
 from bridge.adapters.slack.markup import to_mrkdwn
-from bridge.adapters.slack.render import LinkRow, command_reply_blocks
+from bridge.adapters.slack.render import LinkRow, buttons_block, command_reply_blocks
 from bridge.adapters.slack.text import slack_to_plain
 from bridge.commands.replies import CommandReply, ConversationLink
 
@@ -33,7 +33,10 @@ async def render_reply(handlers: SlackHandlers, channel: str, reply: CommandRepl
     links = await link_rows(handlers, reply.links, channel)
     text = to_mrkdwn(reply.text)
     footer = to_mrkdwn(reply.footer) if reply.footer else None
-    return {"text": text, "blocks": command_reply_blocks(text, links, footer), "response_type": "ephemeral"}
+    blocks = command_reply_blocks(text, links, footer)
+    if reply.buttons:  # e.g. `/sms erase`'s Erase / Cancel
+        blocks.append(buttons_block(reply.buttons))
+    return {"text": text, "blocks": blocks, "response_type": "ephemeral"}
 
 
 async def link_rows(handlers: SlackHandlers, links: tuple[ConversationLink, ...], channel: str | None = None) -> list[LinkRow]:
