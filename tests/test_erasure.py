@@ -220,3 +220,44 @@ async def test_cli_erase_asks_on_a_terminal_and_needs_yes_in_a_script(databases:
         assert code == 1 and "Nothing was erased" in out.getvalue()
     finally:
         await h.stop()
+
+
+async def test_sandbox_web_chat_erase_removes_the_thread(tmp_path: Any) -> None:
+    import aiohttp
+
+    from bridge.sandbox import start_sandbox
+    from tests.fakes.loopback import wait_until
+
+    sandbox = await start_sandbox(0, tmp_path, undo_seconds=0)
+    customer = "+14155550123"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def state() -> dict[str, Any]:
+                async with http.get(sandbox.url + "api/state", params={"user": "ana"}) as response:
+                    return dict(await response.json())
+
+            async def threads() -> list[dict[str, Any]]:
+                return list((await state())["threads"])
+
+            await http.post(sandbox.url + "api/phone", json={"from": customer, "text": SECRET})
+            await wait_until(lambda: _has_thread(threads), timeout=30, message="the thread")
+            await http.post(sandbox.url + "api/channel", json={"user": "ana", "text": f"/sms erase {customer}"})
+            answer = (await state())["channel"][-1]
+            assert "".join(s["v"] for s in answer["rich"]).startswith("Erase (415) 555-0123?")
+            erase = next(b for b in answer["buttons"] if b["action"] == "erase_contact")
+            async with http.post(sandbox.url + "api/click", json={"user": "ana", "action": "erase_contact", "value": erase["value"]}) as response:
+                assert (await response.json())["ok"] is True
+            await wait_until(lambda: _no_thread(threads), timeout=30, message="the thread removed")
+            said = "".join(s["v"] for s in (await state())["channel"][-1]["rich"])
+            assert said.startswith("🗑️ Erased (415) 555-0123: 1 conversation, 1 message")
+    finally:
+        await sandbox.stop()
+
+
+async def _has_thread(threads: Any) -> bool:
+    return bool(await threads())
+
+
+async def _no_thread(threads: Any) -> bool:
+    return not await threads()
