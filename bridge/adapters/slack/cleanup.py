@@ -51,10 +51,11 @@ class SlackCleaner:
         others = 0
         cursor: str | None = None
         while True:
+            async def listing(cursor: str | None = cursor) -> Any:
+                return await self.client.conversations_replies(channel=channel, ts=thread, limit=200, cursor=cursor)
+
             try:
-                page: Any = await self.poster._call(
-                    channel, lambda cursor=cursor: self.client.conversations_replies(channel=channel, ts=thread, limit=200, cursor=cursor)
-                )
+                page: Any = await self.poster._call(channel, listing)
             except RetryLater as exc:
                 if _error(exc) in GONE:
                     return ours, others
@@ -93,8 +94,12 @@ class SlackCleaner:
         channel = request.channel
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": request.text}}]
         for ts in request.posts:
+
+            async def edit(ts: str = ts) -> Any:
+                return await self.client.chat_update(channel=channel, ts=ts, text=request.text, blocks=blocks)
+
             try:
-                await self.poster._call(channel, lambda ts=ts: self.client.chat_update(channel=channel, ts=ts, text=request.text, blocks=blocks))
+                await self.poster._call(channel, edit)
             except RetryLater as exc:
                 if _error(exc) not in GONE:
                     raise
