@@ -261,3 +261,22 @@ async def _has_thread(threads: Any) -> bool:
 
 async def _no_thread(threads: Any) -> bool:
     return not await threads()
+
+
+async def test_chat_deletions_wait_out_a_slack_outage(databases: Any) -> None:
+    h = Harness(databases, admins=["slack:UANA"])
+    await h.start()
+    try:
+        root = await slack_history(h)
+        h.slack.fail_next("conversations.replies", 2)
+        h.slack.fail_next("chat.delete", 2)
+        h.slack.lose_answer_next("chat.delete")  # deleted, but the answer is lost: the retry finds it gone
+        asked = await h.sms_command(f"erase {CUSTOMER}")
+        answer = await h.click(button(asked["blocks"], "erase_contact"), "UANA", ephemeral=True)
+        assert answer["text"].startswith("🗑️ Erased")
+        await h.slack.wait_for(lambda: h.slack.all_messages(CHANNEL) == [], message="every post deleted")
+        await h.drain()
+        assert await h.rows("SELECT kind, state FROM outbox_jobs") == []
+        assert h.slack.get(CHANNEL, root) is None
+    finally:
+        await h.stop()

@@ -135,7 +135,9 @@ class Eraser:
             return None
         subject = await number_hash(session, number)
         conv_ids = await _conversations(session, contact)
-        message_ids = list((await session.execute(select(Message.id).where(Message.conversation_id.in_(conv_ids)))).scalars())
+        # A subquery, not a list: a long-time customer's thousands of messages are no
+        # thousands of bound parameters (SQLite caps them).
+        message_ids = select(Message.id).where(Message.conversation_id.in_(conv_ids)).scalar_subquery()
 
         jobs = await self._drop_jobs(session, number, conv_ids)
         threads, platforms = await self._queue_chat_erasure(session, conv_ids, message_ids)
@@ -187,7 +189,7 @@ class Eraser:
         )
         return changed_rows(result)
 
-    async def _queue_chat_erasure(self, session: AsyncSession, conv_ids: list[int], message_ids: list[int]) -> tuple[int, tuple[str, ...]]:
+    async def _queue_chat_erasure(self, session: AsyncSession, conv_ids: list[int], message_ids: Any) -> tuple[int, tuple[str, ...]]:
         """One `<platform>.erase` job per chat channel, in the conversation's own queue
         (after any post still running there)."""
         links = (
