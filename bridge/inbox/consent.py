@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.db import changed_rows, insert_ignore
 from bridge.inbox.models import ConsentEvent, Inbox, Suppression, utcnow
-from bridge.inbox.pseudonyms import known_hash
+from bridge.inbox.pseudonyms import cached_pepper, hash_with, known_hash, pepper_value, remember
 
 ALL_INBOXES = "all"
 
@@ -23,15 +23,22 @@ async def _phones(session: AsyncSession, phone: str) -> list[str]:
 
 
 async def is_suppressed(session: AsyncSession, phone: str, inbox_id: int) -> bool:
-    found = await session.execute(
-        select(Suppression.id)
-        .where(
-            Suppression.phone.in_(await _phones(session, phone)),
-            or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)),
-        )
-        .limit(1)
-    )
-    return found.first() is not None
+    """Opted out of this inbox (or everywhere), in clear or as an erased number's hash (rule 9).
+
+    One statement, as before erasure existed: until this process knows the pepper, the
+    clear lookup reads it alongside, and only when one exists is the hash looked up."""
+    scope = or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id))
+    pepper = cached_pepper(session)
+    if pepper is None:
+        clear = select(Suppression.id).where(Suppression.phone == phone, scope).limit(1).scalar_subquery()
+        found, stored = (await session.execute(select(clear, pepper_value()))).one()
+        if found is not None:
+            return True
+        if stored is None:
+            return False  # nothing was ever erased: nothing is filed under a hash
+        pepper = remember(session, stored)
+    hashed = select(Suppression.id).where(Suppression.phone.in_([phone, hash_with(pepper, phone)]), scope).limit(1)
+    return (await session.execute(hashed)).first() is not None
 
 
 async def opt_out(

@@ -48,18 +48,30 @@ def is_hashed(value: str) -> bool:
     return value.startswith(PREFIX)
 
 
+def cached_pepper(session: AsyncSession) -> bytes | None:
+    """The pepper this process has read already, if any (no statement)."""
+    return _known.get(_engine(session))
+
+
+def remember(session: AsyncSession, value: str) -> bytes:
+    """Keep a committed pepper read from `install_secrets` for this database."""
+    pepper = bytes.fromhex(value)
+    _known[_engine(session)] = pepper
+    return pepper
+
+
+def pepper_value() -> Any:
+    """The stored pepper as a scalar subquery, to read it along with something else."""
+    return select(InstallSecret.value).where(InstallSecret.name == PEPPER).scalar_subquery()
+
+
 async def known_pepper(session: AsyncSession) -> bytes | None:
     """The pepper, or None while nothing was ever erased (so nothing is hashed yet)."""
-    engine = _engine(session)
-    cached = _known.get(engine)
+    cached = cached_pepper(session)
     if cached is not None:
         return cached
-    value = (await session.execute(select(InstallSecret.value).where(InstallSecret.name == PEPPER))).scalar_one_or_none()
-    if value is None:
-        return None
-    pepper = bytes.fromhex(value)
-    _known[engine] = pepper
-    return pepper
+    value = (await session.execute(select(pepper_value()))).scalar_one_or_none()
+    return None if value is None else remember(session, value)
 
 
 async def pepper(session: AsyncSession) -> bytes:
