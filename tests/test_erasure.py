@@ -37,13 +37,16 @@ def button(blocks: list[dict[str, Any]], action: str) -> dict[str, Any]:
     raise AssertionError(f"no {action} button in {blocks}")
 
 
-async def slack_history(h: Harness) -> str:
-    """A customer who texted, a note, a reply that went out, then STOP: returns the thread."""
+async def slack_history(h: Harness, *also: str) -> str:
+    """A customer who texted, a note, a reply that went out (and `also`, typed in the
+    thread), then STOP: returns the thread."""
     await h.text_in(SECRET)
     root = await h.first_thread()
     await h.drain()
     await h.teammate(root, NOTE)
     await h.teammate(root, f"!r {REPLY}")
+    for line in also:
+        await h.teammate(root, line)
     await h.drain()
     await h.text_in("STOP")
     await h.drain()
@@ -55,7 +58,7 @@ async def test_rule_9_erasing_a_contact_keeps_their_suppression(databases: Any) 
     h = Harness(databases, admins=["slack:UANA"])
     await h.start()
     try:
-        root = await slack_history(h)
+        root = await slack_history(h, "!later in 3 hours Remember the appointment")
         teammate = h.slack.user_message(CHANNEL, "UBEN", "I'll handle it", thread_ts=root)
         await h.slack_event(h.teammate_event(root, "I'll handle it", "UBEN", ts=teammate["ts"]))
         await h.drain()
@@ -64,9 +67,9 @@ async def test_rule_9_erasing_a_contact_keeps_their_suppression(databases: Any) 
 
         asked = await h.sms_command(f"erase {CUSTOMER}")
         assert asked["response_type"] == "ephemeral"
-        assert asked["text"].startswith("Erase *(415) 555-0101*? This deletes the contact, 1 conversation, 4 messages, 2 notes, 0 files")
+        assert asked["text"].startswith("Erase *(415) 555-0101*? This deletes the contact, 1 conversation, 4 messages, 2 notes, 0 files, 1 scheduled item")
         answer = await h.click(button(asked["blocks"], "erase_contact"), "UANA", ephemeral=True)
-        assert answer["text"].startswith("🗑️ Erased (415) 555-0101: 1 conversation, 4 messages, 2 notes, 0 files")
+        assert answer["text"].startswith("🗑️ Erased (415) 555-0101: 1 conversation, 4 messages, 2 notes, 0 files, 1 scheduled item")
         assert "Kept under a hash of the number: 1 opt-out and 1 consent record" in answer["text"]
         assert "Teammates' own messages in a Slack thread cannot be deleted by a bot" in answer["text"]
         assert answer["replace_original"] is True
@@ -77,7 +80,7 @@ async def test_rule_9_erasing_a_contact_keeps_their_suppression(databases: Any) 
         assert [m["text"] for m in left] == ["I'll handle it"]
         assert {p["ts"] for p in h.slack.posts} >= {root}
         # Nothing in any table names the number or holds the words.
-        assert await rows_mentioning(h, CUSTOMER, NATIONAL, SECRET, NOTE, REPLY) == []
+        assert await rows_mentioning(h, CUSTOMER, NATIONAL, SECRET, NOTE, REPLY, "Remember the appointment") == []
         found = await h.sms_command("search 4242")
         assert found["text"].startswith("Nothing found")
         audit = await h.rows("SELECT actor, detail FROM audit_events WHERE action = 'contact_erased'")

@@ -104,6 +104,7 @@ class Eraser:
             messages=await _count(session, Message, Message.conversation_id.in_(conv_ids)),
             notes=await _count(session, Note, Note.conversation_id.in_(conv_ids)),
             media_files=await _count(session, MediaFile, MediaFile.message_id.in_(message_ids)),
+            timers=await _count(session, Timer, Timer.conversation_id.in_(conv_ids), Timer.state == "pending"),
             consent_events=await _count(session, ConsentEvent, ConsentEvent.phone == number),
             suppressions=await _count(session, Suppression, Suppression.phone == number),
         )
