@@ -40,8 +40,8 @@ class Actions:
             ident = int(value)
         except ValueError:
             return refusal(rich("That button is out of date."))
-        if action in ERASE_ACTIONS:
-            return await self._erase(author, action, ident)
+        if action == "erase_contact":
+            await self.service.erasure.prepare()  # the hash's pepper, committed before it files anything
         async with self.service.db.sessions.begin() as session:
             agent = await self.service.agents.ensure(session, author)
             try:
@@ -51,6 +51,8 @@ class Actions:
                     return await self._message(session, agent, action, ident)
                 if action in TIMER_ACTIONS:
                     return await self._cancel_later(session, agent, ident)
+                if action in ERASE_ACTIONS:
+                    return await self._erase(session, agent, action, ident)
             except Forbidden as exc:
                 return refusal(await role_refusal(session, self.service.agents, agent, exc.action, exc.needed))
             except Refused as exc:
@@ -90,21 +92,16 @@ class Actions:
         said = as_rich(result.message) if result.message else rich("Not sent ({outcome}).", outcome=result.outcome)
         return CommandReply(said, ok=result.outcome is SendOutcome.DRAFTED, outcome=result.outcome)
 
-    async def _erase(self, author: Author, action: str, contact_id: int) -> CommandReply:
+    async def _erase(self, session: AsyncSession, agent: AgentView, action: str, contact_id: int) -> CommandReply:
         """Rule 9: the admin confirmed (or canceled) `/sms erase`."""
-        async with self.service.db.sessions.begin() as session:
-            agent = await self.service.agents.ensure(session, author)
-            if not agent.can("admin"):
-                return refusal(await role_refusal(session, self.service.agents, agent, rich("Erasing a contact"), "admin"))
-            contact = await session.get(Contact, contact_id)
-            if contact is None:
-                return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
-            if action == "erase_cancel":
-                return CommandReply(rich("Canceled: nothing was erased."))
-            number = contact.phone
-        await self.service.erasure.prepare()
-        async with self.service.db.sessions.begin() as session:
-            done = await self.service.erasure.erase_in(session, number, actor_of(agent.platform, agent.user_id), contact_id=contact_id)
+        agent.require("admin", "Erasing a contact")
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
+        if action == "erase_cancel":
+            return CommandReply(rich("Canceled: nothing was erased."))
+        number = contact.phone
+        done = await self.service.erasure.erase_in(session, number, actor_of(agent.platform, agent.user_id), contact_id=contact_id)
         if done is None:
             return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
         return CommandReply(erased(format_phone(number), done))
