@@ -81,11 +81,16 @@ def _retention_findings(settings: Settings) -> list[Finding]:
             f"TCPA claims can be brought 4 years later: keep consent records at least that long, "
             f"e.g. SMSBRIDGE_CONSENT_RETENTION_DAYS={MIN_CONSENT_DAYS} (the default).",
         ))
-    for inbox in settings.inboxes():
-        days = inbox.retention_days
-        if days is None:
-            continue
-        setting = "SMSBRIDGE_RETENTION_DAYS" if inbox.name == "default" or days == settings.smsbridge_retention_days else f"retention_days of [[inbox]] {inbox.name}"
+    overall = settings.smsbridge_retention_days
+    settings.inboxes()  # fills each [[inbox]]'s unset retention_days from the overall one
+    named = [("SMSBRIDGE_RETENTION_DAYS", overall)] if overall is not None else []
+    named += [
+        (f"retention_days of [[inbox]] {inbox.name}", inbox.retention_days)
+        for inbox in settings.inbox
+        if inbox.retention_days is not None and inbox.retention_days != overall
+    ]
+    for setting, days in named:
+        assert days is not None
         if days < 1:
             found.append(Finding(
                 "fail", f"{setting}={days} is shorter than a day",
