@@ -25,6 +25,7 @@ from bridge.inbox.db import Database, create_database, migrate
 from bridge.inbox.digest import DigestPlan, Digests, DigestSchedule
 from bridge.inbox.inbound import FILE_JOB
 from bridge.inbox.outbox import Outbox, OutboxWorker
+from bridge.inbox.retention import Retention
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.rules import from_config as rules_from_config
 from bridge.inbox.rules import missing_snippets
@@ -109,6 +110,14 @@ class SmsBridge:
             overdue_after=settings.smsbridge_sla_first_reply,
         )
         self.digests.register()
+        consent_days = settings.smsbridge_consent_retention_days
+        self.retention = Retention(  # `check` refuses a retention under a day or past the consent period
+            self.scheduler,
+            self.outbox,
+            self.directory,
+            {i.name: i.retention_days for i in settings.inboxes() if i.retention_days and 1 <= i.retention_days <= consent_days},
+        )
+        self.retention.register()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -134,6 +143,7 @@ class SmsBridge:
         await self.worker.start()
         async with self.db.sessions.begin() as session:
             await self.digests.plan(session, self.scheduler.clock.now())
+            await self.retention.plan(session, self.scheduler.clock.now())
         await self.scheduler.start()
         for platform in self.platforms:
             await platform.start()

@@ -79,9 +79,49 @@ def _no_bodies_findings(settings: Settings, inboxes: list[InboxConfig]) -> list[
     return [Finding("ok", f"No-bodies mode ({setting}) in {where}: threads show length and media count, `!show` reads a text privately")]
 
 
+def _retention_findings(settings: Settings) -> list[Finding]:
+    """Rule 8 and retention: consent kept at least 4 years; message bodies at least a day
+    and never longer than consent records (docs/compliance.md "Retention")."""
+    from bridge.inbox.retention import MIN_CONSENT_DAYS
+
+    consent = settings.smsbridge_consent_retention_days
+    found: list[Finding] = []
+    if consent < MIN_CONSENT_DAYS:
+        found.append(Finding(
+            "fail", f"SMSBRIDGE_CONSENT_RETENTION_DAYS={consent} is shorter than 4 years",
+            f"TCPA claims can be brought 4 years later: keep consent records at least that long, "
+            f"e.g. SMSBRIDGE_CONSENT_RETENTION_DAYS={MIN_CONSENT_DAYS} (the default).",
+        ))
+    overall = settings.smsbridge_retention_days
+    settings.inboxes()  # fills each [[inbox]]'s unset retention_days from the overall one
+    named = [("SMSBRIDGE_RETENTION_DAYS", overall)] if overall is not None else []
+    named += [
+        (f"retention_days of [[inbox]] {inbox.name}", inbox.retention_days)
+        for inbox in settings.inbox
+        if inbox.retention_days is not None and inbox.retention_days != overall
+    ]
+    for setting, days in named:
+        assert days is not None
+        if days < 1:
+            found.append(Finding(
+                "fail", f"{setting}={days} is shorter than a day",
+                "Retention deletes message bodies older than this many days; give at least 1, e.g. SMSBRIDGE_RETENTION_DAYS=90 "
+                "(or leave it unset to keep them).",
+            ))
+        elif days > consent:
+            found.append(Finding(
+                "fail", f"{setting}={days} is longer than the consent period ({consent} days)",
+                f"Messages must not outlive the consent records that allowed them (SMSBRIDGE_CONSENT_RETENTION_DAYS): "
+                f"give at most {consent}, e.g. SMSBRIDGE_RETENTION_DAYS=365.",
+            ))
+    if not found and any(inbox.retention_days for inbox in settings.inboxes()):
+        found.append(Finding("ok", "Retention: " + ", ".join(f"{i.name} {i.retention_days} days" for i in settings.inboxes() if i.retention_days)))
+    return found
+
+
 def startup_warnings(settings: Settings) -> list[str]:
     """The offline part of `check`, printed when `run` starts."""
-    findings = _public_url_findings(settings) + _inbox_findings(settings)
+    findings = _public_url_findings(settings) + _inbox_findings(settings) + _retention_findings(settings)
     if not settings.twilio_enabled:
         findings.append(Finding("warn", "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"))
     if not settings.slack_enabled:
@@ -416,7 +456,7 @@ async def _guarded(name: str, check: Callable[[], Awaitable[list[Finding]]]) -> 
 
 async def run_checks(settings: Settings, out: object = None) -> int:
     stream = out or sys.stdout
-    findings = _public_url_findings(settings) + _inbox_findings(settings)
+    findings = _public_url_findings(settings) + _inbox_findings(settings) + _retention_findings(settings)
     findings += await _guarded("Database", lambda: _database(settings))
     findings += await _guarded("Twilio", lambda: _twilio(settings))
     findings += await _guarded("Slack", lambda: _slack(settings))

@@ -1,4 +1,4 @@
-"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export, db copy, report, export."""
+"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export/erase, db copy, report, export."""
 
 from __future__ import annotations
 
@@ -148,10 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=None)
     commands.add_parser("migrate", help="apply database migrations (run also does it)")
     commands.add_parser("check", help="validate the configuration and reach each API")
-    contacts = commands.add_parser("contacts", help="import or export contacts as CSV")
+    contacts = commands.add_parser("contacts", help="import or export contacts as CSV, or erase one")
     contacts_actions = contacts.add_subparsers(dest="action", required=True)
     for action, text in (("import", "add or update contacts from a CSV file"), ("export", "write all contacts to a CSV file")):
         contacts_actions.add_parser(action, help=text).add_argument("file", type=Path)
+    erase = contacts_actions.add_parser("erase", help="erase a contact and everything about them; an opt-out stays, hashed")
+    erase.add_argument("number", help="the contact's phone number, e.g. +14155550123")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     discord_cmd = commands.add_parser("discord", help="Discord bot tasks")  # issue 4
     discord_cmd.add_subparsers(dest="action", required=True).add_parser(
         "sync", help="upload the app commands (/reply, /claim, /sms, ...) to Discord"
@@ -189,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             from bridge.checks import run_checks
 
             return asyncio.run(run_checks(settings))
+        elif args.command == "contacts" and args.action == "erase":
+            from bridge.erase_cli import erase_contact
+
+            return asyncio.run(erase_contact(settings, args.number, yes=args.yes))
         elif args.command == "contacts":
             return asyncio.run(_contacts(settings, args.action, args.file))
         elif args.command == "report":

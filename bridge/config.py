@@ -272,6 +272,9 @@ class InboxConfig(BaseModel):
     # No-bodies mode (docs/compliance.md rule 14): threads say a text arrived, not what
     # it says; unset takes SMSBRIDGE_NO_BODIES, `no_bodies = false` turns it off here.
     no_bodies: bool | None = None
+    # Retention (docs/compliance.md "Retention"): days a message body and its media are
+    # kept; unset takes SMSBRIDGE_RETENTION_DAYS.
+    retention_days: int | None = None
 
     @field_validator("digest")
     @classmethod
@@ -515,6 +518,11 @@ class Settings(BaseSettings):
     smsbridge_agent_daily_minimum: int | None = Field(default=None, ge=1)
     """conversations each teammate should handle a day; the digest names those below it"""
 
+    smsbridge_retention_days: int | None = None
+    """message bodies and media older than this many days are removed by a daily job at 03:00 UTC, and smsbridge's chat posts showing them are edited to say so; consent records, suppressions and notes stay (`retention_days` in `[[inbox]]`); `check` refuses less than 1 or more than `SMSBRIDGE_CONSENT_RETENTION_DAYS`; unset: kept; see [docs/compliance.md](docs/compliance.md#retention)"""
+    smsbridge_consent_retention_days: int = 1461
+    """how long your policy keeps consent records, in days (4 years; smsbridge itself never deletes them); `check` refuses less than 4 years, since TCPA claims can come that late, and no message is kept longer"""
+
     reply_prefix: str = "!r"
     """reply prefix, case-insensitive (`!reply` also works with the default)"""
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -707,6 +715,7 @@ class Settings(BaseSettings):
             item.max_open = self.smsbridge_max_open if item.max_open is None else item.max_open
             item.digest = self.smsbridge_digest if item.digest is None else (item.digest.strip() or None)
             item.no_bodies = self.smsbridge_no_bodies if item.no_bodies is None else item.no_bodies
+            item.retention_days = self.smsbridge_retention_days if item.retention_days is None else item.retention_days
             item.sla_first_reply = item.sla_first_reply or self.smsbridge_sla_first_reply
             item.sla_next_reply = item.sla_next_reply or self.smsbridge_sla_next_reply
             item.sla_resolution = item.sla_resolution or self.smsbridge_sla_resolution

@@ -11,12 +11,13 @@ from bridge.commands.sending import text_first
 from bridge.inbox import audit, consent, consent_prompts, privacy, snippets
 from bridge.inbox.agents import AgentView, Forbidden
 from bridge.inbox.audit import actor_of
+from bridge.inbox.erasure_text import result as erased
 from bridge.inbox.errors import Refused
 from bridge.inbox.labels import ConversationStatus
 from bridge.inbox.later import LATER
 from bridge.inbox.markup import as_rich, plain, rich
-from bridge.inbox.models import Conversation, Message, Timer
-from bridge.inbox.phone import parse_phone
+from bridge.inbox.models import Contact, Conversation, Message, Timer
+from bridge.inbox.phone import format_phone, parse_phone
 from bridge.inbox.service import InboxService, ReplyRequest, SendOutcome
 from bridge.inbox.teamwork import TeamContext, Teamwork
 from bridge.inbox.types import Author
@@ -28,6 +29,7 @@ TIMER_ACTIONS = ("cancel_later",)  # a scheduled text's Cancel (value: the timer
 SHOW_ACTIONS = (privacy.SHOW, privacy.SHOW_LATEST)
 PROMPT_ACTIONS = ("confirm_consent", "cancel_consent")  # `/sms new` without consent on record (value: the prompt id)
 _GONE = "That text is no longer waiting (already sent or canceled, a day old, or not yours)."
+ERASE_ACTIONS = ("erase_contact", "erase_cancel")  # `/sms erase`'s Erase / Cancel (value: the contact id)
 
 
 class Actions:
@@ -43,6 +45,8 @@ class Actions:
             ident = int(value)
         except ValueError:
             return refusal(rich("That button is out of date."))
+        if action == "erase_contact":
+            await self.service.erasure.prepare()  # the hash's pepper, committed before it files anything
         async with self.service.db.sessions.begin() as session:
             agent = await self.service.agents.ensure(session, author)
             try:
@@ -56,6 +60,8 @@ class Actions:
                     return await self._show(session, agent, action, ident)
                 if action in PROMPT_ACTIONS:
                     return await self._consent_prompt(session, agent, author, action, ident)
+                if action in ERASE_ACTIONS:
+                    return await self._erase(session, agent, action, ident)
             except Forbidden as exc:
                 conversation = ident if action in CARD_ACTIONS else None
                 return refusal(await role_refusal(
@@ -120,6 +126,20 @@ class Actions:
         conversation_id = answer.links[0].conversation_id if answer.links else None
         audit.record(session, actor, "consent_recorded", conversation_id, phone=phone.key, via="sms new")
         return answer
+
+    async def _erase(self, session: AsyncSession, agent: AgentView, action: str, contact_id: int) -> CommandReply:
+        """Rule 9: the admin confirmed (or canceled) `/sms erase`."""
+        agent.require("admin", "Erasing a contact")
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
+        if action == "erase_cancel":
+            return CommandReply(rich("Canceled: nothing was erased."))
+        number = contact.phone
+        done = await self.service.erasure.erase_in(session, number, actor_of(agent.platform, agent.user_id), contact_id=contact_id)
+        if done is None:
+            return refusal(rich("That contact no longer exists (already erased?): nothing changed."))
+        return CommandReply(erased(format_phone(number), done))
 
     async def _cancel_later(self, session: AsyncSession, agent: AgentView, timer_id: int) -> CommandReply:
         agent.require("agent", "Canceling a scheduled text")

@@ -21,6 +21,7 @@ MODULES = (
     "bridge.commands.consent",
     "bridge.commands.exports",
     "bridge.commands.show",
+    "bridge.commands.governance",
 )
 for _module in MODULES:
     importlib.import_module(_module)

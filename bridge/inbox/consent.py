@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.db import changed_rows, insert_ignore
 from bridge.inbox.models import ConsentEvent, Contact, Conversation, Inbox, Suppression, utcnow
+from bridge.inbox.pseudonyms import cached_pepper, hash_with, known_hash, pepper_value, remember
 
 ALL_INBOXES = "all"
 OPT_OUTS = ("opt_out", "opt_out_all")
@@ -29,13 +30,29 @@ def inbox_scope(inbox_id: int) -> str:
     return f"inbox:{inbox_id}"
 
 
+async def _phones(session: AsyncSession, phone: str) -> list[str]:
+    """The number as stored: in clear, and as the hash it is kept as once erased (rule 9)."""
+    hashed = await known_hash(session, phone)
+    return [phone] if hashed is None else [phone, hashed]
+
+
 async def is_suppressed(session: AsyncSession, phone: str, inbox_id: int) -> bool:
-    found = await session.execute(
-        select(Suppression.id)
-        .where(Suppression.phone == phone, or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)))
-        .limit(1)
-    )
-    return found.first() is not None
+    """Opted out of this inbox (or everywhere), in clear or as an erased number's hash (rule 9).
+
+    One statement, as before erasure existed: until this process knows the pepper, the
+    clear lookup reads it alongside, and only when one exists is the hash looked up."""
+    scope = or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id))
+    pepper = cached_pepper(session)
+    if pepper is None:
+        clear = select(Suppression.id).where(Suppression.phone == phone, scope).limit(1).scalar_subquery()
+        found, stored = (await session.execute(select(clear, pepper_value()))).one()
+        if found is not None:
+            return True
+        if stored is None:
+            return False  # nothing was ever erased: nothing is filed under a hash
+        pepper = remember(session, stored)
+    hashed = select(Suppression.id).where(Suppression.phone.in_([phone, hash_with(pepper, phone)]), scope).limit(1)
+    return (await session.execute(hashed)).first() is not None
 
 
 def _default_actor(source: str) -> str | None:
@@ -106,8 +123,9 @@ async def opt_in(
     START to one number after STOPALL re-subscribes to that number, not to every
     number of the business: the all-inbox opt-out becomes one per other inbox.
     """
+    phones = await _phones(session, phone)
     everywhere = changed_rows(
-        await session.execute(delete(Suppression).where(Suppression.phone == phone, Suppression.scope == ALL_INBOXES))
+        await session.execute(delete(Suppression).where(Suppression.phone.in_(phones), Suppression.scope == ALL_INBOXES))
     )
     if everywhere:
         others = (await session.execute(select(Inbox.id).where(Inbox.id != inbox_id))).scalars().all()
@@ -120,7 +138,7 @@ async def opt_in(
             )
     here = changed_rows(
         await session.execute(
-            delete(Suppression).where(Suppression.phone == phone, Suppression.scope == inbox_scope(inbox_id))
+            delete(Suppression).where(Suppression.phone.in_(phones), Suppression.scope == inbox_scope(inbox_id))
         )
     )
     session.add(

@@ -324,6 +324,17 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class InstallSecret(Base):
+    """A secret made once per installation and kept in its database (0016): the pepper
+    that hashes erased numbers (bridge/inbox/pseudonyms.py) must outlive any config change."""
+
+    __tablename__ = "install_secrets"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsentEvent(Base):
     __tablename__ = "consent_events"
 

@@ -26,6 +26,7 @@ from bridge.inbox.clock import Clock
 from bridge.inbox.conversations import Conversations
 from bridge.inbox.db import Database
 from bridge.inbox.delivery import DeliveryTracker
+from bridge.inbox.erasure import Eraser
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.followups import Followups
 from bridge.inbox.inbound import InboundTexts, Received
@@ -110,6 +111,7 @@ class InboxService:
         self.later = ScheduledMessages(self.scheduler, outgoing, self.fanout, directory)
         self.rules.later = self.later  # a rule's snippet held by quiet hours waits as a scheduled text
         self.rules.followups = self.followups
+        self.erasure = Eraser(db, outbox)  # rule 9: `/sms erase`, `smsbridge contacts erase`
 
     def use_clock(self, clock: Clock) -> None:
         """The parts that decide by the time of day read it here (tests: a ManualClock)."""

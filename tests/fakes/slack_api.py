@@ -250,6 +250,14 @@ class FakeSlack(LoopbackServer):
             return limit.retry_after
         return max(1, math.ceil((1.0 - tokens) * limit.interval))
 
+    def user_message(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
+        """A person's message as Slack stores it (the test sends its event separately)."""
+        return self._store(channel, {"channel": channel, "ts": self._next_ts(), "thread_ts": thread_ts, "text": text, "user": user, "edit_count": 0})
+
+    def all_messages(self, channel: str) -> list[dict[str, Any]]:
+        """Every message of the channel, thread replies included."""
+        return list(self._messages.get(channel, []))
+
     # ------------------------------------------------------------------ inspection
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
@@ -799,6 +807,8 @@ class FakeSlack(LoopbackServer):
     def _m_chat_delete(self, params: Params) -> dict[str, Any]:
         channel = self._require(params, "channel", "channel_not_found")
         msg = self._find(channel, self._require(params, "ts", "message_not_found"))
+        if msg.get("user") != self.bot_user_id:
+            raise SlackApiFailure("cant_delete_message")  # a bot token deletes only the bot's own messages
         self._messages[channel].remove(msg)
         return {"channel": channel, "ts": msg["ts"]}
 

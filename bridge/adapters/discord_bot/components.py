@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 CUSTOM_PREFIX = "smsbridge"
 # Buttons on cards (claim, close, reopen, record opt-out) and on replies (undo, send
 # anyway, discard, approve, edit), Cancel on scheduled texts, Show (no-bodies mode), the
-# consent prompt of `/sms new`; the pickers have their own actions below.
+# consent prompt of `/sms new`, `/sms erase`'s Erase / Cancel; the pickers have their own actions below.
 BUTTON_ACTIONS = (
     "claim", "close", "reopen", "record_opt_out", "undo", "send_anyway", "discard", "approve", "edit", "cancel_later",
     "show_latest", "show",  # no-bodies mode: read a text privately (the longer name first)
     "confirm_consent", "cancel_consent",  # `/sms new` to a number with no consent on record
+    "erase_contact", "erase_cancel",  # `/sms erase` (rule 9)
 )
 STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 

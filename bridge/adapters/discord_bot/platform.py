@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from bridge.adapters.discord_bot.cleanup import DiscordCleaner
 from bridge.adapters.discord_bot.events import DiscordHandlers
 from bridge.adapters.discord_bot.gateway import DiscordGateway, point_at
 from bridge.adapters.discord_bot.poster import DiscordPoster, DiscordRest
 from bridge.adapters.platform import Core
 from bridge.config import Settings
 from bridge.inbox.chat import register_chat_poster
+from bridge.inbox.chat_cleanup import register_chat_cleaner
 
 
 class DiscordPlatform:
@@ -28,6 +30,7 @@ class DiscordPlatform:
         self.rest = DiscordRest(token)
         poster = DiscordPoster(self.rest, core.state, core.media)
         register_chat_poster(core.outbox, poster)
+        register_chat_cleaner(core.outbox, DiscordCleaner(poster))
         handlers = DiscordHandlers(
             core.threads, core.channel_commands, core.actions, poster, core.state, core.directory, reply_prefix=s.reply_prefix
         )

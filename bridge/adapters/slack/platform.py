@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.adapters.platform import Core
+from bridge.adapters.slack.cleanup import SlackCleaner
 from bridge.adapters.slack.events import BotIdentity, SlackHandlers, build_bolt_app
 from bridge.adapters.slack.pacing import ChannelPacer
 from bridge.adapters.slack.poster import SlackPoster
@@ -25,6 +26,7 @@ from bridge.adapters.slack.receiver import (
 from bridge.adapters.web import SlackHandler
 from bridge.config import Settings, reveal
 from bridge.inbox.chat import register_chat_poster
+from bridge.inbox.chat_cleanup import register_chat_cleaner
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class SlackPlatform:
         pacer = ChannelPacer(interval=s.slack_post_interval, burst=max(1, s.slack_post_burst))
         poster = SlackPoster(self.client, core.state, core.media, pacer)
         register_chat_poster(core.outbox, poster)
+        register_chat_cleaner(core.outbox, SlackCleaner(self.client, poster))
         self.identity = BotIdentity(self.client)
         handlers = SlackHandlers(core.threads, core.channel_commands, core.actions, poster, core.state, core.directory)
         self.bolt = build_bolt_app(self.client, handlers, reveal(s.slack_signing_secret), self.identity)

@@ -13,10 +13,12 @@ from aiohttp import web
 from bridge.adapters.localsms import LocalSms
 from bridge.adapters.platform import Core
 from bridge.adapters.webchat import render
+from bridge.adapters.webchat.cleanup import WebChatCleaner
 from bridge.adapters.webchat.poster import PLATFORM, WebChatPoster
 from bridge.adapters.webchat.store import WebChatStore, WebMessage
 from bridge.commands.replies import CommandReply
 from bridge.inbox.chat import register_chat_poster
+from bridge.inbox.chat_cleanup import register_chat_cleaner
 from bridge.inbox.types import Author, ThreadMessage
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -49,6 +51,7 @@ class WebChatPlatform:
     def wire(self, core: Core) -> None:
         self.core = core
         register_chat_poster(core.outbox, WebChatPoster(self.store, core.state))
+        register_chat_cleaner(core.outbox, WebChatCleaner(self.store))
 
     async def start(self) -> None:
         pass

@@ -34,7 +34,7 @@ async def render_reply(handlers: SlackHandlers, channel: str, reply: CommandRepl
     text = to_mrkdwn(reply.text)
     footer = to_mrkdwn(reply.footer) if reply.footer else None
     blocks = command_reply_blocks(text, links, footer)
-    if reply.buttons:  # e.g. /sms new's "I have consent to text this number" / Cancel
+    if reply.buttons:  # e.g. /sms new's consent prompt, `/sms erase`'s Erase / Cancel
         blocks.append(buttons_block(reply.buttons))
     return {"text": text, "blocks": blocks, "response_type": "ephemeral"}
 

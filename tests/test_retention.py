@@ -1,0 +1,121 @@
+"""Retention (SMSBRIDGE_RETENTION_DAYS, docs/compliance.md "Retention"): old message
+bodies and media leave the database and the chats; consent, suppressions and notes stay.
+Driven by a controllable clock (Harness.follow_clock / advance)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from bridge.checks import startup_warnings
+from bridge.config import InboxConfig, Settings
+from bridge.inbox.clock import ManualClock
+from bridge.inbox.models import Message, utcnow
+from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, Harness
+
+OLD = "old words about my account"
+NEW = "new words about pickup"
+NOTE = "team note stays"
+
+
+async def age(h: Harness, body: str, days: int) -> None:
+    """Make the stored text `days` old (as if it had arrived then)."""
+    assert h.bridge is not None
+    async with h.bridge.db.sessions.begin() as session:
+        await session.execute(update(Message).where(Message.body == body).values(created_at=utcnow() - timedelta(days=days)))
+
+
+async def test_retention_removes_old_bodies_and_their_posts_and_keeps_consent(databases: Any) -> None:
+    h = Harness(databases, smsbridge_retention_days=30)
+    await h.start()
+    try:
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in(OLD)
+        root = await h.first_thread()
+        await h.drain()
+        await h.teammate(root, NOTE)
+        await h.text_in("STOP")
+        await h.text_in("START")
+        await h.text_in(NEW)
+        await h.drain()
+        await age(h, OLD, 40)
+        await age(h, "STOP", 40)
+        old_post = next(m for m in h.thread(root) if m["text"] == OLD)
+
+        await h.advance(clock, timedelta(days=1))  # past the next 03:00 UTC: the sweep runs
+
+        bodies = [r[0] for r in await h.rows("SELECT body FROM messages WHERE direction = 'in' ORDER BY id")]
+        assert bodies == ["", "", "START", NEW]
+        assert h.slack.get(CHANNEL, old_post["ts"])["text"] == "🗑️ Text removed after 30 days (retention)."  # type: ignore[index]
+        assert any(m["text"] == NEW for m in h.thread(root))
+        assert [r[0] for r in await h.rows("SELECT action FROM consent_events ORDER BY id")] == ["opt_out", "opt_in"]
+        assert [r[0] for r in await h.rows("SELECT body FROM notes")] == [NOTE]
+        assert (await h.sms_command("search account"))["text"].startswith("Nothing found")
+        assert (await h.sms_command("search pickup"))["text"].startswith("1 conversation")
+        swept = await h.rows("SELECT actor FROM audit_events WHERE action = 'retention_swept'")
+        assert [r[0] for r in swept] == ["smsbridge"]
+
+        # The next day's sweep finds nothing more to remove.
+        await h.advance(clock, timedelta(days=1))
+        assert len(await h.rows("SELECT id FROM audit_events WHERE action = 'retention_swept'")) == 1
+        assert [r[0] for r in await h.rows("SELECT body FROM messages WHERE body = :b", b=NEW)] == [NEW]
+    finally:
+        await h.stop()
+
+
+async def test_retention_edits_the_discord_post_of_an_old_text(databases: Any) -> None:
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_retention_days=7,
+                admins=[f"discord:{DISCORD_ANA}"])
+    await h.start()
+    try:
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in(OLD)
+        post = await h.first_post()
+        await h.drain()
+        await age(h, OLD, 8)
+        await h.advance(clock, timedelta(days=1))
+        contents = [m["content"] for m in h.post_messages(post["id"])]
+        assert "🗑️ Text removed after 7 days (retention)." in contents
+        assert not any(OLD in c for c in contents)
+    finally:
+        await h.stop()
+
+
+async def test_without_retention_nothing_is_removed(databases: Any) -> None:
+    h = Harness(databases)
+    await h.start()
+    try:
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        await h.text_in(OLD, sender=CUSTOMER)
+        await h.first_thread()
+        await h.drain()
+        await age(h, OLD, 4000)
+        await h.advance(clock, timedelta(days=2))
+        assert [r[0] for r in await h.rows("SELECT body FROM messages")] == [OLD]
+    finally:
+        await h.stop()
+
+
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, smsbridge_number="+14155550100", smsbridge_slack_channel="C0SUPPORT", **values)  # type: ignore[call-arg]
+
+
+def test_check_refuses_a_retention_under_a_day_or_past_the_consent_period() -> None:
+    assert not [w for w in startup_warnings(_settings(smsbridge_retention_days=90)) if "RETENTION" in w]
+    [short] = [w for w in startup_warnings(_settings(smsbridge_retention_days=0)) if "RETENTION" in w]
+    assert short.startswith("SMSBRIDGE_RETENTION_DAYS=0 is shorter than a day")
+    assert "SMSBRIDGE_RETENTION_DAYS=90" in short
+    [long] = [w for w in startup_warnings(_settings(smsbridge_retention_days=2000)) if "RETENTION" in w]
+    assert long.startswith("SMSBRIDGE_RETENTION_DAYS=2000 is longer than the consent period (1461 days)")
+    assert "e.g. SMSBRIDGE_RETENTION_DAYS=365" in long
+    [consent] = [w for w in startup_warnings(_settings(smsbridge_consent_retention_days=365)) if "CONSENT" in w]
+    assert consent.startswith("SMSBRIDGE_CONSENT_RETENTION_DAYS=365 is shorter than 4 years")
+    assert "SMSBRIDGE_CONSENT_RETENTION_DAYS=1461" in consent
+    sales = InboxConfig(name="sales", number="+14155550199", slack_channel="C0SALES", retention_days=0)
+    [inbox] = [w for w in startup_warnings(_settings(inbox=[sales])) if "retention" in w]
+    assert inbox.startswith("retention_days of [[inbox]] sales=0 is shorter than a day")
