@@ -168,9 +168,11 @@ async def new(ctx: CommandContext, number: str, text: str) -> CommandReply:
     if not phone.valid:
         raise Refused(rich("`{number}` is not a valid phone number. Try the full number, e.g. +14155550123.", number=number))
     inbox = _inbox_for(ctx)
-    if not await consent.may_start(ctx.session, phone.key, inbox.id):
+    suppressed = await consent.is_suppressed(ctx.session, phone.key, inbox.id)
+    if not suppressed and not await consent.may_start(ctx.session, phone.key, inbox.id):
         # Rule 8: a number that never texted us, with no consent on record, is texted
-        # only once the teammate confirms they have consent; the click is recorded.
+        # only once the teammate confirms they have consent; the click is recorded. An
+        # opted-out number (an erased one too) is refused below, without a prompt.
         prompt = await consent_prompts.ask(ctx.session, inbox.id, phone.address, text, ctx.author)
         buttons = (
             Button("I have consent to text this number", "confirm_consent", str(prompt), "primary"),
