@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -132,3 +132,62 @@ async def test_template_goes_outside_the_window_with_its_variables(wa_templates:
     assert (sent["From"], sent["To"], sent["ContentSid"]) == (SENDER, INDIA, TEMPLATE["content_sid"])
     assert json.loads(sent["ContentVariables"]) == {"1": "Priya", "2": "A-1042"} and "Body" not in sent
     assert [tuple(r) for r in await h.rows("SELECT body FROM messages WHERE direction = 'out'")] == [("Hi Priya, your order A-1042 is ready.",)]
+
+
+def on_whatsapp(h: Harness) -> list[tuple[str, str, str]]:
+    return [(m["From"], m["To"], m.get("Body", "")) for m in h.sms_sent()]
+
+
+async def test_stop_help_and_start_are_answered_on_whatsapp(wa: Harness) -> None:
+    """The keyword answers go back on the channel the keyword came in on, and a STOP on
+    WhatsApp blocks the person, whichever channel a reply would take."""
+    await whatsapp_in(wa, "HELP")
+    root = await wa.first_thread()
+    await wa.drain()
+    [(frm, to, body)] = on_whatsapp(wa)
+    assert (frm, to) == (SENDER, INDIA) and body.startswith("Acme Bikes")
+    await whatsapp_in(wa, "STOP")
+    await wa.drain()
+    assert [(f, t) for f, t, _ in on_whatsapp(wa)] == [(SENDER, INDIA)] * 2 and "unsubscribed" in on_whatsapp(wa)[1][2]
+    assert [tuple(r) for r in await wa.rows("SELECT phone FROM suppressions")] == [("+919900000000",)]
+    await wa.teammate(root, "!r Are you sure?")
+    await wa.drain()
+    assert len(wa.sms_sent()) == 2  # blocked
+    await whatsapp_in(wa, "START")
+    await wa.drain()
+    assert [(f, t) for f, t, _ in on_whatsapp(wa)] == [(SENDER, INDIA)] * 3
+    await wa.teammate(root, "!r Welcome back")
+    await wa.drain()
+    assert on_whatsapp(wa)[-1] == (SENDER, INDIA, "Welcome back")
+    assert all(not m["To"].startswith("+") for m in wa.sms_sent())  # nothing went by SMS
+
+
+async def test_automatic_texts_answer_a_whatsapp_customer_on_whatsapp(databases) -> None:  # type: ignore[no-untyped-def]
+    """Auto-replies, a rule's snippet and a scheduled `!later` use the conversation's
+    channel: from the WhatsApp sender to `whatsapp:+…`."""
+    from bridge.inbox.clock import ManualClock
+
+    h = Harness(
+        databases, smsbridge_number=SENDER, smsbridge_hours="mon-fri 09:00-17:00", smsbridge_after_hours_reply="We open {next_open}.",
+        rule=[{"name": "Price", "keyword": "price", "snippet": "prices"}], admins=["UANA"],
+    )
+    await h.start()
+    try:
+        await h.sms_command("snippet add prices A tune-up is $60.")
+        await h.restart()
+        assert h.bridge is not None
+        clock = ManualClock(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # Tuesday 06:00 UTC (11:30 in India): closed
+        h.bridge.use_clock(clock)
+        await whatsapp_in(h, "what is the price of a tune-up?")
+        root = await h.first_thread()
+        await h.drain()
+        assert sorted(on_whatsapp(h)) == [(SENDER, INDIA, "A tune-up is $60."), (SENDER, INDIA, "We open Tuesday 9:00 AM.")]
+        await h.teammate(root, "!later in 2 hours Your bike is ready")
+        await h.drain()
+        await h.advance(clock, timedelta(hours=2))
+        await h.twilio.wait_for(lambda: len(h.sms_sent()) == 3, message="the scheduled text")
+        assert on_whatsapp(h)[-1] == (SENDER, INDIA, "Your bike is ready")
+        rows = await h.rows("SELECT kind, from_number, to_number FROM messages WHERE direction = 'out' ORDER BY id")
+        assert {tuple(r)[1:] for r in rows} == {(SENDER, INDIA)} and {r[0] for r in rows} == {"auto", "automated", "scheduled"}
+    finally:
+        await h.stop()

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.db import changed_rows, insert_ignore
 from bridge.inbox.models import ConsentEvent, Inbox, Suppression, utcnow
+from bridge.inbox.whatsapp import bare
 
 ALL_INBOXES = "all"
 
@@ -16,6 +17,7 @@ def inbox_scope(inbox_id: int) -> str:
 
 
 async def is_suppressed(session: AsyncSession, phone: str, inbox_id: int) -> bool:
+    phone = bare(phone)  # a WhatsApp message's "whatsapp:+…" is the same person
     found = await session.execute(
         select(Suppression.id)
         .where(Suppression.phone == phone, or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id)))
@@ -28,6 +30,7 @@ async def opt_out(
     session: AsyncSession, phone: str, inbox_id: int, *, everywhere: bool, source: str, raw_text: str | None
 ) -> bool:
     """Record an opt-out; True when it is new (so a confirmation is owed exactly once)."""
+    phone = bare(phone)
     scope = ALL_INBOXES if everywhere else inbox_scope(inbox_id)
     was_suppressed = await is_suppressed(session, phone, inbox_id)
     await insert_ignore(
@@ -54,6 +57,7 @@ async def opt_in(session: AsyncSession, phone: str, inbox_id: int, *, source: st
     START to one number after STOPALL re-subscribes to that number, not to every
     number of the business: the all-inbox opt-out becomes one per other inbox.
     """
+    phone = bare(phone)
     everywhere = changed_rows(
         await session.execute(delete(Suppression).where(Suppression.phone == phone, Suppression.scope == ALL_INBOXES))
     )

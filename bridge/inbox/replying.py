@@ -147,9 +147,8 @@ class Replies:
                 return ReplyResult(SendOutcome.HELD, held + quote(other.body) + "\nSend yours too?", message.id)
         message = await self.outgoing.queue(
             session, inbox, conv, to, text, kind="reply", author=request.author, reply_to=request.origin_id,
-            delay=self.undo_seconds,
+            delay=self.undo_seconds, channel=channel,
         )
-        message.from_number = channel.sender or message.from_number  # a WhatsApp reply leaves from the WhatsApp sender
         self._template(message, request)
         await media_files.attach(session, message, request.media)
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
