@@ -191,3 +191,24 @@ async def test_automatic_texts_answer_a_whatsapp_customer_on_whatsapp(databases)
         assert {tuple(r)[1:] for r in rows} == {(SENDER, INDIA)} and {r[0] for r in rows} == {"auto", "automated", "scheduled"}
     finally:
         await h.stop()
+
+
+async def test_a_template_whose_answer_was_lost_is_not_sent_twice(wa_templates: Harness) -> None:
+    """Twilio renders a template itself (its body is the approved text, not our copy), so
+    the retry after a lost answer finds the template it accepted by sender, recipient and
+    time, leaving out our other messages: each template leaves exactly once."""
+    h = wa_templates
+    h.twilio.content_templates[TEMPLATE["content_sid"]] = "Hello {{1}}! Order {{2}} is ready for pickup."
+    await whatsapp_in(h, "hello")
+    root = await h.first_thread()
+    await h.drain()
+    await h.teammate(root, '!template follow_up Priya "A-1"')
+    await h.drain()
+    h.twilio.lose_answer_next()
+    await h.teammate(root, '!template follow_up Priya "A-1"')
+    await h.drain()
+    sent = h.sms_sent()
+    assert [m["ContentSid"] for m in sent] == [TEMPLATE["content_sid"]] * 2
+    assert h.twilio.get_message(sent[1]["sid"])["body"] == "Hello Priya! Order A-1 is ready for pickup."
+    rows = await h.rows("SELECT provider_sid, status FROM messages WHERE direction = 'out' ORDER BY id")
+    assert [r[0] for r in rows] == [m["sid"] for m in sent] and {r[1] for r in rows} <= {"queued", "sent", "delivered"}
