@@ -212,3 +212,93 @@ async def test_a_template_whose_answer_was_lost_is_not_sent_twice(wa_templates: 
     assert h.twilio.get_message(sent[1]["sid"])["body"] == "Hello Priya! Order A-1 is ready for pickup."
     rows = await h.rows("SELECT provider_sid, status FROM messages WHERE direction = 'out' ORDER BY id")
     assert [r[0] for r in rows] == [m["sid"] for m in sent] and {r[1] for r in rows} <= {"queued", "sent", "delivered"}
+
+
+async def _age_window(h: Harness, hours: int) -> None:
+    async with h.bridge.db.sessions.begin() as session:  # type: ignore[union-attr]
+        await session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=hours)))
+
+
+async def test_a_draft_is_checked_again_when_it_is_approved(databases) -> None:  # type: ignore[no-untyped-def]
+    """WhatsApp's 24-hour window is judged when the draft is approved, not when it was
+    written: an approval after the window closed sends nothing and keeps the draft; once
+    the customer writes again it goes, on WhatsApp, with the quiet-hours warning a `!r`
+    gets (the harness judges live replies at 18:00 UTC: 23:30 in India)."""
+    h = Harness(databases, smsbridge_number=SENDER, admins=["UBEN"], smsbridge_approval_role="agent")
+    await h.start()
+    try:
+        await whatsapp_in(h, "Where is my order?")
+        root = await h.first_thread()
+        await h.teammate(root, "!r It ships today")
+        await h.drain()
+        [draft] = [m for m in h.thread(root) if "Draft by Ana" in m["text"]]
+        approve = next(
+            el for b in draft["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.approve"
+        )
+        await _age_window(h, 25)
+        answer = await h.click(approve, "UBEN", message_ts=draft["ts"])
+        assert "24 hours" in answer["text"] and "still waiting" in answer["text"]
+        await h.drain()
+        assert h.sms_sent() == []
+        assert [tuple(r) for r in await h.rows("SELECT status FROM messages WHERE kind = 'reply'")] == [("draft",)]
+
+        await whatsapp_in(h, "Hello?")  # the window opens again
+        await h.drain()
+        answer = await h.click(approve, "UBEN", message_ts=draft["ts"])
+        assert answer["text"].endswith("Sending.")
+        await h.drain()
+        assert on_whatsapp(h) == [(SENDER, INDIA, "It ships today")]
+        await h.slack.wait_for(
+            lambda: any("outside 08:00–21:00 their time" in m["text"] for m in h.thread(root)), message="the quiet-hours warning"
+        )
+    finally:
+        await h.stop()
+
+
+async def test_a_reply_whose_window_closes_before_it_leaves_is_not_sent(databases) -> None:  # type: ignore[no-untyped-def]
+    """The window is checked again when the send job runs (here: it closed during the
+    undo window); the status line says why, and Twilio is never asked."""
+    h = Harness(databases, smsbridge_number=SENDER, undo_seconds=2)
+    await h.start()
+    try:
+        await whatsapp_in(h, "hi")
+        root = await h.first_thread()
+        await h.teammate(root, "!r Sorry, we were out")
+        await h.slack.wait_for(lambda: any("Sending in" in m["text"] for m in h.thread(root)), message="the undo window")
+        await _age_window(h, 25)
+        await h.drain()
+        assert h.sms_sent() == []
+        await h.slack.wait_for(
+            lambda: any("Not sent" in m["text"] and "24 hours" in m["text"] for m in h.thread(root)), message="the status line"
+        )
+        assert [tuple(r) for r in await h.rows("SELECT status FROM messages WHERE kind = 'reply'")] == [("blocked",)]
+    finally:
+        await h.stop()
+
+
+async def test_discord_draft_approval_checks_the_window_again(databases) -> None:  # type: ignore[no-untyped-def]
+    from tests.harness import DISCORD_ANA, DISCORD_BEN
+
+    h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_number=SENDER)
+    await h.start()
+    try:
+        assert h.discord is not None
+        await whatsapp_in(h, "Where is my order?")
+        post = await h.first_post()
+        await h.discord.user_message(post["id"], DISCORD_ANA, "!draft It ships today")
+
+        def drafts() -> list[dict]:  # type: ignore[type-arg]
+            return [m for m in h.post_messages(post["id"]) if "Draft by" in m["content"]]
+
+        await h.discord.wait_for(lambda: bool(drafts()), message="the draft")
+        [draft] = drafts()
+        ids = {c["custom_id"].split(":")[1]: c["custom_id"] for row in draft["components"] for c in row["components"]}
+        await _age_window(h, 30)
+        iid = await h.discord.click_button(int(draft["id"]), ids["approve"], DISCORD_BEN)
+        await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+        said = str(h.discord.followups(iid)[0]["content"])
+        assert "24 hours" in said and "still waiting" in said
+        await h.drain()
+        assert h.sms_sent() == []
+    finally:
+        await h.stop()

@@ -26,7 +26,7 @@ from bridge.inbox.outgoing import SEND_JOB, OutgoingSms, SendJob
 from bridge.inbox.quiet_hours import next_allowed
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
-from bridge.inbox.whatsapp import is_whatsapp
+from bridge.inbox.whatsapp import is_whatsapp, outside_window
 
 log = logging.getLogger(__name__)
 _COUNTED = ("delivered", "failed", "undelivered")  # outcomes /metrics counts (smsbridge_sms_total)
@@ -83,6 +83,14 @@ class DeliveryTracker:
                 # A STOP arrived after this reply was queued (rule 1 holds at send time).
                 message.status = "blocked"
                 message.error_text = "The customer opted out (texted STOP) before it left"
+                message.status_at = utcnow()
+                await self.outgoing.status_changed(session, message)
+                return None
+            if is_whatsapp(message.from_number) and message.content_sid is None and (why := outside_window(conv, utcnow())):
+                # The window closed while it waited (an undo window, an outage, a hold):
+                # Twilio would refuse it (63016); say so in words instead.
+                message.status = "blocked"
+                message.error_text = why.removeprefix("Not sent: ")
                 message.status_at = utcnow()
                 await self.outgoing.status_changed(session, message)
                 return None

@@ -236,11 +236,16 @@ class Replies:
             return None
         conv = await session.get_one(Conversation, message.conversation_id)
         inbox = self.directory.get(conv.inbox_id)
+        # What a `!r` is checked against is checked again now: the draft may have waited
+        # for hours (rule 1, WhatsApp's window, the quiet-hours warning).
         if await consent.is_suppressed(session, message.to_number, inbox.id):
             message.status = "blocked"
             message.error_text = OPTED_OUT
             await self.outgoing.status_changed(session, message)
             return "Not sent: the customer has opted out since."
+        if whatsapp.is_whatsapp(message.from_number) and message.content_sid is None:
+            if why := whatsapp.outside_window(conv, utcnow()):
+                return why + " It is still waiting: approve it once they have written again, or discard it."
         author = Author(message.author_platform or actor.platform, message.author_id or actor.user_id, message.author_name)
         await self.outgoing.queue(
             session, inbox, conv, message.to_number, message.body, kind="reply", author=author,
@@ -249,6 +254,7 @@ class Replies:
         if waiting_as == "draft":
             await self._draft_changed(session, inbox, message)
         audit.record(session, actor_of(actor.platform, actor.user_id), f"{waiting_as}_released", conv.id, message_id=message.id)
+        await self._quiet_hours_warning(session, inbox, conv, await session.get_one(Contact, conv.contact_id))
         return "Sending."
 
     async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:
