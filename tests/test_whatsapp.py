@@ -52,6 +52,9 @@ async def test_whatsapp_customer_is_answered_on_whatsapp(wa: Harness) -> None:
     await wa.drain()
     [sent] = wa.sms_sent()
     assert (sent["From"], sent["To"], sent["Body"]) == (SENDER, INDIA, "Yes, come by")
+    await wa.slack.wait_for(
+        lambda: any("WhatsApp by Ana" in m["text"] for m in wa.thread(root)), message="the status line naming WhatsApp"
+    )
 
 
 async def test_brazilian_whatsapp_number_as_twilio_gives_it_is_textable(wa: Harness) -> None:
@@ -187,6 +190,10 @@ async def test_automatic_texts_answer_a_whatsapp_customer_on_whatsapp(databases)
         await h.advance(clock, timedelta(hours=2))
         await h.twilio.wait_for(lambda: len(h.sms_sent()) == 3, message="the scheduled text")
         assert on_whatsapp(h)[-1] == (SENDER, INDIA, "Your bike is ready")
+        await h.slack.wait_for(
+            lambda: any("Scheduled WhatsApp by Ana" in m["text"] and "Your bike is ready" in m["text"] for m in h.thread(root)),
+            message="the scheduled text's status line",
+        )
         rows = await h.rows("SELECT kind, from_number, to_number FROM messages WHERE direction = 'out' ORDER BY id")
         assert {tuple(r)[1:] for r in rows} == {(SENDER, INDIA)} and {r[0] for r in rows} == {"auto", "automated", "scheduled"}
     finally:
