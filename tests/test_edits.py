@@ -95,8 +95,10 @@ async def test_edit_after_the_reply_left_is_not_resent(harness: Harness) -> None
     await harness.slack_event(edited(harness, reply, "!r We open at 9"))
     await harness.drain()
     assert [m["Body"] for m in harness.sms_sent()] == ["We open at 8"]
-    [said] = whispers(harness)
-    assert "already sent" in said and "not" in said
+    assert whispers(harness) == []
+    # Said in the thread for everyone, quoting what the customer got.
+    [said] = [m["text"] for m in harness.thread(root) if "already sent" in m["text"]]
+    assert "Ana edited a reply" in said and "not sent" in said and "We open at 8" in said
     assert [tuple(r) for r in await harness.rows("SELECT body FROM messages WHERE direction = 'out'")] == [("We open at 8",)]
 
 
@@ -119,7 +121,7 @@ async def test_discord_edits_and_deletions_of_notes_and_replies(databases) -> No
         await dh.drain()
         await dh.discord.user_edit(reply, "!r See you at 4")
         await dh.discord.wait_for(
-            lambda: any("already sent" in m["content"] for m in dh.post_messages(post["id"])), message="the whisper"
+            lambda: any("already sent" in m["content"] for m in dh.post_messages(post["id"])), message="the notice"
         )
         assert [m["Body"] for m in dh.sms_sent()] == ["See you at 3"]
     finally:
