@@ -28,10 +28,10 @@ async def wa(databases) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-de
     await h.stop()
 
 
-async def whatsapp_in(h: Harness, body: str, sender: str = INDIA, **extra: str) -> None:
+async def whatsapp_in(h: Harness, body: str, sender: str = INDIA, media: list[tuple[str, str]] = (), **extra: str) -> None:  # type: ignore[assignment]
     wa_id = sender.split("+", 1)[1]
     fields = {"ProfileName": "Priya", "WaId": wa_id, "MessageType": "text", **extra}
-    params = h.inbound_params(body, sender, to=SENDER, **fields)
+    params = h.inbound_params(body, sender, to=SENDER, media=media, **fields)
     status, reason = await h.twilio_post("/twilio/sms", params)
     assert status == 200, reason
 
@@ -309,3 +309,22 @@ async def test_discord_draft_approval_checks_the_window_again(databases) -> None
         assert h.sms_sent() == []
     finally:
         await h.stop()
+
+
+async def test_whatsapp_picture_and_contact_card_are_shown_in_the_thread(wa: Harness) -> None:
+    """WhatsApp media and contact messages arrive as Twilio gives them (MediaUrl0 with
+    image/jpeg, or text/vcard for a shared contact) and are uploaded into the thread."""
+    photo = b"\xff\xd8\xff\xe0" + b"0" * 1024
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ravi Kumar\r\nTEL:+919811111111\r\nEND:VCARD\r\n"
+    photo_url = wa.twilio.add_media(photo, "image/jpeg")
+    card_url = wa.twilio.add_media(card, "text/vcard")
+    await whatsapp_in(wa, "my bike", media=[(photo_url, "image/jpeg")], MessageType="image")
+    root = await wa.first_thread()
+    await whatsapp_in(wa, "", media=[(card_url, "text/vcard")], MessageType="contacts")
+    await wa.drain()
+    await wa.slack.wait_for(lambda: len(wa.slack.files) == 2, message="both files in the thread")
+    assert [f["bytes"] for f in wa.slack.files] == [photo, card]
+    assert all(f["thread_ts"] == root for f in wa.slack.files)
+    texts = [m["text"] for m in wa.thread(root)]
+    # Each text, then its file (an upload into the thread has no text of its own).
+    assert texts == ["my bike", "", "_(sent 1 attachment)_", ""]
