@@ -328,3 +328,26 @@ async def test_whatsapp_picture_and_contact_card_are_shown_in_the_thread(wa: Har
     texts = [m["text"] for m in wa.thread(root)]
     # Each text, then its file (an upload into the thread has no text of its own).
     assert texts == ["my bike", "", "_(sent 1 attachment)_", ""]
+
+
+async def test_a_later_beyond_the_window_is_warned_and_not_sent_on_free_text(wa: Harness) -> None:
+    """`!later` past WhatsApp's 24-hour window is confirmed with a warning; at its time
+    the window is judged again and the text is not sent, the thread says why."""
+    from bridge.inbox.clock import ManualClock
+
+    assert wa.bridge is not None
+    clock = ManualClock(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # 11:30 in India, and two days later too
+    wa.bridge.use_clock(clock)
+    await whatsapp_in(wa, "hi")
+    root = await wa.first_thread()
+    await wa.drain()
+    await wa.teammate(root, "!later in 2 days Still interested?")
+    await wa.slack.wait_for(lambda: bool(whispers(wa)), message="the confirmation")
+    assert "24 hours" in whispers(wa)[-1] and "Scheduled for" in whispers(wa)[-1]
+    await _age_window(wa, 49)  # two days pass without a word from the customer
+    await wa.advance(clock, timedelta(days=2, minutes=1))
+    await wa.slack.wait_for(
+        lambda: any("Scheduled WhatsApp by Ana" in m["text"] and "24 hours" in m["text"] for m in wa.thread(root)),
+        message="the status line saying why",
+    )
+    assert wa.sms_sent() == []
