@@ -351,3 +351,30 @@ async def test_a_later_beyond_the_window_is_warned_and_not_sent_on_free_text(wa:
         message="the status line saying why",
     )
     assert wa.sms_sent() == []
+
+
+async def test_files_on_a_whatsapp_reply_meet_whatsapps_limits(wa: Harness) -> None:
+    """WhatsApp carries one file per message (JPEG/PNG, audio, MP4, PDF, contact card,
+    16 MB): two pictures or a GIF are refused with the reason, one JPEG goes on WhatsApp."""
+    from tests.test_mms_out import file_share
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"0" * 2048
+    await whatsapp_in(wa, "photos?")
+    root = await wa.first_thread()
+    await wa.drain()
+    two = [wa.slack.user_file(f"{n}.jpg", jpeg, "image/jpeg") for n in ("a", "b")]
+    await wa.slack_event(file_share(wa, root, "!r here", *two))
+    await wa.drain()
+    assert wa.sms_sent() == [] and "a WhatsApp message carries one" in whispers(wa)[-1]
+    await wa.slack_event(file_share(wa, root, "!r here", wa.slack.user_file("fun.gif", b"GIF89a" + b"0" * 64, "image/gif")))
+    await wa.drain()
+    assert wa.sms_sent() == [] and "cannot be sent on WhatsApp" in whispers(wa)[-1]
+    await wa.slack_event(file_share(wa, root, "!r here", wa.slack.user_file("bike.jpg", jpeg, "image/jpeg")))
+    await wa.drain()
+    [sent] = wa.sms_sent()
+    assert (sent["From"], sent["To"], len(sent["MediaUrl"])) == (SENDER, INDIA, 1)
+    assert wa.twilio.fetched_media[sent["sid"]] == [(200, "image/jpeg", jpeg)]
+    await wa.slack.wait_for(
+        lambda: any("WhatsApp by Ana" in m["text"] and "1 attachment" in m["text"] and "MMS" not in m["text"] for m in wa.thread(root)),
+        message="the status line",
+    )

@@ -98,8 +98,6 @@ class Replies:
             return ReplyResult(SendOutcome.FORBIDDEN, "Not sent: texting the customer needs the agent role (you are a viewer).")
         if not text.strip():
             return ReplyResult(SendOutcome.EMPTY, "Nothing to send.")
-        if request.media and (why := media_files.problem(request.media)):
-            return ReplyResult(SendOutcome.REFUSED_MEDIA, f"Not sent: {why}")
         if len(text) > MAX_SMS_BODY:
             return ReplyResult(
                 SendOutcome.TOO_LONG,
@@ -115,6 +113,8 @@ class Replies:
             await self._blocked(session, inbox, conv, contact, request)
             return ReplyResult(SendOutcome.OPTED_OUT, None)
         channel = await whatsapp.channel_of(session, conv.id)
+        if request.media and (why := media_files.problem(request.media, whatsapp=channel.is_whatsapp)):
+            return ReplyResult(SendOutcome.REFUSED_MEDIA, f"Not sent: {why}")
         if request.template is not None and not channel.is_whatsapp:
             return ReplyResult(SendOutcome.OUTSIDE_WINDOW, "Not sent: templates are for WhatsApp conversations; this customer texts by SMS.")
         if channel.is_whatsapp and request.template is None and (why := whatsapp.outside_window(conv, utcnow())):

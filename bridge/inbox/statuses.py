@@ -117,7 +117,7 @@ def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str,
             cost += " (Unicode)"
     files = len(view.media or [])
     if view.direction == "out" and files:
-        cost += f" · {files} attachment{'s' if files != 1 else ''} (MMS)"
+        cost += f" · {files} attachment{'s' if files != 1 else ''}" + ("" if view.channel == "whatsapp" else " (MMS)")
     return state, cost
 
 
