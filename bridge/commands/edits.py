@@ -17,8 +17,8 @@ from bridge.commands.registry import Invocation, Parsed, Registry
 from bridge.inbox.db import insert_ignore
 from bridge.inbox.markup import quote, rich
 from bridge.inbox.models import Conversation, Message, ProcessedEvent, ThreadLink, utcnow
-from bridge.inbox.routing import InboxRoute
 from bridge.inbox.models import Note as NoteRow
+from bridge.inbox.routing import InboxRoute
 from bridge.inbox.service import InboxService
 from bridge.inbox.types import ThreadMessage
 
