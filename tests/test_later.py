@@ -97,8 +97,13 @@ async def test_later_is_confirmed_privately_listed_and_sent_at_its_time(later: t
     await at(h, clock, utc(12, 2, 17))
     assert bodies(h) == ["Your bike is ready"]
     await h.slack.wait_for(
-        lambda: any("Scheduled SMS by Ana" in t and "Your bike is ready" in t for t in thread_texts(h, root)),
+        lambda: any("Scheduled SMS by Ana" in t and "Your bike is ready" in t and "Queued" in t for t in thread_texts(h, root)),
         message="the scheduled text's status line",
+    )
+    # The thread shows it left, and follows it to the phone.
+    await h.status_callback(h.sms_sent()[0]["sid"], "delivered")
+    await h.slack.wait_for(
+        lambda: any("Scheduled SMS by Ana" in t and "Delivered" in t for t in thread_texts(h, root)), message="delivered"
     )
     [(kind,)] = await h.rows("SELECT kind FROM messages WHERE direction = 'out'")
     assert kind == "scheduled"
@@ -264,6 +269,11 @@ async def test_discord_later_scheduled_and_cancel(databases: Any) -> None:
         await at(h, clock, utc(12, 2, 17, 30))
         assert bodies(h) == ["Still on?"]
         await discord.wait_for(lambda: bool(said("Scheduled SMS by ana")), message="the status line")
+        await h.status_callback(h.sms_sent()[0]["sid"], "delivered")
+        await discord.wait_for(
+            lambda: any("Delivered" in m["content"] and "Still on?" in m["content"] for m in said("Scheduled SMS by ana")),
+            message="the status line edited to Delivered",
+        )
     finally:
         await h.stop()
 
