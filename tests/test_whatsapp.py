@@ -378,3 +378,31 @@ async def test_files_on_a_whatsapp_reply_meet_whatsapps_limits(wa: Harness) -> N
         lambda: any("WhatsApp by Ana" in m["text"] and "1 attachment" in m["text"] and "MMS" not in m["text"] for m in wa.thread(root)),
         message="the status line",
     )
+
+
+async def test_a_stop_on_whatsapp_blocks_a_waiting_draft_and_a_reply_in_its_undo_window(databases) -> None:  # type: ignore[no-untyped-def]
+    """Consent is kept per person (the bare number), so the send-time and approval-time
+    checks see a WhatsApp STOP although the message is addressed to `whatsapp:+…`."""
+    h = Harness(databases, smsbridge_number=SENDER, undo_seconds=3)
+    await h.start()
+    try:
+        await whatsapp_in(h, "hi")
+        root = await h.first_thread()
+        await h.teammate(root, "!draft Our offer")
+        await h.teammate(root, "!r See you soon")
+        await h.slack.wait_for(lambda: any("Sending in" in m["text"] for m in h.thread(root)), message="the undo window")
+        await whatsapp_in(h, "STOP")
+        await h.drain()
+        [draft] = [m for m in h.thread(root) if "Draft by Ana" in m["text"]]
+        approve = next(
+            el for b in draft["blocks"] if b["type"] == "actions" for el in b["elements"] if el["action_id"] == "smsbridge.approve"
+        )
+        answer = await h.click(approve, "UANA", message_ts=draft["ts"])
+        assert answer["text"].endswith("Not sent: the customer has opted out since.")
+        await h.drain()
+        [(frm, to, body)] = on_whatsapp(h)  # only the STOP confirmation, on WhatsApp
+        assert (frm, to) == (SENDER, INDIA) and "unsubscribed" in body
+        rows = await h.rows("SELECT body, status FROM messages WHERE kind = 'reply' ORDER BY id")
+        assert [tuple(r) for r in rows] == [("Our offer", "blocked"), ("See you soon", "blocked")]
+    finally:
+        await h.stop()
