@@ -169,7 +169,7 @@ async def test_per_inbox_templates_and_a_first_contact_only_once_per_number(data
 
 async def test_discord_post_shows_the_auto_reply_sent_by_smsbridge(databases: Any) -> None:
     h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_timezone=ZONE,
-                smsbridge_hours="mon-fri 09:00-17:00", smsbridge_after_hours_reply=AFTER)
+                smsbridge_hours="mon-fri 09:00-17:00", smsbridge_after_hours_reply=AFTER, smsbridge_first_contact_reply=FIRST)
     await h.start()
     try:
         assert h.bridge is not None and h.discord is not None
@@ -177,9 +177,11 @@ async def test_discord_post_shows_the_auto_reply_sent_by_smsbridge(databases: An
         await h.text_in("open today?")
         post = await h.first_post()
         await h.drain()
-        assert bodies(h) == ["Hi, Acme Bikes is closed. We open Monday 9:00 AM."]
+        assert bodies(h) == ["Hi, Acme Bikes is closed. We open Monday 9:00 AM."]  # one answer: after hours wins
         contents = [str(m["content"]) for m in h.post_messages(post["id"])]
-        assert any("Automatic reply by smsbridge" in c and "We open Monday 9:00 AM" in c for c in contents)
+        assert [c for c in contents if "Automatic reply by smsbridge" in c] == [
+            next(c for c in contents if "We open Monday 9:00 AM" in c)
+        ]
     finally:
         await h.stop()
 
