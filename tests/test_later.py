@@ -409,3 +409,21 @@ async def test_discord_slash_later_confirms_ephemerally(databases: Any) -> None:
         assert bodies(h) == ["Your part arrived"]
     finally:
         await h.stop()
+
+
+async def test_a_scheduled_text_to_a_customer_who_stopped_meanwhile_is_not_sent(later: tuple[Harness, ManualClock]) -> None:
+    """Opt-out is a send-time check: a STOP after `!later` wins, the thread says so."""
+    h, clock = later
+    root = await _thread(h)
+    await ask(h, root, "!later in 2 hours Your bike is ready")
+    await h.text_in("STOP")
+    await h.drain()
+    [confirmation] = bodies(h)
+    assert "unsubscribed" in confirmation
+    await at(h, clock, utc(12, 1, 18, 1))
+    assert bodies(h) == [confirmation]
+    await h.slack.wait_for(
+        lambda: any("Scheduled SMS by Ana" in t and "Not sent" in t and "Your bike is ready" in t for t in thread_texts(h, root)),
+        message="the blocked scheduled text in the thread",
+    )
+    assert [tuple(r) for r in await h.rows("SELECT status FROM messages WHERE kind = 'scheduled'")] == [("blocked",)]
