@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.registry import Invocation, Parsed, Registry
 from bridge.inbox.db import insert_ignore
-from bridge.inbox.markup import quote, rich
+from bridge.inbox.markup import Rich, quote, rich
 from bridge.inbox.models import Conversation, Message, ProcessedEvent, ThreadLink, utcnow
 from bridge.inbox.models import Note as NoteRow
 from bridge.inbox.routing import InboxRoute
@@ -73,6 +73,7 @@ class ThreadEdits:
         inbox = self.service.directory.get(conv.inbox_id)
         agent = await self.service.agents.ensure(session, tm.author)
         prefix = self.service.options.reply_prefix
+        said: Rich | None = None
         if message.status in EDITABLE:
             if not text or len(text) > MAX_SMS_BODY:
                 said = rich(
@@ -83,8 +84,14 @@ class ThreadEdits:
             elif await self.service.replies.edit_unsent(session, message, text, agent):
                 return "reply_edited"
             else:
-                return await self._already_sent(session, inbox, conv.id, agent.name, message, prefix)
-        else:
+                await session.refresh(message)  # it left (or was undone) a moment ago
+        if said is None and message.status in ("canceled", "blocked"):
+            # Never sent: nothing to warn the thread about, but the author should know.
+            said = rich(
+                "This reply was not sent ({state}), so your edit changes nothing. To text the customer, send a new `{prefix} …`.",
+                state="undone" if message.status == "canceled" else "blocked", prefix=prefix,
+            )
+        if said is None:
             return await self._already_sent(session, inbox, conv.id, agent.name, message, prefix)
         await self.service.fanout.whisper(session, inbox, conv.id, tm.platform, tm.author.user_id, said)
         return "not_applied"
