@@ -489,7 +489,7 @@ class Settings(BaseSettings):
     smsbridge_hours: str | None = None
     """business hours, `"mon-fri 09:00-17:00; sat 10:00-13:00"` (24-hour; overnight is `fri 22:00-24:00; sat 00:00-02:00`); unset: always open; `/sms hours` shows them"""
     smsbridge_holidays: str | None = None
-    """closed days, `"2026-12-25,2027-01-01"` (a TOML list of dates works too)"""
+    """closed days, `"2026-12-25,2027-01-01"` (a TOML list of dates works too); without `SMSBRIDGE_HOURS` the inbox is open around the clock except on them (`hours = ""` in an `[[inbox]]` is always open, holidays or not)"""
     smsbridge_after_hours_reply: str | None = None
     """texted once per closed period per conversation when a customer writes while the inbox is closed: `"Thanks! We're closed and open {next_open}."`; `{next_open}` reads "Monday 9:00 AM" in the inbox's zone, and the snippet variables (`{first_name}`, `{name}`, `{business}`, `{number}`, contact properties) work, an unknown one left out; unset: off"""
     smsbridge_first_contact_reply: str | None = None

@@ -51,38 +51,53 @@ async def auto(databases: Any) -> AsyncIterator[tuple[Harness, ManualClock]]:
     await h.stop()
 
 
-async def test_after_hours_and_first_contact_go_once_each_with_variables_filled(auto: tuple[Harness, ManualClock]) -> None:
+async def test_a_first_text_after_hours_gets_one_answer_the_after_hours_one(auto: tuple[Harness, ManualClock]) -> None:
+    """Both answers are due (a new number, the inbox closed): only the after-hours one
+    goes, with {next_open}; it counts as the first-contact answer, never sent later."""
     h, clock = auto
     await h.text_in("Is my bike ready?")
     root = await h.first_thread()
     await h.drain()
-    assert bodies(h) == [
-        "Thanks for texting Acme Bikes! Reply STOP to opt out.",
-        "Hi, Acme Bikes is closed. We open Wednesday 9:00 AM.",  # no name known yet: tidied away
-    ]
+    assert bodies(h) == ["Hi, Acme Bikes is closed. We open Wednesday 9:00 AM."]  # no name known yet: tidied away
     texts = thread_texts(h, root)
-    automatic = [t for t in texts if "Automatic reply by smsbridge" in t]
-    assert len(automatic) == 2 and all("Sent" in t or "Delivered" in t or "Queued" in t for t in automatic)
-    assert any("We open Wednesday 9:00 AM" in t for t in automatic)
+    [automatic] = [t for t in texts if "Automatic reply by smsbridge" in t]
+    assert "We open Wednesday 9:00 AM" in automatic and any(s in automatic for s in ("Sent", "Delivered", "Queued"))
     rows = await h.rows("SELECT kind, author_name FROM messages WHERE direction = 'out' ORDER BY id")
-    assert [tuple(r) for r in rows] == [("automated", "smsbridge"), ("automated", "smsbridge")]
+    assert [tuple(r) for r in rows] == [("automated", "smsbridge")]
 
     clock.set(chicago(1, 23))  # the same closed period: nothing more
     await h.text_in("Hello??")
     await h.drain()
-    assert len(bodies(h)) == 2
+    assert len(bodies(h)) == 1
 
-    clock.set(chicago(2, 10))  # open: nothing
+    clock.set(chicago(2, 10))  # open: no after-hours answer, and the first contact was answered already
     await h.text_in("Morning!")
     await h.drain()
-    assert len(bodies(h)) == 2
+    assert len(bodies(h)) == 1
 
     await h.teammate(root, "!contact name Dana Smith")
     await h.drain()
     clock.set(chicago(4, 19))  # Friday evening: a new closed period, over the weekend
     await h.text_in("One more thing")
     await h.drain()
-    assert bodies(h)[2:] == ["Hi Dana, Acme Bikes is closed. We open Monday 9:00 AM."]
+    assert bodies(h)[1:] == ["Hi Dana, Acme Bikes is closed. We open Monday 9:00 AM."]
+
+
+async def test_a_first_text_in_open_hours_gets_the_first_contact_answer_once(auto: tuple[Harness, ManualClock]) -> None:
+    h, clock = auto
+    clock.set(chicago(2, 10))  # Wednesday morning, open
+    await h.text_in("Hi, do you fix e-bikes?")
+    root = await h.first_thread()
+    await h.drain()
+    assert bodies(h) == ["Thanks for texting Acme Bikes! Reply STOP to opt out."]
+    assert any("Automatic reply by smsbridge" in t for t in thread_texts(h, root))
+    await h.text_in("And tyres?")
+    await h.drain()
+    clock.set(chicago(2, 18))  # closed that evening: the after-hours answer, once; no second greeting
+    await h.text_in("Still there?")
+    await h.text_in("Hello?")
+    await h.drain()
+    assert bodies(h) == ["Thanks for texting Acme Bikes! Reply STOP to opt out.", "Hi, Acme Bikes is closed. We open Thursday 9:00 AM."]
 
 
 async def test_a_retried_webhook_gets_no_second_auto_reply(auto: tuple[Harness, ManualClock]) -> None:
@@ -93,7 +108,7 @@ async def test_a_retried_webhook_gets_no_second_auto_reply(auto: tuple[Harness, 
         assert status == 200
     await h.first_thread()
     await h.drain()
-    assert len(bodies(h)) == 2
+    assert len(bodies(h)) == 1
     assert len(await h.rows("SELECT id FROM messages WHERE direction = 'in'")) == 1
 
 
@@ -154,7 +169,7 @@ async def test_per_inbox_templates_and_a_first_contact_only_once_per_number(data
 
 async def test_discord_post_shows_the_auto_reply_sent_by_smsbridge(databases: Any) -> None:
     h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_timezone=ZONE,
-                smsbridge_hours="mon-fri 09:00-17:00", smsbridge_after_hours_reply=AFTER)
+                smsbridge_hours="mon-fri 09:00-17:00", smsbridge_after_hours_reply=AFTER, smsbridge_first_contact_reply=FIRST)
     await h.start()
     try:
         assert h.bridge is not None and h.discord is not None
@@ -162,9 +177,11 @@ async def test_discord_post_shows_the_auto_reply_sent_by_smsbridge(databases: An
         await h.text_in("open today?")
         post = await h.first_post()
         await h.drain()
-        assert bodies(h) == ["Hi, Acme Bikes is closed. We open Monday 9:00 AM."]
+        assert bodies(h) == ["Hi, Acme Bikes is closed. We open Monday 9:00 AM."]  # one answer: after hours wins
         contents = [str(m["content"]) for m in h.post_messages(post["id"])]
-        assert any("Automatic reply by smsbridge" in c and "We open Monday 9:00 AM" in c for c in contents)
+        assert [c for c in contents if "Automatic reply by smsbridge" in c] == [
+            next(c for c in contents if "We open Monday 9:00 AM" in c)
+        ]
     finally:
         await h.stop()
 

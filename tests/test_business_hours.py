@@ -259,3 +259,19 @@ def test_good_sla_durations_load() -> None:
     assert settings.smsbridge_sla_first_reply == timedelta(minutes=15)
     assert settings.smsbridge_sla_next_reply == timedelta(hours=1, minutes=30)
     assert settings.smsbridge_sla_resolution is None
+
+
+async def test_holidays_without_hours_close_only_those_days(databases: Any) -> None:
+    """SMSBRIDGE_HOLIDAYS alone: open around the clock except on those days, and
+    `/sms hours` says so (before, the holidays were silently ignored)."""
+    h = Harness(databases, smsbridge_timezone=ZONE, smsbridge_holidays="2026-12-25")
+    await h.start()
+    try:
+        clock = ManualClock(_chicago(25, 12))
+        _use_clock(h, clock)
+        said = (await h.sms_command("hours"))["text"].splitlines()
+        assert said[0] == f"Closed · opens tonight at midnight ({ZONE})" and said[-1] == "Closed on: Fri Dec 25, 2026"
+        clock.set(_chicago(24, 12))
+        assert (await h.sms_command("hours"))["text"].splitlines()[0] == f"Open now · closes tonight at midnight ({ZONE})"
+    finally:
+        await h.stop()

@@ -95,8 +95,10 @@ async def test_edit_after_the_reply_left_is_not_resent(harness: Harness) -> None
     await harness.slack_event(edited(harness, reply, "!r We open at 9"))
     await harness.drain()
     assert [m["Body"] for m in harness.sms_sent()] == ["We open at 8"]
-    [said] = whispers(harness)
-    assert "already sent" in said and "not" in said
+    assert whispers(harness) == []
+    # Said in the thread for everyone, quoting what the customer got.
+    [said] = [m["text"] for m in harness.thread(root) if "already sent" in m["text"]]
+    assert "Ana edited a reply" in said and "not sent" in said and "We open at 8" in said
     assert [tuple(r) for r in await harness.rows("SELECT body FROM messages WHERE direction = 'out'")] == [("We open at 8",)]
 
 
@@ -119,7 +121,7 @@ async def test_discord_edits_and_deletions_of_notes_and_replies(databases) -> No
         await dh.drain()
         await dh.discord.user_edit(reply, "!r See you at 4")
         await dh.discord.wait_for(
-            lambda: any("already sent" in m["content"] for m in dh.post_messages(post["id"])), message="the whisper"
+            lambda: any("already sent" in m["content"] for m in dh.post_messages(post["id"])), message="the notice"
         )
         assert [m["Body"] for m in dh.sms_sent()] == ["See you at 3"]
     finally:
@@ -128,3 +130,26 @@ async def test_discord_edits_and_deletions_of_notes_and_replies(databases) -> No
 
 async def _none(h: Harness, sql: str) -> bool:
     return not await h.rows(sql)
+
+
+async def test_edit_of_an_undone_reply_says_it_was_never_sent(databases) -> None:  # type: ignore[no-untyped-def]
+    """An undone reply was never sent: its edit changes nothing, only its author is told,
+    and the thread is not told that the customer has it."""
+    h = Harness(databases, undo_seconds=30)
+    await h.start()
+    try:
+        await h.text_in("when do you open?")
+        root = await h.first_thread()
+        reply = h.teammate_event(root, "!r We open at 8")
+        await h.slack_event(reply)
+        await h.slack.wait_for(lambda: any("Sending in" in m["text"] for m in h.thread(root)), message="the undo window")
+        [line] = [m for m in h.thread(root) if "Sending in" in m["text"]]
+        undo = next(el for b in line["blocks"] if b["type"] == "actions" for el in b["elements"])
+        assert "Undone" in (await h.click(undo, "UANA", message_ts=line["ts"]))["text"]
+        await h.slack_event(edited(h, reply, "!r We open at 9"))
+        await h.slack.wait_for(lambda: bool(whispers(h)), message="the answer to the edit")
+        assert "was not sent (undone)" in whispers(h)[-1]
+        assert not any("already sent" in m["text"] for m in h.thread(root))
+        assert h.sms_sent() == []
+    finally:
+        await h.stop()

@@ -173,3 +173,12 @@ def test_every_day_a_holiday_never_opens() -> None:
     h = hours("mon 09:00-10:00", holidays="2026-12-07")
     assert h.next_open(ny(2026, 12, 6, 0, 0)) == ny(2026, 12, 14, 9, 0)
     assert hours("mon 09:00-10:00").week is not None
+
+
+def test_holidays_without_hours_close_only_those_days() -> None:
+    h = hours(None, holidays="2026-12-25")
+    assert not h.always_open
+    assert h.is_open(ny(2026, 12, 24, 23, 0)) and not h.is_open(ny(2026, 12, 25, 12, 0))
+    assert h.next_change(ny(2026, 12, 24, 12, 0)) == ny(2026, 12, 25, 0, 0)
+    assert h.next_open(ny(2026, 12, 25, 12, 0)) == ny(2026, 12, 26, 0, 0)
+    assert h.business_duration(ny(2026, 12, 24, 12, 0), ny(2026, 12, 26, 12, 0)) == timedelta(hours=24)

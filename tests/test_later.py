@@ -97,8 +97,13 @@ async def test_later_is_confirmed_privately_listed_and_sent_at_its_time(later: t
     await at(h, clock, utc(12, 2, 17))
     assert bodies(h) == ["Your bike is ready"]
     await h.slack.wait_for(
-        lambda: any("Scheduled SMS by Ana" in t and "Your bike is ready" in t for t in thread_texts(h, root)),
+        lambda: any("Scheduled SMS by Ana" in t and "Your bike is ready" in t and "Queued" in t for t in thread_texts(h, root)),
         message="the scheduled text's status line",
+    )
+    # The thread shows it left, and follows it to the phone.
+    await h.status_callback(h.sms_sent()[0]["sid"], "delivered")
+    await h.slack.wait_for(
+        lambda: any("Scheduled SMS by Ana" in t and "Delivered" in t for t in thread_texts(h, root)), message="delivered"
     )
     [(kind,)] = await h.rows("SELECT kind FROM messages WHERE direction = 'out'")
     assert kind == "scheduled"
@@ -264,6 +269,11 @@ async def test_discord_later_scheduled_and_cancel(databases: Any) -> None:
         await at(h, clock, utc(12, 2, 17, 30))
         assert bodies(h) == ["Still on?"]
         await discord.wait_for(lambda: bool(said("Scheduled SMS by ana")), message="the status line")
+        await h.status_callback(h.sms_sent()[0]["sid"], "delivered")
+        await discord.wait_for(
+            lambda: any("Delivered" in m["content"] and "Still on?" in m["content"] for m in said("Scheduled SMS by ana")),
+            message="the status line edited to Delivered",
+        )
     finally:
         await h.stop()
 
@@ -399,3 +409,21 @@ async def test_discord_slash_later_confirms_ephemerally(databases: Any) -> None:
         assert bodies(h) == ["Your part arrived"]
     finally:
         await h.stop()
+
+
+async def test_a_scheduled_text_to_a_customer_who_stopped_meanwhile_is_not_sent(later: tuple[Harness, ManualClock]) -> None:
+    """Opt-out is a send-time check: a STOP after `!later` wins, the thread says so."""
+    h, clock = later
+    root = await _thread(h)
+    await ask(h, root, "!later in 2 hours Your bike is ready")
+    await h.text_in("STOP")
+    await h.drain()
+    [confirmation] = bodies(h)
+    assert "unsubscribed" in confirmation
+    await at(h, clock, utc(12, 1, 18, 1))
+    assert bodies(h) == [confirmation]
+    await h.slack.wait_for(
+        lambda: any("Scheduled SMS by Ana" in t and "Not sent" in t and "Your bike is ready" in t for t in thread_texts(h, root)),
+        message="the blocked scheduled text in the thread",
+    )
+    assert [tuple(r) for r in await h.rows("SELECT status FROM messages WHERE kind = 'scheduled'")] == [("blocked",)]

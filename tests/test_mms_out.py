@@ -141,3 +141,29 @@ async def test_discord_slash_reply_with_a_file_goes_as_mms(databases) -> None:  
         assert "cannot be sent by MMS" in dh.discord.followups(iid)[0]["content"] and len(dh.sms_sent()) == 1
     finally:
         await dh.stop()
+
+
+async def test_a_retried_mms_is_sent_once_and_never_taken_for_an_earlier_one(harness: Harness) -> None:
+    """Twilio accepts an MMS and the answer is lost: the retry finds it instead of sending
+    it again. A retry of a picture identical to an earlier one (same text, same file) is
+    never matched with that earlier message: it is sent, once."""
+    await harness.text_in("pictures please")
+    root = await harness.first_thread()
+    await harness.drain()
+
+    async def picture() -> None:
+        photo = harness.slack.user_file("bike.png", PNG, "image/png")
+        await harness.slack_event(file_share(harness, root, "!r Here it is", photo))
+        await harness.drain()
+
+    await picture()
+    harness.twilio.lose_answer_next()  # accepted, but the answer never arrives
+    await picture()
+    assert len(harness.sms_sent()) == 2
+    harness.twilio.fail_next(status=500)  # refused before Twilio created anything
+    await picture()
+    sent = harness.sms_sent()
+    assert [(m["Body"], len(m["MediaUrl"])) for m in sent] == [("Here it is", 1)] * 3
+    rows = await harness.rows("SELECT provider_sid, status FROM messages WHERE direction = 'out' ORDER BY id")
+    assert [r[0] for r in rows] == [m["sid"] for m in sent]
+    assert all(r[1] in ("queued", "sent", "delivered") for r in rows)

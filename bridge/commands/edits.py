@@ -2,7 +2,8 @@
 
 A note takes the new text (search follows through the index's triggers) or is removed.
 A `!r` still in its undo window (or held, or a draft) changes what will be sent; once
-it has left, the edit is not sent again and its author is told so.
+it has left, the edit is not sent again and the thread says so, quoting what the
+customer got.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.commands.registry import Invocation, Parsed, Registry
 from bridge.inbox.db import insert_ignore
-from bridge.inbox.markup import Rich, rich
+from bridge.inbox.markup import Rich, quote, rich
 from bridge.inbox.models import Conversation, Message, ProcessedEvent, ThreadLink, utcnow
 from bridge.inbox.models import Note as NoteRow
+from bridge.inbox.routing import InboxRoute
 from bridge.inbox.service import InboxService
 from bridge.inbox.types import ThreadMessage
 
@@ -71,6 +73,7 @@ class ThreadEdits:
         inbox = self.service.directory.get(conv.inbox_id)
         agent = await self.service.agents.ensure(session, tm.author)
         prefix = self.service.options.reply_prefix
+        said: Rich | None = None
         if message.status in EDITABLE:
             if not text or len(text) > MAX_SMS_BODY:
                 said = rich(
@@ -81,19 +84,29 @@ class ThreadEdits:
             elif await self.service.replies.edit_unsent(session, message, text, agent):
                 return "reply_edited"
             else:
-                said = self._already_sent(prefix)
-        else:
-            said = self._already_sent(prefix)
+                await session.refresh(message)  # it left (or was undone) a moment ago
+        if said is None and message.status in ("canceled", "blocked"):
+            # Never sent: nothing to warn the thread about, but the author should know.
+            said = rich(
+                "This reply was not sent ({state}), so your edit changes nothing. To text the customer, send a new `{prefix} …`.",
+                state="undone" if message.status == "canceled" else "blocked", prefix=prefix,
+            )
+        if said is None:
+            return await self._already_sent(session, inbox, conv.id, agent.name, message, prefix)
         await self.service.fanout.whisper(session, inbox, conv.id, tm.platform, tm.author.user_id, said)
-        return "already_sent"
+        return "not_applied"
 
-    @staticmethod
-    def _already_sent(prefix: str) -> Rich:
-        return rich(
-            "This reply was already sent, so your edit was not: the customer has the first version. "
-            "To correct it, send a new `{prefix} …`.",
-            prefix=prefix,
-        )
+    async def _already_sent(
+        self, session: AsyncSession, inbox: InboxRoute, conversation_id: int, name: str, message: Message, prefix: str
+    ) -> str:
+        # Said in the thread, not only to the author: the edited chat message now shows
+        # words the customer never got, and every reader of the thread must know.
+        said = rich(
+            "✏️ {name} edited a reply that was already sent, so the edit was not sent: the customer has the first version:\n",
+            name=name,
+        ) + quote(message.body) + rich("\nTo correct it, send a new `{prefix} …`.", prefix=prefix)
+        await self.service.fanout.notice(session, inbox, conversation_id, said)
+        return "already_sent"
 
     async def deleted(self, platform: str, where: str, message_id: str) -> str:
         """A thread message was deleted: a note goes from storage and search. `where` is

@@ -9,10 +9,10 @@ from bridge.commands.arguments import Text
 from bridge.commands.context import CommandContext
 from bridge.commands.registry import command
 from bridge.commands.replies import Button, CommandReply, refusal
-from bridge.inbox import consent, privacy
+from bridge.inbox import consent, privacy, whatsapp
 from bridge.inbox.later import both_times, contact_zone, local_text, zone_override
 from bridge.inbox.markup import Rich, join, quote, rich
-from bridge.inbox.models import Contact
+from bridge.inbox.models import Contact, utcnow
 from bridge.inbox.quiet_hours import window_for
 from bridge.inbox.timephrases import TimePhraseError, split_when
 
@@ -63,6 +63,13 @@ async def later(ctx: CommandContext, when_and_text: str | None) -> CommandReply:
         lines.append(
             rich("⚠️ That is outside {start}–{end} their time: quiet hours will hold it until {at}.",
                  start=f"{window.start:%H:%M}", end=f"{window.end:%H:%M}", at=local_text(leaves, window.zones[0]))
+        )
+    last = team.conversation.last_inbound_at  # stored in real time: the window left is measured in it
+    left = whatsapp.WINDOW - (utcnow() - last) if last is not None else None
+    if (await whatsapp.channel_of(ctx.session, team.conversation.id)).is_whatsapp and (left is None or when.at - now > left):
+        lines.append(
+            rich("⚠️ On WhatsApp free text can only go within 24 hours of the customer's last message: "
+                 "unless they write again before then, it will not be sent (an approved `!template` can go instead).")
         )
     lines.append(quote(text))
     return CommandReply(join(lines), buttons=(Button("Cancel", "cancel_later", str(timer), "danger"),))

@@ -5,6 +5,13 @@ Each is off unless its template is set, and each goes at most once per window:
   opening that ends it, so texts at 19:00 and 23:00 share one answer);
 - first contact: once to a number that never wrote to this inbox before.
 
+A customer gets at most one of them per text. When both are due (a new number writes
+while the inbox is closed) the after-hours answer goes, because only it says when
+someone will answer ({next_open}), and it counts as the first-contact answer too: that
+window is closed without a second text. The first-contact answer goes only when the
+after-hours one is not due (open, off, or this closed period answered already) or
+renders empty.
+
 They answer the customer's own text, so quiet hours do not hold them (docs/compliance.md
 rule 10), but they are never sent to an opted-out contact and never in answer to a
 keyword (the caller files STOP/START/HELP before and without calling this). "Once" is a
@@ -34,18 +41,18 @@ class AutoReplies:
         self.clock: Clock = clock or SystemClock()  # tests set a ManualClock
 
     async def answer(self, session: AsyncSession, inbox: InboxRoute, conv: Conversation, phone: str, *, first_text: bool) -> int:
-        """Queue the auto-replies this text earns; how many were queued."""
+        """Queue the auto-reply this text earns, if any; how many were queued (0 or 1)."""
         if not (inbox.after_hours_reply or inbox.first_contact_reply):
             return 0
         if await consent.is_suppressed(session, phone, inbox.id):
             return 0
         now = self.clock.now()
         next_open = None if inbox.hours.always_open or inbox.hours.is_open(now) else inbox.hours.next_open(now)
-        wanted: list[tuple[str, str]] = []
-        if inbox.first_contact_reply and first_text:
-            wanted.append((f"auto:first:{inbox.id}:{phone}", inbox.first_contact_reply))
+        wanted: list[tuple[str, str]] = []  # in order of precedence: at most one is sent
         if inbox.after_hours_reply and next_open is not None:
             wanted.append((f"auto:after:{conv.id}:{next_open.isoformat()}", inbox.after_hours_reply))
+        if inbox.first_contact_reply and first_text:
+            wanted.append((f"auto:first:{inbox.id}:{phone}", inbox.first_contact_reply))
         if not wanted:
             return 0
         contact = await session.get_one(Contact, conv.contact_id)
@@ -59,9 +66,10 @@ class AutoReplies:
         )
         sent = 0
         for key, template in wanted:
+            # Every window this text falls in is used up, even by the other answer.
             if await insert_ignore(session, ProcessedEvent, {"key": key, "created_at": now}, ["key"]) is None:
                 continue  # this window's answer went already
-            text = render(template, values)
+            text = render(template, values) if not sent else ""
             if text:
                 await self.outgoing.queue(session, inbox, conv, phone, text, kind=AUTOMATED, author=None, at=now)
                 sent += 1

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.inbox.db import changed_rows, insert_ignore
 from bridge.inbox.models import ConsentEvent, Contact, Conversation, Inbox, Suppression, utcnow
 from bridge.inbox.pseudonyms import cached_pepper, hash_with, known_hash, pepper_value, remember
+from bridge.inbox.whatsapp import bare
 
 ALL_INBOXES = "all"
 OPT_OUTS = ("opt_out", "opt_out_all")
@@ -41,6 +42,7 @@ async def is_suppressed(session: AsyncSession, phone: str, inbox_id: int) -> boo
 
     One statement, as before erasure existed: until this process knows the pepper, the
     clear lookup reads it alongside, and only when one exists is the hash looked up."""
+    phone = bare(phone)  # a WhatsApp message's "whatsapp:+…" is the same person
     scope = or_(Suppression.scope == ALL_INBOXES, Suppression.scope == inbox_scope(inbox_id))
     pepper = cached_pepper(session)
     if pepper is None:
@@ -72,6 +74,7 @@ async def opt_out(
 ) -> bool:
     """Record an opt-out; True when it is new (so a confirmation is owed exactly once).
     `inbox_id` None (an import): every inbox."""
+    phone = bare(phone)
     if inbox_id is None:
         everywhere = True
     scope = ALL_INBOXES if everywhere or inbox_id is None else inbox_scope(inbox_id)
@@ -123,6 +126,7 @@ async def opt_in(
     START to one number after STOPALL re-subscribes to that number, not to every
     number of the business: the all-inbox opt-out becomes one per other inbox.
     """
+    phone = bare(phone)
     phones = await _phones(session, phone)
     everywhere = changed_rows(
         await session.execute(delete(Suppression).where(Suppression.phone.in_(phones), Suppression.scope == ALL_INBOXES))

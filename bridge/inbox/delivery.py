@@ -7,8 +7,9 @@ provider's status callbacks) and re-renders its status line.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -25,7 +26,7 @@ from bridge.inbox.outgoing import SEND_JOB, OutgoingSms, SendJob
 from bridge.inbox.quiet_hours import next_allowed
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.types import ProviderError, SendPlan, SendResult, StatusUpdate
-from bridge.inbox.whatsapp import is_whatsapp
+from bridge.inbox.whatsapp import is_whatsapp, outside_window
 
 log = logging.getLogger(__name__)
 _COUNTED = ("delivered", "failed", "undelivered")  # outcomes /metrics counts (smsbridge_sms_total)
@@ -33,6 +34,9 @@ _COUNTED = ("delivered", "failed", "undelivered")  # outcomes /metrics counts (s
 # A reply that could not leave within this time is marked failed and the thread says so;
 # sending it a day late would surprise the customer more than it helps.
 SMS_MAX_AGE = timedelta(hours=24)
+# A provider's clock may run a little behind ours: its list is read from this long
+# before the message was created.
+FIND_SLACK = timedelta(minutes=1)
 
 
 class SmsProvider(Protocol):
@@ -82,6 +86,14 @@ class DeliveryTracker:
                 message.status_at = utcnow()
                 await self.outgoing.status_changed(session, message)
                 return None
+            if is_whatsapp(message.from_number) and message.content_sid is None and (why := outside_window(conv, utcnow())):
+                # The window closed while it waited (an undo window, an outage, a hold):
+                # Twilio would refuse it (63016); say so in words instead.
+                message.status = "blocked"
+                message.error_text = why.removeprefix("Not sent: ")
+                message.status_at = utcnow()
+                await self.outgoing.status_changed(session, message)
+                return None
             body = message.body
             if message.status == "pending":
                 # The body is read back from the claiming update: an edit committed
@@ -110,6 +122,23 @@ class DeliveryTracker:
                 content_sid=message.content_sid,
                 content_variables=message.content_variables,
             )
+
+    async def sids_taken(self, plan: SendPlan) -> frozenset[str]:
+        """Provider ids of this conversation's other outbound messages that may show in
+        the provider's list next to this one (anything that left since it was created)."""
+        since = datetime.fromtimestamp(plan.created_at_epoch, UTC) - FIND_SLACK
+        async with self.db.sessions() as session:
+            conversation_id = await session.scalar(select(Message.conversation_id).where(Message.id == plan.message_id))
+            rows = await session.execute(
+                select(Message.provider_sid).where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == "out",
+                    Message.id != plan.message_id,
+                    Message.provider_sid.is_not(None),
+                    Message.status_at >= since,
+                )
+            )
+            return frozenset(sid for sid in rows.scalars().all() if sid)
 
     async def mark_retrying(self, message_id: int, attempt: int, why: str) -> None:
         """The provider refused this attempt for now; the outbox tries again (the status
@@ -208,6 +237,10 @@ class SmsDelivery:
         try:
             if job.is_retry:
                 # The last attempt may have reached the provider before we lost the answer.
+                # It is looked up rather than sent again; our other messages' ids are left
+                # out, so a template (whose text the provider renders) or a text identical
+                # to an earlier one is matched with its own attempt only.
+                plan = dataclasses.replace(plan, taken_sids=await self.tracker.sids_taken(plan))
                 found = await self.provider.find_sent(plan)
                 if found is not None:
                     log.info("message %s was already accepted as %s; not sending again", message_id, found.sid)

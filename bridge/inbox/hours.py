@@ -162,7 +162,13 @@ class BusinessHours:
     def parse(cls, hours: str | None, *, timezone: str | None = None, holidays: str | None = None) -> BusinessHours:
         """From the settings' text; ValueError names the problem and shows an example."""
         zone = load_zone(timezone) if timezone is not None and timezone.strip() else ZoneInfo("UTC")
-        return cls(zone=zone, week=parse_hours(hours), holidays=parse_holidays(holidays))
+        days_off = parse_holidays(holidays)
+        week = parse_hours(hours)
+        if hours is None and days_off:
+            # Holidays without hours: open around the clock, except on those days
+            # (`hours = ""` says always open, holidays or not).
+            week = parse_hours("daily 00:00-24:00")
+        return cls(zone=zone, week=week, holidays=days_off)
 
     @property
     def always_open(self) -> bool:

@@ -32,8 +32,18 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
 
 
-def problem(files: tuple[OutgoingFile, ...]) -> str | None:
-    """Why these files cannot go as one MMS, in words; None when they can."""
+# WhatsApp (Twilio): one file per message, up to 16 MB, of these kinds.
+WHATSAPP_MAX_FILES = 1
+WHATSAPP_MAX_BYTES = 16 * 1024 * 1024
+_WHATSAPP_FAMILIES = ("audio/",)
+_WHATSAPP_TYPES = {"image/jpeg", "image/png", "video/mp4", "video/3gpp", "application/pdf", "text/vcard", "text/x-vcard"}
+
+
+def problem(files: tuple[OutgoingFile, ...], *, whatsapp: bool = False) -> str | None:
+    """Why these files cannot go as one MMS (or one WhatsApp message), in words; None
+    when they can."""
+    if whatsapp:
+        return _whatsapp_problem(files)
     if len(files) > MAX_FILES:
         return f"{len(files)} files are attached; an MMS carries at most {MAX_FILES}."
     for f in files:
@@ -46,6 +56,21 @@ def problem(files: tuple[OutgoingFile, ...]) -> str | None:
     total = sum(len(f.data) for f in files)
     if total > MAX_TOTAL_BYTES:
         return f"The attachments are {_size(total)}; an MMS carries at most {_size(MAX_TOTAL_BYTES)} in all."
+    return None
+
+
+def _whatsapp_problem(files: tuple[OutgoingFile, ...]) -> str | None:
+    if len(files) > WHATSAPP_MAX_FILES:
+        return f"{len(files)} files are attached; a WhatsApp message carries one. Send them one reply at a time."
+    for f in files:
+        kind = f.content_type.split(";")[0].strip().lower()
+        if not (kind.startswith(_WHATSAPP_FAMILIES) or kind in _WHATSAPP_TYPES):
+            return (
+                f"{f.filename} ({kind or 'unknown type'}) cannot be sent on WhatsApp: "
+                "JPEG and PNG pictures, audio, MP4 video, PDF and contact cards can."
+            )
+        if len(f.data) > WHATSAPP_MAX_BYTES:
+            return f"{f.filename} is {_size(len(f.data))}; WhatsApp carries at most {_size(WHATSAPP_MAX_BYTES)}."
     return None
 
 

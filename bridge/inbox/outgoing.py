@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox import cycles
+from bridge.inbox import cycles, whatsapp
 from bridge.inbox.chat import ChatMessageRef, ReplyStatus
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.models import Conversation, Message, utcnow
@@ -85,13 +85,20 @@ class OutgoingSms:
         delay: float = 0.0,
         message: Message | None = None,
         at: datetime | None = None,
+        channel: whatsapp.Channel | None = None,
     ) -> Message:
         """Queue a send (a new message, or `message` waiting as held or draft).
 
-        `at` is when it counts as sent for the Florida limit (the caller's clock)."""
+        A new message goes on the conversation's channel (`channel`, else the one the
+        customer last wrote on): every automatic text — keyword answers, auto-replies,
+        scheduled texts, a rule's snippet — answers a WhatsApp customer on WhatsApp, from
+        the sender they wrote to. `at` is when it counts as sent for the Florida limit
+        (the caller's clock)."""
         now = utcnow()
         if message is None:
-            message = self.new_message(inbox, conv, to, text, kind, author, status="pending", at=at)
+            channel = channel or await whatsapp.channel_of(session, conv.id)
+            message = self.new_message(inbox, conv, channel.to(whatsapp.bare(to)), text, kind, author, status="pending", at=at)
+            message.from_number = channel.sender or message.from_number
             message.origin_id = reply_to
             session.add(message)
         else:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.inbox.clock import require_aware
 from bridge.inbox.hours import BusinessHours, Range, load_zone
 from bridge.inbox.models import Message
-from bridge.inbox.phone import parse_phone, timezones_for
+from bridge.inbox.phone import WHATSAPP_PREFIX, parse_phone, timezones_for
 
 DEFAULT_WINDOW = (time(8, 0), time(21, 0))
 STATE_WINDOWS: dict[str, tuple[time, time]] = {
@@ -202,7 +202,7 @@ async def automated_send_times(session: AsyncSession, number: str, since: dateti
     phone = parse_phone(number)
     rows = await session.execute(
         select(Message.created_at).where(
-            Message.to_number == phone.key,
+            Message.to_number.in_((phone.key, WHATSAPP_PREFIX + phone.key)),  # per person, on either channel
             Message.direction == "out",
             Message.kind.in_(AUTOMATED_KINDS),
             Message.status.not_in(_NOT_SENT),

@@ -98,8 +98,6 @@ class Replies:
             return ReplyResult(SendOutcome.FORBIDDEN, "Not sent: texting the customer needs the agent role (you are a viewer).")
         if not text.strip():
             return ReplyResult(SendOutcome.EMPTY, "Nothing to send.")
-        if request.media and (why := media_files.problem(request.media)):
-            return ReplyResult(SendOutcome.REFUSED_MEDIA, f"Not sent: {why}")
         if len(text) > MAX_SMS_BODY:
             return ReplyResult(
                 SendOutcome.TOO_LONG,
@@ -115,6 +113,8 @@ class Replies:
             await self._blocked(session, inbox, conv, contact, request)
             return ReplyResult(SendOutcome.OPTED_OUT, None)
         channel = await whatsapp.channel_of(session, conv.id)
+        if request.media and (why := media_files.problem(request.media, whatsapp=channel.is_whatsapp)):
+            return ReplyResult(SendOutcome.REFUSED_MEDIA, f"Not sent: {why}")
         if request.template is not None and not channel.is_whatsapp:
             return ReplyResult(SendOutcome.OUTSIDE_WINDOW, "Not sent: templates are for WhatsApp conversations; this customer texts by SMS.")
         if channel.is_whatsapp and request.template is None and (why := whatsapp.outside_window(conv, utcnow())):
@@ -147,9 +147,8 @@ class Replies:
                 return ReplyResult(SendOutcome.HELD, held + privacy.quoted(other.body, inbox.no_bodies) + "\nSend yours too?", message.id)
         message = await self.outgoing.queue(
             session, inbox, conv, to, text, kind="reply", author=request.author, reply_to=request.origin_id,
-            delay=self.undo_seconds,
+            delay=self.undo_seconds, channel=channel,
         )
-        message.from_number = channel.sender or message.from_number  # a WhatsApp reply leaves from the WhatsApp sender
         self._template(message, request)
         await media_files.attach(session, message, request.media)
         audit.record(session, request.actor, "reply_queued", conv.id, message_id=message.id, **request.audit)
@@ -238,11 +237,16 @@ class Replies:
             return None
         conv = await session.get_one(Conversation, message.conversation_id)
         inbox = self.directory.get(conv.inbox_id)
+        # What a `!r` is checked against is checked again now: the draft may have waited
+        # for hours (rule 1, WhatsApp's window, the quiet-hours warning).
         if await consent.is_suppressed(session, message.to_number, inbox.id):
             message.status = "blocked"
             message.error_text = OPTED_OUT
             await self.outgoing.status_changed(session, message)
             return "Not sent: the customer has opted out since."
+        if whatsapp.is_whatsapp(message.from_number) and message.content_sid is None:
+            if why := whatsapp.outside_window(conv, utcnow()):
+                return why + " It is still waiting: approve it once they have written again, or discard it."
         author = Author(message.author_platform or actor.platform, message.author_id or actor.user_id, message.author_name)
         await self.outgoing.queue(
             session, inbox, conv, message.to_number, message.body, kind="reply", author=author,
@@ -251,6 +255,7 @@ class Replies:
         if waiting_as == "draft":
             await self._draft_changed(session, inbox, message)
         audit.record(session, actor_of(actor.platform, actor.user_id), f"{waiting_as}_released", conv.id, message_id=message.id)
+        await self._quiet_hours_warning(session, inbox, conv, await session.get_one(Contact, conv.contact_id))
         return "Sending."
 
     async def cancel(self, session: AsyncSession, message_id: int, actor: AgentView, *, statuses_: tuple[str, ...]) -> bool:

@@ -84,6 +84,12 @@ def moves_forward(current: str, new: str) -> bool:
     return _RANK[new] > _RANK.get(current, -1)
 
 
+def sent_as(view: MessageView) -> str:
+    """What a status line calls the message: "SMS", "WhatsApp", "Scheduled SMS"…"""
+    medium = "WhatsApp" if view.channel == "whatsapp" else "SMS"
+    return f"Scheduled {medium}" if view.kind == "scheduled" else medium
+
+
 def label(status: str) -> str:
     return LABELS.get(status, status.capitalize())
 
@@ -111,7 +117,7 @@ def delivery_state(view: MessageView, now: datetime | None = None) -> tuple[str,
             cost += " (Unicode)"
     files = len(view.media or [])
     if view.direction == "out" and files:
-        cost += f" · {files} attachment{'s' if files != 1 else ''} (MMS)"
+        cost += f" · {files} attachment{'s' if files != 1 else ''}" + ("" if view.channel == "whatsapp" else " (MMS)")
     return state, cost
 
 

@@ -126,6 +126,10 @@ class SendPlan:
     created_at_epoch: float
     content_sid: str | None = None  # a WhatsApp template instead of the body
     content_variables: dict[str, str] | None = None
+    # On a retry: provider ids our other messages to this customer hold, so an earlier
+    # message with the same text (or any template, whose text the provider renders) is
+    # never taken for this one.
+    taken_sids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.sla_policy import SlaClock, SlaPolicy
 from bridge.inbox.sla_text import due_text
-from bridge.inbox.whatsapp import channel_of
+from bridge.inbox.whatsapp import channel_of, is_whatsapp
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,7 @@ class MessageView:
     send_after: datetime | None = None
     send_attempts: int | None = None
     hidden: bool = False  # no-bodies mode: `body` says how long it is, not what it says
+    channel: str = "sms"  # "whatsapp" when it goes from (or came to) a WhatsApp sender
 
 
 def sla_line(what: str, due_at: datetime, now: datetime) -> str:
@@ -199,4 +200,5 @@ def message_view_of(m: Message) -> MessageView:
         created_at=m.created_at,
         send_after=m.send_after,
         send_attempts=m.send_attempts,
+        channel="whatsapp" if is_whatsapp(m.from_number if m.direction == "out" else m.to_number) else "sms",
     )

@@ -41,6 +41,13 @@ def is_whatsapp(address: str | None) -> bool:
     return bool(address) and address.strip().lower().startswith(WHATSAPP_PREFIX)  # type: ignore[union-attr]
 
 
+def bare(address: str) -> str:
+    """The number without its channel ("whatsapp:+91…" -> "+91…"): consent, contacts and
+    the Florida count are per person, whichever channel they write on."""
+    text = address.strip()
+    return text[len(WHATSAPP_PREFIX) :].strip() if text.lower().startswith(WHATSAPP_PREFIX) else text
+
+
 async def channel_of(session: AsyncSession, conversation_id: int) -> Channel:
     """The channel of the customer's latest message (SMS when there is none)."""
     latest = (

@@ -116,6 +116,9 @@ class FakeTwilio(LoopbackServer):
         self.public_urls: dict[str, str] = {}
         self.fetched_media: dict[str, list[tuple[int, str, bytes]]] = {}  # sid -> (status, type, bytes)
         self.services: dict[str, dict[str, Any]] = {}  # Messaging Services by sid (messaging v1)
+        # Content API templates by ContentSid: a send with ContentSid gets the approved
+        # text, its {{1}}… filled from ContentVariables, as its body (as Twilio renders it).
+        self.content_templates: dict[str, str] = {}
 
 
     # ------------------------------------------------------------------ lifecycle
@@ -359,6 +362,10 @@ class FakeTwilio(LoopbackServer):
         if to in self.opted_out:
             return _error(400, 21610, "Attempt to send to unsubscribed recipient")
 
+        if fields.get("ContentSid") in self.content_templates:
+            body = self.content_templates[fields["ContentSid"]]
+            for key, value in json.loads(fields.get("ContentVariables") or "{}").items():
+                body = body.replace("{{" + key + "}}", value)
         sid = ("MM" if media_urls else "SM") + secrets.token_hex(16)
         if media_urls:
             self.fetched_media[sid] = [await self._fetch_media(url) for url in media_urls]

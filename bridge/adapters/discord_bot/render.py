@@ -162,7 +162,7 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
     else:
         who = rich(" by {name}", name=view.author_name) if view.author_name else ""
         where = f" (from {view.author_platform.capitalize()})" if view.author_platform not in (None, "discord") else ""
-        what = "Scheduled SMS" if view.kind == "scheduled" else "SMS"
+        what = statuses.sent_as(view)
         line = rich(
             "{icon} {what}{who}{where} to {contact} — {state}{cost}",
             icon=icon, what=what, who=who, where=where, contact=contact, state=state, cost=cost,

@@ -175,7 +175,7 @@ def status_text(view: MessageView, contact: str, now: datetime | None = None) ->
         line = rich("{icon} Automatic reply by smsbridge to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
         return f"{to_mrkdwn(line)}\n{quote(view.body)}"
     who = rich(" by {name}", name=view.author_name) if view.author_name else ""
-    what = "Scheduled SMS" if view.kind == "scheduled" else "SMS"
+    what = statuses.sent_as(view)
     line = rich("{icon} {what}{who} to {contact} — {state}{cost}", icon=icon, what=what, who=who, contact=contact, state=state, cost=cost)
     text = to_mrkdwn(line)
     if view.author_platform not in (None, "slack") or view.kind == "scheduled":

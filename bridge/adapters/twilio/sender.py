@@ -61,16 +61,28 @@ class TwilioSender:
         return SendResult(sid=created.sid, status=(created.status or "queued").lower(), segments=segments)
 
     async def find_sent(self, plan: SendPlan) -> SendResult | None:
-        """After an attempt with an unknown outcome: did the provider take it after all?"""
+        """After an attempt with an unknown outcome: did the provider take it after all?
+
+        Twilio has no idempotency key for a message, so the earlier attempt is looked up:
+        an outbound message to the same address from the same sender, created since this
+        one was (a minute of clock slack), not one of our other messages (`taken_sids`).
+        A text or MMS must have the same body; a template's body is Twilio's rendering,
+        not our copy, so it is matched by the rest alone (a conversation's sends run one
+        at a time, in order, so the newest unknown one is this attempt's).
+        """
         since = datetime.fromtimestamp(plan.created_at_epoch, UTC) - timedelta(minutes=1)
         filters: dict[str, object] = {"to": plan.to, "limit": 50}
         if plan.from_number and not plan.messaging_service_sid:
             filters["from_"] = plan.from_number
         with _provider_errors():
             recent = await self.client.api.v2010.account.messages.list_async(**filters)
-        for message in recent:
+        for message in recent:  # newest first
             created = message.date_created
-            if message.body == plan.body and (created is None or created >= since):
+            if message.sid in plan.taken_sids or not str(message.direction or "outbound").startswith("outbound"):
+                continue
+            if created is not None and created < since:
+                continue
+            if plan.content_sid or message.body == plan.body:
                 return SendResult(sid=message.sid, status=(message.status or "queued").lower())
         return None
 

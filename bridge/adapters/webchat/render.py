@@ -77,11 +77,14 @@ def customer(view: MessageView) -> list[Json]:
 def status(view: MessageView, contact: str, now: datetime) -> list[Json]:
     state, cost = statuses.delivery_state(view, now)
     icon = statuses.icon(view.status)
-    if view.kind == "compliance":
+    if view.kind in ("compliance", "automated"):
         line = rich("{icon} Automatic reply to {contact} — {state}{cost}", icon=icon, contact=contact, state=state, cost=cost)
     else:
         who = rich(" by {name}", name=view.author_name) if view.author_name else ""
-        line = rich("{icon} SMS{who} to {contact} — {state}{cost}", icon=icon, who=who, contact=contact, state=state, cost=cost)
+        line = rich(
+            "{icon} {what}{who} to {contact} — {state}{cost}", icon=icon, what=statuses.sent_as(view), who=who, contact=contact,
+            state=state, cost=cost,
+        )
     # The text itself, always: a snippet or a reply from another chat is not typed here.
     return [*segments(line), {"t": "quote", "v": view.body}]
 
