@@ -195,7 +195,7 @@ async def test_automatic_texts_answer_a_whatsapp_customer_on_whatsapp(databases)
             message="the scheduled text's status line",
         )
         rows = await h.rows("SELECT kind, from_number, to_number FROM messages WHERE direction = 'out' ORDER BY id")
-        assert {tuple(r)[1:] for r in rows} == {(SENDER, INDIA)} and {r[0] for r in rows} == {"auto", "automated", "scheduled"}
+        assert {tuple(r)[1:] for r in rows} == {(SENDER, INDIA)} and {r[0] for r in rows} == {"automated", "scheduled"}
     finally:
         await h.stop()
 
