@@ -91,26 +91,17 @@ async def _contacts(settings: Settings, action: str, path: Path) -> int:
     return 0
 
 
-async def _report(settings: Settings, args: argparse.Namespace) -> int:
-    from bridge import report_cli
+async def _on_migrated_database(settings: Settings, args: argparse.Namespace, command: str) -> int:
+    """`report` and `export`: the database brought up to date, then the command's `run(db, args)`."""
+    import importlib
+
     from bridge.inbox.db import create_database, migrate
 
+    run = importlib.import_module(f"bridge.{command}_cli").run
     db = create_database(settings.database_url)
     try:
         await migrate(db)
-        return await report_cli.run(db, args)
-    finally:
-        await db.dispose()
-
-
-async def _export(settings: Settings, args: argparse.Namespace) -> int:
-    from bridge import export_cli
-    from bridge.inbox.db import create_database, migrate
-
-    db = create_database(settings.database_url)
-    try:
-        await migrate(db)
-        return await export_cli.run(db, args)
+        return int(await run(db, args))
     finally:
         await db.dispose()
 
@@ -199,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "contacts":
             return asyncio.run(_contacts(settings, args.action, args.file))
         elif args.command == "report":
-            return asyncio.run(_report(settings, args))
+            return asyncio.run(_on_migrated_database(settings, args, "report"))
         elif args.command == "export":
-            return asyncio.run(_export(settings, args))
+            return asyncio.run(_on_migrated_database(settings, args, "export"))
         elif args.command == "discord":
             return asyncio.run(_discord(settings, args.action))
         elif args.command == "db":

@@ -103,13 +103,19 @@ async def test_rule_9_erasing_a_contact_keeps_their_suppression(databases: Any) 
         await h.stop()
 
 
-async def test_erase_is_for_admins_and_cancel_erases_nothing(databases: Any) -> None:
+async def started_with_a_secret(databases: Any) -> Harness:
+    """Ana is an admin; the customer has texted SECRET and its thread is posted."""
     h = Harness(databases, admins=["slack:UANA"])
     await h.start()
+    await h.text_in(SECRET)
+    await h.first_thread()
+    await h.drain()
+    return h
+
+
+async def test_erase_is_for_admins_and_cancel_erases_nothing(databases: Any) -> None:
+    h = await started_with_a_secret(databases)
     try:
-        await h.text_in(SECRET)
-        await h.first_thread()
-        await h.drain()
         refused = await h.sms_command(f"erase {CUSTOMER}", user="UBEN")
         assert refused["text"].startswith("Erasing a contact needs the admin role; you are agent.")
         asked = await h.sms_command(f"erase {CUSTOMER}")
@@ -132,12 +138,8 @@ async def test_erase_is_for_admins_and_cancel_erases_nothing(databases: Any) -> 
 
 
 async def test_erasing_an_unknown_number_says_so_and_changes_nothing(databases: Any) -> None:
-    h = Harness(databases, admins=["slack:UANA"])
-    await h.start()
+    h = await started_with_a_secret(databases)
     try:
-        await h.text_in(SECRET)
-        await h.first_thread()
-        await h.drain()
         answer = await h.sms_command("erase +1 415 555 0177")
         assert answer["text"] == (
             "smsbridge has nothing on (415) 555-0177: no contact, no messages, no consent records. Nothing was erased."

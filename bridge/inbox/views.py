@@ -60,6 +60,13 @@ class ConversationView:
         return "No consent on record"
 
     @property
+    def consent_icon(self) -> str:
+        """🚫 opted out (replies blocked), ✅ consent on record, ⚪ none."""
+        if self.consent.opted_out:
+            return "🚫"
+        return "✅" if self.consent.state == "consent" else "⚪"
+
+    @property
     def sla_text(self) -> str | None:
         """The card's SLA line: "reply due in 12 min", "overdue by 5 min", "resolve due in 3 h",
         with the priority's own target when it has one: "reply due in 4 min (urgent SLA 5 min)"."""

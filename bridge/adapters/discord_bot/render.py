@@ -76,9 +76,8 @@ def consent_line(view: ConversationView) -> str:
     c = view.consent
     when = f" {discord_time(c.at, 'd')}" if c.at else ""
     if c.opted_out:
-        return f"🚫 **{esc(view.consent_text)}**{when} — replies are blocked"
-    icon = "✅" if c.state == "consent" else "⚪"
-    return f"{icon} {esc(view.consent_text)}{when}"
+        return f"{view.consent_icon} **{esc(view.consent_text)}**{when} — replies are blocked"
+    return f"{view.consent_icon} {esc(view.consent_text)}{when}"
 
 
 def _finished(view: discord.ui.View) -> discord.ui.View:

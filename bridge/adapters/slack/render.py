@@ -91,9 +91,8 @@ def consent_fact(view: ConversationView) -> str:
     c = view.consent
     when = f" {slack_time(c.at, '{date_short}')}" if c.at else ""
     if c.opted_out:
-        return f"🚫 *{inert(view.consent_text)}*{when} — replies are blocked"
-    icon = "✅" if c.state == "consent" else "⚪"
-    return f"{icon} {inert(view.consent_text)}{when}"
+        return f"{view.consent_icon} *{inert(view.consent_text)}*{when} — replies are blocked"
+    return f"{view.consent_icon} {inert(view.consent_text)}{when}"
 
 
 def _button(label: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:
