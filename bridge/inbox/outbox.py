@@ -500,6 +500,17 @@ class Outbox:
             self._notes(session).queues.add(job.queue)
         job.finished = True
 
+    async def complete_many_in(self, session: AsyncSession, jobs: list[Job]) -> None:
+        """`complete_in` for several jobs in one statement (a group commit of their results)."""
+        if not jobs:
+            return
+        by_id = {job.id: job for job in jobs}
+        done = {"ids": list(by_id), "done": [(job.id, job.attempts) for job in jobs]}
+        finished = (await session.execute(_FINISH_MANY, done)).all()
+        self._notes(session).queues.update(by_id[job_id].queue for (job_id,) in finished)
+        for job in jobs:
+            job.finished = True
+
     async def _promote_next(self, session: AsyncSession, job: Job) -> None:
         result = await session.execute(_PROMOTE_NEXT, {"of_queue": job.queue, "after": job.id})
         if _rowcount(result) == 0:
