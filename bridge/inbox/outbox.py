@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "smsbridge_outbox"
 BURST_SPACING = 0.2  # during a burst of webhooks, at most one job started per 200 ms
-MARK_DELAY = 0.02  # while draining a backlog, heads to mark wait at most this for a claim
+CLAIM_DELAY = 0.02  # while draining a backlog, a free slot waits at most this for others
 OPEN_STATES = ("pending", "running")
 # Filing new texts waits behind everything downstream (posts, sends): in a burst the
 # first texts reach the chat in seconds, not after the whole backlog is filed.
@@ -820,18 +820,15 @@ class OutboxWorker:
             pressed = self.pressure is not None and self.pressure()
             limit = 1 if pressed else self.concurrency
             free = limit - len(self._active)
-            if backlog and 0 < free < limit // 2:
-                # Draining a backlog: claim once half the slots are free, a few jobs per
-                # statement instead of one each (a completion wakes us). Heads to mark
-                # (new jobs, queues whose job finished) wait at most MARK_DELAY for it,
-                # so other processes still see them at once.
-                marks = bool(self.outbox._new_ids or self.outbox._recheck)
-                waited = loop.time() - last_claim
-                if not marks or waited < MARK_DELAY:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(wakeup.wait(), MARK_DELAY - waited if marks else self.idle_poll)
-                    continue
-                free = 0
+            if backlog and 0 < free < limit // 2 and (waited := loop.time() - last_claim) < CLAIM_DELAY:
+                # Draining a backlog: claim once half the slots are free, several jobs per
+                # statement instead of one each (a completion wakes us), but never leave a
+                # slot, or heads to mark (new jobs, queues whose job finished), waiting
+                # more than CLAIM_DELAY: slow jobs keep every slot busy, and other
+                # processes see new heads at once.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), CLAIM_DELAY - waited)
+                continue
             if pressed and free > 0:
                 await asyncio.sleep(BURST_SPACING)  # a trickle, so webhooks keep the CPU
             try:
