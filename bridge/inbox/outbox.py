@@ -280,6 +280,10 @@ class Outbox:
     _finishing: list[tuple[Job, asyncio.Future[None]]] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
     _ran_ok: set[int] = field(default_factory=set)  # handled, completion not yet recorded
+    # No other worker beat at the last heartbeat round (takeover.py): nobody to NOTIFY of
+    # heads this process cannot run now. False until a round says so; a worker that
+    # starts meanwhile claims on its own at start and is seen within one beat.
+    alone: bool = False
 
     def __post_init__(self) -> None:
         self._wait = wait_random_exponential(multiplier=self.retry_base, max=self.retry_max)
@@ -407,7 +411,7 @@ class Outbox:
                     claimed += await self._take(conn, lane, limit - len(claimed), now)
                 if len(claimed) < limit:
                     await self._note_next_due(conn, now)
-                if promoted and len(claimed) >= limit and self.db.is_postgres:
+                if promoted and len(claimed) >= limit and self.db.is_postgres and not self.alone:
                     # Heads this process cannot run now: let the other processes take them.
                     await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         except BaseException:
