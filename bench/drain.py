@@ -162,7 +162,11 @@ async def every_plan(db: Database, size: int) -> str:
             ob._TAKE, {"now": now, "limit": 8, "in_lane": 0, "worker": "bench"}),
         "mark new jobs as heads (after the producer's commit)": (ob._PROMOTE_IDS, {"ids": [size - 2, size - 1]}),
         "look again at queues found empty": (ob._PROMOTE_QUEUES, {"queues": ["slack:conv:1", "slack:conv:2"]}),
-        "finish a batch of jobs": (ob._FINISH_MANY, {"ids": [1, 2], "done": [(1, 0), (2, 0)]}),
+        "both at once (a claim after jobs finished in handlers' transactions)": (
+            ob._PROMOTE_IDS_OR_QUEUES,
+            {"ids": [size - 2, size - 1], "queues": ["slack:conv:1", "slack:conv:2"]},
+        ),
+        "finish a batch of jobs (complete; complete_many_in for postlog.py)": (ob._FINISH_MANY, {"ids": [1, 2], "done": [(1, 0), (2, 0)]}),
         "mark the next job of each finished job's queue": (
             (ob._PROMOTE_NEXT_MANY_PG, {"queues": ["slack:conv:1", "slack:conv:2"], "afters": [1, 2]})
             if db.is_postgres

@@ -19,6 +19,7 @@ from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.models import ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.phone import format_phone
+from bridge.inbox.postlog import PostLog, PostRecord
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view, message_view_of
 
@@ -52,6 +53,7 @@ class ChatState:
         self.db = db
         self.outbox = outbox
         self.directory = directory
+        self.postlog = PostLog(db, outbox)
         self.now: Callable[[], datetime] = utcnow  # the app points it at the scheduler's clock
 
     async def conversation(self, conversation_id: int) -> ConversationView:
@@ -173,7 +175,11 @@ class ChatState:
         thread: tuple[int, str] | None = None,
     ) -> None:
         """Record a post; with `thread` (conversation id, thread id), also the thread it
-        opened in `channel`, in the same transaction."""
+        opened in `channel`, in the same transaction. With `done`, jobs finishing at
+        the same time share that transaction (postlog.py)."""
+        if done is not None:
+            await self.postlog.save(PostRecord(platform, channel, purpose, message_id, posted_id, done, thread))
+            return
         async with self.db.sessions.begin() as session:
             if thread is not None:
                 await self._link_thread(session, thread[0], platform, channel, thread[1])
@@ -183,8 +189,6 @@ class ChatState:
                 {"platform": platform, "channel": channel, "purpose": purpose, "message_id": message_id, "posted_id": posted_id},
                 ["platform", "channel", "purpose", "message_id"],
             )
-            if done is not None:
-                await self.outbox.complete_in(session, done)
 
     async def replace_posted(self, platform: str, channel: str, purpose: str, message_id: int, posted_id: str) -> None:
         """Like save_posted, but a newer id replaces an earlier one (a fresh upload's file)."""

@@ -105,6 +105,10 @@ def create_database(url: str, *, connect_args: dict[str, Any] | None = None, poo
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        if parsed.get_driver_name() == "aiosqlite":
+            from bridge.inbox.sqlite_driver import one_hop_dbapi
+
+            kwargs["module"] = one_hop_dbapi()  # one thread hop per statement, not four
     else:
         # Named in pg_stat_activity, so an operator sees which connections are ours.
         server_settings = {"application_name": "smsbridge", **connect_args.get("server_settings", {})}

@@ -41,6 +41,7 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    or_,
     select,
     text,
     tuple_,
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "smsbridge_outbox"
 BURST_SPACING = 0.2  # during a burst of webhooks, at most one job started per 200 ms
+CLAIM_DELAY = 0.02  # while draining a backlog, a free slot waits at most this for others
 OPEN_STATES = ("pending", "running")
 # Filing new texts waits behind everything downstream (posts, sends): in a burst the
 # first texts reach the chat in seconds, not after the whole backlog is filed.
@@ -141,6 +143,9 @@ _TAKE = (
 )
 _PROMOTE_IDS = _promote(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 _PROMOTE_QUEUES = _promote(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
+_PROMOTE_IDS_OR_QUEUES = _promote(
+    or_(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.queue.in_(bindparam("queues", expanding=True)))
+)
 _PROMOTE_ALL = _promote()
 _NEXT = (
     select(_EARLIER.c.id)
@@ -275,6 +280,10 @@ class Outbox:
     _finishing: list[tuple[Job, asyncio.Future[None]]] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
     _ran_ok: set[int] = field(default_factory=set)  # handled, completion not yet recorded
+    # No other worker beat at the last heartbeat round (takeover.py): nobody to NOTIFY of
+    # heads this process cannot run now. False until a round says so; a worker that
+    # starts meanwhile claims on its own at start and is seen within one beat.
+    alone: bool = False
 
     def __post_init__(self) -> None:
         self._wait = wait_random_exponential(multiplier=self.retry_base, max=self.retry_max)
@@ -402,7 +411,7 @@ class Outbox:
                     claimed += await self._take(conn, lane, limit - len(claimed), now)
                 if len(claimed) < limit:
                     await self._note_next_due(conn, now)
-                if promoted and len(claimed) >= limit and self.db.is_postgres:
+                if promoted and len(claimed) >= limit and self.db.is_postgres and not self.alone:
                     # Heads this process cannot run now: let the other processes take them.
                     await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         except BaseException:
@@ -412,12 +421,14 @@ class Outbox:
         return claimed
 
     async def _promote_new(self, conn: AsyncConnection, ids: set[int], queues: set[str]) -> int:
-        promoted = 0
+        if ids and queues:  # one statement for both (each list probes its own index)
+            params: dict[str, Any] = {"ids": sorted(ids), "queues": sorted(queues)}
+            return _rowcount(await conn.execute(_PROMOTE_IDS_OR_QUEUES, params))
         if ids:
-            promoted += _rowcount(await conn.execute(_PROMOTE_IDS, {"ids": sorted(ids)}))
+            return _rowcount(await conn.execute(_PROMOTE_IDS, {"ids": sorted(ids)}))
         if queues:
-            promoted += _rowcount(await conn.execute(_PROMOTE_QUEUES, {"queues": sorted(queues)}))
-        return promoted
+            return _rowcount(await conn.execute(_PROMOTE_QUEUES, {"queues": sorted(queues)}))
+        return 0
 
     async def _take(self, conn: AsyncConnection, lane: int, limit: int, now: datetime) -> list[Job]:
         params = {"now": now, "limit": limit, "in_lane": lane, "worker": self.instance}
@@ -481,11 +492,28 @@ class Outbox:
             return queues - {queue for (queue,) in promoted.all()}
 
     async def complete_in(self, session: AsyncSession, job: Job) -> None:
-        """Finish `job` inside the handler's own transaction (result and done together)."""
+        """Finish `job` inside the handler's own transaction (result and done together).
+
+        Its queue's next job is marked after the commit, with the other queues looked
+        at in the dispatcher's next claim: one statement for a batch of finished jobs
+        instead of one in each transaction. A process that dies in between leaves the
+        queue without a head only until the takeover marks every headless queue.
+        """
         result = await session.execute(_FINISH, {"job_id": job.id, "seen": job.attempts})
         if _rowcount(result) == 1:
-            await self._promote_next(session, job)
+            self._notes(session).queues.add(job.queue)
         job.finished = True
+
+    async def complete_many_in(self, session: AsyncSession, jobs: list[Job]) -> None:
+        """`complete_in` for several jobs in one statement (a group commit of their results)."""
+        if not jobs:
+            return
+        by_id = {job.id: job for job in jobs}
+        done = {"ids": list(by_id), "done": [(job.id, job.attempts) for job in jobs]}
+        finished = (await session.execute(_FINISH_MANY, done)).all()
+        self._notes(session).queues.update(by_id[job_id].queue for (job_id,) in finished)
+        for job in jobs:
+            job.finished = True
 
     async def _promote_next(self, session: AsyncSession, job: Job) -> None:
         result = await session.execute(_PROMOTE_NEXT, {"of_queue": job.queue, "after": job.id})
@@ -789,20 +817,28 @@ class OutboxWorker:
     async def _loop(self) -> None:
         wakeup = self.outbox._wakeup
         backlog = False  # the last claim found as many due jobs as it asked for
+        loop = asyncio.get_running_loop()
+        last_claim = loop.time()
         while not self._stopping:
             wakeup.clear()
             pressed = self.pressure is not None and self.pressure()
             limit = 1 if pressed else self.concurrency
             free = limit - len(self._active)
-            if backlog and 0 < free < limit // 2 and not self.outbox._new_ids and not self.outbox._recheck:
-                # Draining a backlog: claim once half the slots are free, a few jobs per
-                # transaction instead of one transaction per job (a completion wakes us).
-                free = 0
+            if backlog and 0 < free < limit // 2 and (waited := loop.time() - last_claim) < CLAIM_DELAY:
+                # Draining a backlog: claim once half the slots are free, several jobs per
+                # statement instead of one each (a completion wakes us), but never leave a
+                # slot, or heads to mark (new jobs, queues whose job finished), waiting
+                # more than CLAIM_DELAY: slow jobs keep every slot busy, and other
+                # processes see new heads at once.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), CLAIM_DELAY - waited)
+                continue
             if pressed and free > 0:
                 await asyncio.sleep(BURST_SPACING)  # a trickle, so webhooks keep the CPU
             try:
                 # Even with no free slot: marks the heads this process committed.
                 jobs = await self.outbox.claim(max(free, 0))
+                last_claim = loop.time()
             except Exception:  # a database hiccup: wait and try again
                 log.exception("claiming outbox jobs failed")
                 await asyncio.sleep(1.0)

@@ -96,6 +96,7 @@ class Takeover:
                     )
                 )
             ).all()
+        self.outbox.alone = not rows
         now = asyncio.get_running_loop().time()
         dead: list[tuple[str, int, str]] = []
         for instance, machine, pid, beats in rows:
