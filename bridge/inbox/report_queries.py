@@ -36,9 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Text,
     case,
-    cast,
     exists,
     func,
     literal,
@@ -355,14 +353,17 @@ def _summarise(groups: dict[Hashable, list[int]], fractions: tuple[float, ...]) 
     return found
 
 
-def _joined(column: Any, dialect: str) -> ColumnElement[str]:
-    """A group's non-NULL values as one comma-separated string (in no particular order)."""
+def _joined(column: Any, dialect: str) -> ColumnElement[Any]:
+    """A group's non-NULL values in one column, in no particular order: an array on
+    PostgreSQL (asyncpg decodes it to a list), a comma-separated string on SQLite."""
     if dialect == "postgresql":
-        return func.string_agg(cast(column, Text), ",")
+        return func.array_agg(column).filter(column.is_not(None))
     return func.group_concat(column)
 
 
-def _numbers(joined: str | None) -> list[int]:
+def _numbers(joined: str | list[int] | None) -> list[int]:
+    if isinstance(joined, list):
+        return joined
     return [int(value) for value in joined.split(",")] if joined else []
 
 
