@@ -333,6 +333,21 @@ async def _texts(session: AsyncSession, scope: Scope, dialect: str) -> _Tally:
     return tally
 
 
+async def _cycle_counts(session: AsyncSession, scope: Scope) -> tuple[int, int, int, int]:
+    row = (
+        await session.execute(
+            _cycles(
+                scope,
+                func.count(case((ConversationCycle.seq == 1, case((ConversationCycle.origin == "customer", 1))))),
+                func.count(case((ConversationCycle.seq == 1, case((ConversationCycle.origin == "team", 1))))),
+                func.count(case((ConversationCycle.seq > 1, 1))),
+                func.count(case(((ConversationCycle.origin == "customer") & ConversationCycle.first_response_at.is_(None), 1))),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
 @dataclass
 class _CycleSpreads:
     """The period's durations, from one read of its cycles (the percentiles need every value)."""
@@ -341,8 +356,6 @@ class _CycleSpreads:
     resolution: dict[Hashable, tuple[int, list[int | None]]]
     by_responder: dict[Hashable, tuple[int, list[int | None]]]  # median only
     by_day: dict[Hashable, tuple[int, list[int | None]]]  # customer-started cycles
-    # new (customer-started), team-started, reopened, customer-started and unanswered
-    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 def _summarise(groups: dict[Hashable, list[int]], fractions: tuple[float, ...]) -> dict[Hashable, tuple[int, list[int | None]]]:
@@ -368,7 +381,7 @@ def _numbers(joined: str | list[int] | None) -> list[int]:
 
 
 async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _CycleSpreads:
-    """Every median and p90 over the period's cycles, from one pass over them, with their counts.
+    """Every median and p90 over the period's cycles, from one pass over them.
 
     One GROUP BY (day, origin, responder) over the index-covered range hands each
     group's durations back joined into a string: a thousand rows for a month instead of
@@ -382,22 +395,14 @@ async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _
     responder = case(
         (ConversationCycle.responder_id.is_not(None), _agent_key(ConversationCycle.responder_platform, ConversationCycle.responder_id))
     ).label("responder")
-    cycle = ConversationCycle
     query = _cycles(
-        scope, day, cycle.origin, responder, _joined(first, dialect), _joined(resolution, dialect),
-        func.count(case(((cycle.seq == 1) & (cycle.origin == "customer"), 1))),
-        func.count(case(((cycle.seq == 1) & (cycle.origin == "team"), 1))),
-        func.count(case((cycle.seq > 1, 1))),
-        func.count(case(((cycle.origin == "customer") & cycle.first_response_at.is_(None), 1))),
-    ).group_by(day, cycle.origin, responder)
+        scope, day, ConversationCycle.origin, responder, _joined(first, dialect), _joined(resolution, dialect)
+    ).group_by(day, ConversationCycle.origin, responder)
     by_origin: dict[Hashable, list[int]] = {}
     resolved: dict[Hashable, list[int]] = {}
     by_responder: dict[Hashable, list[int]] = {}
     by_day: dict[Hashable, list[int]] = {}
-    counts = [0, 0, 0, 0]
-    for day_key, origin, key, firsts, resolutions, *group_counts in (await session.execute(query)).all():
-        for i, n in enumerate(group_counts):
-            counts[i] += int(n)
+    for day_key, origin, key, firsts, resolutions in (await session.execute(query)).all():
         if resolutions:
             resolved.setdefault(0, []).extend(_numbers(resolutions))
         if not firsts:
@@ -413,7 +418,6 @@ async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _
         _summarise(resolved, (0.5, 0.9)),
         _summarise(by_responder, (0.5,)),
         _summarise(by_day, (0.5, 0.9)),
-        (counts[0], counts[1], counts[2], counts[3]),
     )
 
 
@@ -532,8 +536,8 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     texts = await _texts(session, scope, dialect)
     texts_in, texts_out, replies, delivered = (sum(counts[i] for counts in texts.hours.values()) for i in range(4))
+    new, team, reopened, unanswered = await _cycle_counts(session, scope)
     spreads = await _cycle_spreads(session, scope, dialect)
-    new, team, reopened, unanswered = spreads.counts
     daily, heat = _timeline(scope, texts, spreads)
     backlog = await _backlog(session, scope)
     return ReportData(
