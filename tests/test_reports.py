@@ -125,6 +125,7 @@ async def test_percentiles_interpolate_the_same_everywhere(db: Database, values:
     async with db.sessions() as session:
         found = await percentiles.grouped(session, select(source.c.key, source.c.value), (0.5, 0.9))
     assert found == {"g": (len(values), [median, p90])}
+    assert percentiles.of_sorted(sorted(values), (0.5, 0.9)) == [median, p90]  # the report's one-pass path
 
 
 async def test_a_period_cut_mid_hour_counts_only_its_own_texts(db: Database) -> None:

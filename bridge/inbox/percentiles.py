@@ -71,3 +71,18 @@ async def grouped(
     for key, count, *values in (await session.execute(query)).all():
         result[key] = (int(count), [round_half_up(float(v)) if v is not None else None for v in values])
     return result
+
+
+def of_sorted(values: Sequence[int], fractions: Sequence[float]) -> list[int | None]:
+    """The same percentiles, in Python, of values already sorted ascending (none NULL)."""
+    if not values:
+        return [None for _ in fractions]
+    found: list[int | None] = []
+    for p in fractions:
+        position = (len(values) - 1) * p  # h - 1
+        below = int(position)  # k - 1, zero-based
+        weight = position - below  # h - k
+        at_k = values[below]
+        after_k = values[below + 1] if below + 1 < len(values) else at_k
+        found.append(round_half_up(at_k + weight * (after_k - at_k)))
+    return found
