@@ -431,13 +431,12 @@ async def _listen(app: web.Application) -> tuple[int, web.AppRunner]:
     return runner.addresses[0][1], runner
 
 
-async def _serve_bridge(spec: ServerSpec) -> tuple[int, Any]:
-    """The real service, configured as in production (Slack over HTTP, Twilio, the outbox)."""
-    from bridge.app import SmsBridge
+def bridge_settings(spec: ServerSpec) -> Any:
+    """The settings of the real service against the fakes: Slack over HTTP, Twilio, one inbox."""
     from bridge.config import Settings
 
     assert spec.db is not None
-    settings = Settings(  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
         _env_file=None,
         database_url=spec.db.url,
         public_url=PUBLIC_URL,
@@ -453,7 +452,14 @@ async def _serve_bridge(spec: ServerSpec) -> tuple[int, Any]:
         slack_post_interval=spec.slack_post_interval,
         slack_post_burst=spec.slack_post_burst,
     )
-    bridge = SmsBridge(settings, db=spec.db.open())
+
+
+async def _serve_bridge(spec: ServerSpec) -> tuple[int, Any]:
+    """The real service, configured as in production (Slack over HTTP, Twilio, the outbox)."""
+    from bridge.app import SmsBridge
+
+    assert spec.db is not None
+    bridge = SmsBridge(bridge_settings(spec), db=spec.db.open())
     await bridge.start("127.0.0.1", 0)
     assert bridge.port is not None
     return bridge.port, bridge.stop

@@ -32,36 +32,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event
 
-from bench import common
-from bench.common import SMS_PATH, closed_loop, fresh_db, sender_numbers, signed_inbound, start_world, stop_world, token_text, wait_until
+from bench.common import (
+    SMS_PATH,
+    bridge_settings,
+    closed_loop,
+    fresh_db,
+    sender_numbers,
+    server_spec,
+    signed_inbound,
+    start_world,
+    stop_world,
+    token_text,
+    wait_until,
+)
 
 WARMUP = 50
 
 
 async def run(args: argparse.Namespace) -> int:
     from bridge.app import SmsBridge
-    from bridge.config import Settings
 
     world = await start_world()
     target = await fresh_db(args.db)
     statements: Counter[str] = Counter()
     transactions: Counter[str] = Counter()
     try:
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            database_url=target.url,
-            public_url=common.PUBLIC_URL,
-            slack_bot_token=world.slack.bot_token,
-            slack_signing_secret=world.slack.signing_secret,
-            slack_api_url=world.slack.api_url,
-            twilio_account_sid=world.twilio.account_sid,
-            twilio_auth_token=world.twilio.auth_token,
-            twilio_api_url=world.twilio.url,
-            smsbridge_number=common.NUMBER,
-            smsbridge_slack_channel=common.CHANNEL,
-            smsbridge_business_name=common.BUSINESS,
-            slack_post_interval=0.0,  # FakeSlack is not rate-limited: no pacing (as bench/ingest.py)
-        )
+        # FakeSlack is not rate-limited: no pacing (as bench/ingest.py), the ServerSpec default.
+        settings = bridge_settings(server_spec(world, "bridge", target))
         bridge = SmsBridge(settings, db=target.open())
         await bridge.start("127.0.0.1", 0)
         engine = bridge.db.engine.sync_engine

@@ -47,7 +47,7 @@ def problem(files: tuple[OutgoingFile, ...], *, whatsapp: bool = False) -> str |
     if len(files) > MAX_FILES:
         return f"{len(files)} files are attached; an MMS carries at most {MAX_FILES}."
     for f in files:
-        kind = f.content_type.split(";")[0].strip().lower()
+        kind = _media_type(f)
         if not (kind.startswith(_ACCEPTED_FAMILIES) or kind in _ACCEPTED_TYPES):
             return (
                 f"{f.filename} ({kind or 'unknown type'}) cannot be sent by MMS: "
@@ -59,11 +59,16 @@ def problem(files: tuple[OutgoingFile, ...], *, whatsapp: bool = False) -> str |
     return None
 
 
+def _media_type(f: OutgoingFile) -> str:
+    """The file's MIME type without parameters ("image/jpeg; q=1" -> "image/jpeg")."""
+    return f.content_type.split(";")[0].strip().lower()
+
+
 def _whatsapp_problem(files: tuple[OutgoingFile, ...]) -> str | None:
     if len(files) > WHATSAPP_MAX_FILES:
         return f"{len(files)} files are attached; a WhatsApp message carries one. Send them one reply at a time."
     for f in files:
-        kind = f.content_type.split(";")[0].strip().lower()
+        kind = _media_type(f)
         if not (kind.startswith(_WHATSAPP_FAMILIES) or kind in _WHATSAPP_TYPES):
             return (
                 f"{f.filename} ({kind or 'unknown type'}) cannot be sent on WhatsApp: "
