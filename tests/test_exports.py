@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bridge import export_cli
 from bridge.inbox import audit
@@ -157,17 +158,22 @@ async def test_the_cli_writes_a_file_and_refuses_an_unknown_inbox(harness: Harne
     assert err.getvalue() == "smsbridge: unknown inbox 'sales'; inboxes: default\n"
 
 
-async def test_slack_export_uploads_the_csv_into_the_channel_once(databases: Any) -> None:
+async def test_slack_export_goes_to_the_asker_alone_once(databases: Any) -> None:
     async with _slack(databases) as h:
         sid = await _delivered_reply(h)
+        channel_before = len(h.slack.messages(CHANNEL))
         h.slack.lose_answer_next("files.completeUploadExternal")  # the upload is retried, not doubled
 
         answer = await h.sms_command("export audit 7")
         await h.drain()
 
-        assert answer["text"].startswith("Exporting audit records of the last 7 days as CSV")
+        assert answer["text"] == (
+            "Exporting audit records of the last 7 days as CSV; the file will come to you alone, "
+            "in a direct message from smsbridge, with its row count."
+        )
         [upload] = h.slack.files
-        assert upload["channel"] == CHANNEL and upload["filename"].endswith(".csv")
+        assert upload["channel"] == h.slack.direct_channels["UANA"] and upload["filename"].endswith(".csv")
+        assert len(h.slack.messages(CHANNEL)) == channel_before  # nothing in the channel the team shares
         rows = _csv(upload["bytes"].decode())
         [send] = [r for r in rows if r["record"] == "send"]
         assert (send["actor"], send["from_number"], send["to_number"], send["provider_sid"], send["status"]) == (
@@ -176,6 +182,19 @@ async def test_slack_export_uploads_the_csv_into_the_channel_once(databases: Any
         assert upload["title"].startswith(f"Audit export: {len(rows)} rows, ")
         audited = await h.rows("SELECT actor, action FROM audit_events WHERE action LIKE 'export%' ORDER BY id")
         assert audited == [("slack:UANA", "export_requested"), ("slack:UANA", "exported")]
+
+
+async def test_slack_export_without_the_dm_scope_tells_the_asker_and_shares_nothing(databases: Any) -> None:
+    async with _slack(databases) as h:
+        from bridge.checks_sync import manifest_scopes
+
+        h.slack.scopes = [s for s in manifest_scopes() if s != "im:write"]  # an app installed before im:write
+        await h.sms_command("export consent")
+        await h.drain()
+        assert h.slack.files == []
+        [told] = [e for e in h.slack.ephemerals if "export was not sent" in e["text"]]
+        assert told["user"] == "UANA" and told["channel"] == CHANNEL
+        assert "im:write" in told["text"] and "reinstall" in told["text"]
 
 
 async def test_slack_non_admin_export_is_refused_and_audited(databases: Any) -> None:
@@ -205,20 +224,24 @@ async def test_every_role_refusal_is_audited_thread_commands_too(databases: Any)
         assert refused[0][1] is None and refused[1][1] is not None  # the thread's conversation
 
 
-async def test_discord_export_attaches_the_file(dh_admin: Harness) -> None:
+async def test_discord_export_comes_to_the_asker_alone(dh_admin: Harness) -> None:
     h = dh_admin
     assert h.discord is not None
     await h.text_in("hello")
     await h.first_post()
     await h.drain()
+    h.discord.lose_answer_next("POST /channels/")  # the direct message is sent again, not twice
     iid = await h.discord.slash_command("sms", {"kind": "consent", "days": "30", "format": "json"}, user_id=DISCORD_ANA,
                                         channel_id=FORUM, subcommand="export")
     await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
     await h.drain()
-    assert h.discord.followups(iid)[0]["content"].startswith("Exporting consent records of the last 30 days as JSON Lines")
-    [post] = [p for p in h.posts() if p["name"].startswith("Consent export")]
-    assert post["messages"][0]["content"].startswith("Consent export: 0 rows, ")
-    [attachment] = post["messages"][1]["attachments"]
+    assert h.discord.followups(iid)[0]["content"].startswith(
+        "Exporting consent records of the last 30 days as JSON Lines; the file will come to you alone, in a direct message"
+    )
+    assert [p["name"] for p in h.posts()] == [h.posts()[0]["name"]]  # no post in the forum the team shares
+    [sent] = h.discord.direct_messages(DISCORD_ANA)
+    assert sent["content"].startswith("Consent export: 0 rows, ")
+    [attachment] = sent["attachments"]
     assert attachment["filename"].endswith(".jsonl")
     async with aiohttp.ClientSession() as session, session.get(attachment["url"]) as response:
         assert await response.read() == b""  # no consent changes yet: an empty JSON Lines file
@@ -228,6 +251,24 @@ async def test_discord_export_attaches_the_file(dh_admin: Harness) -> None:
     assert h.discord.followups(refused)[0]["content"].startswith("Exporting records needs the admin role; you are agent.")
     [(actor,)] = await h.rows("SELECT actor FROM audit_events WHERE action = 'command_refused'")
     assert actor == f"discord:{DISCORD_BEN}"
+
+
+async def test_discord_export_to_an_admin_refusing_direct_messages_is_given_up_and_logged(
+    dh_admin: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = dh_admin
+    assert h.discord is not None
+    await h.text_in("hello")
+    await h.first_post()
+    await h.drain()
+    h.discord.fail_next("POST /channels/", 403, code=50007, message="Cannot send messages to this user")
+    iid = await h.discord.slash_command("sms", {"kind": "consent"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="export")
+    await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+    await h.drain()
+    assert "allow direct messages from this server's members" in h.discord.followups(iid)[0]["content"]
+    assert h.discord.direct_messages(DISCORD_ANA) == [] and len(h.posts()) == 1  # nothing anywhere else either
+    assert any("do not accept direct messages" in r.getMessage() for r in caplog.records)
+    assert await h.rows("SELECT state FROM outbox_jobs WHERE state NOT IN ('done', 'dead')") == []  # given up, not retried forever
 
 
 async def test_discord_audit_export_carries_the_send(dh_admin: Harness) -> None:
@@ -245,8 +286,8 @@ async def test_discord_audit_export_carries_the_send(dh_admin: Harness) -> None:
     iid = await h.discord.slash_command("sms", {"kind": "audit"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="export")
     await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
     await h.drain()
-    [export_post] = [p for p in h.posts() if p["name"].startswith("Audit export")]
-    [attachment] = export_post["messages"][1]["attachments"]
+    [sent_to_ana] = h.discord.direct_messages(DISCORD_ANA)
+    [attachment] = sent_to_ana["attachments"]
     async with aiohttp.ClientSession() as session, session.get(attachment["url"]) as response:
         rows = _csv((await response.read()).decode())
     [send] = [r for r in rows if r["record"] == "send"]

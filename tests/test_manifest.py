@@ -27,6 +27,8 @@ METHOD_SCOPES = {
     "bots.info": "users:read",  # the app id requests must carry (api_app_id)
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
+    "files.list": "files:read",
+    "conversations.open": "im:write",
     "views.open": None,
     "views.publish": None,
 }
@@ -52,6 +54,10 @@ async def test_manifest_scopes_are_exactly_the_ones_used(harness: Harness) -> No
     await harness.sms_command("new +14155550103 hello there")
     await harness.drain()
     await harness.sms_command("new +14155550103 again")  # a permalink to an existing thread
+    await harness.restart(admins=["UANA"])  # exports are for admins
+    await harness.sms_command("export audit")  # a file in a direct message (im:write)
+    harness.slack.lose_answer_next("files.completeUploadExternal")  # ... whose retry looks for it (files.list)
+    await harness.drain()
     harness.slack.lose_answer_next("chat.postMessage")  # a retried post looks for its first try
     await harness.text_in("one more")
     await harness.drain()

@@ -82,6 +82,15 @@ async def export(ctx: CommandContext, kind: ExportKind, days: int | None, format
         export=kind.value, since=iso(since), until=iso(until), format=fmt.value,
     )
     return CommandReply(rich(
-        "Exporting {kind} records of the last {days} days as {fmt}; the file will appear here with its row count.",
-        kind=kind.value, days=period, fmt="CSV" if fmt is ExportFormat.CSV else "JSON Lines",
+        "Exporting {kind} records of the last {days} days as {fmt}; {where}",
+        kind=kind.value, days=period, fmt="CSV" if fmt is ExportFormat.CSV else "JSON Lines", where=_where_it_goes(ctx.platform),
     ))
+
+
+def _where_it_goes(platform: str) -> str:
+    """Where the file will be: only the asker gets it (it holds customers' numbers)."""
+    if platform == "slack":
+        return "the file will come to you alone, in a direct message from smsbridge, with its row count."
+    if platform == "discord":
+        return "the file will come to you alone, in a direct message from the bot (allow direct messages from this server's members)."
+    return "a download link only you can see will appear here, with its row count."

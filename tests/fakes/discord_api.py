@@ -127,6 +127,7 @@ _EVENT_INTENTS: dict[str, int] = {
 }
 
 CHANNEL_TEXT = 0
+CHANNEL_DM = 1
 CHANNEL_CATEGORY = 4
 CHANNEL_PUBLIC_THREAD = 11
 CHANNEL_FORUM = 15
@@ -212,6 +213,7 @@ class FakeChannel:
     total_message_sent: int = 0
     last_message_id: int | None = None
     deleted: bool = False
+    recipient_id: int | None = None  # a direct message: the user on the other side
 
     @property
     def is_thread(self) -> bool:
@@ -576,6 +578,11 @@ class FakeDiscord(LoopbackServer):
     def messages(self, channel_id: int) -> list[Json]:
         """Messages of a channel or thread as Discord renders them, oldest first."""
         return [self._render_message(m) for m in self._messages.get(channel_id, []) if not m.deleted]
+
+    def direct_messages(self, user_id: int) -> list[Json]:
+        """What the bot sent `user_id` in their direct message, oldest first."""
+        dm = next((c for c in self._channels.values() if c.type == CHANNEL_DM and c.recipient_id == user_id), None)
+        return [] if dm is None else self.messages(dm.id)
 
     def message(self, message_id: int) -> Json | None:
         msg = self._message_index.get(message_id)
@@ -1066,6 +1073,19 @@ class FakeDiscord(LoopbackServer):
         if user is None:
             raise _unknown("User", 10013)
         return user
+
+    @_route("POST", "/users/@me/channels")
+    async def _open_direct_message(self, req: _Request) -> Json:
+        """The bot's direct message with a user (the same channel every time)."""
+        body: Json = req.body or {}
+        user_id = int(body.get("recipient_id") or 0)
+        if user_id not in self._users:
+            raise _invalid_form("recipient_id", "NUMBER_TYPE_COERCE", "Value is not snowflake.")
+        dm = next((c for c in self._channels.values() if c.type == CHANNEL_DM and c.recipient_id == user_id), None)
+        if dm is None:
+            dm = FakeChannel(id=self._snowflake(), type=CHANNEL_DM, name="", recipient_id=user_id)
+            self._channels[dm.id] = dm
+        return self._render_channel(dm)
 
     @_route("GET", "/guilds/{guild_id}/members/{user_id}")
     async def _get_member(self, req: _Request) -> Json:
@@ -1946,7 +1966,7 @@ class FakeDiscord(LoopbackServer):
         out: Json = {
             "id": str(msg.id),
             "channel_id": str(msg.channel_id),
-            "guild_id": str(self.guild_id),
+            **({} if self._channels[msg.channel_id].type == CHANNEL_DM else {"guild_id": str(self.guild_id)}),
             "type": msg.type,
             "content": msg.content,
             "author": author,
@@ -1973,7 +1993,7 @@ class FakeDiscord(LoopbackServer):
                 for emoji, users in msg.reactions.items()
             ],
         }
-        if msg.author_id in self._members and msg.webhook_id is None:
+        if msg.author_id in self._members and msg.webhook_id is None and "guild_id" in out:
             member = self._render_member(msg.author_id)
             member.pop("user")
             out["member"] = member
@@ -2014,6 +2034,9 @@ class FakeDiscord(LoopbackServer):
         }
 
     def _render_channel(self, ch: FakeChannel) -> Json:
+        if ch.type == CHANNEL_DM:
+            recipient = self._users.get(ch.recipient_id or 0) or {"id": str(ch.recipient_id)}
+            return {"id": str(ch.id), "type": CHANNEL_DM, "last_message_id": _sid(ch.last_message_id), "recipients": [recipient], "flags": 0}
         out: Json = {
             "id": str(ch.id),
             "type": ch.type,

@@ -103,6 +103,7 @@ class FakeSlack(LoopbackServer):
         self.calls: list[tuple[str, Params]] = []
         self.posts: list[Params] = []
         self.ephemerals: list[Params] = []
+        self.direct_channels: dict[str, str] = {}  # user -> the DM channel conversations.open gave
         self.files: list[dict[str, Any]] = []
         self.socket_acks: list[dict[str, Any]] = []
         self.socket_messages: list[dict[str, Any]] = []  # every non-ack frame a client sent
@@ -891,6 +892,23 @@ class FakeSlack(LoopbackServer):
         if user is None:
             raise SlackApiFailure("user_not_found")
         return {"user": user}
+
+    def _m_conversations_open(self, params: Params) -> dict[str, Any]:
+        """A direct message with one user (needs im:write, as in Slack): its channel id."""
+        if "im:write" not in self._scopes():
+            raise SlackApiFailure("missing_scope")
+        user = self._require(params, "users", "users_list_not_supplied")
+        if "," in user:
+            raise SlackApiFailure("not_implemented")  # a group DM: smsbridge never opens one
+        channel = "D" + user.removeprefix("U").removeprefix("W")
+        self.direct_channels[user] = channel
+        return {"channel": {"id": channel, "is_im": True, "user": user}}
+
+    def _m_files_list(self, params: Params) -> dict[str, Any]:
+        """Files shared into a channel since `ts_from` (files:read), newest first."""
+        channel = params.get("channel") or None
+        shared = [f for f in self.files if channel is None or f["channel"] == channel]
+        return {"files": [{"id": f["id"], "name": f["filename"], "title": f["title"], "channels": [f["channel"]]} for f in reversed(shared)]}
 
     def _m_files_getUploadURLExternal(self, params: Params) -> dict[str, Any]:
         filename = self._require(params, "filename", "invalid_arguments")

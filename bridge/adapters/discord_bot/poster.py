@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 UNKNOWN_CHANNEL = 10003
 THREAD_ARCHIVED = 50083
+CANNOT_MESSAGE_USER = 50007  # the user does not accept direct messages from this server
 TAG_CACHE_SECONDS = 60.0
 ARCHIVE_MINUTES = 10080  # a week: posts stay in the forum's active list longer
 CONTINUED = (
@@ -475,24 +476,30 @@ class DiscordPoster:
         await call(lambda: channel.send(files=files, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
 
     async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
-        """A compliance export as the attachment of a forum post of its own (a forum holds
-        posts, not messages), titled with what it holds. The file name is unique to the
-        job, so a retry finds the earlier post instead of attaching it twice."""
+        """A compliance export as an attachment in a direct message to the admin who asked
+        (it holds every customer's number: the forum's other members must not get it),
+        with what it holds in words. The file name is unique to the job, so a retry finds
+        the earlier message instead of sending it twice."""
         built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
-        forum, _tags = await self.forum(int(to.channel))
-        if job.is_retry and await self._find_charts(forum, {built.filename}):
+        client = await self.rest.ensure()
+        dm = await call(lambda: client.create_dm(discord.Object(int(post.requested_by))))
+        if job.is_retry and await self._sent_file(dm, built.filename):
             return
-        title = f"{post.export.capitalize()} export {(post.since or '')[:10] or 'all'} – {post.until[:10]}"
-        created = await call(
-            lambda: forum.create_thread(
-                name=title[:100], content=built.summary[: render.MAX_CONTENT], allowed_mentions=render.NO_MENTIONS,
-                auto_archive_duration=ARCHIVE_MINUTES,
-            )
-        )
         file = discord.File(io.BytesIO(built.data), filename=built.filename, description=built.summary[:1024])
         nonce = f"e{job.id:x}.{int(job.created_at.timestamp() * 1000):x}"
-        channel = self._channel(created.thread.id)
-        await call(lambda: channel.send(file=file, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+        try:
+            await call(lambda: dm.send(content=built.summary[: render.MAX_CONTENT], file=file, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+        except RetryLater as exc:
+            if isinstance(exc.__cause__, discord.Forbidden) and exc.__cause__.code == CANNOT_MESSAGE_USER:
+                # Their privacy settings refuse direct messages from this server: waiting will not help.
+                log.error("Discord export for %s not sent: they do not accept direct messages from this server", post.requested_by)
+                raise GiveUp("the admin does not accept direct messages from this server") from exc
+            raise
+
+    async def _sent_file(self, dm: discord.DMChannel, filename: str) -> bool:
+        history = dm.history(limit=10)
+        sent = await call(lambda: _collect(history))
+        return any(a.filename == filename for m in sent for a in m.attachments)
 
     async def _find_charts(self, forum: discord.ForumChannel, names: set[str], title: str | None = None) -> bool:
         """True when an earlier attempt posted these charts (or, without charts, a post named `title`)."""

@@ -288,11 +288,25 @@ class SlackPoster:
             await self._files.share_in_channel(job, to.channel, media, chart.title)
 
     async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
-        """A compliance export as a file in the channel where an admin asked for it; its
-        title says what it holds (rows, period). A retry finds the earlier file by name."""
+        """A compliance export as a file in a direct message to the admin who asked (it
+        holds every customer's number: the channel's other members must not get it); its
+        title says what it holds (rows, period). A retry finds the earlier file by name.
+        Without the im:write scope the admin is told, privately, in the channel instead."""
         built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
         media = FetchedMedia(built.data, built.content_type, built.filename)
-        await self._files.share_in_channel(job, to.channel, media, built.summary)
+        try:
+            await self._files.share_privately(job, post.requested_by, media, built.summary)
+        except RetryLater as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, SlackApiError) and cause.response.get("error") == "missing_scope"):
+                raise
+            text = (
+                f"Your {post.export} export was not sent: the Slack app cannot open a direct message with you "
+                "(it needs the im:write scope). Add it from manifests/slack-app.yaml, reinstall the app, then ask again."
+            )
+            channel = to.channel
+            await self._call(channel, lambda: self.client.chat_postEphemeral(channel=channel, user=post.requested_by, text=text))
+            log.error("Slack export for %s not sent: the app lacks the im:write scope", post.requested_by)
 
     async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None:
         """A rule's notice at the top of another channel, linking to the thread."""

@@ -71,6 +71,26 @@ class FileSharer:
         await self._upload(upload_url, media.data)
         await self._complete(job, channel, None, file_id, title, reusing=False)
 
+    async def share_privately(self, job: Job, user: str, media: FetchedMedia, title: str) -> str:
+        """Put `media` into the direct message with `user` once; the DM's channel id.
+
+        Nobody else sees it: a compliance export holds every customer's number. A retry
+        finds an earlier attempt's file by its name, unique to the job (files.list with
+        files:read: reading the DM's history would need im:history as well).
+        """
+        opened = await self.call(user, lambda: self.client.conversations_open(users=user))
+        channel = str(opened["channel"]["id"])
+        if job.is_retry:
+            since = int((job.created_at - timedelta(minutes=1)).timestamp())
+            response = await self.call(channel, lambda: self.client.files_list(channel=channel, ts_from=since, count=100))
+            files: list[dict[str, Any]] = response.get("files") or []
+            if any(shared.get("name") == media.filename for shared in files):
+                return channel
+        file_id, upload_url = await self._start(channel, media)
+        await self._upload(upload_url, media.data)
+        await self._complete(job, channel, None, file_id, title, reusing=False)
+        return channel
+
     async def _in_thread(self, job: Job, channel: str, thread_ts: str, file_id: str) -> bool:
         oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
         response = await self.call(
