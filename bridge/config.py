@@ -8,6 +8,7 @@ are checked here, so a typo stops `smsbridge run` with the field's name.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -206,8 +207,33 @@ def approval_role(value: str | None) -> str | None:
     return role
 
 
+def unknown_keys(table: str, fields: Any, data: object) -> None:
+    """A TOML table's keys must be its model's fields: a typo (`numbr`) is an error naming
+    the table and the key, never silently ignored (environment settings, read from a
+    shared environment, keep ignoring names they do not know)."""
+    if not isinstance(data, dict):
+        return
+    known = set(fields)
+    for key in data:
+        if key in known:
+            continue
+        name = data.get("name")
+        where = f"{table} {name!r}" if isinstance(name, str) and name.strip() else table
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"the keys are {', '.join(sorted(known))}"
+        raise ValueError(f"{where}: unknown key {key!r}; {hint}")
+
+
 class InboxConfig(BaseModel):
     """One shared number (or Messaging Service) and where its conversations go."""
+
+    model_config = {"extra": "forbid"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: object) -> object:
+        unknown_keys("[[inbox]]", cls.model_fields, data)
+        return data
 
     name: str = "default"
     number: str | None = None
@@ -313,6 +339,14 @@ class InboxConfig(BaseModel):
 class WhatsAppTemplate(BaseModel):
     """An approved WhatsApp template (Twilio Content API): what `!template NAME` sends
     outside the 24-hour window. `text` shows it in the thread, `{{1}}`… filled."""
+
+    model_config = {"extra": "forbid"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: object) -> object:
+        unknown_keys("[[whatsapp_template]]", cls.model_fields, data)
+        return data
 
     name: str
     content_sid: str
