@@ -57,6 +57,13 @@ def e164_number(value: str | None) -> str | None:
     return prefix + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def whatsapp_number_setting(value: str | None) -> str | None:
+    """A WhatsApp sender's number in E.164 form, `+14155550177` (`whatsapp:+…` works too);
+    kept without the prefix: the channel is the setting's."""
+    number = e164_number(value)
+    return number[len(_WHATSAPP) :] if number is not None and number.startswith(_WHATSAPP) else number
+
+
 def auto_reply_setting(value: str | None) -> str | None:
     """An auto-reply template once its braces are `{variable}`s and it fits an SMS."""
     if value is None:
@@ -238,6 +245,9 @@ class InboxConfig(BaseModel):
     name: str = "default"
     number: str | None = None
     messaging_service_sid: str | None = None
+    # The inbox's WhatsApp sender when it is not `number` itself (README "WhatsApp"):
+    # a WhatsApp message to `whatsapp:+W` comes here and is answered from it.
+    whatsapp_number: str | None = None
     slack_channel: str | None = None
     discord_channel: str | None = None
     # The built-in web chat's channel (set by `smsbridge sandbox`, not by operators).
@@ -329,6 +339,11 @@ class InboxConfig(BaseModel):
     @classmethod
     def _number(cls, value: str | None) -> str | None:
         return e164_number(value)
+
+    @field_validator("whatsapp_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        return whatsapp_number_setting(value)
 
     @field_validator("approval_role")
     @classmethod
@@ -507,9 +522,11 @@ class Settings(BaseSettings):
     """SignalWire only: the project's Signing Key (`PSK_…`), which signs its webhooks"""
 
     smsbridge_number: str | None = None
-    """the default inbox's shared number (E.164, e.g. `+14155550100`; checked when settings load), or a WhatsApp sender `whatsapp:+14155550100`"""
+    """the default inbox's shared number (E.164, e.g. `+14155550100`; checked when settings load), or a WhatsApp sender `whatsapp:+14155550100` (SMS customers are answered from `+14155550100`, WhatsApp ones from `whatsapp:+14155550100`)"""
     smsbridge_messaging_service_sid: str | None = None
     """or the default inbox's Twilio Messaging Service (`MG…`)"""
+    smsbridge_whatsapp_number: str | None = None
+    """the default inbox's WhatsApp sender when it is another number than `SMSBRIDGE_NUMBER` (E.164, e.g. `+14155550177`; `whatsapp_number` in `[[inbox]]`): WhatsApp messages to `whatsapp:+14155550177` come to this inbox and are answered from it, SMS customers from the SMS number; see *WhatsApp*"""
     smsbridge_slack_channel: str | None = None
     """the Slack channel id the default inbox's conversations go to (`C0123ABCD`)"""
     smsbridge_discord_channel: str | None = None
@@ -631,6 +648,11 @@ class Settings(BaseSettings):
     def _number(cls, value: str | None) -> str | None:
         return e164_number(value)
 
+    @field_validator("smsbridge_whatsapp_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        return whatsapp_number_setting(value)
+
     @field_validator("smsbridge_after_hours_reply", "smsbridge_first_contact_reply")
     @classmethod
     def _auto_reply(cls, value: str | None) -> str | None:
@@ -722,12 +744,13 @@ class Settings(BaseSettings):
     def inboxes(self) -> list[InboxConfig]:
         """The default inbox from SMSBRIDGE_* plus every [[inbox]] table."""
         found: list[InboxConfig] = []
-        if self.smsbridge_number or self.smsbridge_messaging_service_sid:
+        if self.smsbridge_number or self.smsbridge_messaging_service_sid or self.smsbridge_whatsapp_number:
             found.append(
                 InboxConfig(
                     name="default",
                     number=self.smsbridge_number,
                     messaging_service_sid=self.smsbridge_messaging_service_sid,
+                    whatsapp_number=self.smsbridge_whatsapp_number,
                     slack_channel=self.smsbridge_slack_channel,
                     discord_channel=self.smsbridge_discord_channel,
                     approval_role=self.smsbridge_approval_role,
