@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from bridge.config import InboxConfig, Settings
 from bridge.inbox.db import Database
-from bridge.inbox.phone import parse_phone
+from bridge.inbox.phone import WHATSAPP_PREFIX, parse_phone
 
 TIMEOUT = 15.0
 
@@ -38,12 +38,16 @@ def _public_url_findings(settings: Settings) -> list[Finding]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return [Finding("fail", f"PUBLIC_URL is not a URL: {settings.public_url!r}")]
     base = settings.public_url.rstrip("/")
+    whatsapp = sorted({inbox.whatsapp_number for inbox in settings.inboxes() if inbox.whatsapp_number})
     found = [
         Finding(
             "ok",
             "Webhook URLs to paste",
             f"Twilio number → Messaging → 'A message comes in': {base}/twilio/sms (HTTP POST)\n"
-            f"Slack app → Event Subscriptions → Request URL: {base}/slack/events",
+            + "".join(
+                f"WhatsApp sender {number} → 'Webhook URL for incoming messages': {base}/twilio/sms (HTTP POST)\n" for number in whatsapp
+            )
+            + f"Slack app → Event Subscriptions → Request URL: {base}/slack/events",
         )
     ]
     if parts.scheme != "https":
@@ -59,6 +63,8 @@ def _inbox_findings(settings: Settings) -> list[Finding]:
     for inbox in inboxes:
         if inbox.number and not parse_phone(inbox.number).valid:
             found.append(Finding("fail", f"Inbox {inbox.name}: {inbox.number!r} is not a valid phone number"))
+        if inbox.whatsapp_number:
+            found.extend(_whatsapp_number_findings(inbox, inboxes))
         if not inbox.slack_channel and not inbox.discord_channel:
             found.append(Finding("warn", f"Inbox {inbox.name} has no chat channel", "Set SMSBRIDGE_SLACK_CHANNEL (the channel id, e.g. C0123ABCD) and/or SMSBRIDGE_DISCORD_CHANNEL (a forum channel id)."))
         elif inbox.slack_channel and inbox.slack_channel.startswith("#"):
@@ -67,6 +73,24 @@ def _inbox_findings(settings: Settings) -> list[Finding]:
         found.append(Finding("ok", f"{len(inboxes)} inbox(es) configured"))
     found.extend(_no_bodies_findings(settings, inboxes))
     return found
+
+
+def _whatsapp_number_findings(inbox: InboxConfig, inboxes: list[InboxConfig]) -> list[Finding]:
+    """An inbox's WhatsApp sender is a number (E.164, as WhatsApp takes it) no other inbox
+    answers WhatsApp on: a message to it must find one inbox."""
+    assert inbox.whatsapp_number is not None
+    phone = parse_phone(WHATSAPP_PREFIX + inbox.whatsapp_number)
+    if not phone.valid:
+        return [Finding("fail", f"Inbox {inbox.name}: whatsapp_number {inbox.whatsapp_number!r} is not a valid phone number",
+                        "Write the WhatsApp sender in E.164 form, e.g. +14155550177.")]
+    others = [
+        other.name for other in inboxes
+        if other is not inbox and other.whatsapp_number and parse_phone(WHATSAPP_PREFIX + other.whatsapp_number).key == phone.key
+    ]
+    if others:
+        return [Finding("fail", f"Inbox {inbox.name}: WhatsApp sender {phone.key} is also inbox {', '.join(others)}'s",
+                        "A WhatsApp message to it must find one inbox: give each inbox its own whatsapp_number.")]
+    return []
 
 
 def _no_bodies_findings(settings: Settings, inboxes: list[InboxConfig]) -> list[Finding]:

@@ -1,4 +1,4 @@
-"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export/erase, db copy, report, export."""
+"""The `smsbridge` command: init, sandbox, run, migrate, check, contacts import/export/erase, discord sync, db copy, report, export."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Every `smsbridge` command (deploy/ examples are tested against it)."""
     parser = argparse.ArgumentParser(prog="smsbridge", description="A shared SMS inbox in Slack and Discord.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="serve webhooks, connect Slack, run workers")
+    run = commands.add_parser("run", help="serve webhooks, connect Slack and Discord, run workers")
     run.add_argument("--host", default=None)
     run.add_argument("--port", type=int, default=None)
     commands.add_parser("migrate", help="apply database migrations (run also does it)")

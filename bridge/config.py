@@ -8,6 +8,7 @@ are checked here, so a typo stops `smsbridge run` with the field's name.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -54,6 +55,13 @@ def e164_number(value: str | None) -> str | None:
     if parsed is None or not digits.startswith("+") or not phonenumbers.is_possible_number(parsed):
         raise ValueError(f"{value!r} is not a phone number in E.164 form (e.g. +14155550100)")
     return prefix + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def whatsapp_number_setting(value: str | None) -> str | None:
+    """A WhatsApp sender's number in E.164 form, `+14155550177` (`whatsapp:+…` works too);
+    kept without the prefix: the channel is the setting's."""
+    number = e164_number(value)
+    return number[len(_WHATSAPP) :] if number is not None and number.startswith(_WHATSAPP) else number
 
 
 def auto_reply_setting(value: str | None) -> str | None:
@@ -206,12 +214,40 @@ def approval_role(value: str | None) -> str | None:
     return role
 
 
+def unknown_keys(table: str, fields: Any, data: object) -> None:
+    """A TOML table's keys must be its model's fields: a typo (`numbr`) is an error naming
+    the table and the key, never silently ignored (environment settings, read from a
+    shared environment, keep ignoring names they do not know)."""
+    if not isinstance(data, dict):
+        return
+    known = set(fields)
+    for key in data:
+        if key in known:
+            continue
+        name = data.get("name")
+        where = f"{table} {name!r}" if isinstance(name, str) and name.strip() else table
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"the keys are {', '.join(sorted(known))}"
+        raise ValueError(f"{where}: unknown key {key!r}; {hint}")
+
+
 class InboxConfig(BaseModel):
     """One shared number (or Messaging Service) and where its conversations go."""
+
+    model_config = {"extra": "forbid"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: object) -> object:
+        unknown_keys("[[inbox]]", cls.model_fields, data)
+        return data
 
     name: str = "default"
     number: str | None = None
     messaging_service_sid: str | None = None
+    # The inbox's WhatsApp sender when it is not `number` itself (README "WhatsApp"):
+    # a WhatsApp message to `whatsapp:+W` comes here and is answered from it.
+    whatsapp_number: str | None = None
     slack_channel: str | None = None
     discord_channel: str | None = None
     # The built-in web chat's channel (set by `smsbridge sandbox`, not by operators).
@@ -304,6 +340,11 @@ class InboxConfig(BaseModel):
     def _number(cls, value: str | None) -> str | None:
         return e164_number(value)
 
+    @field_validator("whatsapp_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        return whatsapp_number_setting(value)
+
     @field_validator("approval_role")
     @classmethod
     def _role(cls, value: str | None) -> str | None:
@@ -313,6 +354,14 @@ class InboxConfig(BaseModel):
 class WhatsAppTemplate(BaseModel):
     """An approved WhatsApp template (Twilio Content API): what `!template NAME` sends
     outside the 24-hour window. `text` shows it in the thread, `{{1}}`… filled."""
+
+    model_config = {"extra": "forbid"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: object) -> object:
+        unknown_keys("[[whatsapp_template]]", cls.model_fields, data)
+        return data
 
     name: str
     content_sid: str
@@ -473,9 +522,11 @@ class Settings(BaseSettings):
     """SignalWire only: the project's Signing Key (`PSK_…`), which signs its webhooks"""
 
     smsbridge_number: str | None = None
-    """the default inbox's shared number (E.164, e.g. `+14155550100`; checked when settings load), or a WhatsApp sender `whatsapp:+14155550100`"""
+    """the default inbox's shared number (E.164, e.g. `+14155550100`; checked when settings load), or a WhatsApp sender `whatsapp:+14155550100` (SMS customers are answered from `+14155550100`, WhatsApp ones from `whatsapp:+14155550100`)"""
     smsbridge_messaging_service_sid: str | None = None
     """or the default inbox's Twilio Messaging Service (`MG…`)"""
+    smsbridge_whatsapp_number: str | None = None
+    """the default inbox's WhatsApp sender when it is another number than `SMSBRIDGE_NUMBER` (E.164, e.g. `+14155550177`; `whatsapp_number` in `[[inbox]]`): WhatsApp messages to `whatsapp:+14155550177` come to this inbox and are answered from it, SMS customers from the SMS number; see *WhatsApp*"""
     smsbridge_slack_channel: str | None = None
     """the Slack channel id the default inbox's conversations go to (`C0123ABCD`)"""
     smsbridge_discord_channel: str | None = None
@@ -597,6 +648,11 @@ class Settings(BaseSettings):
     def _number(cls, value: str | None) -> str | None:
         return e164_number(value)
 
+    @field_validator("smsbridge_whatsapp_number")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        return whatsapp_number_setting(value)
+
     @field_validator("smsbridge_after_hours_reply", "smsbridge_first_contact_reply")
     @classmethod
     def _auto_reply(cls, value: str | None) -> str | None:
@@ -688,12 +744,13 @@ class Settings(BaseSettings):
     def inboxes(self) -> list[InboxConfig]:
         """The default inbox from SMSBRIDGE_* plus every [[inbox]] table."""
         found: list[InboxConfig] = []
-        if self.smsbridge_number or self.smsbridge_messaging_service_sid:
+        if self.smsbridge_number or self.smsbridge_messaging_service_sid or self.smsbridge_whatsapp_number:
             found.append(
                 InboxConfig(
                     name="default",
                     number=self.smsbridge_number,
                     messaging_service_sid=self.smsbridge_messaging_service_sid,
+                    whatsapp_number=self.smsbridge_whatsapp_number,
                     slack_channel=self.smsbridge_slack_channel,
                     discord_channel=self.smsbridge_discord_channel,
                     approval_role=self.smsbridge_approval_role,

@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from bridge.checks import run_checks
 from bridge.logs import RedactSecrets
 from tests.harness import CHANNEL, NUMBER, PUBLIC_URL, Harness
@@ -132,6 +135,66 @@ def test_inbox_number_and_approval_role_are_checked_at_load(tmp_path: Path) -> N
     result = _cli(["check"], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "smsbridge: configuration error: inbox[0].number: '+1415' is not a phone number in E.164 form (e.g. +14155550100)"
+
+
+async def test_check_names_each_whatsapp_senders_webhook_and_refuses_one_two_inboxes_share(harness: Harness) -> None:
+    from bridge.config import InboxConfig
+
+    own = harness.make_settings(smsbridge_whatsapp_number="+14155550177")
+    out = io.StringIO()
+    assert await run_checks(own, out) == 0, out.getvalue()
+    assert f"    WhatsApp sender +14155550177 → 'Webhook URL for incoming messages': {PUBLIC_URL}/twilio/sms (HTTP POST)" in out.getvalue()
+    shared = harness.make_settings(
+        smsbridge_whatsapp_number="+14155550177",
+        inbox=[InboxConfig(name="sales", number=NUMBER.replace("0100", "0199"), whatsapp_number="whatsapp:+14155550177", slack_channel=CHANNEL)],
+    )
+    out = io.StringIO()
+    assert await run_checks(shared, out) == 1
+    assert "✗ Inbox sales: WhatsApp sender +14155550177 is also inbox default's" in out.getvalue()
+    assert "give each inbox its own whatsapp_number" in out.getvalue()
+
+
+def test_a_whatsapp_number_not_in_e164_form_stops_check_and_run(tmp_path: Path) -> None:
+    result = _cli(["check"], tmp_path, {"SMSBRIDGE_NUMBER": "+14155550100", "SMSBRIDGE_WHATSAPP_NUMBER": "415 555 0177"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "smsbridge: configuration error: SMSBRIDGE_WHATSAPP_NUMBER: '415 555 0177' is not a phone number in E.164 form (e.g. +14155550100)"
+    )
+    (tmp_path / "smsbridge.toml").write_text('[[inbox]]\nname = "sales"\nnumber = "+14155550199"\nwhatsapp_number = "+1415"\n')
+    result = _cli(["run"], tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "smsbridge: configuration error: inbox[0].whatsapp_number: '+1415' is not a phone number in E.164 form (e.g. +14155550100)"
+    )
+
+
+def test_a_typo_in_an_inbox_or_template_table_stops_check_and_run_naming_the_table_and_key(tmp_path: Path) -> None:
+    """A misspelt key in a TOML table is an error, as in `[[rule]]`; it is never silently
+    ignored (here `slack_chanel` would have left the inbox without its channel)."""
+    (tmp_path / "smsbridge.toml").write_text(
+        '[[inbox]]\nname = "sales"\nnumber = "+14155550199"\nslack_chanel = "C0SALES"\n\n'
+        '[[whatsapp_template]]\nname = "follow_up"\ncontent_sid = "HX' + "b" * 32 + '"\nvariable = 2\n'
+    )
+    for command in ("check", "run"):
+        result = _cli([command], tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "smsbridge: configuration error: inbox[0]: [[inbox]] 'sales': unknown key 'slack_chanel'; did you mean 'slack_channel'?",
+            "smsbridge: configuration error: whatsapp_template[0]: [[whatsapp_template]] 'follow_up': unknown key 'variable'; did you mean 'variables'?",
+        ]
+    # Environment variables smsbridge does not know stay ignored: other software sets them.
+    (tmp_path / "smsbridge.toml").write_text('[[inbox]]\nname = "sales"\nnumber = "+14155550199"\nslack_channel = "C0SALES"\n')
+    result = _cli(["migrate"], tmp_path, {"SMSBRIDGE_NOT_A_SETTING": "1", "SOME_OTHER_APP_TOKEN": "x"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_unknown_inbox_key_without_a_name_close_to_it_lists_the_keys() -> None:
+    from bridge.config import Settings
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, inbox=[{"name": "north", "number": "+14155550199", "colour": "blue"}])  # type: ignore[call-arg]
+    said = str(caught.value)
+    assert "[[inbox]] 'north': unknown key 'colour'; the keys are " in said and "slack_channel" in said
 
 
 def test_tokens_are_hidden_in_the_settings_object() -> None:

@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -197,6 +197,27 @@ async def test_slack_export_without_the_dm_scope_tells_the_asker_and_shares_noth
         assert "im:write" in told["text"] and "reinstall" in told["text"]
 
 
+async def test_slack_export_takes_days_written_as_a_report_period(databases: Any) -> None:
+    """`/sms export audit 90d` as `/sms report 7d` writes a period; `90` still works."""
+    async with _slack(databases) as h:
+        answer = await h.sms_command("export audit 90d json")
+        assert answer["text"].startswith("Exporting audit records of the last 90 days as JSON Lines")
+        await h.drain()
+        [upload] = h.slack.files
+        assert upload["filename"].endswith(".jsonl")
+        [(detail,)] = await h.rows("SELECT detail FROM audit_events WHERE action = 'export_requested'")
+        detail = detail if isinstance(detail, dict) else json.loads(detail)
+        assert detail["export"] == "audit" and detail["format"] == "json"
+        assert (utcnow() - timedelta(days=90) - datetime.fromisoformat(detail["since"]).replace(tzinfo=UTC)) < timedelta(minutes=5)
+        answer = await h.sms_command("export consent 90D")
+        assert answer["text"].startswith("Exporting consent records of the last 90 days as CSV")
+        for bad in ("0d", "9999d"):
+            answer = await h.sms_command(f"export audit {bad}")
+            assert f"`{bad}` is not a number of days from 1 to 3650 (e.g. `90` or `90d`)." in answer["text"]
+        await h.drain()
+        assert len(h.slack.files) == 2
+
+
 async def test_slack_non_admin_export_is_refused_and_audited(databases: Any) -> None:
     async with _slack(databases) as h:
         answer = await h.sms_command("export consent", user="UBEN")
@@ -231,7 +252,7 @@ async def test_discord_export_comes_to_the_asker_alone(dh_admin: Harness) -> Non
     await h.first_post()
     await h.drain()
     h.discord.lose_answer_next("POST /channels/")  # the direct message is sent again, not twice
-    iid = await h.discord.slash_command("sms", {"kind": "consent", "days": "30", "format": "json"}, user_id=DISCORD_ANA,
+    iid = await h.discord.slash_command("sms", {"kind": "consent", "days": "30d", "format": "json"}, user_id=DISCORD_ANA,
                                         channel_id=FORUM, subcommand="export")
     await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
     await h.drain()

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from bridge.config import InboxConfig
 from bridge.inbox.models import Conversation, utcnow
-from tests.harness import CHANNEL, Harness
+from tests.harness import CHANNEL, CUSTOMER, NUMBER, PUBLIC_URL, Harness
 
 SENDER = "whatsapp:+14155550100"  # the inbox's WhatsApp sender (the same number, WhatsApp-enabled)
 INDIA = "whatsapp:+919900000000"
@@ -28,10 +29,12 @@ async def wa(databases) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-de
     await h.stop()
 
 
-async def whatsapp_in(h: Harness, body: str, sender: str = INDIA, media: list[tuple[str, str]] = (), **extra: str) -> None:  # type: ignore[assignment]
+async def whatsapp_in(
+    h: Harness, body: str, sender: str = INDIA, media: list[tuple[str, str]] = (), to: str = SENDER, **extra: str  # type: ignore[assignment]
+) -> None:
     wa_id = sender.split("+", 1)[1]
     fields = {"ProfileName": "Priya", "WaId": wa_id, "MessageType": "text", **extra}
-    params = h.inbound_params(body, sender, to=SENDER, media=media, **fields)
+    params = h.inbound_params(body, sender, to=to, media=media, **fields)
     status, reason = await h.twilio_post("/twilio/sms", params)
     assert status == 200, reason
 
@@ -404,5 +407,88 @@ async def test_a_stop_on_whatsapp_blocks_a_waiting_draft_and_a_reply_in_its_undo
         assert (frm, to) == (SENDER, INDIA) and "unsubscribed" in body
         rows = await h.rows("SELECT body, status FROM messages WHERE kind = 'reply' ORDER BY id")
         assert [tuple(r) for r in rows] == [("Our offer", "blocked"), ("See you soon", "blocked")]
+    finally:
+        await h.stop()
+
+
+# -- a WhatsApp sender of its own (SMSBRIDGE_WHATSAPP_NUMBER, `whatsapp_number`) ---------
+
+OWN_SENDER = "whatsapp:+14155550177"  # the default inbox's WhatsApp sender: another number than its SMS one
+
+
+async def test_a_whatsapp_sender_of_its_own_answers_on_whatsapp_and_the_sms_number_on_sms(databases) -> None:  # type: ignore[no-untyped-def]
+    """With `SMSBRIDGE_WHATSAPP_NUMBER` the inbox's WhatsApp customers write to, and are
+    answered from, that sender (replies, the first-contact auto-reply, HELP, templates);
+    its SMS customers are answered from `SMSBRIDGE_NUMBER`."""
+    h = Harness(
+        databases, smsbridge_number=NUMBER, smsbridge_whatsapp_number="+1 415 555 0177",
+        smsbridge_first_contact_reply="Thanks, {business} will answer soon.", whatsapp_template=[TEMPLATE],
+    )
+    await h.start()
+    try:
+        await whatsapp_in(h, "Is my order ready?", to=OWN_SENDER)
+        root = await h.first_thread()
+        await h.drain()
+        assert on_whatsapp(h) == [(OWN_SENDER, INDIA, "Thanks, Acme Bikes will answer soon.")]
+        assert "WhatsApp" in str(h.roots()[0]["blocks"])
+        await h.teammate(root, "!r Yes, come by")
+        await h.drain()
+        assert on_whatsapp(h)[-1] == (OWN_SENDER, INDIA, "Yes, come by")
+        await whatsapp_in(h, "HELP", to=OWN_SENDER)
+        await h.drain()
+        assert on_whatsapp(h)[-1][:2] == (OWN_SENDER, INDIA) and on_whatsapp(h)[-1][2].startswith("Acme Bikes")
+        async with h.bridge.db.sessions.begin() as session:  # type: ignore[union-attr]
+            await session.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=30)))
+        await h.teammate(root, '!template follow_up Priya "A-1042"')
+        await h.drain()
+        assert (h.sms_sent()[-1]["From"], h.sms_sent()[-1]["To"], h.sms_sent()[-1]["ContentSid"]) == (OWN_SENDER, INDIA, TEMPLATE["content_sid"])
+        assert len(h.sms_sent()) == 4
+
+        await h.text_in("plain sms")  # an SMS customer of the same inbox, to its SMS number
+        await h.slack.wait_for(lambda: len(h.roots()) == 2, message="the SMS customer's card")
+        await h.drain()
+        sms_root = str(h.roots()[1]["ts"])
+        await h.teammate(sms_root, "!r plain answer")
+        await h.drain()
+        assert on_whatsapp(h)[4:] == [(NUMBER, CUSTOMER, "Thanks, Acme Bikes will answer soon."), (NUMBER, CUSTOMER, "plain answer")]
+        rows = await h.rows("SELECT from_number, to_number FROM messages WHERE direction = 'out' ORDER BY id")
+        assert [tuple(r) for r in rows] == [(OWN_SENDER, INDIA)] * 4 + [(NUMBER, CUSTOMER)] * 2
+    finally:
+        await h.stop()
+
+
+SALES = "C0SALES"
+SALES_NUMBER = "+14155550199"
+SALES_WHATSAPP = "whatsapp:+14155550188"
+
+
+async def test_a_whatsapp_message_finds_the_inbox_whose_whatsapp_number_it_went_to(databases) -> None:  # type: ignore[no-untyped-def]
+    """`To=whatsapp:+W` routes to the `[[inbox]]` with `whatsapp_number = "+W"`, whose
+    channel gets the thread; the reply leaves from `whatsapp:+W`. The default inbox, whose
+    number is itself its WhatsApp sender (`whatsapp:+N`), keeps answering from it."""
+    h = Harness(
+        databases, smsbridge_number=SENDER,
+        inbox=[InboxConfig(name="sales", number=SALES_NUMBER, whatsapp_number=SALES_WHATSAPP, slack_channel=SALES)],
+    )
+    h.slack.set_channel(SALES, "sales")
+    h.twilio.add_number(SALES_NUMBER, sms_url=f"{PUBLIC_URL}/twilio/sms")
+    await h.start()
+    try:
+        await whatsapp_in(h, "Do you sell e-bikes?", to=SALES_WHATSAPP)
+        await h.slack.wait_for(lambda: len(h.slack.messages(SALES)) == 1, message="the sales card")
+        await h.drain()
+        assert h.roots() == []  # not the default inbox's channel
+        sales_root = str(h.slack.messages(SALES)[0]["ts"])
+        await h.slack_event({**h.teammate_event(sales_root, "!r We do: come try one"), "channel": SALES})
+        await h.drain()
+        assert on_whatsapp(h) == [(SALES_WHATSAPP, INDIA, "We do: come try one")]
+
+        await whatsapp_in(h, "And repairs?", sender=BRAZIL)  # to the default inbox's whatsapp:+N
+        root = await h.first_thread()
+        await h.teammate(root, "!r Yes, repairs too")
+        await h.drain()
+        assert on_whatsapp(h)[-1] == (SENDER, BRAZIL, "Yes, repairs too")
+        await h.text_in("sms to sales", to=SALES_NUMBER)  # SMS to the sales number still routes there
+        await h.slack.wait_for(lambda: len(h.slack.messages(SALES)) == 2, message="the SMS card in sales")
     finally:
         await h.stop()

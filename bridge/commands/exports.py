@@ -4,6 +4,7 @@ chat outage delays the file but never loses it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -40,29 +41,33 @@ class OneWordChoice(Choice):
         return Arg.take(self, rest, last=last)
 
 
+_DAYS = re.compile(r"([0-9]+)d?", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Days(Arg):
-    """A number of days; when the word is not one, it is left for the next argument
-    (`/sms export audit json` keeps the default period)."""
+    """A number of days, `90` or `90d` (as `/sms report 7d` writes a period); when the
+    word is not one, it is left for the next argument (`/sms export audit json` keeps the
+    default period)."""
 
     def _placeholder(self) -> str:
         return "days"
 
     def take(self, rest: str, *, last: bool = False) -> tuple[object, str]:
         word, _, after = rest.strip().partition(" ")
-        if not word.isdigit():
+        if not _DAYS.fullmatch(word):
             raise MissingArgument
         return self.convert(word), after.strip()
 
     def convert(self, text: str) -> object:
-        value = text.strip()
-        if not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
-            raise BadArgument(rich("`{value}` is not a number of days from 1 to {most}.", value=text, most=MAX_DAYS))
-        return int(value)
+        found = _DAYS.fullmatch(text.strip())
+        if found is None or len(found[1]) > len(str(MAX_DAYS)) or not 1 <= int(found[1]) <= MAX_DAYS:
+            raise BadArgument(rich("`{value}` is not a number of days from 1 to {most} (e.g. `90` or `90d`).", value=text, most=MAX_DAYS))
+        return int(found[1])
 
 
 KIND = OneWordChoice("kind", "What to export", values=tuple(ExportKind))
-DAYS = Days("days", f"Only the last N days (default {DEFAULT_DAYS})", optional=True)
+DAYS = Days("days", f"Only the last N days, e.g. 90 or 90d (default {DEFAULT_DAYS})", optional=True)
 FORMAT = Choice("format", "csv (default) or json (JSON Lines)", optional=True, values=tuple(ExportFormat))
 
 

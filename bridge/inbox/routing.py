@@ -1,4 +1,4 @@
-"""Inboxes: the configured shared numbers, matched by `To` number or Messaging Service."""
+"""Inboxes: the configured shared numbers, matched by `To` number (or WhatsApp sender) or Messaging Service."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bridge.inbox.assignment_policy import AssignPolicy, Strategy
 from bridge.inbox.db import Database, insert_ignore
 from bridge.inbox.hours import BusinessHours
 from bridge.inbox.models import Inbox, utcnow
-from bridge.inbox.phone import parse_phone
+from bridge.inbox.phone import WHATSAPP_PREFIX, parse_phone
 from bridge.inbox.sla_policy import SlaPolicy
 
 
@@ -34,6 +34,9 @@ class InboxRoute:
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     # No-bodies mode (bridge/inbox/privacy.py): chats show no customer words or pictures.
     no_bodies: bool = False
+    # The WhatsApp sender when it is another number than `number` (E.164, no prefix):
+    # WhatsApp messages to `whatsapp:` + it come here, and are answered from it.
+    whatsapp_number: str | None = None
 
 
 class UnknownInbox(LookupError):
@@ -46,6 +49,7 @@ class InboxDirectory:
     def __init__(self) -> None:
         self._by_id: dict[int, InboxRoute] = {}
         self._by_number: dict[str, InboxRoute] = {}
+        self._by_whatsapp: dict[str, InboxRoute] = {}
         self._by_service: dict[str, InboxRoute] = {}
 
     async def sync(self, db: Database, configs: list[InboxConfig]) -> None:
@@ -81,6 +85,7 @@ class InboxDirectory:
                         assignment=AssignPolicy(Strategy(cfg.assign or "none"), tuple(cfg.agents or ()), cfg.max_open),
                         sla=SlaPolicy.of(cfg.sla_first_reply, cfg.sla_next_reply, cfg.sla_resolution, cfg.sla_priority),
                         no_bodies=bool(cfg.no_bodies),
+                        whatsapp_number=parse_phone(WHATSAPP_PREFIX + cfg.whatsapp_number).key if cfg.whatsapp_number else None,
                     )
                 )
 
@@ -90,6 +95,8 @@ class InboxDirectory:
             self._by_number[route.number] = route
         if route.messaging_service_sid:
             self._by_service[route.messaging_service_sid] = route
+        if route.whatsapp_number:
+            self._by_whatsapp[route.whatsapp_number] = route
 
     def get(self, inbox_id: int) -> InboxRoute:
         return self._by_id[inbox_id]
@@ -98,13 +105,18 @@ class InboxDirectory:
         return list(self._by_id.values())
 
     def match(self, to: str | None, messaging_service_sid: str | None) -> InboxRoute:
-        """A Messaging Service pool wins over the number: pool numbers are not listed."""
+        """A Messaging Service pool wins over the number: pool numbers are not listed.
+        A WhatsApp message (`To=whatsapp:+…`) finds the inbox whose `whatsapp_number` it
+        is, else the one whose number is (`number = "whatsapp:+…"`, or the SMS number
+        WhatsApp-enabled)."""
         if messaging_service_sid and messaging_service_sid in self._by_service:
             return self._by_service[messaging_service_sid]
         if to:
-            key = parse_phone(to).key
-            if key in self._by_number:
-                return self._by_number[key]
+            phone = parse_phone(to)
+            if phone.channel == "whatsapp" and phone.key in self._by_whatsapp:
+                return self._by_whatsapp[phone.key]
+            if phone.key in self._by_number:
+                return self._by_number[phone.key]
         raise UnknownInbox(f"no inbox for To={to!r} MessagingServiceSid={messaging_service_sid!r}")
 
     def by_channel(self, platform: str, channel: str) -> list[InboxRoute]:

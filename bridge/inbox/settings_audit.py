@@ -61,6 +61,8 @@ def snapshot(inboxes: Iterable[InboxRoute], rules: Sequence[str], admins: Sequen
             "business_name": inbox.business_name, "help_text": inbox.help_text, "approval_role": inbox.approval_role,
             "chats": inbox.chats, "hours": inbox.hours, "after_hours_reply": inbox.after_hours_reply,
             "first_contact_reply": inbox.first_contact_reply, "assignment": inbox.assignment, "sla": inbox.sla,
+            # Only when set: a deployment without one records no change on upgrading.
+            **({"whatsapp_number": inbox.whatsapp_number} if inbox.whatsapp_number else {}),
         })
     shot["rules"] = list(rules)
     shot["admins"] = sorted(admins)

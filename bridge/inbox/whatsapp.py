@@ -1,7 +1,9 @@
 """WhatsApp as a channel of its own (Twilio's `whatsapp:` addresses).
 
 A conversation is on WhatsApp when the customer's latest message came to a WhatsApp
-sender (`To=whatsapp:+1…`); replies then go from that sender to `whatsapp:+…`. Outside
+sender (`To=whatsapp:+1…`); replies then go from that sender to `whatsapp:+…`. The sender
+is the inbox's number itself (`number = "whatsapp:+N"`) or its own `whatsapp_number`
+(routing.py finds the inbox by either); SMS customers are answered from the SMS number. Outside
 WhatsApp's 24-hour customer-service window only an approved template may be sent, so a
 free-text reply is refused with the reason instead of failing at Twilio (63016).
 """

@@ -1,7 +1,7 @@
 """covering indexes for the report: cycles by start, conversations by status
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30
 """
 from __future__ import annotations
