@@ -19,6 +19,7 @@ from bridge.app import SmsBridge
 from bridge.config import Settings
 from bridge.inbox.clock import ManualClock
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.loopback import DEFAULT_WAIT
 from tests.fakes.signing import slack_headers
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.twilio_api import FakeTwilio
@@ -306,7 +307,7 @@ class Harness:
 
     # -- Discord (issue 4) -------------------------------------------------------
 
-    async def discord_ready(self, bridge: SmsBridge, timeout: float = 5.0) -> None:
+    async def discord_ready(self, bridge: SmsBridge, timeout: float = DEFAULT_WAIT) -> None:
         """Wait until `bridge` holds the gateway and its client saw READY."""
         assert self.discord is not None
 

@@ -46,7 +46,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import DEFAULT_WAIT, LoopbackServer
 
 JSON_CONTENT_TYPE = "application/json"  # exactly: discord.py compares the header verbatim
 DISCORD_EPOCH_MS = 1420070400000
@@ -636,7 +636,7 @@ class FakeDiscord(LoopbackServer):
     def recent_activity(self) -> str:
         return f"last calls: {[f'{m} {p}' for m, p, _ in self.calls[-15:]]}"
 
-    async def wait_response(self, interaction_id: int, timeout: float = 5.0) -> Json:
+    async def wait_response(self, interaction_id: int, timeout: float = DEFAULT_WAIT) -> Json:
         """Wait for the interaction's first callback and return it."""
         await self.wait_for(
             lambda: bool(self.interaction_responses.get(interaction_id)),
@@ -645,7 +645,7 @@ class FakeDiscord(LoopbackServer):
         )
         return self.interaction_responses[interaction_id][0]
 
-    async def wait_gateway_ready(self, count: int = 1, timeout: float = 5.0) -> None:
+    async def wait_gateway_ready(self, count: int = 1, timeout: float = DEFAULT_WAIT) -> None:
         """Wait until ``count`` connections have been sent READY (or RESUMED)."""
         await self.wait_for(lambda: self.active_gateways >= count, timeout, f"{count} identified gateway(s)")
 

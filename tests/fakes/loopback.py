@@ -13,6 +13,12 @@ from aiohttp import web
 Predicate = Callable[[], Any]  # a value or an awaitable, truthy when done
 
 
+# How long a test waits for something to happen before it fails. Generous on purpose: a
+# wait returns as soon as its condition holds, so this costs a passing test nothing, and a
+# CI machine whose two cores are busy with other workers can stall one for seconds.
+DEFAULT_WAIT = 15.0
+
+
 class LoopbackServer:
     """Subclasses build their routes in `make_app` and close their sockets in `before_stop`."""
 
@@ -63,14 +69,14 @@ class LoopbackServer:
         """What the fake saw last, for a timeout's message."""
         return ""
 
-    async def wait_for(self, predicate: Predicate, timeout: float = 5.0, message: str | None = None) -> None:
+    async def wait_for(self, predicate: Predicate, timeout: float = DEFAULT_WAIT, message: str | None = None) -> None:
         """Poll ``predicate`` (sync or async) every 10 ms until it is truthy."""
         await wait_until(predicate, timeout, message, who=f"{type(self).__name__}.wait_for", activity=self.recent_activity)
 
 
 async def wait_until(
     predicate: Predicate,
-    timeout: float = 5.0,
+    timeout: float = DEFAULT_WAIT,
     message: str | None = None,
     *,
     who: str = "wait_until",

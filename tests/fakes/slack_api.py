@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import DEFAULT_WAIT, LoopbackServer
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"  # exactly what Slack sends
 
@@ -383,7 +383,7 @@ class FakeSlack(LoopbackServer):
 
     # ------------------------------------------------------------------ socket mode
 
-    async def wait_socket_connected(self, timeout: float = 5.0) -> None:
+    async def wait_socket_connected(self, timeout: float = DEFAULT_WAIT) -> None:
         await self.wait_for(lambda: bool(self._sockets), timeout, "a socket mode connection")
 
     def make_event_callback(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
@@ -409,7 +409,7 @@ class FakeSlack(LoopbackServer):
         accepts_response_payload: bool | None = None,
         retry_attempt: int = 0,
         retry_reason: str = "",
-        timeout: float = 5.0,
+        timeout: float = DEFAULT_WAIT,
     ) -> dict[str, Any]:
         """Send one envelope to the newest connection and wait for its ack."""
         if not self._sockets:
