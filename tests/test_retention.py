@@ -66,21 +66,52 @@ async def test_retention_removes_old_bodies_and_their_posts_and_keeps_consent(da
         await h.stop()
 
 
-async def test_retention_edits_the_discord_post_of_an_old_text(databases: Any) -> None:
+async def test_retention_deletes_the_slack_picture_of_an_old_mms(databases: Any) -> None:
+    h = Harness(databases, smsbridge_retention_days=30)
+    await h.start()
+    try:
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        picture = h.twilio.add_media(b"\x89PNG" + b"1" * 64, "image/png")
+        await h.text_in(OLD, media=[(picture, "image/png")])
+        root = await h.first_thread()
+        await h.drain()
+        await h.slack.wait_for(lambda: len(h.slack.files) == 1, message="the picture in the thread")
+        [shared] = h.slack.files
+        await h.text_in(NEW)
+        await h.drain()
+        await age(h, OLD, 40)
+
+        await h.advance(clock, timedelta(days=1))
+
+        assert h.slack.deleted_files == [shared["id"]] and h.slack.files == []
+        assert not any(m.get("files") for m in h.thread(root))  # no picture left in the thread
+        [first, _second] = [r[0] for r in await h.rows("SELECT media FROM messages WHERE direction = 'in' ORDER BY id")]
+        assert first in ([], "[]")
+    finally:
+        await h.stop()
+
+
+async def test_retention_edits_the_discord_post_of_an_old_text_and_removes_its_picture(databases: Any) -> None:
     h = Harness(databases, discord=True, smsbridge_slack_channel=None, smsbridge_retention_days=7,
                 admins=[f"discord:{DISCORD_ANA}"])
     await h.start()
     try:
         clock = ManualClock(utcnow())
         await h.follow_clock(clock)
-        await h.text_in(OLD)
+        picture = h.twilio.add_media(b"\x89PNG" + b"2" * 64, "image/png")
+        await h.text_in(OLD, media=[(picture, "image/png")])
         post = await h.first_post()
         await h.drain()
+        assert h.discord is not None
+        await h.discord.wait_for(lambda: any(m["attachments"] for m in h.post_messages(post["id"])), message="the picture")
         await age(h, OLD, 8)
         await h.advance(clock, timedelta(days=1))
-        contents = [m["content"] for m in h.post_messages(post["id"])]
-        assert "🗑️ Text removed after 7 days (retention)." in contents
+        shown = h.post_messages(post["id"])
+        contents = [m["content"] for m in shown]
+        assert contents.count("🗑️ Text removed after 7 days (retention).") == 2  # the text and its picture
         assert not any(OLD in c for c in contents)
+        assert not any(m["attachments"] for m in shown)  # the picture is gone from the post
     finally:
         await h.stop()
 

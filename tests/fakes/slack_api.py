@@ -105,6 +105,7 @@ class FakeSlack(LoopbackServer):
         self.ephemerals: list[Params] = []
         self.direct_channels: dict[str, str] = {}  # user -> the DM channel conversations.open gave
         self.files: list[dict[str, Any]] = []
+        self.deleted_files: list[str] = []  # ids files.delete removed
         self.socket_acks: list[dict[str, Any]] = []
         self.socket_messages: list[dict[str, Any]] = []  # every non-ack frame a client sent
 
@@ -909,6 +910,20 @@ class FakeSlack(LoopbackServer):
         channel = params.get("channel") or None
         shared = [f for f in self.files if channel is None or f["channel"] == channel]
         return {"files": [{"id": f["id"], "name": f["filename"], "title": f["title"], "channels": [f["channel"]]} for f in reversed(shared)]}
+
+    def _m_files_delete(self, params: Params) -> dict[str, Any]:
+        """Delete a file the bot shared (files:write): Slack leaves no picture behind."""
+        file_id = self._require(params, "file", "file_not_found")
+        shared = next((f for f in self.files if f["id"] == file_id), None)
+        if shared is None:
+            raise SlackApiFailure("file_not_found")
+        self.files.remove(shared)
+        self.deleted_files.append(file_id)
+        for messages in self._messages.values():
+            for msg in messages:
+                if any(f.get("id") == file_id for f in msg.get("files") or []):
+                    msg["files"] = [f for f in msg["files"] if f.get("id") != file_id]
+        return {}
 
     def _m_files_getUploadURLExternal(self, params: Params) -> dict[str, Any]:
         filename = self._require(params, "filename", "invalid_arguments")

@@ -395,7 +395,9 @@ class DiscordPoster:
         if isinstance(fetched, str):
             await self._send(job, conversation_id, forum_id, [render.truncate(fetched, render.MAX_CONTENT)])
             return
-        await self._send(job, conversation_id, forum_id, [f"📎 {render.esc(fetched.filename)}"], file=(fetched.data, fetched.filename))
+        posted = await self._send(job, conversation_id, forum_id, [f"📎 {render.esc(fetched.filename)}"], file=(fetched.data, fetched.filename))
+        # Recorded, so retention can take the picture back (chat_cleanup.RedactPosts).
+        await self.state.save_posted(PLATFORM, to.channel, f"upload{post.index}", post.message_id, str(posted), done=job)
 
     async def status(self, job: Job, to: ChatTarget, post: ReplyStatus) -> None:
         conversation_id, forum_id = to.conversation_id, int(to.channel)

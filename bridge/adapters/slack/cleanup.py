@@ -9,6 +9,7 @@ contact's thread stay, and the result of the erasure says so.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -21,6 +22,12 @@ from bridge.inbox.outbox import Job, RetryLater
 log = logging.getLogger(__name__)
 
 GONE = frozenset({"message_not_found", "thread_not_found", "channel_not_found", "cant_delete_message", "cant_update_message"})
+FILE_GONE = frozenset({"file_not_found", "file_deleted", "cant_delete_file"})
+TS = re.compile(r"\d+\.\d+")
+
+
+def _is_ts(posted: str) -> bool:
+    return TS.fullmatch(posted) is not None
 
 
 def _error(exc: RetryLater) -> str | None:
@@ -91,9 +98,14 @@ class SlackCleaner:
                 raise
 
     async def redact(self, job: Job, request: RedactPosts) -> None:
+        """Edit the posts that showed the text; delete the pictures shared with it (a
+        picture's record holds its file id, `F…`, where a post's holds its ts)."""
         channel = request.channel
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": request.text}}]
         for ts in request.posts:
+            if not _is_ts(ts):
+                await self._delete_file(channel, ts)
+                continue
 
             async def edit(ts: str = ts) -> Any:
                 return await self.client.chat_update(channel=channel, ts=ts, text=request.text, blocks=blocks)
@@ -103,3 +115,10 @@ class SlackCleaner:
             except RetryLater as exc:
                 if _error(exc) not in GONE:
                     raise
+
+    async def _delete_file(self, channel: str, file_id: str) -> None:
+        try:
+            await self.poster._call(channel, lambda: self.client.files_delete(file=file_id))
+        except RetryLater as exc:
+            if _error(exc) not in FILE_GONE:
+                raise
