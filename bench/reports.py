@@ -300,7 +300,7 @@ async def _measure(target: DbTarget, name: str, base: datetime, until: datetime)
                     old = await old_report.build(session, timedelta(days=30))
                     summary = f"inbound {old.inbound}, median first response {old.median_first_response}"
                 else:
-                    new = await report_queries.build(session, scopes[name])
+                    new = await report_queries.build(session, scopes[name], sessions=db.sessions)
                     summary = (
                         f"in {new.texts_in}, out {new.texts_out}, new {new.new_conversations}, reopened {new.reopened},"
                         f" first response p50/p90 {new.first_response.median}/{new.first_response.p90} s,"

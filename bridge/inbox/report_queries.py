@@ -26,12 +26,13 @@ today's assignments, which the counters do not know: it reads that agent's messa
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -49,7 +50,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bridge.inbox import percentiles
 from bridge.inbox.models import (
@@ -63,6 +64,8 @@ from bridge.inbox.models import (
     ReportMessageHour,
     SlaBreach,
 )
+
+_T = TypeVar("_T")
 
 # Outbound statuses of a text that left smsbridge (the provider saw it).
 SENT = ("submitting", "accepted", "queued", "scheduled", "sending", "sent", "delivered", "read", "undelivered", "failed")
@@ -466,8 +469,8 @@ def _agent_key(platform: Any, user_id: Any) -> ColumnElement[str]:
     return func.coalesce(platform, "") + ":" + func.coalesce(user_id, "")
 
 
-async def _agents(
-    session: AsyncSession, texts: _Tally, backlog: dict[tuple[str, int | None], int], spreads: _CycleSpreads
+def _agents(
+    agents: list[tuple[int, str, str, str]], texts: _Tally, backlog: dict[tuple[str, int | None], int], spreads: _CycleSpreads
 ) -> list[AgentRow]:
     # Every cycle an agent answered first, customer- or team-started (the latter timed
     # from the customer's answer): how many, and their median.
@@ -477,7 +480,6 @@ async def _agents(
     for (_status, agent_id), n in backlog.items():
         if agent_id is not None:
             open_now[agent_id] = open_now.get(agent_id, 0) + n
-    agents = (await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name))).all()
     by_key = {f"{platform}:{user_id}": (int(agent_id), str(name)) for agent_id, platform, user_id, name in agents}
     by_id = {agent_id: key for key, (agent_id, _) in by_key.items()}
     replies = {key: n for key, n in texts.replies_by.items() if key != ":"}  # ":" : automatic texts
@@ -572,15 +574,63 @@ def _timeline(scope: Scope, texts: _Tally, spreads: _CycleSpreads) -> tuple[list
     return days, heat
 
 
-async def build(session: AsyncSession, scope: Scope) -> ReportData:
-    """Every number of the report, from a dozen aggregate queries."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+@dataclass
+class _Now:
+    """What the report says about the present, read apart from the period's texts and cycles."""
+
+    backlog: dict[tuple[str, int | None], int]
+    agents: list[tuple[int, str, str, str]]  # (id, platform, user id, name) of every teammate
+    away: list[str]
+    opt_outs: int
+    sla_breaches: dict[str, int]
+
+
+async def _now(session: AsyncSession, scope: Scope) -> _Now:
+    agents = await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name))
+    away = await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))
+    return _Now(
+        backlog=await _backlog(session, scope),
+        agents=[(int(i), str(p), str(u), str(n)) for i, p, u, n in agents.all()],
+        away=[str(name) for name in away.scalars()],
+        opt_outs=await _opt_outs(session, scope),
+        sla_breaches=await _sla_breaches(session, scope),
+    )
+
+
+async def _texts_and_failures(session: AsyncSession, scope: Scope, dialect: str) -> tuple[_Tally, list[Failure]]:
     texts = await _texts(session, scope, dialect)
+    return texts, await _failures(session, scope, texts)
+
+
+async def build(
+    session: AsyncSession, scope: Scope, *, sessions: async_sessionmaker[AsyncSession] | None = None
+) -> ReportData:
+    """Every number of the report, from a dozen aggregate queries.
+
+    With `sessions` (a caller whose `session` holds no uncommitted writes the report must
+    see) on PostgreSQL, the three independent parts (the texts and failures, the cycles,
+    the present: backlog, teammates, opt-outs, SLA breaches) run at once, each on its own
+    connection; every statement reads committed data either way (READ COMMITTED).
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if sessions is not None and dialect == "postgresql":
+
+        async def apart(part: Callable[[AsyncSession], Awaitable[_T]]) -> _T:
+            async with sessions() as own:
+                return await part(own)
+
+        (texts, failures), spreads, now = await asyncio.gather(
+            apart(lambda own: _texts_and_failures(own, scope, dialect)),
+            apart(lambda own: _cycle_spreads(own, scope, dialect)),
+            apart(lambda own: _now(own, scope)),
+        )
+    else:
+        texts, failures = await _texts_and_failures(session, scope, dialect)
+        spreads = await _cycle_spreads(session, scope, dialect)
+        now = await _now(session, scope)
     texts_in, texts_out, replies, delivered = (sum(counts[i] for counts in texts.hours.values()) for i in range(4))
-    spreads = await _cycle_spreads(session, scope, dialect)
     new, team, reopened, unanswered = spreads.counts
     daily, heat = _timeline(scope, texts, spreads)
-    backlog = await _backlog(session, scope)
     return ReportData(
         scope=scope,
         texts_in=texts_in,
@@ -594,14 +644,14 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         team_first_response=_spread(spreads.by_origin, "team"),
         unanswered=unanswered,
         resolution=_spread(spreads.resolution, 0),
-        agents=await _agents(session, texts, backlog, spreads),
-        backlog=_by_status(backlog),
-        opt_outs=await _opt_outs(session, scope),
-        failures=await _failures(session, scope, texts),
+        agents=_agents(now.agents, texts, now.backlog, spreads),
+        backlog=_by_status(now.backlog),
+        opt_outs=now.opt_outs,
+        failures=failures,
         daily=daily,
         heat=heat,
-        away=list((await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))).scalars()),
-        sla_breaches=await _sla_breaches(session, scope),
+        away=now.away,
+        sla_breaches=now.sla_breaches,
     )
 
 
