@@ -357,6 +357,10 @@ def _day_bounds(scope: Scope) -> list[tuple[datetime, datetime]]:
     return list(pairwise(edges))
 
 
+# SQLite's default SQLITE_MAX_COMPOUND_SELECT is 500; a period is at most 366 days.
+_MAX_DAY_SELECTS = 400
+
+
 @dataclass
 class _CycleSpreads:
     """The period's durations, from one read of its cycles (the percentiles need every value)."""
@@ -419,14 +423,16 @@ async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _
         func.count(case((customer & cycle.first_response_at.is_(None), 1))),
     )
     days_query: Any
-    if scope.agent_id is not None:
-        # An agent's cycles are few, found through their conversations: grouped by local day.
+    bounds = _day_bounds(scope)
+    if scope.agent_id is not None or len(bounds) > _MAX_DAY_SELECTS:
+        # An agent's cycles are few, found through their conversations: grouped by local day
+        # (and so are periods longer than SQLite lets a UNION ALL be).
         day = day_index(cycle.started_at, scope)
         days_query = _cycles(scope, day.label("day"), *aggregates).group_by(day)
     else:
         per_day = [
             _cycles(scope, literal_column(str(index)).label("day"), *aggregates, since=start, until=end)
-            for index, (start, end) in enumerate(_day_bounds(scope))
+            for index, (start, end) in enumerate(bounds)
         ]
         days_query = per_day[0] if len(per_day) == 1 else union_all(*per_day)
     by_origin: dict[Hashable, list[np.ndarray]] = {}
