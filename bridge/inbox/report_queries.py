@@ -403,11 +403,13 @@ async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _
 
     Per local day, one aggregate row over that day's range of ix_cycles_report (a UNION
     ALL of one SELECT per day: each reads its range in index order, so nothing is sorted
-    or grouped; an agent's few cycles are grouped by day instead): the customer-started and team-started first responses and the
+    or grouped): the customer-started and team-started first responses and the
     resolutions joined into one column each, and the cycle counts. Per teammate, a GROUP
     BY responder that reads ix_cycles_responder in its order (responder, then start).
-    NumPy then finds each metric's percentiles (a partition around the values they need,
-    not a sort), by bridge/inbox/percentiles.py's definition exactly.
+    An agent's few cycles (found through their conversations) are read once instead,
+    grouped by local day and responder; so are periods longer than SQLite lets a UNION
+    ALL be. NumPy then finds each metric's percentiles (a partition around the values
+    they need, not a sort), by bridge/inbox/percentiles.py's definition exactly.
     """
     cycle = ConversationCycle
     first, resolution = _durations(scope)
@@ -422,47 +424,55 @@ async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _
         func.count(case((cycle.seq > 1, 1))),
         func.count(case((customer & cycle.first_response_at.is_(None), 1))),
     )
-    days_query: Any
     bounds = _day_bounds(scope)
-    if scope.agent_id is not None or len(bounds) > _MAX_DAY_SELECTS:
-        # An agent's cycles are few, found through their conversations: grouped by local day
-        # (and so are periods longer than SQLite lets a UNION ALL be).
+    grouped = scope.agent_id is not None or len(bounds) > _MAX_DAY_SELECTS
+    days_query: Any
+    if grouped:
         day = day_index(cycle.started_at, scope)
-        days_query = _cycles(scope, day.label("day"), *aggregates).group_by(day)
+        days_query = _cycles(scope, day.label("day"), cycle.responder_platform, cycle.responder_id, *aggregates).group_by(
+            day, cycle.responder_platform, cycle.responder_id
+        )
     else:
         per_day = [
-            _cycles(scope, literal_column(str(index)).label("day"), *aggregates, since=start, until=end)
+            _cycles(scope, literal_column(str(index)).label("day"), literal_column("NULL"), literal_column("NULL"), *aggregates,
+                    since=start, until=end)
             for index, (start, end) in enumerate(bounds)
         ]
         days_query = per_day[0] if len(per_day) == 1 else union_all(*per_day)
     by_origin: dict[Hashable, list[np.ndarray]] = {}
     resolved: dict[Hashable, list[np.ndarray]] = {}
     by_day: dict[Hashable, list[np.ndarray]] = {}
+    by_responder: dict[Hashable, list[np.ndarray]] = {}
     counts = [0, 0, 0, 0]
-    for day_key, customer_firsts, team_firsts, resolutions, *day_counts in (await session.execute(days_query)).all():
+    rows = (await session.execute(days_query)).all()
+    for day_key, platform, user_id, customer_firsts, team_firsts, resolutions, *day_counts in rows:
         for i, n in enumerate(day_counts):
             counts[i] += int(n)
         if resolutions:
             resolved.setdefault(0, []).append(_numbers(resolutions))
+        answered = by_responder.setdefault(f"{platform or ''}:{user_id}", []) if user_id is not None else []
         if team_firsts:
-            by_origin.setdefault("team", []).append(_numbers(team_firsts))
+            values = _numbers(team_firsts)
+            by_origin.setdefault("team", []).append(values)
+            answered.append(values)
         if customer_firsts:
             values = _numbers(customer_firsts)
             by_origin.setdefault("customer", []).append(values)
-            by_day[int(day_key)] = [values]
-    by_responder: dict[Hashable, list[np.ndarray]] = {}
-    per_responder = (
-        _cycles(scope, cycle.responder_platform, cycle.responder_id, _joined(first, dialect))
-        .where(cycle.responder_id.is_not(None))
-        .group_by(cycle.responder_platform, cycle.responder_id)
-    )
-    for platform, user_id, firsts in (await session.execute(per_responder)).all():
-        if firsts:
-            by_responder.setdefault(f"{platform or ''}:{user_id}", []).append(_numbers(firsts))
+            by_day.setdefault(int(day_key), []).append(values)
+            answered.append(values)
+    if not grouped:
+        per_responder = (
+            _cycles(scope, cycle.responder_platform, cycle.responder_id, _joined(first, dialect))
+            .where(cycle.responder_id.is_not(None))
+            .group_by(cycle.responder_platform, cycle.responder_id)
+        )
+        for platform, user_id, firsts in (await session.execute(per_responder)).all():
+            if firsts:
+                by_responder.setdefault(f"{platform or ''}:{user_id}", []).append(_numbers(firsts))
     return _CycleSpreads(
         _summarise(by_origin, (0.5, 0.9)),
         _summarise(resolved, (0.5, 0.9)),
-        _summarise(by_responder, (0.5,)),
+        _summarise({key: parts for key, parts in by_responder.items() if parts}, (0.5,)),
         _summarise(by_day, (0.5, 0.9)),
         (counts[0], counts[1], counts[2], counts[3]),
     )
