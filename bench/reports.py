@@ -412,7 +412,8 @@ async def _cached(kind: DbKind, messages: int, history_days: int, cache: Path) -
     """The database --cache kept from an earlier run with the same schema and data, else a new one kept there."""
     meta = _read_cache(kind, cache)
     wanted: dict[str, str | int | None] = {
-        "head": _head_revision(), "messages": messages, "history_days": history_days, "url": PG_URL,
+        "head": _head_revision(), "messages": messages, "history_days": history_days,
+        "url": PG_URL if kind == "postgresql" else None,
     }
     if meta:
         if {key: meta.get(key) for key in wanted} == wanted:
