@@ -14,7 +14,9 @@ Method
 
     Each measurement runs in a fresh child process (spawn) that opens the database,
     runs one untimed warm-up report, then 5 timed reports; reported: the median and
-    worst time, and the child's peak resident memory (ru_maxrss: Python, SQLAlchemy, the
+    worst time, the median CPU time of the child (on SQLite the database's work too, so
+    it is the number least disturbed by other work on the machine), and the child's peak
+    resident memory (ru_maxrss: Python, SQLAlchemy, the
     driver and the database cache included). Measured: the 30-day report of every inbox
     and of one inbox (the budget), and of one agent (printed for information: it reads
     that agent's messages, since assignments are not counted per hour).
@@ -29,17 +31,27 @@ Target
 
 Usage
     python bench/reports.py [--messages 1000000] [--db sqlite|postgresql|both] [--pg]
+        [--cache DIR] [--queries]
     (--pg is --db both; PostgreSQL at TEST_DATABASE_URL, else BENCH_DATABASE_URL, else
     postgresql+asyncpg://postgres@127.0.0.1:5432/test)
+
+    --cache DIR keeps the loaded database (SQLite file in DIR, PostgreSQL schema named in
+    DIR) and reuses it while the migrations' head, --messages and --history-days are
+    unchanged: the report's month stays the one of the load (the baseline's is the last
+    30 days up to now, so it reads less of a cached database). --queries also prints each
+    statement's median time over the 5 timed runs of a report (the breakdown, less
+    sensitive to the machine's load than the total).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -53,7 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 if os.environ.get("TEST_DATABASE_URL") and not os.environ.get("BENCH_DATABASE_URL"):
     os.environ["BENCH_DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 
-from bench.common import DbKind, DbTarget, db_kinds, fresh_db
+from bench.common import PG_URL, DbKind, DbTarget, db_kinds, fresh_db
 
 CONVERSATIONS = 100_000
 AGENTS = 20
@@ -237,15 +249,25 @@ class Measurement:
     median: float
     worst: float
     peak_mb: float
+    cpu: float  # median CPU seconds of this process per report (SQLite's work included, PostgreSQL's not)
     summary: str
+    # per statement (first words of its SQL): median ms over the timed runs, how many per report
+    statements: list[tuple[str, float, int]]
 
 
 def _child(target: DbTarget, name: str, base: datetime, until: datetime, out: multiprocessing.queues.Queue) -> None:  # type: ignore[name-defined]
     out.put(asyncio.run(_measure(target, name, base, until)))
 
 
+def _statement_label(sql: str) -> str:
+    words = " ".join(sql.split())
+    return words[:90]
+
+
 async def _measure(target: DbTarget, name: str, base: datetime, until: datetime) -> Measurement:
     from zoneinfo import ZoneInfo
+
+    from sqlalchemy import event
 
     from bench import old_report
     from bridge.inbox import report_queries
@@ -258,16 +280,33 @@ async def _measure(target: DbTarget, name: str, base: datetime, until: datetime)
         "one agent": Scope(base, until, ZoneInfo(ZONE), agent_id=3),
     }
     times: list[float] = []
+    cpu: list[float] = []
     summary = ""
+    per_run: list[dict[str, list[float]]] = []  # per run: statement -> [seconds, executions]
+    running: dict[int, float] = {}  # per cursor (PostgreSQL runs a report's parts at once)
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        running[id(cursor)] = time.perf_counter()
+
+    def after(conn: object, cursor: object, statement: str, *args: object) -> None:
+        label = _statement_label(statement)
+        spent = per_run[-1].setdefault(label, [0.0, 0])
+        spent[0] += time.perf_counter() - running.pop(id(cursor), time.perf_counter())
+        spent[1] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+    event.listen(db.engine.sync_engine, "after_cursor_execute", after)
     try:
         for run in range(RUNS + 1):
+            per_run.append({})
             async with db.sessions() as session:
                 started = time.perf_counter()
+                started_cpu = time.process_time()
                 if name == "baseline":
                     old = await old_report.build(session, timedelta(days=30))
                     summary = f"inbound {old.inbound}, median first response {old.median_first_response}"
                 else:
-                    new = await report_queries.build(session, scopes[name])
+                    new = await report_queries.build(session, scopes[name], sessions=db.sessions)
                     summary = (
                         f"in {new.texts_in}, out {new.texts_out}, new {new.new_conversations}, reopened {new.reopened},"
                         f" first response p50/p90 {new.first_response.median}/{new.first_response.p90} s,"
@@ -275,10 +314,24 @@ async def _measure(target: DbTarget, name: str, base: datetime, until: datetime)
                     )
                 if run:  # the first is the warm-up
                     times.append(time.perf_counter() - started)
+                    cpu.append(time.process_time() - started_cpu)
     finally:
         await db.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return Measurement(name, statistics.median(times), max(times), peak_mb, summary)
+    timed = per_run[1:]  # not the warm-up
+    labels = {label for spent in timed for label in spent}
+    statements = sorted(
+        (
+            (
+                label,
+                statistics.median(spent.get(label, [0.0, 0])[0] for spent in timed) * 1000,
+                round(statistics.median(spent.get(label, [0.0, 0])[1] for spent in timed)),
+            )
+            for label in labels
+        ),
+        key=lambda row: -row[1],
+    )
+    return Measurement(name, statistics.median(times), max(times), peak_mb, statistics.median(cpu), summary, statements)
 
 
 def measure(target: DbTarget, name: str, base: datetime, until: datetime) -> Measurement:
@@ -291,7 +344,16 @@ def measure(target: DbTarget, name: str, base: datetime, until: datetime) -> Mea
     return result
 
 
-async def run(kind: DbKind, messages: int, history_days: int) -> bool:
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from bridge.inbox.db import alembic_config
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+async def _load(kind: DbKind, messages: int, history_days: int) -> tuple[DbTarget, datetime]:
+    """A fresh database, migrated and loaded; returns it and the load's "now"."""
     from bridge.inbox.db import migrate
 
     target = await fresh_db(kind)
@@ -300,7 +362,6 @@ async def run(kind: DbKind, messages: int, history_days: int) -> bool:
         await migrate(db)
         await db.dispose()
         now = datetime.now(UTC).replace(microsecond=0)
-        base = now - timedelta(days=REPORT_DAYS)
         first = now - timedelta(days=history_days)
         span = history_days * 86400
         started = time.perf_counter()
@@ -308,23 +369,100 @@ async def run(kind: DbKind, messages: int, history_days: int) -> bool:
             await asyncio.get_running_loop().run_in_executor(None, _sqlite_load, target, messages, first, span)
         else:
             await _postgres_load(target, messages, first, span)
-        print(
-            f"\n{kind}: loaded {messages:,} messages, {CONVERSATIONS:,} conversations over {history_days} days"
-            f" in {time.perf_counter() - started:.1f} s; the report covers the last {REPORT_DAYS}"
-        )
+    except BaseException:
+        await target.drop()
+        raise
+    print(
+        f"\n{kind}: loaded {messages:,} messages, {CONVERSATIONS:,} conversations over {history_days} days"
+        f" in {time.perf_counter() - started:.1f} s; the report covers the last {REPORT_DAYS}"
+    )
+    return target, now
+
+
+def _read_cache(kind: DbKind, cache: Path) -> dict[str, str | int | None]:
+    cache.mkdir(parents=True, exist_ok=True)
+    meta_path = cache / f"{kind}.json"
+    return json.loads(meta_path.read_text()) if meta_path.exists() else {}
+
+
+def _write_cache(kind: DbKind, cache: Path, meta: dict[str, str | int | None]) -> None:
+    (cache / f"{kind}.json").write_text(json.dumps(meta))
+
+
+def _cached_sqlite(cache: Path) -> DbTarget:
+    return DbTarget("sqlite", f"sqlite+aiosqlite:///{cache / 'bench.db'}", directory=str(cache))
+
+
+def _keep_sqlite(target: DbTarget, cache: Path) -> DbTarget:
+    Path(target.sqlite_path).replace(cache / "bench.db")
+    for suffix in ("-wal", "-shm"):
+        Path(target.sqlite_path + suffix).unlink(missing_ok=True)
+    if target.directory:
+        shutil.rmtree(target.directory, ignore_errors=True)
+    return _cached_sqlite(cache)
+
+
+def _forget_sqlite(cache: Path) -> None:
+    (cache / "sqlite.json").unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        (cache / f"bench.db{suffix}").unlink(missing_ok=True)
+
+
+async def _cached(kind: DbKind, messages: int, history_days: int, cache: Path) -> tuple[DbTarget, datetime]:
+    """The database --cache kept from an earlier run with the same schema and data, else a new one kept there."""
+    meta = _read_cache(kind, cache)
+    wanted: dict[str, str | int | None] = {
+        "head": _head_revision(), "messages": messages, "history_days": history_days,
+        "url": PG_URL if kind == "postgresql" else None,
+    }
+    if meta:
+        if {key: meta.get(key) for key in wanted} == wanted:
+            target = _cached_sqlite(cache) if kind == "sqlite" else DbTarget(kind, PG_URL, schema=str(meta["schema"]))
+            print(f"\n{kind}: reusing the database loaded at {meta['now']} ({cache}); the report covers its last {REPORT_DAYS} days")
+            return target, datetime.fromisoformat(str(meta["now"]))
+        if kind == "sqlite":
+            _forget_sqlite(cache)
+        elif meta.get("schema") and meta.get("url") == PG_URL:
+            await DbTarget(kind, PG_URL, schema=str(meta["schema"])).drop()
+    target, now = await _load(kind, messages, history_days)
+    if kind == "sqlite":
+        target = _keep_sqlite(target, cache)
+    _write_cache(kind, cache, {**wanted, "now": now.isoformat(), "schema": target.schema})
+    return target, now
+
+
+async def run(kind: DbKind, messages: int, history_days: int, cache: Path | None, queries: bool) -> bool:
+    if cache is None:
+        target, now = await _load(kind, messages, history_days)
+    else:
+        target, now = await _cached(kind, messages, history_days, cache)
+    try:
+        base = now - timedelta(days=REPORT_DAYS)
         print(f"  machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings grow with it)")
         until = now + timedelta(seconds=1)
         ok = True
-        print(f"  {'report':<14}{'median ms':>11}{'worst ms':>10}{'peak MB':>9}  numbers")
+        print(f"  {'report':<14}{'median ms':>11}{'worst ms':>10}{'cpu ms':>8}{'peak MB':>9}  numbers")
         for name in ("baseline", "all inboxes", "one inbox", "one agent"):
             m = measure(target, name, base, until)
             over = name in BUDGETED and (m.worst > BUDGET_SECONDS or m.peak_mb > BUDGET_MB)
             ok = ok and not over
             flag = "  OVER BUDGET" if over else ("" if name in BUDGETED else "  (for information)")
-            print(f"  {name:<14}{m.median * 1000:>11.1f}{m.worst * 1000:>10.1f}{m.peak_mb:>9.0f}  {m.summary}{flag}")
+            print(
+                f"  {name:<14}{m.median * 1000:>11.1f}{m.worst * 1000:>10.1f}{m.cpu * 1000:>8.1f}{m.peak_mb:>9.0f}"
+                f"  {m.summary}{flag}"
+            )
+            if queries and name != "baseline":
+                total = sum(ms for _, ms, _ in m.statements)
+                print(
+                    f"      statements: {total:.1f} ms of the median report's {m.median * 1000:.1f}"
+                    " (median ms, runs per report; on PostgreSQL the report's three parts overlap)"
+                )
+                for label, ms, n in m.statements:
+                    print(f"      {ms:>8.1f}  x{n:<3} {label}")
         return ok
     finally:
-        await target.drop()
+        if cache is None:
+            await target.drop()
 
 
 def main() -> int:
@@ -336,10 +474,17 @@ def main() -> int:
         "--history-days", type=int, default=REPORT_DAYS,
         help="days the data spans (default 30: the whole history falls in the report's month)",
     )
+    parser.add_argument(
+        "--cache", type=Path, default=None,
+        help="keep the loaded database in DIR and reuse it while the schema and the data's size are the same",
+    )
+    parser.add_argument("--queries", action="store_true", help="print each statement's median time per report")
     args = parser.parse_args()
     kinds = db_kinds("both" if args.pg else args.db)
     print(f"budget: each report's worst run under {BUDGET_SECONDS * 1000:.0f} ms, peak memory under {BUDGET_MB:.0f} MB")
-    results = [asyncio.run(run(kind, args.messages, args.history_days)) for kind in kinds]
+    results = [
+        asyncio.run(run(kind, args.messages, args.history_days, args.cache, args.queries)) for kind in kinds
+    ]
     if all(results):
         print("\nOK: within budget")
         return 0

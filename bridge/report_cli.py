@@ -77,7 +77,9 @@ async def build(db: Database, args: argparse.Namespace) -> tuple[ReportData, str
     inbox_id = await _inbox_id(db, args.inbox) if args.inbox else None
     agent_id = await _agent_id(db, args.agent) if args.agent else None
     async with db.sessions() as session:
-        report = await report_queries.build(session, Scope(period.since, period.until, zone, inbox_id, agent_id))
+        report = await report_queries.build(
+            session, Scope(period.since, period.until, zone, inbox_id, agent_id), sessions=db.sessions
+        )
     return report, period.label
 
 

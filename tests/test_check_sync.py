@@ -32,7 +32,7 @@ async def test_slack_scopes_and_migrations_are_checked(harness: Harness) -> None
     report = await _report(harness)
     assert "✓ Slack: the bot token has every scope of manifests/slack-app.yaml" in report
     if harness.databases.backend == "sqlite":
-        assert "✓ Database: migrations current (revision 0016)" in report
+        assert "✓ Database: migrations current (revision 0017)" in report
 
     harness.slack.scopes = [s for s in manifest_scopes() if s not in ("files:write", "users:read")]
     report = await _report(harness)
@@ -46,7 +46,7 @@ async def test_a_database_behind_this_version_is_named(harness: Harness) -> None
     async with harness.bridge.db.engine.begin() as conn:
         await conn.execute(text("UPDATE alembic_version SET version_num = '0009'"))
     report = await _report(harness)
-    assert "✗ Database: schema at revision 0009, this version needs 0016" in report
+    assert "✗ Database: schema at revision 0009, this version needs 0017" in report
     assert "Run `smsbridge migrate`" in report
 
 

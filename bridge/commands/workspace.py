@@ -118,7 +118,7 @@ AGENT = Teammate("agent", "Only this teammate's conversations", optional=True)
          help="response times and volumes for a period (default 7d), an inbox and a teammate")
 async def report(ctx: CommandContext, period: str | None, inbox: str | None, agent: str | None) -> CommandReply:
     ask = await report_request(ctx, period, inbox, agent)
-    data = await report_queries.build(ctx.session, ask.scope)
+    data = await report_queries.build(ctx.session, ask.scope, sessions=ctx.service.db.sessions)
     if data.has_traffic:
         # Drawn and uploaded by the outbox: a chat outage delays the charts, never loses them.
         upload = ChartUpload(

@@ -458,6 +458,11 @@ class ConversationCycle(Base):
             "first_response_business_seconds", "resolution_business_seconds", "responder_platform", "responder_id",
             "first_response_at",
         ),
+        # Per teammate, then start: the report's GROUP BY responder without a sort (0017).
+        Index(
+            "ix_cycles_responder", "responder_platform", "responder_id", "started_at", "inbox_id", "first_response_seconds",
+            "first_response_business_seconds",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

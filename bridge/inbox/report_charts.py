@@ -121,7 +121,7 @@ async def draw(sessions: async_sessionmaker[AsyncSession], post: ChartUpload) ->
         inbox_id=post.inbox_id, agent_id=post.agent_id,
     )
     async with sessions() as session:
-        report = await report_queries.build(session, scope)
+        report = await report_queries.build(session, scope, sessions=sessions)
     return charts(report)
 
 

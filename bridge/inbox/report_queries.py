@@ -26,24 +26,31 @@ today's assignments, which the counters do not know: it reads that agent's messa
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from itertools import pairwise
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
     case,
+    cast,
     exists,
     func,
     literal,
+    literal_column,
     select,
     text,
+    union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bridge.inbox import percentiles
 from bridge.inbox.models import (
@@ -57,6 +64,8 @@ from bridge.inbox.models import (
     ReportMessageHour,
     SlaBreach,
 )
+
+_T = TypeVar("_T")
 
 # Outbound statuses of a text that left smsbridge (the provider saw it).
 SENT = ("submitting", "accepted", "queued", "scheduled", "sending", "sent", "delivered", "read", "undelivered", "failed")
@@ -196,8 +205,11 @@ def _messages(scope: Scope, *columns: Any) -> Select[Any]:
     return query
 
 
-def _cycles(scope: Scope, *columns: Any) -> Select[Any]:
-    query = select(*columns).where(ConversationCycle.started_at >= scope.since, ConversationCycle.started_at < scope.until)
+def _cycles(scope: Scope, *columns: Any, since: datetime | None = None, until: datetime | None = None) -> Select[Any]:
+    """The scope's cycles started in the period (or in [since, until), a part of it)."""
+    start = scope.since if since is None else since
+    end = scope.until if until is None else until
+    query = select(*columns).where(ConversationCycle.started_at >= start, ConversationCycle.started_at < end)
     if scope.inbox_id is not None:
         query = query.where(ConversationCycle.inbox_id == scope.inbox_id)
     if scope.agent_id is not None:
@@ -257,6 +269,10 @@ async def _tally(
     weight: Any,
     filters: list[Any],
 ) -> _Tally:
+    """Texts per hour (read in the hour's order), replies per author, failures per code.
+
+    Three aggregates: one GROUP BY (author, error code) over the outbound counters was
+    tried and cost SQLite twice as much (sorting every outbound row by the wider key)."""
     sent = (direction == "out") & status.in_(SENT)
     reply = sent & (kind == "reply")
     per_hour = await session.execute(
@@ -333,19 +349,16 @@ async def _texts(session: AsyncSession, scope: Scope, dialect: str) -> _Tally:
     return tally
 
 
-async def _cycle_counts(session: AsyncSession, scope: Scope) -> tuple[int, int, int, int]:
-    row = (
-        await session.execute(
-            _cycles(
-                scope,
-                func.count(case((ConversationCycle.seq == 1, case((ConversationCycle.origin == "customer", 1))))),
-                func.count(case((ConversationCycle.seq == 1, case((ConversationCycle.origin == "team", 1))))),
-                func.count(case((ConversationCycle.seq > 1, 1))),
-                func.count(case(((ConversationCycle.origin == "customer") & ConversationCycle.first_response_at.is_(None), 1))),
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+def _day_bounds(scope: Scope) -> list[tuple[datetime, datetime]]:
+    """The part of the period on each of `local_days(scope)`: [start, end) in UTC, exact across DST."""
+    days = local_days(scope)
+    midnights = [datetime.combine(day, time(0), scope.zone).astimezone(UTC) for day in days[1:]]
+    edges = [scope.since, *midnights, scope.until]
+    return list(pairwise(edges))
+
+
+# SQLite's default SQLITE_MAX_COMPOUND_SELECT is 500; a period is at most 366 days.
+_MAX_DAY_SELECTS = 400
 
 
 @dataclass
@@ -356,68 +369,112 @@ class _CycleSpreads:
     resolution: dict[Hashable, tuple[int, list[int | None]]]
     by_responder: dict[Hashable, tuple[int, list[int | None]]]  # median only
     by_day: dict[Hashable, tuple[int, list[int | None]]]  # customer-started cycles
+    # new (customer-started), team-started, reopened, customer-started and unanswered
+    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
-def _summarise(groups: dict[Hashable, list[int]], fractions: tuple[float, ...]) -> dict[Hashable, tuple[int, list[int | None]]]:
+def _summarise(
+    groups: dict[Hashable, list[np.ndarray]], fractions: tuple[float, ...]
+) -> dict[Hashable, tuple[int, list[int | None]]]:
     found: dict[Hashable, tuple[int, list[int | None]]] = {}
-    for key, values in groups.items():
-        values.sort()
-        found[key] = (len(values), percentiles.of_sorted(values, fractions))
+    for key, parts in groups.items():
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        found[key] = (len(values), percentiles.of_values(values, fractions))
     return found
 
 
-def _joined(column: Any, dialect: str) -> ColumnElement[Any]:
-    """A group's non-NULL values in one column, in no particular order: an array on
-    PostgreSQL (asyncpg decodes it to a list), a comma-separated string on SQLite."""
+def _joined(column: Any, dialect: str, where: ColumnElement[bool] | None = None) -> ColumnElement[Any]:
+    """A group's non-NULL values (of the rows `where` holds) as one comma-separated string,
+    in no particular order (`string_agg` on PostgreSQL: text costs asyncpg far less to
+    decode than an array)."""
+    value = column if where is None else case((where, column))
     if dialect == "postgresql":
-        return func.array_agg(column).filter(column.is_not(None))
-    return func.group_concat(column)
+        return func.string_agg(cast(value, Text), ",")
+    return func.group_concat(value)
 
 
-def _numbers(joined: str | list[int] | None) -> list[int]:
-    if isinstance(joined, list):
-        return joined
-    return [int(value) for value in joined.split(",")] if joined else []
+def _numbers(joined: str) -> np.ndarray:
+    """A joined column's values as an array (NumPy parses a month's worth in a millisecond or two)."""
+    return np.fromstring(joined, dtype=np.int64, sep=",")
 
 
 async def _cycle_spreads(session: AsyncSession, scope: Scope, dialect: str) -> _CycleSpreads:
-    """Every median and p90 over the period's cycles, from one pass over them.
+    """Every count, median and p90 over the period's cycles, from two passes without a sort.
 
-    One GROUP BY (day, origin, responder) over the index-covered range hands each
-    group's durations back joined into a string: a thousand rows for a month instead of
-    one per cycle, and one scan instead of four sorting queries (SQLite has no
-    ordered-set aggregates, and its window functions made each a histogram and a sort).
-    Python then sorts each metric's values once; the percentiles follow
-    bridge/inbox/percentiles.py's definition exactly.
+    Per local day, one aggregate row over that day's range of ix_cycles_report (a UNION
+    ALL of one SELECT per day: each reads its range in index order, so nothing is sorted
+    or grouped): the customer-started and team-started first responses and the
+    resolutions joined into one column each, and the cycle counts. Per teammate, a GROUP
+    BY responder that reads ix_cycles_responder in its order (responder, then start).
+    An agent's few cycles (found through their conversations) are read once instead,
+    grouped by local day and responder; so are periods longer than SQLite lets a UNION
+    ALL be. NumPy then finds each metric's percentiles (a partition around the values
+    they need, not a sort), by bridge/inbox/percentiles.py's definition exactly.
     """
+    cycle = ConversationCycle
     first, resolution = _durations(scope)
-    day = day_index(ConversationCycle.started_at, scope).label("day")
-    responder = case(
-        (ConversationCycle.responder_id.is_not(None), _agent_key(ConversationCycle.responder_platform, ConversationCycle.responder_id))
-    ).label("responder")
-    query = _cycles(
-        scope, day, ConversationCycle.origin, responder, _joined(first, dialect), _joined(resolution, dialect)
-    ).group_by(day, ConversationCycle.origin, responder)
-    by_origin: dict[Hashable, list[int]] = {}
-    resolved: dict[Hashable, list[int]] = {}
-    by_responder: dict[Hashable, list[int]] = {}
-    by_day: dict[Hashable, list[int]] = {}
-    for day_key, origin, key, firsts, resolutions in (await session.execute(query)).all():
+    customer = cycle.origin == "customer"
+    team = cycle.origin == "team"
+    aggregates = (
+        _joined(first, dialect, customer),
+        _joined(first, dialect, team),
+        _joined(resolution, dialect),
+        func.count(case(((cycle.seq == 1) & customer, 1))),
+        func.count(case(((cycle.seq == 1) & team, 1))),
+        func.count(case((cycle.seq > 1, 1))),
+        func.count(case((customer & cycle.first_response_at.is_(None), 1))),
+    )
+    bounds = _day_bounds(scope)
+    grouped = scope.agent_id is not None or len(bounds) > _MAX_DAY_SELECTS
+    days_query: Any
+    if grouped:
+        day = day_index(cycle.started_at, scope)
+        days_query = _cycles(scope, day.label("day"), cycle.responder_platform, cycle.responder_id, *aggregates).group_by(
+            day, cycle.responder_platform, cycle.responder_id
+        )
+    else:
+        per_day = [
+            _cycles(scope, literal_column(str(index)).label("day"), literal_column("NULL"), literal_column("NULL"), *aggregates,
+                    since=start, until=end)
+            for index, (start, end) in enumerate(bounds)
+        ]
+        days_query = per_day[0] if len(per_day) == 1 else union_all(*per_day)
+    by_origin: dict[Hashable, list[np.ndarray]] = {}
+    resolved: dict[Hashable, list[np.ndarray]] = {}
+    by_day: dict[Hashable, list[np.ndarray]] = {}
+    by_responder: dict[Hashable, list[np.ndarray]] = {}
+    counts = [0, 0, 0, 0]
+    rows = (await session.execute(days_query)).all()
+    for day_key, platform, user_id, customer_firsts, team_firsts, resolutions, *day_counts in rows:
+        for i, n in enumerate(day_counts):
+            counts[i] += int(n)
         if resolutions:
-            resolved.setdefault(0, []).extend(_numbers(resolutions))
-        if not firsts:
-            continue
-        values = _numbers(firsts)
-        by_origin.setdefault(origin, []).extend(values)
-        if key is not None:
-            by_responder.setdefault(key, []).extend(values)
-        if origin == "customer":
-            by_day.setdefault(day_key, []).extend(values)
+            resolved.setdefault(0, []).append(_numbers(resolutions))
+        answered = by_responder.setdefault(f"{platform or ''}:{user_id}", []) if user_id is not None else []
+        if team_firsts:
+            values = _numbers(team_firsts)
+            by_origin.setdefault("team", []).append(values)
+            answered.append(values)
+        if customer_firsts:
+            values = _numbers(customer_firsts)
+            by_origin.setdefault("customer", []).append(values)
+            by_day.setdefault(int(day_key), []).append(values)
+            answered.append(values)
+    if not grouped:
+        per_responder = (
+            _cycles(scope, cycle.responder_platform, cycle.responder_id, _joined(first, dialect))
+            .where(cycle.responder_id.is_not(None))
+            .group_by(cycle.responder_platform, cycle.responder_id)
+        )
+        for platform, user_id, firsts in (await session.execute(per_responder)).all():
+            if firsts:
+                by_responder.setdefault(f"{platform or ''}:{user_id}", []).append(_numbers(firsts))
     return _CycleSpreads(
         _summarise(by_origin, (0.5, 0.9)),
         _summarise(resolved, (0.5, 0.9)),
-        _summarise(by_responder, (0.5,)),
+        _summarise({key: parts for key, parts in by_responder.items() if parts}, (0.5,)),
         _summarise(by_day, (0.5, 0.9)),
+        (counts[0], counts[1], counts[2], counts[3]),
     )
 
 
@@ -425,8 +482,8 @@ def _agent_key(platform: Any, user_id: Any) -> ColumnElement[str]:
     return func.coalesce(platform, "") + ":" + func.coalesce(user_id, "")
 
 
-async def _agents(
-    session: AsyncSession, texts: _Tally, backlog: dict[tuple[str, int | None], int], spreads: _CycleSpreads
+def _agents(
+    agents: list[tuple[int, str, str, str]], texts: _Tally, backlog: dict[tuple[str, int | None], int], spreads: _CycleSpreads
 ) -> list[AgentRow]:
     # Every cycle an agent answered first, customer- or team-started (the latter timed
     # from the customer's answer): how many, and their median.
@@ -436,7 +493,6 @@ async def _agents(
     for (_status, agent_id), n in backlog.items():
         if agent_id is not None:
             open_now[agent_id] = open_now.get(agent_id, 0) + n
-    agents = (await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name))).all()
     by_key = {f"{platform}:{user_id}": (int(agent_id), str(name)) for agent_id, platform, user_id, name in agents}
     by_id = {agent_id: key for key, (agent_id, _) in by_key.items()}
     replies = {key: n for key, n in texts.replies_by.items() if key != ":"}  # ":" : automatic texts
@@ -531,15 +587,63 @@ def _timeline(scope: Scope, texts: _Tally, spreads: _CycleSpreads) -> tuple[list
     return days, heat
 
 
-async def build(session: AsyncSession, scope: Scope) -> ReportData:
-    """Every number of the report, from a dozen aggregate queries."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+@dataclass
+class _Now:
+    """What the report says about the present, read apart from the period's texts and cycles."""
+
+    backlog: dict[tuple[str, int | None], int]
+    agents: list[tuple[int, str, str, str]]  # (id, platform, user id, name) of every teammate
+    away: list[str]
+    opt_outs: int
+    sla_breaches: dict[str, int]
+
+
+async def _now(session: AsyncSession, scope: Scope) -> _Now:
+    agents = await session.execute(select(Agent.id, Agent.platform, Agent.user_id, Agent.name))
+    away = await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))
+    return _Now(
+        backlog=await _backlog(session, scope),
+        agents=[(int(i), str(p), str(u), str(n)) for i, p, u, n in agents.all()],
+        away=[str(name) for name in away.scalars()],
+        opt_outs=await _opt_outs(session, scope),
+        sla_breaches=await _sla_breaches(session, scope),
+    )
+
+
+async def _texts_and_failures(session: AsyncSession, scope: Scope, dialect: str) -> tuple[_Tally, list[Failure]]:
     texts = await _texts(session, scope, dialect)
+    return texts, await _failures(session, scope, texts)
+
+
+async def build(
+    session: AsyncSession, scope: Scope, *, sessions: async_sessionmaker[AsyncSession] | None = None
+) -> ReportData:
+    """Every number of the report, from a dozen aggregate queries.
+
+    With `sessions` (a caller whose `session` holds no uncommitted writes the report must
+    see) on PostgreSQL, the three independent parts (the texts and failures, the cycles,
+    the present: backlog, teammates, opt-outs, SLA breaches) run at once, each on its own
+    connection; every statement reads committed data either way (READ COMMITTED).
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if sessions is not None and dialect == "postgresql":
+
+        async def apart(part: Callable[[AsyncSession], Awaitable[_T]]) -> _T:
+            async with sessions() as own:
+                return await part(own)
+
+        (texts, failures), spreads, now = await asyncio.gather(
+            apart(lambda own: _texts_and_failures(own, scope, dialect)),
+            apart(lambda own: _cycle_spreads(own, scope, dialect)),
+            apart(lambda own: _now(own, scope)),
+        )
+    else:
+        texts, failures = await _texts_and_failures(session, scope, dialect)
+        spreads = await _cycle_spreads(session, scope, dialect)
+        now = await _now(session, scope)
     texts_in, texts_out, replies, delivered = (sum(counts[i] for counts in texts.hours.values()) for i in range(4))
-    new, team, reopened, unanswered = await _cycle_counts(session, scope)
-    spreads = await _cycle_spreads(session, scope, dialect)
+    new, team, reopened, unanswered = spreads.counts
     daily, heat = _timeline(scope, texts, spreads)
-    backlog = await _backlog(session, scope)
     return ReportData(
         scope=scope,
         texts_in=texts_in,
@@ -553,14 +657,14 @@ async def build(session: AsyncSession, scope: Scope) -> ReportData:
         team_first_response=_spread(spreads.by_origin, "team"),
         unanswered=unanswered,
         resolution=_spread(spreads.resolution, 0),
-        agents=await _agents(session, texts, backlog, spreads),
-        backlog=_by_status(backlog),
-        opt_outs=await _opt_outs(session, scope),
-        failures=await _failures(session, scope, texts),
+        agents=_agents(now.agents, texts, now.backlog, spreads),
+        backlog=_by_status(now.backlog),
+        opt_outs=now.opt_outs,
+        failures=failures,
         daily=daily,
         heat=heat,
-        away=list((await session.execute(select(Agent.name).where(Agent.away.is_(True)).order_by(Agent.name))).scalars()),
-        sla_breaches=await _sla_breaches(session, scope),
+        away=now.away,
+        sla_breaches=now.sla_breaches,
     )
 
 
