@@ -132,6 +132,46 @@ async def test_without_retention_nothing_is_removed(databases: Any) -> None:
         await h.stop()
 
 
+async def test_retention_redacts_old_texts_at_twilio_and_deletes_their_pictures_after_an_outage(databases: Any) -> None:
+    h = Harness(databases, smsbridge_retention_days=30)
+    await h.start()
+    try:
+        assert h.bridge is not None
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        old = await h.text_in_kept(OLD, picture=b"\x89PNG" + b"4" * 64)
+        root = await h.first_thread()
+        await h.drain()
+        await h.teammate(root, "!r an old answer")
+        await h.drain()
+        [reply] = [m["sid"] for m in h.sms_sent()]
+        new = await h.text_in_kept(NEW, picture=b"\x89PNG" + b"5" * 64)
+        await h.drain()
+        await age(h, OLD, 40)
+        await age(h, "an old answer", 40)
+        [old_picture] = h.twilio.media_of(old)
+
+        h.twilio.refuse_cleanup(500)  # Twilio is down at 03:00: the sweep still runs
+        clock.advance(timedelta(days=1))
+        await h.bridge.scheduler.settle()
+        await h.twilio.wait_for(lambda: len(h.twilio.refused_cleanups) >= 2, message="a refused redaction, retried")
+        assert [r[0] for r in await h.rows("SELECT body FROM messages WHERE direction = 'in' ORDER BY id")] == ["", NEW]
+        assert h.twilio.get_message(old)["body"] == OLD  # delayed, not lost
+        h.twilio.refuse_cleanup(None)
+        await h.drain()
+
+        assert h.twilio.get_message(old)["body"] == "" and h.twilio.media_of(old) == []
+        assert h.twilio.get_message(reply)["body"] == ""
+        assert h.twilio.deleted_media == [old_picture]
+        assert sorted(h.twilio.redacted_messages) == sorted([old, reply])
+        # Redacted, not deleted: the record of each text stays (rule 16); the new one is untouched.
+        assert h.twilio.deleted_messages == []
+        assert h.twilio.get_message(new)["body"] == NEW and len(h.twilio.media_of(new)) == 1
+        assert await h.rows("SELECT kind FROM outbox_jobs") == []
+    finally:
+        await h.stop()
+
+
 def _settings(**values: Any) -> Settings:
     return Settings(_env_file=None, smsbridge_number="+14155550100", smsbridge_slack_channel="C0SUPPORT", **values)  # type: ignore[call-arg]
 
