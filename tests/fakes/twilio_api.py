@@ -470,8 +470,9 @@ class FakeTwilio(LoopbackServer):
             self.refused_cleanups.append((request.method, request.path, 20009))
             return _error(409, 20009, "Cannot delete this resource before it is complete")
         del self._resources[sid]
-        for media_sid in self.media_of(sid):
-            del self._media[f"{self._account_path}/Messages/{sid}/Media/{media_sid}"]
+        if self.signing_key is None:  # Twilio deletes a message's media with it; SignalWire does not
+            for media_sid in self.media_of(sid):
+                del self._media[f"{self._account_path}/Messages/{sid}/Media/{media_sid}"]
         self.deleted_messages.append(sid)
         return web.Response(status=204)
 
