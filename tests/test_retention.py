@@ -14,6 +14,7 @@ from bridge.config import InboxConfig, Settings
 from bridge.inbox.clock import ManualClock
 from bridge.inbox.models import Message, utcnow
 from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, Harness
+from tests.test_mms_out import file_share
 
 OLD = "old words about my account"
 NEW = "new words about pickup"
@@ -142,9 +143,11 @@ async def test_retention_redacts_old_texts_at_twilio_and_deletes_their_pictures_
         old = await h.text_in_kept(OLD, picture=b"\x89PNG" + b"4" * 64)
         root = await h.first_thread()
         await h.drain()
-        await h.teammate(root, "!r an old answer")
+        photo = h.slack.user_file("bike.png", b"\x89PNG" + b"6" * 64, "image/png")
+        await h.slack_event(file_share(h, root, "!r an old answer", photo))
         await h.drain()
         [reply] = [m["sid"] for m in h.sms_sent()]
+        [reply_picture] = h.twilio.media_of(reply)  # Twilio's copy of the teammate's picture
         new = await h.text_in_kept(NEW, picture=b"\x89PNG" + b"5" * 64)
         await h.drain()
         await age(h, OLD, 40)
@@ -161,8 +164,8 @@ async def test_retention_redacts_old_texts_at_twilio_and_deletes_their_pictures_
         await h.drain()
 
         assert h.twilio.get_message(old)["body"] == "" and h.twilio.media_of(old) == []
-        assert h.twilio.get_message(reply)["body"] == ""
-        assert h.twilio.deleted_media == [old_picture]
+        assert h.twilio.get_message(reply)["body"] == "" and h.twilio.media_of(reply) == []
+        assert sorted(h.twilio.deleted_media) == sorted([old_picture, reply_picture])
         assert sorted(h.twilio.redacted_messages) == sorted([old, reply])
         # Redacted, not deleted: the record of each text stays (rule 16); the new one is untouched.
         assert h.twilio.deleted_messages == []

@@ -11,7 +11,8 @@ its body, and every inbound MMS picture, until they are deleted through the API.
   apart, OUTBOX_RETRY_MAX) until the message is final.
 - `sms.redact` jobs (retention): each swept message's body is redacted at the
   provider (`POST Messages/{sid}.json` with `Body=""`, Twilio's documented way), and
-  its inbound pictures are deleted.
+  its pictures are deleted: a customer's, by the ids in their MediaUrl; a reply's,
+  which Twilio copied from smsbridge, as the provider lists them (`GET Media.json`).
 
 Like the chat cleanups (chat_cleanup.py), these jobs outlive what they are about: the
 payload carries the sids (and the media ids read from the stored MediaUrl), never a
@@ -56,6 +57,9 @@ class ProviderCopy:
 
     sid: str
     media: tuple[str, ...] = ()
+    # A reply with pictures: Twilio copied them from smsbridge under ids smsbridge never
+    # learned; they are listed at the provider.
+    list_media: bool = False
 
 
 class ProviderCleaner(Protocol):
@@ -69,6 +73,10 @@ class ProviderCleaner(Protocol):
     async def redact_message(self, sid: str) -> None: ...
 
     async def delete_media(self, sid: str, media_sid: str) -> None: ...
+
+    async def list_media(self, sid: str) -> list[str]:
+        """The ids of the message's media at the provider (none when it is gone)."""
+        ...
 
 
 def media_ids(media: Sequence[Mapping[str, Any]] | None) -> tuple[str, ...]:
@@ -88,11 +96,13 @@ def media_ids(media: Sequence[Mapping[str, Any]] | None) -> tuple[str, ...]:
 def copy_of(sid: str | None, direction: str, media: Sequence[Mapping[str, Any]] | None) -> ProviderCopy | None:
     if not sid:
         return None
-    return ProviderCopy(sid, media_ids(media) if direction == "in" else ())
+    if direction == "in":
+        return ProviderCopy(sid, media_ids(media))
+    return ProviderCopy(sid, list_media=bool(media))
 
 
 def encode(copies: Sequence[ProviderCopy]) -> dict[str, object]:
-    return {"messages": [{"sid": c.sid, "media": list(c.media)} for c in copies]}
+    return {"messages": [{"sid": c.sid, "media": list(c.media), **({"list_media": True} if c.list_media else {})} for c in copies]}
 
 
 def decode(data: Mapping[str, object]) -> list[ProviderCopy]:
@@ -101,7 +111,8 @@ def decode(data: Mapping[str, object]) -> list[ProviderCopy]:
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, dict) and item.get("sid"):
             media = item.get("media")
-            copies.append(ProviderCopy(str(item["sid"]), tuple(str(m) for m in media) if isinstance(media, list) else ()))
+            known = tuple(str(m) for m in media) if isinstance(media, list) else ()
+            copies.append(ProviderCopy(str(item["sid"]), known, bool(item.get("list_media"))))
     return copies
 
 
@@ -130,8 +141,7 @@ class ProviderCleanup:
         busy = []
         for copy in decode(job.payload):
             try:
-                for media_id in copy.media:
-                    await self.cleaner.delete_media(copy.sid, media_id)
+                await self._delete_media(copy)
                 if await self.cleaner.delete_message(copy.sid):
                     continue
             except ProviderError as exc:
@@ -148,11 +158,18 @@ class ProviderCleanup:
     async def redact(self, job: Job) -> None:
         for copy in decode(job.payload):
             try:
-                for media_id in copy.media:
-                    await self.cleaner.delete_media(copy.sid, media_id)
+                await self._delete_media(copy)
                 await self.cleaner.redact_message(copy.sid)
             except ProviderError as exc:
                 self._failed(exc, copy)
+
+    async def _delete_media(self, copy: ProviderCopy) -> None:
+        """The pictures first: a SignalWire space keeps a deleted message's media."""
+        found = list(copy.media)
+        if copy.list_media:
+            found += [m for m in await self.cleaner.list_media(copy.sid) if m not in found]
+        for media_id in found:
+            await self.cleaner.delete_media(copy.sid, media_id)
 
     def _failed(self, exc: ProviderError, copy: ProviderCopy) -> None:
         """An outage: the job waits (RetryLater). A refusal about this one message (a
@@ -178,3 +195,6 @@ class NoProviderCopies:
 
     async def delete_media(self, sid: str, media_sid: str) -> None:
         return None
+
+    async def list_media(self, sid: str) -> list[str]:
+        return []

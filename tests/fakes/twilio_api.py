@@ -142,6 +142,7 @@ class FakeTwilio(LoopbackServer):
         app.router.add_post(f"{base}/Messages/{{sid}}.json", self._update_message)
         app.router.add_delete(f"{base}/Messages/{{sid}}.json", self._delete_message)
         app.router.add_delete(f"{base}/Messages/{{sid}}/Media/{{media}}.json", self._delete_media)
+        app.router.add_get(f"{base}/Messages/{{sid}}/Media.json", self._list_media)
         app.router.add_get(f"{base}/Messages/{{sid}}/Media/{{media}}", self._get_media)
         app.router.add_get(f"{base}/IncomingPhoneNumbers.json", self._list_numbers)
         app.router.add_get("/v1/Services/{sid}", self._fetch_service)  # messaging.twilio.com
@@ -403,6 +404,9 @@ class FakeTwilio(LoopbackServer):
         sid = ("MM" if media_urls else "SM") + secrets.token_hex(16)
         if media_urls:
             self.fetched_media[sid] = [await self._fetch_media(url) for url in media_urls]
+            for status_, kind, data in self.fetched_media[sid]:  # Twilio keeps its copy as the message's Media
+                if status_ == 200:
+                    self._media[f"{self._account_path}/Messages/{sid}/Media/ME{secrets.token_hex(16)}"] = (data, kind)
         # With a Messaging Service, Twilio picks the sender later: status "accepted", from null.
         status = "queued" if from_ else "accepted"
         res = self._resource(sid, to, from_ or None, body, service, status, "outbound-api", len(media_urls))
@@ -475,6 +479,22 @@ class FakeTwilio(LoopbackServer):
                 del self._media[f"{self._account_path}/Messages/{sid}/Media/{media_sid}"]
         self.deleted_messages.append(sid)
         return web.Response(status=204)
+
+    async def _list_media(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        if sid not in self._resources:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        items = [
+            {
+                "sid": media_sid,
+                "parent_sid": sid,
+                "account_sid": self.account_sid,
+                "content_type": self._media[f"{self._account_path}/Messages/{sid}/Media/{media_sid}"][1],
+                "uri": f"{self._account_path}/Messages/{sid}/Media/{media_sid}.json",
+            }
+            for media_sid in self.media_of(sid)
+        ]
+        return self._page(request, "media_list", items)
 
     async def _delete_media(self, request: web.Request) -> web.Response:
         if (refused := self._cleanup_refused(request)) is not None:

@@ -47,6 +47,10 @@ class TwilioCleaner:
     async def delete_media(self, sid: str, media_sid: str) -> None:
         await self._call(lambda: self.client.api.v2010.account.messages(sid).media(media_sid).delete_async())
 
+    async def list_media(self, sid: str) -> list[str]:
+        found = await self._call(lambda: self.client.api.v2010.account.messages(sid).media.list_async())
+        return [str(item.sid) for item in found or []]
+
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T | None:
         try:
             return await request()
@@ -63,7 +67,12 @@ class TwilioCleaner:
                 describe_error(exc.code, exc.msg), code=str(exc.code) if exc.code else None, retryable=retryable, summary=summary
             ) from exc
         except TwilioException as exc:
-            raise ProviderError(f"Could not reach the SMS provider: {exc}", retryable=True, summary="Twilio") from exc
+            # A list call's error ("Unable to fetch page") carries the HTTP response.
+            status = getattr(exc.args[1] if len(exc.args) > 1 else None, "status_code", None)
+            if status == 404:
+                return None
+            summary = f"Twilio {status}" if isinstance(status, int) else "Twilio"
+            raise ProviderError(f"The SMS provider answered: {exc.args[0] if exc.args else exc}", retryable=True, summary=summary) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ProviderError(
                 f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable"
