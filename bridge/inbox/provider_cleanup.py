@@ -151,7 +151,7 @@ class ProviderCleanup:
             try:  # the words go now if the provider allows it; the deletion waits
                 await self.cleaner.redact_message(copy.sid)
             except ProviderError as exc:
-                log.info("%s: could not redact message %s while it is delivered yet: %s", self.name, copy.sid, exc.reason)
+                log.info("%s: could not redact message %s while it is still being delivered: %s", self.name, copy.sid, exc.reason)
         if busy:
             raise RetryLater(f"{len(busy)} message(s) still being delivered by {self.name}; deleting them later")
 
