@@ -570,7 +570,7 @@ class Settings(BaseSettings):
     """conversations each teammate should handle a day; the digest names those below it"""
 
     smsbridge_retention_days: int | None = None
-    """message bodies and media older than this many days are removed by a daily job at 03:00 UTC, and smsbridge's chat posts showing them are edited to say so; consent records, suppressions and notes stay (`retention_days` in `[[inbox]]`); `check` refuses less than 1 or more than `SMSBRIDGE_CONSENT_RETENTION_DAYS`; unset: kept; see [docs/compliance.md](docs/compliance.md#retention)"""
+    """message bodies and media older than this many days are removed by a daily job at 03:00 UTC, smsbridge's chat posts showing them are edited to say so, and the provider's copies are redacted (pictures deleted); consent records, suppressions and notes stay (`retention_days` in `[[inbox]]`); `check` refuses less than 1 or more than `SMSBRIDGE_CONSENT_RETENTION_DAYS`; unset: kept; see [docs/compliance.md](docs/compliance.md#retention)"""
     smsbridge_consent_retention_days: int = 1461
     """how long your policy keeps consent records, in days (4 years; smsbridge itself never deletes them); `check` refuses less than 4 years, since TCPA claims can come that late, and no message is kept longer"""
 

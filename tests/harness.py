@@ -206,6 +206,15 @@ class Harness:
         assert status == 200, reason
         return status
 
+    async def text_in_kept(self, body: str, sender: str = CUSTOMER, *, picture: bytes | None = None) -> str:
+        """A text as Twilio really received it: the fake keeps its Message resource (and
+        its picture, under the message's own sid) for list, delete and redaction. Its sid."""
+        sid = ("MM" if picture is not None else "SM") + uuid.uuid4().hex
+        media = [(self.twilio.add_media(picture, "image/png", message_sid=sid), "image/png")] if picture is not None else []
+        self.twilio.add_inbound(sender, NUMBER, body, [url for url, _ in media], sid=sid)
+        await self.text_in(body, sender, sid=sid, media=media)
+        return sid
+
     async def status_callback(
         self, sid: str, status: str, *, message_id: int | None = None, error_code: str | None = None
     ) -> tuple[int, str]:

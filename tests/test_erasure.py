@@ -9,7 +9,7 @@ from typing import Any
 
 from bridge.erase_cli import erase_contact
 from bridge.inbox.models import Base
-from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, Harness
+from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, OTHER_CUSTOMER, Harness
 
 SECRET = "my card ends 4242"  # the customer's words: must vanish everywhere
 NOTE = "She is moving to Denver"  # a teammate's note about her
@@ -256,6 +256,8 @@ async def test_sandbox_web_chat_erase_removes_the_thread(tmp_path: Any) -> None:
             await wait_until(lambda: _no_thread(threads), timeout=30, message="the thread removed")
             said = "".join(s["v"] for s in (await state())["channel"][-1]["rich"])
             assert said.startswith("🗑️ Erased (415) 555-0123: 1 conversation, 1 message")
+            # The sandbox's phones keep no copy of their own: the provider's job is done at once.
+            await sandbox.bridge.worker.drain(30)
     finally:
         await sandbox.stop()
 
@@ -283,5 +285,75 @@ async def test_chat_deletions_wait_out_a_slack_outage(databases: Any) -> None:
         await h.drain()
         assert await h.rows("SELECT kind, state FROM outbox_jobs") == []
         assert h.slack.get(CHANNEL, root) is None
+    finally:
+        await h.stop()
+
+
+PICTURE = b"\x89PNG" + b"9" * 64
+
+
+async def test_erasure_deletes_the_contacts_texts_at_twilio_after_an_outage(databases: Any) -> None:
+    h = Harness(databases, admins=["slack:UANA"])
+    await h.start()
+    try:
+        first = await h.text_in_kept(SECRET, picture=PICTURE)
+        root = await h.first_thread()
+        await h.drain()
+        await h.teammate(root, f"!r {REPLY}")
+        await h.drain()
+        [reply] = [m["sid"] for m in h.sms_sent()]
+        other = await h.text_in_kept("a neighbour's own words", OTHER_CUSTOMER, picture=PICTURE)
+        await h.drain()
+        assert [m["sid"] for m in h.twilio.held(CUSTOMER)] == [first, reply]
+        [picture] = h.twilio.media_of(first)
+
+        h.twilio.refuse_cleanup(500)  # Twilio is down: the erasure still happens at once
+        asked = await h.sms_command(f"erase {CUSTOMER}")
+        answer = await h.click(button(asked["blocks"], "erase_contact"), "UANA", ephemeral=True)
+        assert answer["text"].startswith("🗑️ Erased (415) 555-0101: 1 conversation, 2 messages")
+        assert "The SMS provider's copies of 2 texts are being deleted too." in answer["text"]
+        await h.twilio.wait_for(lambda: len(h.twilio.refused_cleanups) >= 2, message="a refused deletion, retried")
+        assert len(h.twilio.held(CUSTOMER)) == 2  # delayed, not lost
+        # The waiting job carries the sids, never the number or the words.
+        assert await rows_mentioning(h, CUSTOMER, NATIONAL, SECRET, REPLY) == []
+        assert any(kind == "sms.erase" for kind, in await h.rows("SELECT kind FROM outbox_jobs"))
+
+        h.twilio.refuse_cleanup(None)
+        await h.drain()
+        assert h.twilio.held(CUSTOMER) == []
+        assert sorted(h.twilio.deleted_messages) == sorted([first, reply])
+        assert h.twilio.deleted_media == [picture]  # deleted first (SignalWire keeps a message's media)
+        # Nothing else touched: the other customer's text and picture stay.
+        assert [(m["sid"], m["body"]) for m in h.twilio.held(OTHER_CUSTOMER)] == [(other, "a neighbour's own words")]
+        assert len(h.twilio.media_of(other)) == 1
+        assert h.twilio.redacted_messages == []
+        assert await h.rows("SELECT kind FROM outbox_jobs") == []
+    finally:
+        await h.stop()
+
+
+async def test_a_reply_twilio_is_still_delivering_is_redacted_then_deleted_once_final(databases: Any) -> None:
+    h = Harness(databases, admins=["slack:UANA"])
+    await h.start()
+    try:
+        await h.text_in_kept(SECRET)
+        root = await h.first_thread()
+        await h.drain()
+        await h.teammate(root, f"!r {REPLY}")
+        await h.drain()
+        [reply] = [m["sid"] for m in h.sms_sent()]
+        h.twilio.hold_delivery(reply)
+
+        asked = await h.sms_command(f"erase {CUSTOMER}")
+        assert (await h.click(button(asked["blocks"], "erase_contact"), "UANA", ephemeral=True))["text"].startswith("🗑️ Erased")
+        await h.twilio.wait_for(lambda: reply in h.twilio.redacted_messages, message="the delivering reply redacted")
+        [left] = h.twilio.held(CUSTOMER)
+        assert (left["sid"], left["body"]) == (reply, "")  # its words are gone at once
+        assert ("DELETE", f"/2010-04-01/Accounts/{h.twilio.account_sid}/Messages/{reply}.json", 20009) in h.twilio.refused_cleanups
+
+        h.twilio.set_status(reply, "delivered")  # the carrier's receipt: now it can go
+        await h.drain()
+        assert h.twilio.held(CUSTOMER) == []
+        assert reply in h.twilio.deleted_messages
     finally:
         await h.stop()

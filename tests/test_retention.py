@@ -14,6 +14,7 @@ from bridge.config import InboxConfig, Settings
 from bridge.inbox.clock import ManualClock
 from bridge.inbox.models import Message, utcnow
 from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, Harness
+from tests.test_mms_out import file_share
 
 OLD = "old words about my account"
 NEW = "new words about pickup"
@@ -128,6 +129,48 @@ async def test_without_retention_nothing_is_removed(databases: Any) -> None:
         await age(h, OLD, 4000)
         await h.advance(clock, timedelta(days=2))
         assert [r[0] for r in await h.rows("SELECT body FROM messages")] == [OLD]
+    finally:
+        await h.stop()
+
+
+async def test_retention_redacts_old_texts_at_twilio_and_deletes_their_pictures_after_an_outage(databases: Any) -> None:
+    h = Harness(databases, smsbridge_retention_days=30)
+    await h.start()
+    try:
+        assert h.bridge is not None
+        clock = ManualClock(utcnow())
+        await h.follow_clock(clock)
+        old = await h.text_in_kept(OLD, picture=b"\x89PNG" + b"4" * 64)
+        root = await h.first_thread()
+        await h.drain()
+        photo = h.slack.user_file("bike.png", b"\x89PNG" + b"6" * 64, "image/png")
+        await h.slack_event(file_share(h, root, "!r an old answer", photo))
+        await h.drain()
+        [reply] = [m["sid"] for m in h.sms_sent()]
+        [reply_picture] = h.twilio.media_of(reply)  # Twilio's copy of the teammate's picture
+        new = await h.text_in_kept(NEW, picture=b"\x89PNG" + b"5" * 64)
+        await h.drain()
+        await age(h, OLD, 40)
+        await age(h, "an old answer", 40)
+        [old_picture] = h.twilio.media_of(old)
+
+        h.twilio.refuse_cleanup(500)  # Twilio is down at 03:00: the sweep still runs
+        clock.advance(timedelta(days=1))
+        await h.bridge.scheduler.settle()
+        await h.twilio.wait_for(lambda: len(h.twilio.refused_cleanups) >= 2, message="a refused redaction, retried")
+        assert [r[0] for r in await h.rows("SELECT body FROM messages WHERE direction = 'in' ORDER BY id")] == ["", NEW]
+        assert h.twilio.get_message(old)["body"] == OLD  # delayed, not lost
+        h.twilio.refuse_cleanup(None)
+        await h.drain()
+
+        assert h.twilio.get_message(old)["body"] == "" and h.twilio.media_of(old) == []
+        assert h.twilio.get_message(reply)["body"] == "" and h.twilio.media_of(reply) == []
+        assert sorted(h.twilio.deleted_media) == sorted([old_picture, reply_picture])
+        assert sorted(h.twilio.redacted_messages) == sorted([old, reply])
+        # Redacted, not deleted: the record of each text stays (rule 16); the new one is untouched.
+        assert h.twilio.deleted_messages == []
+        assert h.twilio.get_message(new)["body"] == NEW and len(h.twilio.media_of(new)) == 1
+        assert await h.rows("SELECT kind FROM outbox_jobs") == []
     finally:
         await h.stop()
 

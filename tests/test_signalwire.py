@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.fakes.signing import twilio_signature
-from tests.harness import CHANNEL, PUBLIC_URL, Harness
+from tests.harness import CHANNEL, CUSTOMER, PUBLIC_URL, Harness
 
 
 @pytest.fixture
@@ -69,6 +69,34 @@ async def test_webhook_naming_the_message_only_by_smssid_is_accepted(harness: Ha
     assert status == 200, reason
     await harness.drain()
     assert [tuple(r) for r in await harness.rows("SELECT status FROM messages WHERE direction='out'")] == [("delivered",)]
+
+
+async def test_signalwire_erasure_deletes_the_texts_and_pictures_in_the_space(databases) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_erasure import button
+    from tests.test_mms_out import file_share
+
+    h = Harness(databases, signalwire=True, admins=["slack:UANA"])
+    await h.start()
+    try:
+        first = await h.text_in_kept("my address is 12 Elm St", picture=b"\x89PNG" + b"7" * 64)
+        root = await h.first_thread()
+        await h.drain()
+        photo = h.slack.user_file("map.png", b"\x89PNG" + b"8" * 64, "image/png")
+        await h.slack_event(file_share(h, root, "!r noted, here is the map", photo))
+        await h.drain()
+        [reply] = [m["sid"] for m in h.sms_sent()]
+        [picture] = h.twilio.media_of(first)
+        [map_copy] = h.twilio.media_of(reply)
+        asked = await h.sms_command(f"erase {CUSTOMER}")
+        answer = await h.click(button(asked["blocks"], "erase_contact"), "UANA", ephemeral=True)
+        assert "The SMS provider's copies of 2 texts are being deleted too." in answer["text"]
+        await h.drain()
+        assert h.twilio.held(CUSTOMER) == []
+        # A SignalWire space keeps a deleted message's media: smsbridge deletes it first.
+        assert sorted(h.twilio.deleted_media) == sorted([picture, map_copy])
+        assert h.twilio.media_of(first) == [] and h.twilio.media_of(reply) == []
+    finally:
+        await h.stop()
 
 
 def test_signalwire_settings_pick_the_signing_key() -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select
 from bridge.adapters.platform import Core
 from bridge.inbox.delivery import SmsDelivery
 from bridge.inbox.models import Message
+from bridge.inbox.provider_cleanup import NoProviderCopies, ProviderCleanup
 from bridge.inbox.types import InboundSms, SendPlan, SendResult, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class LocalSms:
     def wire(self, core: Core) -> None:
         self.core = core
         SmsDelivery(core.service.delivery, self, max_age=timedelta(hours=24)).register(core.outbox)
+        # The phones show smsbridge's own rows: an erasure or a sweep has already taken
+        # them; the provider's cleanup jobs have nothing left to do.
+        ProviderCleanup(NoProviderCopies(), "the sandbox").register(core.outbox)
 
     async def start(self) -> None:
         pass

@@ -47,6 +47,7 @@ from bridge.inbox.models import (
 )
 from bridge.inbox.outbox import Outbox
 from bridge.inbox.phone import parse_phone
+from bridge.inbox.provider_cleanup import ERASE_JOB, copy_of, erase_queue, queue_cleanup
 from bridge.inbox.pseudonyms import number_hash, pepper
 
 ERASED = {"erased": True}  # what an audit row about an erased conversation still says
@@ -63,6 +64,7 @@ class ErasureCounts:
     timers: int = 0
     queued_jobs: int = 0
     chat_threads: int = 0  # threads / forum posts whose deletion was queued
+    provider_messages: int = 0  # texts with a provider sid, deleted at the provider (sms.erase)
     consent_events: int = 0  # kept, keyed by the hash
     suppressions: int = 0  # kept, keyed by the hash
 
@@ -105,6 +107,7 @@ class Eraser:
             notes=await _count(session, Note, Note.conversation_id.in_(conv_ids)),
             media_files=await _count(session, MediaFile, MediaFile.message_id.in_(message_ids)),
             timers=await _count(session, Timer, Timer.conversation_id.in_(conv_ids), Timer.state == "pending"),
+            provider_messages=await _count(session, Message, Message.conversation_id.in_(conv_ids), Message.provider_sid.is_not(None)),
             consent_events=await _count(session, ConsentEvent, ConsentEvent.phone == number),
             suppressions=await _count(session, Suppression, Suppression.phone == number),
         )
@@ -142,6 +145,7 @@ class Eraser:
 
         jobs = await self._drop_jobs(session, number, conv_ids)
         threads, platforms = await self._queue_chat_erasure(session, conv_ids, message_ids)
+        provider = await self._queue_provider_erasure(session, conv_ids)
 
         media = changed_rows(await session.execute(delete(MediaFile).where(MediaFile.message_id.in_(message_ids))))
         await session.execute(delete(ChatRef).where(ChatRef.message_id.in_(message_ids)))
@@ -173,7 +177,7 @@ class Eraser:
         )
         counts = ErasureCounts(
             conversations=len(conv_ids), messages=messages, notes=notes, media_files=media, timers=timers,
-            queued_jobs=jobs, chat_threads=threads, consent_events=consent, suppressions=suppressions,
+            queued_jobs=jobs, chat_threads=threads, provider_messages=provider, consent_events=consent, suppressions=suppressions,
         )
         audit.record(session, actor, "contact_erased", subject=subject, **counts.as_dict())
         return Erasure(number, subject, counts, platforms)
@@ -189,6 +193,24 @@ class Eraser:
             delete(OutboxJob).where(OutboxJob.state != "running", or_(*where)).execution_options(synchronize_session=False)
         )
         return changed_rows(result)
+
+    async def _queue_provider_erasure(self, session: AsyncSession, conv_ids: list[int]) -> int:
+        """`sms.erase` jobs for the contact's texts the provider keeps (in and out): the
+        payload carries their sids, the rows are gone when the jobs run."""
+        rows = (
+            await session.execute(
+                select(Message.conversation_id, Message.provider_sid, Message.direction, Message.media)
+                .where(Message.conversation_id.in_(conv_ids), Message.provider_sid.is_not(None))
+                .order_by(Message.id)
+            )
+        ).all()
+        copies: dict[int, list[Any]] = defaultdict(list)
+        for row in rows:
+            if (found := copy_of(row.provider_sid, row.direction, row.media)) is not None:
+                copies[row.conversation_id].append(found)
+        for conv_id, items in copies.items():
+            await queue_cleanup(self.outbox, session, ERASE_JOB, erase_queue(conv_id), items)
+        return sum(len(items) for items in copies.values())
 
     async def _queue_chat_erasure(self, session: AsyncSession, conv_ids: list[int], message_ids: Any) -> tuple[int, tuple[str, ...]]:
         """One `<platform>.erase` job per chat channel, in the conversation's own queue

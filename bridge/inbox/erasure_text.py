@@ -51,6 +51,8 @@ def result(shown: str, erasure: Erasure) -> Rich:
             s=_plural(counts.suppressions, "opt-out"),
             c=_plural(counts.consent_events, "consent record"),
         )
+    if counts.provider_messages:
+        text = text + rich(" The SMS provider's copies of {n} are being deleted too.", n=_plural(counts.provider_messages, "text"))
     if erasure.chat_platforms:
         names = " and ".join(p.capitalize() if p != "web" else "the web chat" for p in erasure.chat_platforms)
         text = text + rich(" smsbridge is deleting its own posts about them in {names}.", names=names)

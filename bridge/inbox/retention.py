@@ -35,6 +35,7 @@ from bridge.inbox.db import changed_rows
 from bridge.inbox.later import LATER
 from bridge.inbox.models import ChatRef, Conversation, MediaFile, Message, OutboxJob, ThreadLink, Timer
 from bridge.inbox.outbox import Outbox
+from bridge.inbox.provider_cleanup import REDACT_JOB, REDACT_QUEUE, copy_of, queue_cleanup
 from bridge.inbox.routing import InboxDirectory
 from bridge.inbox.scheduler import Scheduler, TimerInfo
 
@@ -112,7 +113,7 @@ class Retention:
     async def _sweep_inbox(self, session: AsyncSession, inbox_id: int, days: int, cutoff: datetime, limit: int) -> SweepCounts:
         rows = (
             await session.execute(
-                select(Message.id, Message.conversation_id)
+                select(Message.id, Message.conversation_id, Message.provider_sid, Message.direction, Message.media)
                 .join(Conversation, Conversation.id == Message.conversation_id)
                 .where(
                     Conversation.inbox_id == inbox_id,
@@ -132,6 +133,9 @@ class Retention:
             update(Message).where(Message.id.in_(ids)).values(body="", media=[]).execution_options(synchronize_session=False)
         )
         jobs = await self._redact_posts(session, ids, redacted_text(days))
+        # The provider's copies too: the body redacted, the inbound pictures deleted.
+        copies = [c for row in rows if (c := copy_of(row.provider_sid, row.direction, row.media)) is not None]
+        await queue_cleanup(self.outbox, session, REDACT_JOB, REDACT_QUEUE, copies)
         return SweepCounts(len(ids), media, jobs)
 
     async def _redact_posts(self, session: AsyncSession, ids: list[int], text: str) -> int:

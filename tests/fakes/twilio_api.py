@@ -119,7 +119,16 @@ class FakeTwilio(LoopbackServer):
         # Content API templates by ContentSid: a send with ContentSid gets the approved
         # text, its {{1}}… filled from ContentVariables, as its body (as Twilio renders it).
         self.content_templates: dict[str, str] = {}
-
+        # Taking texts back (erasure, retention): what was deleted and redacted, in order.
+        self.deleted_messages: list[str] = []
+        self.redacted_messages: list[str] = []
+        self.deleted_media: list[str] = []  # media sids
+        self.refused_cleanups: list[tuple[str, str, int]] = []  # (method, path, Twilio code) answered with an error
+        self._refusing_cleanup: int | None = None
+        # Sids Twilio is still delivering (hold_delivery): a DELETE of one answers 20009
+        # until set_status gives it a final status. Any other message still `queued`
+        # (the fake sends no carrier receipts) counts as delivered by the time it is deleted.
+        self.still_delivering: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -130,6 +139,10 @@ class FakeTwilio(LoopbackServer):
         app.router.add_post(f"{base}/Messages.json", self._create_message)
         app.router.add_get(f"{base}/Messages.json", self._list_messages)
         app.router.add_get(f"{base}/Messages/{{sid}}.json", self._fetch_message)
+        app.router.add_post(f"{base}/Messages/{{sid}}.json", self._update_message)
+        app.router.add_delete(f"{base}/Messages/{{sid}}.json", self._delete_message)
+        app.router.add_delete(f"{base}/Messages/{{sid}}/Media/{{media}}.json", self._delete_media)
+        app.router.add_get(f"{base}/Messages/{{sid}}/Media.json", self._list_media)
         app.router.add_get(f"{base}/Messages/{{sid}}/Media/{{media}}", self._get_media)
         app.router.add_get(f"{base}/IncomingPhoneNumbers.json", self._list_numbers)
         app.router.add_get("/v1/Services/{sid}", self._fetch_service)  # messaging.twilio.com
@@ -233,6 +246,8 @@ class FakeTwilio(LoopbackServer):
         now = datetime.now(UTC)
         res["status"] = status
         res["date_updated"] = _rfc2822(now)
+        if status in {"sent", "delivered", "undelivered", "failed", "read", "received", "canceled"}:
+            self.still_delivering.discard(sid)
         if status in {"sent", "delivered", "undelivered", "failed", "read"} and res["_date_sent"] is None:
             res["_date_sent"] = now
             res["date_sent"] = _rfc2822(now)
@@ -241,8 +256,28 @@ class FakeTwilio(LoopbackServer):
             res["error_message"] = f"Error {error_code}"
         return self._public(res)
 
+    def hold_delivery(self, sid: str) -> None:
+        """The message stays `sending` (not deletable: 20009) until set_status ends it."""
+        self._resources[sid]["status"] = "sending"
+        self.still_delivering.add(sid)
+
     def get_message(self, sid: str) -> dict[str, Any]:
         return self._public(self._resources[sid])
+
+    def held(self, number: str) -> list[dict[str, Any]]:
+        """Every message resource the account still holds to or from ``number``, oldest first."""
+        found = [r for r in self._resources.values() if number in (r["to"], r["from"])]
+        return [self._public(r) for r in sorted(found, key=lambda r: r["_created"])]
+
+    def media_of(self, sid: str) -> list[str]:
+        """The media sids a message still has."""
+        prefix = f"{self._account_path}/Messages/{sid}/Media/"
+        return [path.rsplit("/", 1)[-1] for path in self._media if path.startswith(prefix)]
+
+    def refuse_cleanup(self, status: int | None = 500) -> None:
+        """Every delete and update of a message or media answers ``status`` until
+        ``refuse_cleanup(None)`` (sends keep working)."""
+        self._refusing_cleanup = status
 
     # ------------------------------------------------------------------ plumbing
 
@@ -369,6 +404,9 @@ class FakeTwilio(LoopbackServer):
         sid = ("MM" if media_urls else "SM") + secrets.token_hex(16)
         if media_urls:
             self.fetched_media[sid] = [await self._fetch_media(url) for url in media_urls]
+            for status_, kind, data in self.fetched_media[sid]:  # Twilio keeps its copy as the message's Media
+                if status_ == 200:
+                    self._media[f"{self._account_path}/Messages/{sid}/Media/ME{secrets.token_hex(16)}"] = (data, kind)
         # With a Messaging Service, Twilio picks the sender later: status "accepted", from null.
         status = "queued" if from_ else "accepted"
         res = self._resource(sid, to, from_ or None, body, service, status, "outbound-api", len(media_urls))
@@ -398,6 +436,76 @@ class FakeTwilio(LoopbackServer):
         if res is None:
             return _error(404, 20404, f"The requested resource {request.path} was not found")
         return _json_response(self._public(res))
+
+    def _cleanup_refused(self, request: web.Request) -> web.Response | None:
+        if self._refusing_cleanup is None:
+            return None
+        status = self._refusing_cleanup
+        code, message = _STATUS_CODES.get(status, (20000 + status, "Error"))
+        self.refused_cleanups.append((request.method, request.path, code))
+        return _error(status, code, message)
+
+    async def _update_message(self, request: web.Request) -> web.Response:
+        """Redaction: Body="" empties the body (Twilio's documented way); Status=canceled
+        is for scheduled messages only (not faked)."""
+        if (refused := self._cleanup_refused(request)) is not None:
+            return refused
+        res = self._resources.get(request.match_info["sid"])
+        if res is None:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        form = await request.post()
+        if form.get("Body") != "":
+            return _error(400, 21602, "Only redaction (Body=\"\") is supported on an existing message.")
+        res["body"] = ""
+        res["date_updated"] = _rfc2822(datetime.now(UTC))
+        self.redacted_messages.append(res["sid"])
+        return _json_response(self._public(res))
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        """Deletes the message and its media; one still being delivered
+        (``still_delivering``) is refused with 20009, as Twilio does."""
+        if (refused := self._cleanup_refused(request)) is not None:
+            return refused
+        sid = request.match_info["sid"]
+        res = self._resources.get(sid)
+        if res is None:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        if sid in self.still_delivering:
+            self.refused_cleanups.append((request.method, request.path, 20009))
+            return _error(409, 20009, "Cannot delete this resource before it is complete")
+        del self._resources[sid]
+        if self.signing_key is None:  # Twilio deletes a message's media with it; SignalWire does not
+            for media_sid in self.media_of(sid):
+                del self._media[f"{self._account_path}/Messages/{sid}/Media/{media_sid}"]
+        self.deleted_messages.append(sid)
+        return web.Response(status=204)
+
+    async def _list_media(self, request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        if sid not in self._resources:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        items = [
+            {
+                "sid": media_sid,
+                "parent_sid": sid,
+                "account_sid": self.account_sid,
+                "content_type": self._media[f"{self._account_path}/Messages/{sid}/Media/{media_sid}"][1],
+                "uri": f"{self._account_path}/Messages/{sid}/Media/{media_sid}.json",
+            }
+            for media_sid in self.media_of(sid)
+        ]
+        return self._page(request, "media_list", items)
+
+    async def _delete_media(self, request: web.Request) -> web.Response:
+        if (refused := self._cleanup_refused(request)) is not None:
+            return refused
+        sid, media_sid = request.match_info["sid"], request.match_info["media"]
+        path = f"{self._account_path}/Messages/{sid}/Media/{media_sid}"
+        if path not in self._media:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        del self._media[path]
+        self.deleted_media.append(media_sid)
+        return web.Response(status=204)
 
     async def _list_messages(self, request: web.Request) -> web.Response:
         q = request.query

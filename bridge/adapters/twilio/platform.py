@@ -9,10 +9,12 @@ from datetime import timedelta
 from twilio.rest import Client
 
 from bridge.adapters.platform import Core
+from bridge.adapters.twilio.cleanup import TwilioCleaner
 from bridge.adapters.twilio.media import TwilioMediaFetcher
 from bridge.adapters.twilio.sender import TwilioSender, make_client
 from bridge.config import Settings
 from bridge.inbox.delivery import SmsDelivery
+from bridge.inbox.provider_cleanup import ProviderCleanup
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class TwilioPlatform:
         self.client = make_client(s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_api_url)
         sender = TwilioSender(self.client, s.public_url)
         SmsDelivery(core.service.delivery, sender, max_age=timedelta(seconds=s.sms_give_up_seconds)).register(core.outbox)
+        # Erasure and retention take the texts back at the provider too (provider_cleanup.py).
+        ProviderCleanup(TwilioCleaner(self.client), "SignalWire" if s.signalwire else "Twilio").register(core.outbox)
 
     async def start(self) -> None:
         pass  # webhooks arrive through the web app; sends run as outbox jobs
