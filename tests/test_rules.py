@@ -161,6 +161,7 @@ async def test_a_rule_sends_a_snippet_and_a_missing_one_disables_the_rules(datab
         await h.sms_command("snippet add hours We are open 9-5, {name}.")
         await h.sms_command("snippet add hours2 We are open 9-5.")
         await h.restart()
+        h.bridge.use_clock(ManualClock(_utc(2, 18)))  # 10:00 in Los Angeles: outside quiet hours
         assert await _rule_findings(h.settings, h.bridge.db) == []
         _, thread, _ = await _text(h, "are you OPEN on sunday?", sender=OTHER_CUSTOMER)
         assert _rules_said(thread) == [
