@@ -120,9 +120,12 @@ class MessageView:
 
 
 _SUPPRESSED, _LATEST_CONSENT = consent_columns()
+# What a card shows besides the conversation and its contact (joined to the assignee,
+# Agent, with an outer join): see CardRow.
+CARD_COLUMNS = (Agent.id, Agent.name, _SUPPRESSED, _LATEST_CONSENT, latest_to_number())
 # Everything a card shows, one statement (conversation_view).
 _CARD = (
-    select(Conversation, Contact, Agent.id, Agent.name, _SUPPRESSED, _LATEST_CONSENT, latest_to_number())
+    select(Conversation, Contact, *CARD_COLUMNS)
     .join(Contact, Contact.id == Conversation.contact_id)
     .outerjoin(Agent, Agent.id == Conversation.assignee_id)
     .where(Conversation.id == bindparam("conversation_id"))
@@ -146,9 +149,30 @@ async def conversation_view(
     One statement: the conversation, its contact and assignee, the consent columns and
     the channel of the customer's latest text; a second only for a contact with consent
     events on record (consent.py)."""
-    conv, contact, agent_id, agent_name, suppressed, latest_consent, latest_to = (
-        await session.execute(_CARD, {"conversation_id": conversation_id})
-    ).one()
+    row = (await session.execute(_CARD, {"conversation_id": conversation_id})).one()
+    return await view_of(session, CardRow(*row), inbox, now)
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """What a card's statement reads (CARD_COLUMNS after the conversation and contact)."""
+
+    conv: Conversation
+    contact: Contact
+    agent_id: int | None
+    agent_name: str | None
+    suppressed: bool
+    latest_consent: int | None
+    latest_to: str | None
+
+
+async def view_of(
+    session: AsyncSession, row: CardRow, inbox: InboxRoute | Callable[[int], InboxRoute], now: datetime | None = None
+) -> ConversationView:
+    """The view of a card read by `_CARD`, or by another statement with the same columns
+    (chatstate.py reads a new conversation's text and its card in one)."""
+    conv, contact, agent_id, agent_name, latest_to = row.conv, row.contact, row.agent_id, row.agent_name, row.latest_to
+    suppressed, latest_consent = row.suppressed, row.latest_consent
     if callable(inbox):
         inbox = inbox(conv.inbox_id)
     consent = await consent_from(
