@@ -595,7 +595,7 @@ class Settings(BaseSettings):
     outbox_retry_max: float = 300.0
     """longest retry delay in seconds"""
     outbox_workers: int = 8
-    """jobs run at once per process"""
+    """chat posts, SMS sends and card updates run at once per process; 4 times as many texts are filed at once (in one transaction)"""
     sms_give_up_seconds: float = 86400.0
     """a reply the provider keeps refusing shows "Retrying (Twilio 500), attempt 3" until then, then "Failed" with the reason"""
     log_level: str = "INFO"

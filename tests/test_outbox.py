@@ -90,9 +90,9 @@ async def test_worker_wakes_on_commit_without_polling(db: Database) -> None:
     claims_done = 0
     claim = outbox.claim
 
-    async def counted_claim(limit: int) -> list[Job]:
+    async def counted_claim(limit: int, intake: int | None = None) -> list[Job]:
         nonlocal claims_done
-        jobs = await claim(limit)
+        jobs = await claim(limit, intake)
         claims_done += 1
         return jobs
 

@@ -10,34 +10,52 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox import privacy, snippets
 from bridge.inbox.db import Database, insert_ignore
-from bridge.inbox.models import ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
+from bridge.inbox.models import Agent, ChatRef, Contact, Conversation, Message, ThreadLink, utcnow
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.phone import format_phone
 from bridge.inbox.postlog import PostLog, PostRecord
 from bridge.inbox.routing import InboxDirectory
-from bridge.inbox.views import ConversationView, MessageView, conversation_view, message_view, message_view_of
-
-# A customer's text, the title of its conversation and the thread it goes to, if any.
-_TEXT_CONTEXT = (
-    select(Message, Contact.name, Contact.phone, ThreadLink.thread_id, Conversation.inbox_id)
-    .join(Conversation, Conversation.id == Message.conversation_id)
-    .join(Contact, Contact.id == Conversation.contact_id)
-    .outerjoin(
-        ThreadLink,
-        and_(
-            ThreadLink.conversation_id == bindparam("conversation_id"),
-            ThreadLink.platform == bindparam("platform"),
-            ThreadLink.channel == bindparam("channel"),
-        ),
-    )
-    .where(Message.id == bindparam("message_id"))
+from bridge.inbox.views import (
+    CARD_COLUMNS,
+    CardRow,
+    ConversationView,
+    MessageView,
+    conversation_view,
+    message_view,
+    message_view_of,
+    view_of,
 )
+
+
+def _text_context(dialect: str) -> Any:
+    """A customer's text, the thread it goes to if any, and what its conversation's card
+    shows (CardRow, and the snippet names): one statement, for the text of a conversation
+    with a thread as for the first text of a new one, which also posts the card."""
+    return (
+        select(Message, ThreadLink.thread_id, Conversation, Contact, *CARD_COLUMNS, snippets.names_column(dialect))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(Agent, Agent.id == Conversation.assignee_id)
+        .outerjoin(
+            ThreadLink,
+            and_(
+                ThreadLink.conversation_id == bindparam("conversation_id"),
+                ThreadLink.platform == bindparam("platform"),
+                ThreadLink.channel == bindparam("channel"),
+            ),
+        )
+        .where(Message.id == bindparam("message_id"))
+    )
+
+
+_TEXT_CONTEXT: dict[str, Any] = {}  # by dialect, built once
 
 
 @dataclass(frozen=True)
@@ -69,21 +87,19 @@ class ChatState:
         """Everything posting a customer's text needs, read in one session: its thread
         (and, when there is none yet, the card that opens it), the message and the title.
         One statement when the thread exists."""
+        dialect = self.db.engine.dialect.name
+        statement = _TEXT_CONTEXT.get(dialect)
+        if statement is None:
+            statement = _TEXT_CONTEXT[dialect] = _text_context(dialect)
+        params = {"message_id": message_id, "conversation_id": conversation_id, "platform": platform, "channel": channel}
         async with self.db.sessions() as session:
-            row = (
-                await session.execute(
-                    _TEXT_CONTEXT,
-                    {"message_id": message_id, "conversation_id": conversation_id, "platform": platform, "channel": channel},
-                )
-            ).one()
-            message, name, phone, thread, inbox_id = row
+            message, thread, *card_row, names = (await session.execute(statement, params)).one()
+            row = CardRow(*card_row)
             card = None
             if thread is None:
-                card = (
-                    await conversation_view(session, conversation_id, self.directory.get, self.now()),
-                    await snippets.names(session),
-                )
-        return TextContext(thread, self._shown(message_view_of(message), inbox_id), name or format_phone(phone), card)
+                card = (await view_of(session, row, self.directory.get, self.now()), snippets.names_from(names, dialect))
+        title = row.contact.name or format_phone(row.contact.phone)
+        return TextContext(thread, self._shown(message_view_of(message), row.conv.inbox_id), title, card)
 
     async def message(self, message_id: int) -> MessageView:
         """A message as its chat may show it: in a no-bodies inbox, its length instead of

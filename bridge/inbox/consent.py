@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, delete, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.db import changed_rows, insert_ignore
@@ -27,8 +27,11 @@ KEYWORD_ACTOR = "contact"  # the customer's own keyword
 PROVIDER_ACTOR = "provider"
 
 
+INBOX_SCOPE_PREFIX = "inbox:"
+
+
 def inbox_scope(inbox_id: int) -> str:
-    return f"inbox:{inbox_id}"
+    return f"{INBOX_SCOPE_PREFIX}{inbox_id}"
 
 
 async def _phones(session: AsyncSession, phone: str) -> list[str]:
@@ -200,6 +203,39 @@ async def consent_state(session: AsyncSession, phone: str, inbox_id: int, *, tex
     suppressed, latest_id = (
         await session.execute(select(suppressed_here, _latest(phone, inbox_id, None).scalar_subquery()))
     ).one()
+    return await consent_from(session, phone, inbox_id, texted_in=texted_in, suppressed=suppressed, latest_id=latest_id)
+
+
+def consent_columns() -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """What `consent_state` reads first, as two columns of a statement that selects a
+    conversation and its contact (views.py reads a card in one statement): whether the
+    number is suppressed for the conversation's inbox, and its latest consent event."""
+    scope = literal(INBOX_SCOPE_PREFIX) + cast(Conversation.inbox_id, String)
+    suppressed = exists().where(
+        Suppression.phone == Contact.phone, or_(Suppression.scope == ALL_INBOXES, Suppression.scope == scope)
+    )
+    latest = (
+        select(ConsentEvent.id)
+        .where(
+            ConsentEvent.phone == Contact.phone,
+            or_(
+                ConsentEvent.inbox_id == Conversation.inbox_id,
+                ConsentEvent.inbox_id.is_(None),
+                ConsentEvent.action == "opt_out_all",
+            ),
+        )
+        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+        .correlate(Contact, Conversation)
+        .scalar_subquery()
+    )
+    return suppressed.correlate(Contact, Conversation), latest
+
+
+async def consent_from(
+    session: AsyncSession, phone: str, inbox_id: int, *, texted_in: bool, suppressed: bool, latest_id: int | None
+) -> ConsentState:
+    """`consent_state` once its first statement (or `consent_columns`) was read."""
     wanted = OPT_OUTS if suppressed else CONSENTS
     event = await session.get(ConsentEvent, latest_id) if latest_id is not None else None
     if event is not None and event.action not in wanted:  # e.g. an import's consent after an opt-out

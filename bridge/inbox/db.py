@@ -15,7 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -193,6 +194,27 @@ async def insert_ignore(
     stmt = _insert_ignore_statement(dialect, model, tuple(conflict))
     result = await session.execute(stmt, values)
     return result.scalar_one_or_none()
+
+
+async def insert_pending_together(session: AsyncSession, model: Any) -> None:
+    """Insert the session's new `model` objects in one statement instead of one each.
+
+    The ORM inserts new rows one at a time on SQLite (to read back each new id in
+    order); rows whose ids nothing in the transaction reads can go in together. The
+    objects leave the session (they were only written, never read back).
+    """
+    pending = [obj for obj in session.new if isinstance(obj, model)]
+    if len(pending) < 2:
+        return
+    columns = {column.key for column in sa_inspect(model).column_attrs}
+    rows = []
+    for obj in pending:
+        session.expunge(obj)
+        state = sa_inspect(obj).dict
+        rows.append({key: value for key, value in state.items() if key in columns})
+    keys = {frozenset(row) for row in rows}
+    for same in keys:  # one executemany per set of columns given (usually one)
+        await session.execute(insert(model.__table__), [row for row in rows if frozenset(row) == same])
 
 
 def changed_rows(result: Result[Any]) -> int:

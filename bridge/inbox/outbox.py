@@ -41,6 +41,7 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    insert,
     or_,
     select,
     text,
@@ -70,6 +71,7 @@ OPEN_STATES = ("pending", "running")
 # first texts reach the chat in seconds, not after the whole backlog is filed.
 INTAKE_KINDS = frozenset({"sms.inbound"})
 LANES = (0, 1)
+INTAKE_SLOTS_PER_WORKER = 4  # texts being filed at once, per downstream slot
 FINISH_BATCH = 100
 
 
@@ -78,6 +80,8 @@ def lane_of(kind: str) -> int:
 
 
 _TABLE = cast(Table, OutboxJob.__table__)
+# The columns `enqueue` sets.
+_ENQUEUED = ("queue", "kind", "lane", "payload", "dedupe_key", "state", "attempts", "run_after", "created_at")
 _EARLIER = _TABLE.alias("earlier")
 _NOW = bindparam("now", type_=OutboxJob.run_after.type)
 # An earlier job of the same queue is still open: this one must wait (index ix_outbox_queue).
@@ -341,6 +345,29 @@ class Outbox:
         notes.ids.add(int(job_id))
         return True
 
+    async def insert_added_together(self, session: AsyncSession) -> None:
+        """Insert the jobs this transaction enqueued and has not flushed yet in one
+        statement (a batch of texts filed together, inbound.py), instead of one INSERT
+        each as the ORM does on SQLite (it fetches each new id on its own there).
+
+        Rows of one multi-row INSERT get their ids in the order they are listed, so a
+        queue's jobs keep the order they were enqueued in; their ids come back (in any
+        order) to be marked as heads after the commit, as flushed jobs are.
+        """
+        notes = self._notes(session)
+        pending = [job for job in notes.added if job in session.new]
+        if len(pending) < 2:
+            return
+        rows = []
+        for job in pending:
+            session.expunge(job)
+            state = sa_inspect(job).dict
+            rows.append({key: state[key] for key in _ENQUEUED})
+        result = await session.execute(insert(_TABLE).returning(_TABLE.c.id), rows)
+        notes.ids.update(int(job_id) for (job_id,) in result.all())
+        taken = {id(job) for job in pending}
+        notes.added = [job for job in notes.added if id(job) not in taken]
+
     def _after_commit(self, session: Session) -> None:
         notes: _Notes | None = session.info.pop(self._key, None)
         if notes is None:
@@ -391,9 +418,13 @@ class Outbox:
             )
         self._registered = True
 
-    async def claim(self, limit: int) -> list[Job]:
-        """Mark this process's new jobs as heads, then take up to `limit` due heads."""
-        if limit <= 0 and not self._new_ids and not self._recheck:
+    async def claim(self, limit: int, intake: int | None = None) -> list[Job]:
+        """Mark this process's new jobs as heads, then take up to `limit` due heads.
+
+        With `intake`, texts to file (lane 1) have slots of their own: up to `intake`
+        of them are taken, still only when fewer than `limit` downstream jobs are due.
+        """
+        if limit <= 0 and not intake and not self._new_ids and not self._recheck:
             return []
         await self.register_instance()
         new_ids, self._new_ids = self._new_ids, set()
@@ -408,7 +439,9 @@ class Outbox:
                 for lane in LANES:
                     if len(claimed) >= limit:
                         break
-                    claimed += await self._take(conn, lane, limit - len(claimed), now)
+                    want = limit - len(claimed) if intake is None or lane == 0 else intake
+                    if want > 0:
+                        claimed += await self._take(conn, lane, want, now)
                 if len(claimed) < limit:
                     await self._note_next_due(conn, now)
                 if promoted and len(claimed) >= limit and self.db.is_postgres and not self.alone:
@@ -729,6 +762,7 @@ class OutboxWorker:
     ) -> None:
         self.outbox = outbox
         self.concurrency = concurrency
+        self.intake_slots = INTAKE_SLOTS_PER_WORKER * concurrency
         # While `pressure()` (a burst of webhooks) holds, run one job at a time: answering
         # providers fast matters more than posting a moment sooner, and nothing waits long.
         self.pressure = pressure
@@ -823,7 +857,12 @@ class OutboxWorker:
             wakeup.clear()
             pressed = self.pressure is not None and self.pressure()
             limit = 1 if pressed else self.concurrency
-            free = limit - len(self._active)
+            filing = sum(1 for job in self._active.values() if job.kind in INTAKE_KINDS)
+            # Texts to file have slots of their own (unless webhooks press): the more run
+            # at once, the more are filed in one transaction (inbound.py). They are
+            # still claimed only when downstream jobs leave slots free.
+            intake = None if pressed else self.intake_slots - filing
+            free = limit - len(self._active) if intake is None else limit - (len(self._active) - filing)
             if backlog and 0 < free < limit // 2 and (waited := loop.time() - last_claim) < CLAIM_DELAY:
                 # Draining a backlog: claim once half the slots are free, several jobs per
                 # statement instead of one each (a completion wakes us), but never leave a
@@ -837,7 +876,7 @@ class OutboxWorker:
                 await asyncio.sleep(BURST_SPACING)  # a trickle, so webhooks keep the CPU
             try:
                 # Even with no free slot: marks the heads this process committed.
-                jobs = await self.outbox.claim(max(free, 0))
+                jobs = await self.outbox.claim(max(free, 0), None if intake is None else max(intake, 0))
                 last_claim = loop.time()
             except Exception:  # a database hiccup: wait and try again
                 log.exception("claiming outbox jobs failed")
@@ -846,13 +885,14 @@ class OutboxWorker:
             if self._stopping:
                 await self.outbox.release(jobs)
                 return
+            downstream = sum(1 for job in jobs if job.kind not in INTAKE_KINDS)
             if free > 0:
-                backlog = len(jobs) == free
+                backlog = downstream == free
             for job in jobs:
                 task = asyncio.create_task(self.outbox.run_job(job), name=f"job-{job.id}")
                 self._active[task] = job
                 task.add_done_callback(self._done)
-            if jobs and len(jobs) == free:
+            if jobs and downstream == free:
                 continue  # maybe more are due
             timeout = self.idle_poll
             if pressed:

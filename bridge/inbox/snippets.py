@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ScalarSelect, delete, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.agents import AgentView
@@ -48,6 +49,24 @@ async def get(session: AsyncSession, name: str) -> Snippet | None:
 
 async def names(session: AsyncSession) -> list[str]:
     return list((await session.execute(select(Snippet.name).order_by(Snippet.name))).scalars().all())
+
+
+_SEPARATOR = "\n"  # a snippet's name is one word (commands/workspace.py SNIPPET)
+
+
+def names_column(dialect: str) -> ScalarSelect[str | None]:
+    """`names` as one column of another statement (a card's, chatstate.py): the names
+    joined by newlines, in the database's order on PostgreSQL; `names_from` splits them."""
+    if dialect == "postgresql":
+        joined = func.string_agg(Snippet.name, aggregate_order_by(literal(_SEPARATOR), Snippet.name))
+    else:
+        joined = func.group_concat(Snippet.name, _SEPARATOR)  # sorted by names_from, as SQLite sorts
+    return select(joined).scalar_subquery()
+
+
+def names_from(joined: str | None, dialect: str) -> list[str]:
+    found = joined.split(_SEPARATOR) if joined else []
+    return found if dialect == "postgresql" else sorted(found)
 
 
 async def all_snippets(session: AsyncSession) -> list[Snippet]:

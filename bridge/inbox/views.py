@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.inbox.consent import NO_CONSENT, ConsentState, consent_state
+from bridge.inbox.consent import NO_CONSENT, ConsentState, consent_columns, consent_from
 from bridge.inbox.durations import spoken
 from bridge.inbox.labels import ConversationStatus, Priority
 from bridge.inbox.models import Agent, Contact, Conversation, Message
@@ -17,7 +17,7 @@ from bridge.inbox.phone import format_phone
 from bridge.inbox.routing import InboxRoute
 from bridge.inbox.sla_policy import SlaClock, SlaPolicy
 from bridge.inbox.sla_text import due_text
-from bridge.inbox.whatsapp import channel_of, is_whatsapp
+from bridge.inbox.whatsapp import channel_from, is_whatsapp, latest_to_number
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,19 @@ class MessageView:
     channel: str = "sms"  # "whatsapp" when it goes from (or came to) a WhatsApp sender
 
 
+_SUPPRESSED, _LATEST_CONSENT = consent_columns()
+# What a card shows besides the conversation and its contact (joined to the assignee,
+# Agent, with an outer join): see CardRow.
+CARD_COLUMNS = (Agent.id, Agent.name, _SUPPRESSED, _LATEST_CONSENT, latest_to_number())
+# Everything a card shows, one statement (conversation_view).
+_CARD = (
+    select(Conversation, Contact, *CARD_COLUMNS)
+    .join(Contact, Contact.id == Conversation.contact_id)
+    .outerjoin(Agent, Agent.id == Conversation.assignee_id)
+    .where(Conversation.id == bindparam("conversation_id"))
+)
+
+
 def sla_line(what: str, due_at: datetime, now: datetime) -> str:
     text = due_text(due_at, now)
     return text if text.startswith("overdue") else f"{what} {text}"
@@ -131,18 +144,42 @@ async def conversation_view(
     now: datetime | None = None,
 ) -> ConversationView:
     """`inbox`: the conversation's inbox, or how to find it by id (one query less than
-    looking the conversation up first)."""
-    conv, contact, agent = (
-        await session.execute(
-            select(Conversation, Contact, Agent)
-            .join(Contact, Contact.id == Conversation.contact_id)
-            .outerjoin(Agent, Agent.id == Conversation.assignee_id)
-            .where(Conversation.id == conversation_id)
-        )
-    ).one()
+    looking the conversation up first).
+
+    One statement: the conversation, its contact and assignee, the consent columns and
+    the channel of the customer's latest text; a second only for a contact with consent
+    events on record (consent.py)."""
+    row = (await session.execute(_CARD, {"conversation_id": conversation_id})).one()
+    return await view_of(session, CardRow(*row), inbox, now)
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """What a card's statement reads (CARD_COLUMNS after the conversation and contact)."""
+
+    conv: Conversation
+    contact: Contact
+    agent_id: int | None
+    agent_name: str | None
+    suppressed: bool
+    latest_consent: int | None
+    latest_to: str | None
+
+
+async def view_of(
+    session: AsyncSession, row: CardRow, inbox: InboxRoute | Callable[[int], InboxRoute], now: datetime | None = None
+) -> ConversationView:
+    """The view of a card read by `_CARD`, or by another statement with the same columns
+    (chatstate.py reads a new conversation's text and its card in one)."""
+    conv, contact, agent_id, agent_name, latest_to = row.conv, row.contact, row.agent_id, row.agent_name, row.latest_to
+    suppressed, latest_consent = row.suppressed, row.latest_consent
     if callable(inbox):
         inbox = inbox(conv.inbox_id)
-    consent = await consent_state(session, contact.phone, conv.inbox_id, texted_in=conv.last_inbound_at is not None)
+    consent = await consent_from(
+        session, contact.phone, conv.inbox_id, texted_in=conv.last_inbound_at is not None,
+        suppressed=bool(suppressed), latest_id=latest_consent,
+    )
+    agent = agent_id is not None
     return ConversationView(
         id=conv.id,
         inbox_name=inbox.name,
@@ -152,7 +189,7 @@ async def conversation_view(
         phone_display=format_phone(contact.phone),
         phone_valid=contact.phone_valid,
         status=ConversationStatus(conv.status),
-        assignee=agent.name if agent else None,
+        assignee=agent_name if agent else None,
         priority=Priority.of(conv.priority),
         tags=list(contact.tags or []),
         properties=dict(contact.properties or {}),
@@ -162,7 +199,7 @@ async def conversation_view(
         last_inbound_at=conv.last_inbound_at,
         created_at=conv.created_at,
         assigned_by=conv.assigned_by if agent else None,
-        channel=(await channel_of(session, conv.id)).name,
+        channel=channel_from(latest_to).name,
         reply_due_at=conv.reply_due_at,
         resolve_due_at=conv.resolve_due_at,
         now=now,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox.durations import spoken
@@ -37,6 +37,9 @@ class Channel:
 
 
 SMS = Channel("sms")
+_LATEST_TO = (
+    select(Message.to_number).where(Message.direction == "in").order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
+)
 
 
 def is_whatsapp(address: str | None) -> bool:
@@ -52,14 +55,18 @@ def bare(address: str) -> str:
 
 async def channel_of(session: AsyncSession, conversation_id: int) -> Channel:
     """The channel of the customer's latest message (SMS when there is none)."""
-    latest = (
-        await session.execute(
-            select(Message.to_number)
-            .where(Message.conversation_id == conversation_id, Message.direction == "in")
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    latest = (await session.execute(_LATEST_TO.where(Message.conversation_id == conversation_id))).scalar_one_or_none()
+    return channel_from(latest)
+
+
+def latest_to_number() -> ScalarSelect[str | None]:
+    """The number the customer's latest message went to, as a column of a statement
+    that selects a conversation (views.py reads a card in one statement)."""
+    return _LATEST_TO.where(Message.conversation_id == Conversation.id).correlate(Conversation).scalar_subquery()
+
+
+def channel_from(latest: str | None) -> Channel:
+    """The channel of a conversation whose customer's latest message went to `latest`."""
     if is_whatsapp(latest):
         assert latest is not None
         return Channel("whatsapp", WHATSAPP_PREFIX + latest.strip()[len(WHATSAPP_PREFIX) :].strip())
