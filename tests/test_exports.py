@@ -530,3 +530,26 @@ async def test_slack_export_under_the_limit_but_large_is_one_compressed_file(dat
         assert packed["title"].startswith("Audit export: 15") and " rows, " in packed["title"]
         rows = _csv(_unpacked(packed["filename"], packed["bytes"]))
         assert {r["id"] for r in rows if r["action"] == "setting_changed"} == ids
+
+
+async def test_the_spooled_files_are_deleted_and_a_row_too_large_for_the_limit_fails_loudly(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import tempfile
+
+    from bridge.inbox import exports
+
+    assert harness.bridge is not None
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    await _many_events(harness, 300)
+    request = exports.ExportRequest("audit", until=utcnow() + timedelta(seconds=1))
+    build = dict(actor="cli:test", via="cli", once_key="spool-test", filename="audit.csv")
+    with await exports.build_file(harness.bridge.db.sessions, request, "csv", limit=4_000, **build) as built:  # type: ignore[arg-type]
+        assert len(built.parts) > 1 and all(p.path.exists() and p.size <= 4_000 for p in built.parts)
+        assert sum(p.rows for p in built.parts) == built.rows >= 300
+    assert list(spool.iterdir()) == []  # deleted once sent
+    with pytest.raises(exports.ExportTooLarge):
+        await exports.build_file(harness.bridge.db.sessions, request, "csv", limit=40, **build)  # type: ignore[arg-type]
+    assert list(spool.iterdir()) == []

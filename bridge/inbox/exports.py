@@ -20,6 +20,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ from bridge.inbox.models import (
     Suppression,
     utcnow,
 )
-from bridge.inbox.outbox import Job
+from bridge.inbox.outbox import GiveUp, Job
+
+log = logging.getLogger(__name__)
 
 KINDS = ("audit", "consent", "conversations")
 FORMATS = ("csv", "json")
@@ -602,7 +605,11 @@ async def build_upload(
     extension = "csv" if post.fmt == "csv" else "jsonl"
     filename = f"smsbridge-{post.export}-{job.created_at:%Y%m%d-%H%M%S}-{job.id}.{extension}"
     once = f"{platform}:{job.id}@{job.created_at.isoformat()}"
-    return await build_file(
-        sessions, request, post.fmt, actor=audit.actor_of(platform, post.requested_by), via=platform, once_key=once,
-        filename=filename, limit=limit,
-    )
+    try:
+        return await build_file(
+            sessions, request, post.fmt, actor=audit.actor_of(platform, post.requested_by), via=platform, once_key=once,
+            filename=filename, limit=limit,
+        )
+    except ExportTooLarge as exc:  # building it again would not make it smaller
+        log.error("%s export for %s not sent: %s", platform, post.requested_by, exc)
+        raise GiveUp(f"export too large for {platform}: {exc}") from exc
