@@ -399,3 +399,157 @@ async def test_days_must_be_a_whole_number_of_days(harness: Harness) -> None:
     err = io.StringIO()
     assert await export_cli.run(harness.bridge.db, _args("consent", "--days", "0"), io.StringIO(), err) == 2
     assert err.getvalue() == "smsbridge: --days takes a whole number of days, 1 or more\n"
+
+
+# -- large exports: compressed, then split, every row once -----------------------------
+
+
+async def _many_events(h: Harness, count: int) -> set[str]:
+    """`count` audit events whose details do not compress much; their ids."""
+    import random
+
+    from bridge.inbox.models import AuditEvent
+
+    assert h.bridge is not None
+    rng = random.Random(16)
+    async with h.bridge.db.sessions.begin() as session:
+        events = [AuditEvent(actor="slack:UANA", action="setting_changed", detail={"token": f"{rng.getrandbits(128):032x}"})
+                  for _ in range(count)]
+        session.add_all(events)
+    return {str(event.id) for event in events}
+
+
+def _unpacked(name: str, data: bytes) -> str:
+    import gzip
+
+    return (gzip.decompress(data) if name.endswith(".gz") else data).decode()
+
+
+async def test_discord_export_over_the_upload_limit_is_compressed_then_split_every_row_once(
+    dh_admin: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.adapters.discord_bot import poster
+
+    h = dh_admin
+    assert h.discord is not None
+    h.discord.upload_limit = 12_000  # as Discord's, smaller
+    monkeypatch.setattr(poster, "DM_UPLOAD_LIMIT", 12_000)
+    await h.text_in("hello")
+    await h.first_post()
+    await h.drain()
+    ids = await _many_events(h, 1500)
+    h.discord.lose_answer_next("POST /channels/")  # a part's answer lost: the job runs again, sends what is missing
+
+    iid = await h.discord.slash_command("sms", {"kind": "audit"}, user_id=DISCORD_ANA, channel_id=FORUM, subcommand="export")
+    await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+    await h.drain()
+
+    sent = h.discord.direct_messages(DISCORD_ANA)
+    assert len(sent) >= 3 and h.discord.refused_uploads == []  # split before sending, nothing refused
+    exported: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        for number, message in enumerate(sent, start=1):
+            assert message["content"].startswith(f"Audit export, part {number} of {len(sent)}: rows ")
+            [attachment] = message["attachments"]
+            assert attachment["filename"].endswith(f"-part{number}of{len(sent)}.csv.gz") and attachment["size"] <= 12_000
+            async with session.get(attachment["url"]) as response:
+                rows = _csv(_unpacked(attachment["filename"], await response.read()))  # its own header
+            exported += [r["id"] for r in rows if r["record"] == "event" and r["action"] == "setting_changed"]
+    assert sorted(exported) == sorted(ids)  # every row, exactly once across the parts
+    [(detail,)] = await h.rows("SELECT detail FROM audit_events WHERE action = 'exported'")  # audited once
+    detail = detail if isinstance(detail, dict) else json.loads(detail)
+    assert detail["rows"] >= 1500
+
+
+async def test_discord_refusing_a_file_as_too_large_gets_it_split_smaller(
+    dh_admin: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord's limit lower than the bot thought (413, code 40005): split again, smaller."""
+    from bridge.adapters.discord_bot import poster
+
+    h = dh_admin
+    assert h.discord is not None
+    h.discord.upload_limit = 10_000
+    monkeypatch.setattr(poster, "MIN_UPLOAD_LIMIT", 1_000)
+    await h.text_in("hello")
+    await h.first_post()
+    await h.drain()
+    await _many_events(h, 1000)
+
+    iid = await h.discord.slash_command("sms", {"kind": "audit", "format": "json"}, user_id=DISCORD_ANA, channel_id=FORUM,
+                                        subcommand="export")
+    await h.discord.wait_for(lambda: bool(h.discord.followups(iid)), message="the answer")  # type: ignore[union-attr]
+    await h.drain()
+
+    sent = h.discord.direct_messages(DISCORD_ANA)
+    assert h.discord.refused_uploads and len(sent) >= 2
+    lines: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as session:
+        for number, message in enumerate(sent, start=1):
+            assert f"part {number} of {len(sent)}" in message["content"]
+            [attachment] = message["attachments"]
+            async with session.get(attachment["url"]) as response:
+                lines += _jsonl(_unpacked(attachment["filename"], await response.read()))  # whole lines
+    assert len({(r["record"], r["id"]) for r in lines}) == len(lines) == int(sent[0]["content"].split(" of ")[-1].split(",")[0])
+
+
+async def test_slack_export_over_the_limit_arrives_in_parts_each_once(databases: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.adapters.slack import poster
+
+    monkeypatch.setattr(poster, "UPLOAD_LIMIT", 20_000)
+    async with _slack(databases) as h:
+        ids = await _many_events(h, 1500)
+        h.slack.lose_answer_next("files.completeUploadExternal")  # part 1 shared, its answer lost: not shared twice
+
+        await h.sms_command("export audit 7 json")
+        await h.drain()
+
+        files = h.slack.files
+        assert len(files) >= 2 and {f["channel"] for f in files} == {h.slack.direct_channels["UANA"]}
+        assert [f["filename"].rsplit("-", 1)[1] for f in files] == [
+            f"part{n}of{len(files)}.jsonl.gz" for n in range(1, len(files) + 1)
+        ]
+        assert all(f["title"].startswith(f"Audit export, part {n} of {len(files)}: rows ") for n, f in enumerate(files, start=1))
+        lines = [line for f in files for line in _jsonl(_unpacked(f["filename"], f["bytes"]))]
+        assert sorted(str(r["id"]) for r in lines if r["action"] == "setting_changed") == sorted(ids)
+
+
+async def test_slack_export_under_the_limit_but_large_is_one_compressed_file(databases: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.adapters.slack import poster
+
+    async with _slack(databases) as h:
+        ids = await _many_events(h, 1500)
+        await h.sms_command("export audit")  # whole, as it fits
+        await h.drain()
+        [whole] = h.slack.files
+        monkeypatch.setattr(poster, "UPLOAD_LIMIT", len(whole["bytes"]) - 1)
+        await h.sms_command("export audit")
+        await h.drain()
+        [_, packed] = h.slack.files
+        assert packed["filename"].endswith(".csv.gz") and "(CSV, gzip-compressed)" in packed["title"]
+        assert packed["title"].startswith("Audit export: 15") and " rows, " in packed["title"]
+        rows = _csv(_unpacked(packed["filename"], packed["bytes"]))
+        assert {r["id"] for r in rows if r["action"] == "setting_changed"} == ids
+
+
+async def test_the_spooled_files_are_deleted_and_a_row_too_large_for_the_limit_fails_loudly(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import tempfile
+
+    from bridge.inbox import exports
+
+    assert harness.bridge is not None
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    await _many_events(harness, 300)
+    request = exports.ExportRequest("audit", until=utcnow() + timedelta(seconds=1))
+    build = dict(actor="cli:test", via="cli", once_key="spool-test", filename="audit.csv")
+    with await exports.build_file(harness.bridge.db.sessions, request, "csv", limit=4_000, **build) as built:  # type: ignore[arg-type]
+        assert len(built.parts) > 1 and all(p.path.exists() and p.size <= 4_000 for p in built.parts)
+        assert sum(p.rows for p in built.parts) == built.rows >= 300
+    assert list(spool.iterdir()) == []  # deleted once sent
+    with pytest.raises(exports.ExportTooLarge):
+        await exports.build_file(harness.bridge.db.sessions, request, "csv", limit=40, **build)  # type: ignore[arg-type]
+    assert list(spool.iterdir()) == []

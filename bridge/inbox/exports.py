@@ -14,13 +14,20 @@ suppressions) are merged by time.
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import csv
+import gzip
+import io
 import json
+import logging
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO, cast
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,7 +50,9 @@ from bridge.inbox.models import (
     Suppression,
     utcnow,
 )
-from bridge.inbox.outbox import Job
+from bridge.inbox.outbox import GiveUp, Job
+
+log = logging.getLogger(__name__)
 
 KINDS = ("audit", "consent", "conversations")
 FORMATS = ("csv", "json")
@@ -404,36 +413,191 @@ def record_export(session: AsyncSession, actor: str, request: ExportRequest, fmt
 
 # -- a file for a chat upload --------------------------------------------------------
 
+SPOOL_CHUNK = 1024 * 1024  # bytes copied at a time between the spooled files
+FILL = 0.9  # a part aims at this share of the limit (its compression is estimated)
+
+
+class ExportTooLarge(ValueError):
+    """One stretch of rows does not fit the platform's limit even compressed."""
+
 
 @dataclass(frozen=True)
-class ExportFile:
-    data: bytes
+class ExportPart:
+    path: Path  # a spooled file, deleted with its ExportFile
     filename: str
+    size: int  # bytes, as uploaded
+    rows: int
+    number: int  # 1-based
+    title: str  # what the message with this file says
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+
+@dataclass
+class ExportFile:
+    """An export spooled to a temporary directory, as the files to upload: one file, or
+    (over the platform's limit) the same gzip-compressed, or numbered compressed parts.
+    `close` (or leaving a `with` block) deletes the files."""
+
+    parts: list[ExportPart]
     content_type: str
     rows: int
     summary: str  # "Audit export: 12 rows, 2026-11-01 00:00 – 2026-12-01 00:00 UTC (CSV)"
+    _spool: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return self.content_type == "application/gzip"
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.cleanup()
+            self._spool = None
+
+    def __enter__(self) -> ExportFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _ByteCounter:
+    """A text sink writing UTF-8 to a binary file and counting the bytes (the offsets
+    where a part may start are row boundaries: a CSV cell may hold a line break)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        data = text.encode()
+        self.out.write(data)
+        self.bytes += len(data)
+        return len(text)
+
+
+def _header_bytes(header: Sequence[str], fmt: str) -> bytes:
+    """What `write` puts before the first row: the CSV header line (JSON Lines: nothing)."""
+    if fmt != "csv":
+        return b""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(header)
+    return line.getvalue().encode()
+
+
+def _gzip(source: Path, start: int, end: int, target: Path, prefix: bytes = b"") -> int:
+    """`prefix` then bytes `start`..`end` of `source`, gzip-compressed into `target`
+    (no name or time in the gzip header: a retried job makes the same file); its size."""
+    with open(source, "rb") as src, open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as out:
+        out.write(prefix)
+        src.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = src.read(min(SPOOL_CHUNK, left))
+            if not chunk:
+                break
+            out.write(chunk)
+            left -= len(chunk)
+    return target.stat().st_size
+
+
+def _split(
+    raw: Path, raw_size: int, gz_size: int, header: bytes, marks: list[tuple[int, int]], limit: int, spool: Path
+) -> list[tuple[Path, int, int, int]]:
+    """Compressed parts of `raw`, each under `limit` and cut at row boundaries (`marks`:
+    byte offset and rows before it), each starting with the header: (path, size, first
+    row, rows). Every row is in exactly one part; ExportTooLarge when a stretch between
+    two marks does not fit."""
+    offsets = [offset for offset, _rows in marks]
+    budget = max(1, int(limit * FILL * raw_size / max(gz_size, 1)))  # raw bytes a part may take
+    parts: list[tuple[Path, int, int, int]] = []
+    i = 0
+    while i < len(marks) - 1:
+        start, rows_before = marks[i]
+        j = max(i + 1, bisect.bisect_right(offsets, start + budget - len(header)) - 1)
+        target = spool / f"part{len(parts) + 1}"
+        size = _gzip(raw, start, offsets[j], target, header)
+        if size > limit:
+            if j == i + 1:
+                raise ExportTooLarge(f"rows {rows_before + 1}–{marks[j][1]} take {size} bytes compressed, over the limit of {limit}")
+            budget = max(1, int(budget * limit / size * FILL))
+            continue
+        parts.append((target, size, rows_before + 1, marks[j][1] - rows_before))
+        i = j
+    return parts
 
 
 async def build_file(
-    sessions: Sessions, request: ExportRequest, fmt: str, *, actor: str, via: str, once_key: str, filename: str
+    sessions: Sessions, request: ExportRequest, fmt: str, *, actor: str, via: str, once_key: str, filename: str,
+    limit: int | None = None,
 ) -> ExportFile:
-    """The whole export as one file for a chat upload, recorded on the audit trail once
-    per `once_key` (a retried upload job builds it again but is audited once)."""
-    import io
+    """The export as files for a chat upload, spooled to a temporary directory (never
+    whole in memory): one file when it fits `limit` bytes (None: no limit), else
+    gzip-compressed, else numbered compressed parts under the limit, each a valid file
+    of its own (the CSV header in each, whole JSON lines). Recorded on the audit trail
+    once per `once_key` (a retried upload job builds it again but is audited once)."""
+    header = columns(request.kind)
+    head = _header_bytes(header, fmt)
+    step = max(1, min(limit // 16, SPOOL_CHUNK)) if limit is not None else None
+    spool = tempfile.TemporaryDirectory(prefix="smsbridge-export-")
+    try:
+        folder = Path(spool.name)
+        raw = folder / "export"
+        marks: list[tuple[int, int]] = [(len(head), 0)]  # row boundaries about `step` bytes apart
+        with open(raw, "wb") as out:  # noqa: ASYNC230 - a local temporary file, written row by row between queries
+            sink = _ByteCounter(out)
 
-    buffer = io.StringIO()
-    written = await write(rows(sessions, request), columns(request.kind), fmt, buffer)
-    async with sessions.begin() as session:
-        if await insert_ignore(session, ProcessedEvent, {"key": f"export:{once_key}"[:200], "created_at": utcnow()}, ["key"]):
-            record_export(session, actor, request, fmt, written, via)
-    summary = f"{request.kind.capitalize()} export: {written} rows, {request.period} ({fmt.upper()})"
-    content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return ExportFile(buffer.getvalue().encode(), filename, content_type, written, summary)
+            def mark(written: int) -> None:
+                if step is not None and sink.bytes - marks[-1][0] >= step:
+                    marks.append((sink.bytes, written))
+
+            written = await write(rows(sessions, request), header, fmt, cast(TextIO, sink), progress=mark)
+            raw_size = sink.bytes
+        if marks[-1][0] != raw_size:
+            marks.append((raw_size, written))
+        async with sessions.begin() as session:
+            if await insert_ignore(session, ProcessedEvent, {"key": f"export:{once_key}"[:200], "created_at": utcnow()}, ["key"]):
+                record_export(session, actor, request, fmt, written, via)
+        kind = request.kind.capitalize()
+        content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        if limit is None or raw_size <= limit:
+            summary = f"{kind} export: {written} rows, {request.period} ({fmt.upper()})"
+            part = ExportPart(raw, filename, raw_size, written, 1, summary)
+            return ExportFile([part], content_type, written, summary, spool)
+        packed = folder / "export.gz"
+        gz_size = await asyncio.to_thread(_gzip, raw, 0, raw_size, packed)  # CPU: off the event loop
+        if gz_size <= limit:
+            summary = f"{kind} export: {written} rows, {request.period} ({fmt.upper()}, gzip-compressed)"
+            part = ExportPart(packed, f"{filename}.gz", gz_size, written, 1, summary)
+            return ExportFile([part], "application/gzip", written, summary, spool)
+        packed.unlink()
+        pieces = await asyncio.to_thread(_split, raw, raw_size, gz_size, head, marks, limit, folder)
+        raw.unlink()
+        total = len(pieces)
+        summary = f"{kind} export: {written} rows in {total} parts, {request.period} ({fmt.upper()}, gzip-compressed)"
+        stem, dot, extension = filename.partition(".")
+        parts = [
+            ExportPart(
+                path, f"{stem}-part{number}of{total}{dot}{extension}.gz", size, count, number,
+                f"{kind} export, part {number} of {total}: rows {first}–{first + count - 1} of {written}, "
+                f"{request.period} ({fmt.upper()}, gzip-compressed)",
+            )
+            for number, (path, size, first, count) in enumerate(pieces, start=1)
+        ]
+        return ExportFile(parts, "application/gzip", written, summary, spool)
+    except BaseException:
+        spool.cleanup()
+        raise
 
 
-async def build_upload(sessions: Sessions, post: ExportUpload, platform: str, job: Job) -> ExportFile:
-    """The file an `ExportUpload` job uploads. Its name carries the job's creation time
-    and id, so a retried job recognises its earlier upload; it is audited once per job."""
+async def build_upload(
+    sessions: Sessions, post: ExportUpload, platform: str, job: Job, *, limit: int | None = None
+) -> ExportFile:
+    """The files an `ExportUpload` job uploads (`build_file`; `limit`: the platform's
+    upload limit in bytes). Their names carry the job's creation time and id, so a
+    retried job (which builds the same files: the period is fixed) recognises its
+    earlier uploads; it is audited once per job."""
     request = ExportRequest(
         post.export, until=datetime.fromisoformat(post.until),
         since=datetime.fromisoformat(post.since) if post.since else None, inbox_id=post.inbox_id,
@@ -441,7 +605,11 @@ async def build_upload(sessions: Sessions, post: ExportUpload, platform: str, jo
     extension = "csv" if post.fmt == "csv" else "jsonl"
     filename = f"smsbridge-{post.export}-{job.created_at:%Y%m%d-%H%M%S}-{job.id}.{extension}"
     once = f"{platform}:{job.id}@{job.created_at.isoformat()}"
-    return await build_file(
-        sessions, request, post.fmt, actor=audit.actor_of(platform, post.requested_by), via=platform, once_key=once,
-        filename=filename,
-    )
+    try:
+        return await build_file(
+            sessions, request, post.fmt, actor=audit.actor_of(platform, post.requested_by), via=platform, once_key=once,
+            filename=filename, limit=limit,
+        )
+    except ExportTooLarge as exc:  # building it again would not make it smaller
+        log.error("%s export for %s not sent: %s", platform, post.requested_by, exc)
+        raise GiveUp(f"export too large for {platform}: {exc}") from exc

@@ -380,6 +380,11 @@ class FakeDiscord(LoopbackServer):
         self._rate_limit_next: list[tuple[str, float, bool]] = []
         self._lose_answer_next: list[str] = []  # done, but the client gets a 502 instead of the answer
 
+        # Like Discord: a request whose files total more than this is refused with 413 /
+        # 40005 (a bot's limit without server boosts, and in direct messages: 10 MiB).
+        self.upload_limit = 10 * 1024 * 1024
+        self.refused_uploads: list[int] = []  # the sizes refused as too large
+
         # Message nonces sent with enforce_nonce: (channel, author, nonce) -> (when, message id).
         self.nonce_window = NONCE_WINDOW
         self._nonces: dict[tuple[int, int, str], tuple[float, int]] = {}
@@ -957,6 +962,10 @@ class FakeDiscord(LoopbackServer):
             if sub in key:
                 del self._fail_next[i]
                 return _json_response({"message": text, "code": code}, status=status)
+        uploaded = sum(len(f["data"]) for f in files)
+        if uploaded > self.upload_limit:
+            self.refused_uploads.append(uploaded)
+            return _json_response({"message": "Request entity too large", "code": 40005}, status=413)
 
         for route_method, pattern, handler_name, needs_auth in _ROUTES:
             match = pattern.match(path)

@@ -47,7 +47,7 @@ from bridge.inbox.chat import (
     ReplyStatus,
 )
 from bridge.inbox.chatstate import ChatState
-from bridge.inbox.exports import build_upload
+from bridge.inbox.exports import ExportFile, build_upload
 from bridge.inbox.models import utcnow
 from bridge.inbox.outbox import GiveUp, Job, RetryLater
 from bridge.inbox.report_charts import chart_file_name, draw
@@ -60,6 +60,11 @@ PLATFORM = "discord"
 UNKNOWN_CHANNEL = 10003
 THREAD_ARCHIVED = 50083
 CANNOT_MESSAGE_USER = 50007  # the user does not accept direct messages from this server
+ENTITY_TOO_LARGE = 40005  # "Request entity too large" (with HTTP 413): a file over the upload limit
+# A bot's files in a direct message: 10 MiB (a server's boosts raise its own channels'
+# limit, `guild.filesize_limit`, not a DM's). An export over it is compressed, then split.
+DM_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+MIN_UPLOAD_LIMIT = 64 * 1024  # below this a refusal is not about the size: give up
 TAG_CACHE_SECONDS = 60.0
 ARCHIVE_MINUTES = 10080  # a week: posts stay in the forum's active list longer
 CONTINUED = (
@@ -480,28 +485,59 @@ class DiscordPoster:
     async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
         """A compliance export as an attachment in a direct message to the admin who asked
         (it holds every customer's number: the forum's other members must not get it),
-        with what it holds in words. The file name is unique to the job, so a retry finds
-        the earlier message instead of sending it twice."""
-        built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
+        with what it holds in words. The file is spooled to disk and sent from there; over
+        the upload limit it is gzip-compressed, then split into numbered parts, one
+        message each. The file names are unique to the job, so a retry finds the earlier
+        messages and sends only what is missing. When Discord refuses a file as too large
+        (its limit lower than DM_UPLOAD_LIMIT) before any part went out, the export is
+        split again for the size Discord took as too large."""
         client = await self.rest.ensure()
         dm = await call(lambda: client.create_dm(discord.Object(int(post.requested_by))))
-        if job.is_retry and await self._sent_file(dm, built.filename):
-            return
-        file = discord.File(io.BytesIO(built.data), filename=built.filename, description=built.summary[:1024])
-        nonce = f"e{job.id:x}.{int(job.created_at.timestamp() * 1000):x}"
-        try:
-            await call(lambda: dm.send(content=built.summary[: render.MAX_CONTENT], file=file, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
-        except RetryLater as exc:
-            if isinstance(exc.__cause__, discord.Forbidden) and exc.__cause__.code == CANNOT_MESSAGE_USER:
-                # Their privacy settings refuse direct messages from this server: waiting will not help.
-                log.error("Discord export for %s not sent: they do not accept direct messages from this server", post.requested_by)
-                raise GiveUp("the admin does not accept direct messages from this server") from exc
-            raise
+        limit = DM_UPLOAD_LIMIT
+        while True:
+            with await build_upload(self.state.db.sessions, post, PLATFORM, job, limit=limit) as built:
+                refused = await self._send_export(job, dm, post, built)
+            if refused is None:
+                return
+            if refused <= MIN_UPLOAD_LIMIT:
+                raise GiveUp(f"Discord refused an export file of {refused} bytes as too large")
+            limit = max(MIN_UPLOAD_LIMIT, refused // 2)
+            log.warning("Discord refused an export file of %s bytes as too large; splitting under %s bytes", refused, limit)
 
-    async def _sent_file(self, dm: discord.DMChannel, filename: str) -> bool:
-        history = dm.history(limit=10)
-        sent = await call(lambda: _collect(history))
-        return any(a.filename == filename for m in sent for a in m.attachments)
+    async def _send_export(self, job: Job, dm: discord.DMChannel, post: ExportUpload, built: ExportFile) -> int | None:
+        """Send the export's files not sent yet; the size of a first file Discord refused as too large."""
+        sent = await self._sent_files(dm, len(built.parts) + 10) if job.is_retry else set()
+        stamp = int(job.created_at.timestamp() * 1000)
+        for part in built.parts:
+            if part.filename in sent:
+                continue
+            file = discord.File(part.path, filename=part.filename, description=part.title[:1024])
+            # One nonce a part (the first keeps the single file's): a resent request is recognised.
+            nonce = f"e{job.id:x}.{stamp:x}" + (f".{part.number}" if part.number > 1 else "")
+            try:
+                await call(lambda file=file, part=part, nonce=nonce: dm.send(  # type: ignore[misc]
+                    content=part.title[: render.MAX_CONTENT], file=file, nonce=nonce, allowed_mentions=render.NO_MENTIONS))
+            except RetryLater as exc:
+                if isinstance(exc.__cause__, discord.Forbidden) and exc.__cause__.code == CANNOT_MESSAGE_USER:
+                    # Their privacy settings refuse direct messages from this server: waiting will not help.
+                    log.error("Discord export for %s not sent: they do not accept direct messages from this server", post.requested_by)
+                    raise GiveUp("the admin does not accept direct messages from this server") from exc
+                raise
+            except GiveUp as exc:
+                cause = exc.__cause__
+                too_large = isinstance(cause, discord.HTTPException) and (cause.status == 413 or cause.code == ENTITY_TOO_LARGE)
+                if too_large and not sent and part.number == 1:
+                    return part.size
+                raise
+            finally:
+                file.close()
+            sent.add(part.filename)
+        return None
+
+    async def _sent_files(self, dm: discord.DMChannel, limit: int) -> set[str]:
+        history = dm.history(limit=limit)
+        messages = await call(lambda: _collect(history))
+        return {a.filename for m in messages for a in m.attachments}
 
     async def _find_charts(self, forum: discord.ForumChannel, names: set[str], title: str | None = None) -> bool:
         """True when an earlier attempt posted these charts (or, without charts, a post named `title`)."""

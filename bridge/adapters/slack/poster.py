@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 EVENT_TYPE = "smsbridge_post"
+UPLOAD_LIMIT = 1024**3  # Slack takes files up to 1 GB; a larger export is compressed, then split
 # Errors that mean this one post can never succeed; anything else is retried (a bot
 # not yet invited to the channel, an outage) so nothing is lost meanwhile.
 HOPELESS = frozenset({"invalid_blocks", "msg_too_long", "no_text", "invalid_metadata_format", "too_many_attachments"})
@@ -290,23 +291,25 @@ class SlackPoster:
     async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
         """A compliance export as a file in a direct message to the admin who asked (it
         holds every customer's number: the channel's other members must not get it); its
-        title says what it holds (rows, period). A retry finds the earlier file by name.
+        title says what it holds (rows, period). The file is spooled to disk and streamed
+        from there; over Slack's 1 GB limit it is gzip-compressed, then split into
+        numbered parts. A retry finds the earlier files by name.
         Without the im:write scope the admin is told, privately, in the channel instead."""
-        built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
-        media = FetchedMedia(built.data, built.content_type, built.filename)
-        try:
-            await self._files.share_privately(job, post.requested_by, media, built.summary)
-        except RetryLater as exc:
-            cause = exc.__cause__
-            if not (isinstance(cause, SlackApiError) and cause.response.get("error") == "missing_scope"):
-                raise
-            text = (
-                f"Your {post.export} export was not sent: the Slack app cannot open a direct message with you "
-                "(it needs the im:write scope). Add it from manifests/slack-app.yaml, reinstall the app, then ask again."
-            )
-            channel = to.channel
-            await self._call(channel, lambda: self.client.chat_postEphemeral(channel=channel, user=post.requested_by, text=text))
-            log.error("Slack export for %s not sent: the app lacks the im:write scope", post.requested_by)
+        with await build_upload(self.state.db.sessions, post, PLATFORM, job, limit=UPLOAD_LIMIT) as built:
+            try:
+                await self._files.share_privately(job, post.requested_by, built.parts)
+                return
+            except RetryLater as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, SlackApiError) and cause.response.get("error") == "missing_scope"):
+                    raise
+        text = (
+            f"Your {post.export} export was not sent: the Slack app cannot open a direct message with you "
+            "(it needs the im:write scope). Add it from manifests/slack-app.yaml, reinstall the app, then ask again."
+        )
+        channel = to.channel
+        await self._call(channel, lambda: self.client.chat_postEphemeral(channel=channel, user=post.requested_by, text=text))
+        log.error("Slack export for %s not sent: the app lacks the im:write scope", post.requested_by)
 
     async def relay(self, job: Job, to: ChatTarget, post: ChannelNotice) -> None:
         """A rule's notice at the top of another channel, linking to the thread."""

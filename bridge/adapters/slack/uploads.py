@@ -11,9 +11,10 @@ knows the old one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -33,6 +34,19 @@ NOT_ABOUT_THE_UPLOAD = frozenset(
 )
 
 
+class LocalFile(Protocol):
+    """A file on disk to share (an export's part)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+
+
 class FileSharer:
     def __init__(self, client: AsyncWebClient, state: ChatState, call: CallSlack, pacer: ChannelPacer, platform: str) -> None:
         self.client = client
@@ -50,7 +64,7 @@ class FileSharer:
                 return
             if await self._complete(job, channel, thread_ts, earlier, media.filename, reusing=True):
                 return
-        file_id, upload_url = await self._start(channel, media)
+        file_id, upload_url = await self._start(channel, media.filename, len(media.data))
         await self.state.replace_posted(self.platform, channel, purpose, message_id, file_id)
         await self._upload(upload_url, media.data)
         await self._complete(job, channel, thread_ts, file_id, media.filename, reusing=False)
@@ -67,28 +81,32 @@ class FileSharer:
             messages: list[dict[str, Any]] = response.get("messages") or []
             if any(shared.get("name") == media.filename for item in messages for shared in item.get("files") or []):
                 return
-        file_id, upload_url = await self._start(channel, media)
+        file_id, upload_url = await self._start(channel, media.filename, len(media.data))
         await self._upload(upload_url, media.data)
         await self._complete(job, channel, None, file_id, title, reusing=False)
 
-    async def share_privately(self, job: Job, user: str, media: FetchedMedia, title: str) -> str:
-        """Put `media` into the direct message with `user` once; the DM's channel id.
+    async def share_privately(self, job: Job, user: str, files: Sequence[LocalFile]) -> str:
+        """Put `files` (spooled on disk, streamed from there) into the direct message with
+        `user`, each once, in order; the DM's channel id.
 
-        Nobody else sees it: a compliance export holds every customer's number. A retry
-        finds an earlier attempt's file by its name, unique to the job (files.list with
-        files:read: reading the DM's history would need im:history as well).
+        Nobody else sees them: a compliance export holds every customer's number. A retry
+        finds an earlier attempt's files by their names, unique to the job (files.list with
+        files:read: reading the DM's history would need im:history as well), and sends only
+        the ones missing.
         """
         opened = await self.call(user, lambda: self.client.conversations_open(users=user))
         channel = str(opened["channel"]["id"])
+        shared: set[str] = set()
         if job.is_retry:
             since = int((job.created_at - timedelta(minutes=1)).timestamp())
             response = await self.call(channel, lambda: self.client.files_list(channel=channel, ts_from=since, count=100))
-            files: list[dict[str, Any]] = response.get("files") or []
-            if any(shared.get("name") == media.filename for shared in files):
-                return channel
-        file_id, upload_url = await self._start(channel, media)
-        await self._upload(upload_url, media.data)
-        await self._complete(job, channel, None, file_id, title, reusing=False)
+            shared = {str(item.get("name")) for item in response.get("files") or []}
+        for file in files:
+            if file.filename in shared:
+                continue
+            file_id, upload_url = await self._start(channel, file.filename, file.size)
+            await self._upload(upload_url, file.path)
+            await self._complete(job, channel, None, file_id, file.title, reusing=False)
         return channel
 
     async def _in_thread(self, job: Job, channel: str, thread_ts: str, file_id: str) -> bool:
@@ -99,15 +117,23 @@ class FileSharer:
         messages: list[dict[str, Any]] = response.get("messages") or []
         return any(shared.get("id") == file_id for item in messages for shared in item.get("files") or [])
 
-    async def _start(self, channel: str, media: FetchedMedia) -> tuple[str, str]:
+    async def _start(self, channel: str, filename: str, length: int) -> tuple[str, str]:
         response = await self.call(
-            channel, lambda: self.client.files_getUploadURLExternal(filename=media.filename, length=len(media.data))
+            channel, lambda: self.client.files_getUploadURLExternal(filename=filename, length=length)
         )
         return str(response["file_id"]), str(response["upload_url"])
 
-    async def _upload(self, url: str, data: bytes) -> None:
+    async def _upload(self, url: str, data: bytes | Path) -> None:
+        """POST the bytes (a file on disk is streamed from it, not read whole)."""
+        if isinstance(data, Path):
+            with data.open("rb") as file:  # aiohttp reads it in chunks
+                # A large file takes longer than a call: no total limit, only between chunks.
+                await self._post(url, file, aiohttp.ClientTimeout(total=None, sock_read=self.client.timeout))
+            return
+        await self._post(url, data, aiohttp.ClientTimeout(total=self.client.timeout))
+
+    async def _post(self, url: str, data: bytes | BinaryIO, timeout: aiohttp.ClientTimeout) -> None:
         # The upload URL carries its own authorisation: no token goes with the bytes.
-        timeout = aiohttp.ClientTimeout(total=self.client.timeout)
         try:
             if self.client.session is not None:
                 async with self.client.session.post(url, data=data, timeout=timeout) as response:

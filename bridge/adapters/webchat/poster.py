@@ -142,12 +142,15 @@ class WebChatPoster:
 
     async def export(self, job: Job, to: ChatTarget, post: ExportUpload) -> None:
         """A compliance export as a download link only the asker sees (`GET /api/files/<id>`)."""
-        built = await build_upload(self.state.db.sessions, post, PLATFORM, job)
         if any(m.extra.get("job") == _key(job) for m in self.store.channel_log):
             return
+        # Built on disk; the page's store keeps files in memory (no size limit to split for).
+        with await build_upload(self.state.db.sessions, post, PLATFORM, job) as built:
+            [part] = built.parts
+            data = part.read_bytes()
         file_id = self.store.new_id("f")
-        self.store.files[file_id] = (built.filename, built.content_type, built.data)
-        rich = [{"t": "plain", "v": f"📄 {built.summary}: "}, {"t": "link", "v": built.filename, "url": f"/api/files/{file_id}"}]
+        self.store.files[file_id] = (part.filename, built.content_type, data)
+        rich = [{"t": "plain", "v": f"📄 {built.summary}: "}, {"t": "link", "v": part.filename, "url": f"/api/files/{file_id}"}]
         self.store.channel_log.append(
             WebMessage(self.store.new_id(), "notice", "smsbridge", rich, for_user=post.requested_by, at=time.time(),
                        extra={"job": _key(job)})
