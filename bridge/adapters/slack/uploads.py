@@ -98,7 +98,7 @@ class FileSharer:
         channel = str(opened["channel"]["id"])
         shared: set[str] = set()
         if job.is_retry:
-            since = int((job.created_at - timedelta(minutes=1)).timestamp())
+            since = str(int((job.created_at - timedelta(minutes=1)).timestamp()))  # slack_sdk takes it as a string
             response = await self.call(channel, lambda: self.client.files_list(channel=channel, ts_from=since, count=100))
             shared = {str(item.get("name")) for item in response.get("files") or []}
         for file in files:
