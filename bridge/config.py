@@ -14,7 +14,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import phonenumbers
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -231,16 +231,24 @@ def unknown_keys(table: str, fields: Any, data: object) -> None:
         raise ValueError(f"{where}: unknown key {key!r}; {hint}")
 
 
-class InboxConfig(BaseModel):
-    """One shared number (or Messaging Service) and where its conversations go."""
+class TomlTable(BaseModel):
+    """A table of `smsbridge.toml` (`[[inbox]]`, `[[whatsapp_template]]`): a key its
+    model does not know is an error naming the table and the key (`unknown_keys`)."""
 
     model_config = {"extra": "forbid"}
+    table: ClassVar[str]
 
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data: object) -> object:
-        unknown_keys("[[inbox]]", cls.model_fields, data)
+        unknown_keys(cls.table, cls.model_fields, data)
         return data
+
+
+class InboxConfig(TomlTable):
+    """One shared number (or Messaging Service) and where its conversations go."""
+
+    table: ClassVar[str] = "[[inbox]]"
 
     name: str = "default"
     number: str | None = None
@@ -351,17 +359,11 @@ class InboxConfig(BaseModel):
         return approval_role(value)
 
 
-class WhatsAppTemplate(BaseModel):
+class WhatsAppTemplate(TomlTable):
     """An approved WhatsApp template (Twilio Content API): what `!template NAME` sends
     outside the 24-hour window. `text` shows it in the thread, `{{1}}`… filled."""
 
-    model_config = {"extra": "forbid"}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: object) -> object:
-        unknown_keys("[[whatsapp_template]]", cls.model_fields, data)
-        return data
+    table: ClassVar[str] = "[[whatsapp_template]]"
 
     name: str
     content_sid: str

@@ -67,14 +67,20 @@ async def test_retention_removes_old_bodies_and_their_posts_and_keeps_consent(da
         await h.stop()
 
 
+async def _old_mms(h: Harness, fill: bytes) -> ManualClock:
+    """Time on a clock the test drives, then a customer's text with a picture (aged later)."""
+    clock = ManualClock(utcnow())
+    await h.follow_clock(clock)
+    picture = h.twilio.add_media(b"\x89PNG" + fill * 64, "image/png")
+    await h.text_in(OLD, media=[(picture, "image/png")])
+    return clock
+
+
 async def test_retention_deletes_the_slack_picture_of_an_old_mms(databases: Any) -> None:
     h = Harness(databases, smsbridge_retention_days=30)
     await h.start()
     try:
-        clock = ManualClock(utcnow())
-        await h.follow_clock(clock)
-        picture = h.twilio.add_media(b"\x89PNG" + b"1" * 64, "image/png")
-        await h.text_in(OLD, media=[(picture, "image/png")])
+        clock = await _old_mms(h, b"1")
         root = await h.first_thread()
         await h.drain()
         await h.slack.wait_for(lambda: len(h.slack.files) == 1, message="the picture in the thread")
@@ -98,10 +104,7 @@ async def test_retention_edits_the_discord_post_of_an_old_text_and_removes_its_p
                 admins=[f"discord:{DISCORD_ANA}"])
     await h.start()
     try:
-        clock = ManualClock(utcnow())
-        await h.follow_clock(clock)
-        picture = h.twilio.add_media(b"\x89PNG" + b"2" * 64, "image/png")
-        await h.text_in(OLD, media=[(picture, "image/png")])
+        clock = await _old_mms(h, b"2")
         post = await h.first_post()
         await h.drain()
         assert h.discord is not None
