@@ -159,9 +159,9 @@ async def check(run: Run, db: DbTarget, sids: set[str], slack_counts: Counter[in
         stored = [row[0] for row in await query(db, "SELECT provider_sid FROM messages WHERE direction = 'in'")]
         waiting = await query(db, "SELECT dedupe_key, payload FROM outbox_jobs WHERE kind = 'sms.inbound'")
         stored += [_sid_of(payload) for _, payload in waiting if _sid_of(payload) not in stored]
-        leftover = await query(db, "SELECT state, count(*) FROM outbox_jobs GROUP BY state")
+        leftover = await query(db, "SELECT state, kind, count(*) FROM outbox_jobs GROUP BY state, kind")
         if leftover:
-            run.notes.append(f"outbox jobs still open when stopped: {dict(leftover)}")  # type: ignore[arg-type]
+            run.notes.append(f"outbox jobs still open when stopped: {sorted(tuple(row) for row in leftover)}")
         dupes = sum(1 for c in slack_counts.values() if c > 1)
         if dupes:
             run.problems.append(f"{dupes} texts posted to Slack more than once")
