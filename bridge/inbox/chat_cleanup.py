@@ -29,14 +29,20 @@ class ErasePosts:
     posts: tuple[str, ...] = ()  # posts of ours recorded outside the thread's listing
 
 
+UPLOAD = "upload"  # chat_refs.purpose of a customer's picture shared in the chat: upload0, upload1…
+
+
 @dataclass(frozen=True)
 class RedactPosts:
-    """Replace the text of posts that show a message body retention removed."""
+    """Replace the text of posts that show a message body retention removed, and take
+    back the pictures shared with it."""
 
     channel: str
     thread: str | None
     posts: tuple[str, ...]
     text: str  # what the posts say instead ("Text removed after 30 days")
+    # The pictures' records (purpose upload<i>): a Slack file id, a Discord message id.
+    pictures: tuple[str, ...] = ()
 
 
 class ChatCleaner(Protocol):
@@ -53,11 +59,14 @@ def encode_erase(request: ErasePosts) -> dict[str, object]:
 
 
 def encode_redact(request: RedactPosts) -> dict[str, object]:
-    return {"channel": request.channel, "thread": request.thread, "posts": list(request.posts), "text": request.text}
+    return {
+        "channel": request.channel, "thread": request.thread, "posts": list(request.posts), "text": request.text,
+        "pictures": list(request.pictures),
+    }
 
 
-def _posts(data: Mapping[str, object]) -> tuple[str, ...]:
-    raw = data.get("posts")
+def _posts(data: Mapping[str, object], key: str = "posts") -> tuple[str, ...]:
+    raw = data.get(key)
     return tuple(str(p) for p in raw) if isinstance(raw, list) else ()
 
 
@@ -71,7 +80,7 @@ def decode_erase(data: Mapping[str, object]) -> ErasePosts:
 
 
 def decode_redact(data: Mapping[str, object]) -> RedactPosts:
-    return RedactPosts(str(data["channel"]), _thread(data), _posts(data), str(data.get("text") or ""))
+    return RedactPosts(str(data["channel"]), _thread(data), _posts(data), str(data.get("text") or ""), _posts(data, "pictures"))
 
 
 def register_chat_cleaner(outbox: Outbox, cleaner: ChatCleaner) -> None:

@@ -233,6 +233,12 @@ class Job:
         """True when an earlier attempt may have reached the other side."""
         return self.attempts > 1
 
+    @property
+    def earliest_effect(self) -> datetime:
+        """Where a retry starts looking for what an earlier attempt did on the other side
+        (a post, a file): the job's creation, less a minute for the platform's clock."""
+        return self.created_at - timedelta(minutes=1)
+
 
 Handler = Callable[[Job], Awaitable[None]]
 GiveUpHook = Callable[[Job, str], Awaitable[None]]

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.inbox import audit
 from bridge.inbox.assignment import SYSTEM_ACTOR
-from bridge.inbox.chat_cleanup import REDACT, RedactPosts, encode_redact
+from bridge.inbox.chat_cleanup import REDACT, UPLOAD, RedactPosts, encode_redact
 from bridge.inbox.db import changed_rows
 from bridge.inbox.later import LATER
 from bridge.inbox.models import ChatRef, Conversation, MediaFile, Message, OutboxJob, ThreadLink, Timer
@@ -141,7 +141,9 @@ class Retention:
     async def _redact_posts(self, session: AsyncSession, ids: list[int], text: str) -> int:
         refs = (
             await session.execute(
-                select(ChatRef.platform, ChatRef.channel, ChatRef.posted_id, Message.conversation_id, ThreadLink.thread_id)
+                select(
+                    ChatRef.platform, ChatRef.channel, ChatRef.purpose, ChatRef.posted_id, Message.conversation_id, ThreadLink.thread_id
+                )
                 .join(Message, Message.id == ChatRef.message_id)
                 .outerjoin(
                     ThreadLink,
@@ -152,15 +154,18 @@ class Retention:
                 .where(ChatRef.message_id.in_(ids))
             )
         ).all()
-        grouped: dict[tuple[str, str, int, str | None], list[str]] = defaultdict(list)
+        posts: dict[tuple[str, str, int, str | None], list[str]] = defaultdict(list)
+        pictures: dict[tuple[str, str, int, str | None], list[str]] = defaultdict(list)
         for ref in refs:
-            grouped[(ref.platform, ref.channel, ref.conversation_id, ref.thread_id)].append(ref.posted_id)
-        for (platform, channel, conv_id, thread), posts in grouped.items():
-            request = RedactPosts(channel, thread, tuple(posts), text)
+            where = (ref.platform, ref.channel, ref.conversation_id, ref.thread_id)
+            (pictures if ref.purpose.startswith(UPLOAD) else posts)[where].append(ref.posted_id)
+        for where in posts.keys() | pictures.keys():
+            platform, channel, conv_id, thread = where
+            request = RedactPosts(channel, thread, tuple(posts[where]), text, tuple(pictures[where]))
             await self.outbox.enqueue(
                 session, queue=f"{platform}:conv:{conv_id}", kind=f"{platform}.{REDACT}", payload=dict(encode_redact(request))
             )
-        return len(grouped)
+        return len(posts.keys() | pictures.keys())
 
     async def _old_copies(self, session: AsyncSession, cutoff: datetime) -> None:
         """Message text kept elsewhere: dead outbox jobs, fired `!later` timers."""

@@ -30,5 +30,5 @@ class DiscordCleaner:
     async def redact(self, job: Job, request: RedactPosts) -> None:
         if not request.thread:
             return
-        for posted in request.posts:
+        for posted in request.posts + request.pictures:  # a picture is a message of its own: the same words, no file
             await self.poster._edit(int(request.thread), int(posted), content=request.text, embed=None, attachments=[])

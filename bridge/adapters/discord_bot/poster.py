@@ -22,7 +22,6 @@ import io
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -46,6 +45,7 @@ from bridge.inbox.chat import (
     Notice,
     ReplyStatus,
 )
+from bridge.inbox.chat_cleanup import UPLOAD
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.exports import ExportFile, build_upload
 from bridge.inbox.models import utcnow
@@ -274,7 +274,7 @@ class DiscordPoster:
 
     async def _recent(self, job: Job, thread_id: int) -> list[discord.Message]:
         """Our own messages in the post since shortly before the job was created."""
-        after = discord.Object(discord.utils.time_snowflake(job.created_at - timedelta(minutes=1)))
+        after = discord.Object(discord.utils.time_snowflake(job.earliest_effect))
         channel = self._channel(thread_id)
 
         async def fetch() -> list[discord.Message]:
@@ -402,7 +402,7 @@ class DiscordPoster:
             return
         posted = await self._send(job, conversation_id, forum_id, [f"📎 {render.esc(fetched.filename)}"], file=(fetched.data, fetched.filename))
         # Recorded, so retention can take the picture back (chat_cleanup.RedactPosts).
-        await self.state.save_posted(PLATFORM, to.channel, f"upload{post.index}", post.message_id, str(posted), done=job)
+        await self.state.save_posted(PLATFORM, to.channel, f"{UPLOAD}{post.index}", post.message_id, str(posted), done=job)
 
     async def status(self, job: Job, to: ChatTarget, post: ReplyStatus) -> None:
         conversation_id, forum_id = to.conversation_id, int(to.channel)

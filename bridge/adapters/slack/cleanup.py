@@ -9,7 +9,6 @@ contact's thread stay, and the result of the erasure says so.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -23,11 +22,6 @@ log = logging.getLogger(__name__)
 
 GONE = frozenset({"message_not_found", "thread_not_found", "channel_not_found", "cant_delete_message", "cant_update_message"})
 FILE_GONE = frozenset({"file_not_found", "file_deleted", "cant_delete_file"})
-TS = re.compile(r"\d+\.\d+")
-
-
-def _is_ts(posted: str) -> bool:
-    return TS.fullmatch(posted) is not None
 
 
 def _error(exc: RetryLater) -> str | None:
@@ -98,14 +92,13 @@ class SlackCleaner:
                 raise
 
     async def redact(self, job: Job, request: RedactPosts) -> None:
-        """Edit the posts that showed the text; delete the pictures shared with it (a
-        picture's record holds its file id, `F…`, where a post's holds its ts)."""
+        """Edit the posts that showed the text; delete the pictures shared with it (their
+        records hold the files' ids)."""
         channel = request.channel
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": request.text}}]
+        for file_id in request.pictures:
+            await self._delete_file(channel, file_id)
         for ts in request.posts:
-            if not _is_ts(ts):
-                await self._delete_file(channel, ts)
-                continue
 
             async def edit(ts: str = ts) -> Any:
                 return await self.client.chat_update(channel=channel, ts=ts, text=request.text, blocks=blocks)

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
@@ -103,7 +102,7 @@ class SlackPoster:
 
     async def _find(self, job: Job, channel: str, thread_ts: str | None, **match: Any) -> str | None:
         """The ts of an earlier post of ours carrying `match` in its metadata, if any."""
-        oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
+        oldest = f"{job.earliest_effect.timestamp():.6f}"
         if thread_ts:
             response = await self._call(
                 channel,

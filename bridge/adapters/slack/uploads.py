@@ -12,7 +12,6 @@ knows the old one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -22,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bridge.adapters.slack.pacing import ChannelPacer
+from bridge.inbox.chat_cleanup import UPLOAD
 from bridge.inbox.chatstate import ChatState
 from bridge.inbox.outbox import Job, RetryLater
 from bridge.inbox.types import FetchedMedia
@@ -57,7 +57,7 @@ class FileSharer:
 
     async def share(self, job: Job, channel: str, thread_ts: str, message_id: int, index: int, media: FetchedMedia) -> None:
         """Put `media` (attachment `index` of the message) into the thread, exactly once."""
-        purpose = f"upload{index}"
+        purpose = f"{UPLOAD}{index}"
         earlier = await self.state.posted(self.platform, channel, purpose, message_id)
         if earlier is not None:
             if await self._in_thread(job, channel, thread_ts, earlier):
@@ -76,7 +76,7 @@ class FileSharer:
         the channel's history; an upload never completed was never shown, and starts over.
         """
         if job.is_retry:
-            oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
+            oldest = f"{job.earliest_effect.timestamp():.6f}"
             response = await self.call(channel, lambda: self.client.conversations_history(channel=channel, oldest=oldest, limit=200))
             messages: list[dict[str, Any]] = response.get("messages") or []
             if any(shared.get("name") == media.filename for item in messages for shared in item.get("files") or []):
@@ -98,7 +98,7 @@ class FileSharer:
         channel = str(opened["channel"]["id"])
         shared: set[str] = set()
         if job.is_retry:
-            since = str(int((job.created_at - timedelta(minutes=1)).timestamp()))  # slack_sdk takes it as a string
+            since = str(int(job.earliest_effect.timestamp()))  # slack_sdk takes it as a string
             response = await self.call(channel, lambda: self.client.files_list(channel=channel, ts_from=since, count=100))
             shared = {str(item.get("name")) for item in response.get("files") or []}
         for file in files:
@@ -110,7 +110,7 @@ class FileSharer:
         return channel
 
     async def _in_thread(self, job: Job, channel: str, thread_ts: str, file_id: str) -> bool:
-        oldest = f"{(job.created_at - timedelta(minutes=1)).timestamp():.6f}"
+        oldest = f"{job.earliest_effect.timestamp():.6f}"
         response = await self.call(
             channel, lambda: self.client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest, limit=200)
         )
