@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
+
 from bridge.erase_cli import erase_contact
 from bridge.inbox.models import Base
 from tests.harness import CHANNEL, CUSTOMER, DISCORD_ANA, DISCORD_BEN, FORUM, OTHER_CUSTOMER, Harness
@@ -292,7 +294,8 @@ async def test_chat_deletions_wait_out_a_slack_outage(databases: Any) -> None:
 PICTURE = b"\x89PNG" + b"9" * 64
 
 
-async def test_erasure_deletes_the_contacts_texts_at_twilio_after_an_outage(databases: Any) -> None:
+@pytest.mark.parametrize("refusal", [500, 403], ids=["twilio-down", "key-without-permission"])
+async def test_erasure_deletes_the_contacts_texts_at_twilio_after_an_outage(databases: Any, refusal: int) -> None:
     h = Harness(databases, admins=["slack:UANA"])
     await h.start()
     try:
@@ -307,7 +310,7 @@ async def test_erasure_deletes_the_contacts_texts_at_twilio_after_an_outage(data
         assert [m["sid"] for m in h.twilio.held(CUSTOMER)] == [first, reply]
         [picture] = h.twilio.media_of(first)
 
-        h.twilio.refuse_cleanup(500)  # Twilio is down: the erasure still happens at once
+        h.twilio.refuse_cleanup(refusal)  # Twilio is down, or the key lacks the permission: the erasure still happens at once
         asked = await h.sms_command(f"erase {CUSTOMER}")
         answer = await h.click(button(asked["blocks"], "erase_contact"), "UANA", ephemeral=True)
         assert answer["text"].startswith("🗑️ Erased (415) 555-0101: 1 conversation, 2 messages")

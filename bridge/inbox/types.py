@@ -151,9 +151,11 @@ class ProviderError(Exception):
         opted_out: bool = False,
         retry_after: float | None = None,
         summary: str | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.status = status  # the provider's HTTP status, when it answered
         # A few words naming the provider's answer for a status line: "Twilio 500".
         self.summary = summary or reason
         self.code = code

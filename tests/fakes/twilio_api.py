@@ -42,6 +42,7 @@ _GSM_EXT = set("^{}\\[~]|€\f")
 
 # Default Twilio error codes for injected HTTP failures.
 _STATUS_CODES = {
+    403: (20403, "Forbidden"),  # an API key without the permission
     429: (20429, "Too Many Requests"),
     500: (20500, "An internal server error has occurred"),
     503: (20503, "Service Unavailable"),

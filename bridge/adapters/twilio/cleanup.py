@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import aiohttp
-from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from bridge.adapters.twilio.errors import describe_error
+from bridge.adapters.twilio.sender import provider_errors
 from bridge.inbox.types import ProviderError
 
 NOT_FOUND = 20404
 STILL_DELIVERING = 20009  # "Cannot delete this resource before it is complete"
-AUTH = frozenset({20003})
+AUTH = frozenset({"20003"})
+WAIT_FOR_ADMIN = frozenset({401, 403, 409})  # credentials, permissions, a conflict that passes
 T = TypeVar("T")
 
 
@@ -52,28 +51,17 @@ class TwilioCleaner:
         return [str(item.sid) for item in found or []]
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T | None:
+        """The request, its errors as sends see them (`provider_errors`), except: gone
+        is done (None), a message still being delivered is StillDelivering, and refused
+        credentials or permissions wait for an admin instead of failing the job."""
         try:
-            return await request()
-        except TwilioRestException as exc:
-            status = exc.status or 0
-            if status == 404 or exc.code == NOT_FOUND:
+            with provider_errors():
+                return await request()
+        except ProviderError as exc:
+            if exc.status == 404 or exc.code == str(NOT_FOUND):
                 return None  # already gone: done
-            if exc.code == STILL_DELIVERING:
-                raise StillDelivering(describe_error(exc.code, exc.msg)) from exc
-            # Credentials or permissions are fixed by an admin: keep the job meanwhile.
-            retryable = status in (401, 403, 409, 429) or status >= 500 or exc.code in AUTH
-            summary = f"Twilio {status}" if status else "Twilio"
-            raise ProviderError(
-                describe_error(exc.code, exc.msg), code=str(exc.code) if exc.code else None, retryable=retryable, summary=summary
-            ) from exc
-        except TwilioException as exc:
-            # A list call's error ("Unable to fetch page") carries the HTTP response.
-            status = getattr(exc.args[1] if len(exc.args) > 1 else None, "status_code", None)
-            if status == 404:
-                return None
-            summary = f"Twilio {status}" if isinstance(status, int) else "Twilio"
-            raise ProviderError(f"The SMS provider answered: {exc.args[0] if exc.args else exc}", retryable=True, summary=summary) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise ProviderError(
-                f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable"
-            ) from exc
+            if exc.code == str(STILL_DELIVERING):
+                raise StillDelivering(exc.reason) from exc
+            if not exc.retryable and (exc.status in WAIT_FOR_ADMIN or exc.code in AUTH):
+                raise ProviderError(exc.reason, code=exc.code, retryable=True, summary=exc.summary, status=exc.status) from exc
+            raise

@@ -55,7 +55,7 @@ class TwilioSender:
         callback = self.status_callback(plan.message_id)
         if callback:
             kwargs["status_callback"] = callback
-        with _provider_errors():
+        with provider_errors():
             created = await self.client.api.v2010.account.messages.create_async(**kwargs)
         segments = int(created.num_segments) if created.num_segments and str(created.num_segments).isdigit() else None
         return SendResult(sid=created.sid, status=(created.status or "queued").lower(), segments=segments)
@@ -74,7 +74,7 @@ class TwilioSender:
         filters: dict[str, object] = {"to": plan.to, "limit": 50}
         if plan.from_number and not plan.messaging_service_sid:
             filters["from_"] = plan.from_number
-        with _provider_errors():
+        with provider_errors():
             recent = await self.client.api.v2010.account.messages.list_async(**filters)
         for message in recent:  # newest first
             created = message.date_created
@@ -88,8 +88,9 @@ class TwilioSender:
 
 
 @contextmanager
-def _provider_errors() -> Iterator[None]:
-    """Twilio's and the network's exceptions as the core's ProviderError."""
+def provider_errors() -> Iterator[None]:
+    """Twilio's and the network's exceptions as the core's ProviderError (sends, and the
+    clean-ups of bridge/adapters/twilio/cleanup.py)."""
     try:
         yield
     except TwilioRestException as exc:
@@ -99,7 +100,8 @@ def _provider_errors() -> Iterator[None]:
         status = getattr(exc.args[1] if len(exc.args) > 1 else None, "status_code", None)
         if isinstance(status, int):
             raise ProviderError(
-                f"The SMS provider answered {status}", retryable=status == 429 or status >= 500, summary=f"Twilio {status}"
+                f"The SMS provider answered {status}", retryable=status == 429 or status >= 500, summary=f"Twilio {status}",
+                status=status,
             ) from exc
         raise ProviderError(f"Could not reach the SMS provider: {type(exc).__name__}", retryable=True, summary="Twilio unreachable") from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -114,6 +116,6 @@ def _provider_error(exc: TwilioRestException) -> ProviderError:
     reason = describe_error(code, exc.msg)
     summary = f"Twilio {status}" if status else "Twilio"
     if code == OPT_OUT_CODE:
-        return ProviderError(reason, code=str(code), retryable=False, opted_out=True, summary=summary)
+        return ProviderError(reason, code=str(code), retryable=False, opted_out=True, summary=summary, status=status or None)
     retryable = status == 429 or status >= 500 or is_retryable(code)
-    return ProviderError(reason, code=str(code) if code else None, retryable=retryable, summary=summary)
+    return ProviderError(reason, code=str(code) if code else None, retryable=retryable, summary=summary, status=status or None)
