@@ -31,6 +31,16 @@ _CONTACT_AND_CONVERSATION = (
 )
 
 
+def new_contact_row(phone: PhoneNumber, now: datetime) -> dict[str, object]:
+    """The `contacts` row of a number texting for the first time (its time zone guessed)."""
+    return {
+        "phone": phone.key,
+        "phone_valid": phone.valid,
+        "timezone": guess_timezone(phone.e164) if phone.e164 else None,
+        "created_at": now,
+    }
+
+
 class Conversations:
     def __init__(self, fanout: ChatFanout, directory: InboxDirectory) -> None:
         self.fanout = fanout
@@ -103,17 +113,7 @@ class Conversations:
 
         The insert ignores a conflict, so two first texts at once still make one contact.
         """
-        new_id = await insert_ignore(
-            session,
-            Contact,
-            {
-                "phone": phone.key,
-                "phone_valid": phone.valid,
-                "timezone": guess_timezone(phone.e164) if phone.e164 else None,
-                "created_at": utcnow(),
-            },
-            ["phone"],
-        )
+        new_id = await insert_ignore(session, Contact, new_contact_row(phone, utcnow()), ["phone"])
         return None if new_id is None else int(new_id)
 
     @staticmethod

@@ -25,7 +25,7 @@ from bridge.inbox import audit, cycles, privacy
 from bridge.inbox.assignment import Assigner
 from bridge.inbox.autoreplies import AutoReplies
 from bridge.inbox.chat import CustomerMedia, CustomerText, Notice
-from bridge.inbox.conversations import Conversations
+from bridge.inbox.conversations import Conversations, new_contact_row
 from bridge.inbox.db import Database, database_unavailable, insert_pending_together
 from bridge.inbox.fanout import ChatFanout
 from bridge.inbox.intake import Intake
@@ -35,7 +35,7 @@ from bridge.inbox.markup import rich
 from bridge.inbox.models import Contact, Conversation, ConversationCycle, Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
-from bridge.inbox.phone import PhoneNumber, guess_timezone, parse_phone
+from bridge.inbox.phone import PhoneNumber, parse_phone
 from bridge.inbox.routing import InboxDirectory, InboxRoute, UnknownInbox
 from bridge.inbox.rules import Rules
 from bridge.inbox.sla import SlaClocks
@@ -236,18 +236,7 @@ class InboundTexts:
             unknown = {f.phone.key: f.phone for f in batch if f.phone.key not in contacts}
             if unknown:
                 conn = await session.connection()
-                rows = await conn.execute(
-                    self._new_contacts,
-                    [
-                        {
-                            "phone": phone.key,
-                            "phone_valid": phone.valid,
-                            "timezone": guess_timezone(phone.e164) if phone.e164 else None,
-                            "created_at": now,
-                        }
-                        for phone in unknown.values()
-                    ],
-                )
+                rows = await conn.execute(self._new_contacts, [new_contact_row(phone, now) for phone in unknown.values()])
                 for contact_id, phone_key in rows.all():
                     contacts[phone_key] = contact_id
                     created_contacts.add(phone_key)
