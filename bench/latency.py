@@ -20,8 +20,8 @@ Method
     kept-alive session) as soon as the webhook arrives. smsbridge minus floor is our
     overhead: the database transaction, the outbox hand-off and the worker's reads.
 
-Targets (smsbridge, each database)
-    p50 < 30 ms, p99 < 150 ms.
+Targets (smsbridge, each database; issue 9)
+    p50 < 10 ms, p99 < 40 ms.
 
 Usage
     python bench/latency.py [--db sqlite|postgresql|both] [--rate 20] [--duration 15]
@@ -64,8 +64,8 @@ from bench.common import (
     world_and_db,
 )
 
-TARGET_P50 = 0.030
-TARGET_P99 = 0.150
+TARGET_P50 = 0.010
+TARGET_P99 = 0.040
 FIRST_TEXT_BASE = 1_000_000  # token indices of the untimed first texts
 ARRIVAL_GRACE = 10.0  # seconds to wait for the last texts after the last send
 

@@ -124,6 +124,9 @@ def _promote(*where: Any) -> Update:
 
 
 # Built once: constructing these statements costs more than running them.
+_CLAIMED = (
+    _TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at, _TABLE.c.run_after
+)
 # The claim: one statement (one round trip, its own transaction) takes the candidates.
 _TAKE = (
     update(_TABLE)
@@ -141,9 +144,28 @@ _TAKE = (
         # same key must be accepted (e.g. a newer card).
         dedupe_key=None,
     )
-    .returning(
-        _TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at, _TABLE.c.run_after
+    .returning(*_CLAIMED)
+)
+
+
+def _take_open(which: Any) -> Update:
+    """Take the due jobs matching `which` that no earlier open job of their queue
+    blocks, marked as heads or not (at most one per queue can be unblocked)."""
+    return (
+        update(_TABLE)
+        .where(which, _TABLE.c.state == "pending", _TABLE.c.run_after <= _NOW, ~_BLOCKED)
+        .values(state="running", attempts=_TABLE.c.attempts + 1, head=None, owner=bindparam("worker"), dedupe_key=None)
+        .returning(*_CLAIMED)
     )
+
+
+# This process's new jobs and the queues it finished a job of, taken at once when
+# nothing else may be due (Outbox.claim): one statement instead of marking heads
+# and then claiming heads.
+_TAKE_IDS = _take_open(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+_TAKE_QUEUES = _take_open(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
+_TAKE_IDS_OR_QUEUES = _take_open(
+    or_(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.queue.in_(bindparam("queues", expanding=True)))
 )
 _PROMOTE_IDS = _promote(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 _PROMOTE_QUEUES = _promote(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
@@ -286,6 +308,10 @@ class Outbox:
     _new_ids: set[int] = field(default_factory=set)
     _recheck: set[str] = field(default_factory=set)
     _next_due: float | None = None  # loop time when the next delayed head falls due
+    # Heads may be due that no claim has seen (another process's, a finished job's next,
+    # a delayed one now due, more than the last claim could take). While False, a
+    # claim only looks at this process's new jobs and queues (see `claim`).
+    _look: bool = True
     _registered: bool = False
     _finishing: list[tuple[Job, asyncio.Future[None]]] = field(default_factory=list)
     _finisher: asyncio.Task[None] | None = None
@@ -384,14 +410,22 @@ class Outbox:
                 self._new_ids.add(int(identity[0]))
         self._new_ids |= notes.ids
         self._recheck |= notes.queues
-        self._wakeup.set()
+        self._wakeup.set()  # its jobs and queues are known: no need to look further
 
     def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
         session.info.pop(self._key, None)
 
-    def wake(self, new_ids: Iterable[int] = ()) -> None:
-        """Run the dispatcher now; `new_ids`: jobs committed outside a Session (intake)."""
-        self._new_ids.update(new_ids)
+    def wake(self, new_ids: Iterable[int] = (), *, look: bool | None = None) -> None:
+        """Run the dispatcher now; `new_ids`: jobs committed outside a Session (intake).
+
+        `look`: heads may be due that this process does not know of (the default
+        unless `new_ids` are given, which say exactly what is new); False when only
+        a slot came free.
+        """
+        new = set(new_ids)
+        self._new_ids |= new
+        if look if look is not None else not new:
+            self._look = True
         self._wakeup.set()
 
     def _due_in(self, delay: float) -> None:
@@ -429,35 +463,72 @@ class Outbox:
 
         With `intake`, texts to file (lane 1) have slots of their own: up to `intake`
         of them are taken, still only when fewer than `limit` downstream jobs are due.
+
+        The common case costs one statement: when nothing but this process's own new
+        jobs can be due (`_look` is False) and they fit the free slots, they are taken
+        directly, without marking them as heads first; the heads are looked at (and the
+        next delayed one timed) only when something else may be due.
         """
+        if not self._look and not self._new_ids and not self._recheck:
+            return []  # nothing can have fallen due since the last claim
         if limit <= 0 and not intake and not self._new_ids and not self._recheck:
             return []
         await self.register_instance()
         new_ids, self._new_ids = self._new_ids, set()
         recheck, self._recheck = self._recheck, set()
+        look, self._look = self._look, False
         now = utcnow()
         claimed: list[Job] = []
         try:
             # Each statement is atomic on its own: no BEGIN/COMMIT round trips around them.
             async with self.db.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
+                room = limit if intake is None else min(limit, intake)
+                if not look and len(new_ids) + len(recheck) <= room:
+                    claimed = await self._take_new(conn, new_ids, recheck, now)
+                    new_ids = new_ids - {job.id for job in claimed}
+                    recheck = recheck - {job.queue for job in claimed}
                 promoted = await self._promote_new(conn, new_ids, recheck)
-                for lane in LANES:
-                    if len(claimed) >= limit:
-                        break
-                    want = limit - len(claimed) if intake is None or lane == 0 else intake
-                    if want > 0:
-                        claimed += await self._take(conn, lane, want, now)
-                if len(claimed) < limit:
-                    await self._note_next_due(conn, now)
-                if promoted and len(claimed) >= limit and self.db.is_postgres and not self.alone:
-                    # Heads this process cannot run now: let the other processes take them.
-                    await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+                if promoted or look:
+                    more = await self._take_heads(conn, claimed, limit, intake, now)
+                    self._look = self._look or more  # (or set meanwhile by a wake)
+                    if promoted and len(claimed) >= limit and self.db.is_postgres and not self.alone:
+                        # Heads this process cannot run now: let the other processes take them.
+                        await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         except BaseException:
             self._new_ids |= new_ids  # try again next round: a head must never be lost
             self._recheck |= recheck
+            self._look = True
             raise
         return claimed
+
+    async def _take_heads(
+        self, conn: AsyncConnection, claimed: list[Job], limit: int, intake: int | None, now: datetime
+    ) -> bool:
+        """Take due heads into `claimed`; True when more may be due than were taken."""
+        more = False
+        for lane in LANES:
+            downstream = sum(1 for job in claimed if lane_of(job.kind) == 0)
+            if intake is None:
+                want = limit - len(claimed)
+            elif lane == 0:
+                want = limit - downstream
+            else:  # texts to file only while downstream jobs leave slots free
+                want = intake - (len(claimed) - downstream) if downstream < limit else 0
+            if want <= 0:
+                more = True  # no room to look: some may be due
+                continue
+            got = await self._take(conn, lane, want, now)
+            claimed += got
+            more = more or len(got) == want
+        if len(claimed) < limit:
+            await self._note_next_due(conn, now)
+        return more
+
+    async def _take_new(self, conn: AsyncConnection, ids: set[int], queues: set[str], now: datetime) -> list[Job]:
+        params: dict[str, Any] = {"ids": sorted(ids), "queues": sorted(queues), "now": now, "worker": self.instance}
+        statement = _TAKE_IDS_OR_QUEUES if ids and queues else _TAKE_IDS if ids else _TAKE_QUEUES
+        return _jobs((await conn.execute(statement, params)).all())
 
     async def _promote_new(self, conn: AsyncConnection, ids: set[int], queues: set[str]) -> int:
         if ids and queues:  # one statement for both (each list probes its own index)
@@ -471,8 +542,7 @@ class Outbox:
 
     async def _take(self, conn: AsyncConnection, lane: int, limit: int, now: datetime) -> list[Job]:
         params = {"now": now, "limit": limit, "in_lane": lane, "worker": self.instance}
-        rows = sorted((await conn.execute(_TAKE, params)).all(), key=lambda row: (row.run_after, row.id))
-        return [Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts, row.created_at) for row in rows]
+        return _jobs((await conn.execute(_TAKE, params)).all())
 
     async def _note_next_due(self, conn: AsyncConnection, now: datetime) -> None:
         due = [t for t in (await conn.execute(_NEXT_DUE, {"now": now})).one() if t is not None]
@@ -491,13 +561,13 @@ class Outbox:
         if self._finisher is None or self._finisher.done():
             self._finisher = asyncio.create_task(self._finish_batches(), name="outbox-finisher")
         await future
-        self.wake()  # the next job of its queue is now free
+        self.wake(look=False)  # a slot is free (a next job it marked set _look)
 
     async def _finish_batches(self) -> None:
         while self._finishing:
             batch, self._finishing = self._finishing[:FINISH_BATCH], self._finishing[FINISH_BATCH:]
             try:
-                recheck = await self._finish({job.id: job for job, _ in batch})
+                recheck, promoted = await self._finish({job.id: job for job, _ in batch})
             except BaseException as exc:
                 for _, future in batch:
                     if not future.done():
@@ -506,19 +576,21 @@ class Outbox:
                     raise
                 continue
             self._recheck |= recheck  # committed: look at these queues again
+            self._look = self._look or promoted  # their next jobs are due heads now
             for job, future in batch:
                 job.finished = True
                 if not future.done():
                     future.set_result(None)
 
-    async def _finish(self, jobs: dict[int, Job]) -> set[str]:
-        """One transaction: the queues whose next job was not found (to look at again)."""
+    async def _finish(self, jobs: dict[int, Job]) -> tuple[set[str], bool]:
+        """One transaction: the queues whose next job was not found (to look at again),
+        and whether any queue's next job was marked as its head."""
         async with self.db.sessions.begin() as session:
             done = {"ids": list(jobs), "done": [(job.id, job.attempts) for job in jobs.values()]}
             result = await session.execute(_FINISH_MANY, done)
             finished = [jobs[job_id] for (job_id,) in result.all()]
             if not finished:
-                return set()
+                return set(), False
             queues = {job.queue for job in finished}
             if self.db.is_postgres:
                 promoted = await session.execute(
@@ -528,7 +600,8 @@ class Outbox:
             else:
                 pairs = json.dumps([[job.queue, job.id] for job in finished])
                 promoted = await session.execute(_PROMOTE_NEXT_MANY_SQLITE, {"pairs": pairs})
-            return queues - {queue for (queue,) in promoted.all()}
+            marked = {queue for (queue,) in promoted.all()}
+            return queues - marked, bool(marked)
 
     async def complete_in(self, session: AsyncSession, job: Job) -> None:
         """Finish `job` inside the handler's own transaction (result and done together).
@@ -635,6 +708,8 @@ class Outbox:
             count = _rowcount(await session.execute(_PROMOTE_ALL))
             if count:
                 await self._notify(session)
+        if count:
+            self._look = True
         return count
 
     async def _notify(self, session: AsyncSession) -> None:
@@ -727,7 +802,8 @@ class Outbox:
             await self._retry_or_give_up(kind, job, repr(exc), None)
             return
         if job.finished:
-            self.wake()  # its transaction completed it; the next job of its queue is free
+            # Its transaction completed it; its queue is looked at again (complete_in).
+            self.wake(look=False)
         else:
             self._ran_ok.add(job.id)
             await self.complete(job)
@@ -747,6 +823,12 @@ class Outbox:
             except Exception:  # any failure: the burial below must still happen
                 log.exception("give-up hook of job %s failed", job.id)
         await self.bury(job, reason)
+
+
+def _jobs(rows: Iterable[Any]) -> list[Job]:
+    """Claimed rows as jobs, due order (RETURNING gives rows in no set order)."""
+    ordered = sorted(rows, key=lambda row: (row.run_after, row.id))
+    return [Job(row.id, row.queue, row.kind, dict(row.payload), row.attempts, row.created_at) for row in ordered]
 
 
 def _rowcount(result: Any) -> int:
@@ -790,6 +872,7 @@ class OutboxWorker:
         if due is not None:
             self.outbox._due_in(max(due, 0.001))
         await self.takeover.start()
+        self.outbox._look = True  # whatever is due already, this process's or not
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def _listen(self) -> bool:
@@ -907,8 +990,10 @@ class OutboxWorker:
                 due = self.outbox.next_due_delay()
                 if due is not None:
                     timeout = min(timeout, due + 0.005)
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
                 await asyncio.wait_for(wakeup.wait(), timeout)
+            except TimeoutError:
+                self.outbox._look = True  # a delayed job is due, or the idle re-check
 
     def _done(self, task: asyncio.Task[None]) -> None:
         job = self._active.pop(task, None)
@@ -918,7 +1003,7 @@ class OutboxWorker:
             # ours until this worker stops (then it is handed back or taken over). The class
             # only: a database error's text may carry customer data.
             log.warning("job %s: its outcome could not be recorded (%s)", job.id if job else "?", type(error).__name__)
-        self.outbox.wake()
+        self.outbox.wake(look=False)  # a slot is free
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until no job is open (tests and graceful shutdown)."""
