@@ -1,6 +1,6 @@
 import pytest
 
-from bridge.inbox.phone import PhoneNumber, format_phone, guess_timezone, parse_phone, timezones_for
+from bridge.inbox.phone import PhoneNumber, format_phone, guess_timezone, parse_phone, sender_key, timezones_for
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,16 @@ def test_unparseable_kept_raw_and_invalid(raw: str) -> None:
 def test_short_code_key_is_stripped_raw() -> None:
     assert parse_phone(" 22395 ").key == "22395"
     assert parse_phone(" 22395 ").address == "22395"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+14155550123", "whatsapp:+14155550123", "+442079460958", "+5582982136275", "(415) 555-0123", "22395", "ACME", ""],
+)
+def test_sender_key_is_the_parsed_key_for_what_providers_send(raw: str) -> None:
+    # The webhook's cheap key names one queue per sender: the same as the parsed key for
+    # E.164 numbers (SMS or WhatsApp alike) and anything else.
+    assert sender_key(raw) == parse_phone(raw).key
 
 
 def test_format_phone() -> None:

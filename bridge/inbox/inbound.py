@@ -35,7 +35,7 @@ from bridge.inbox.markup import rich
 from bridge.inbox.models import Contact, Conversation, ConversationCycle, Message, utcnow
 from bridge.inbox.opt_outs import OptOuts
 from bridge.inbox.outbox import Job, RetryLater
-from bridge.inbox.phone import PhoneNumber, parse_phone
+from bridge.inbox.phone import PhoneNumber, parse_phone, sender_key
 from bridge.inbox.routing import InboxDirectory, InboxRoute, UnknownInbox
 from bridge.inbox.rules import Rules
 from bridge.inbox.sla import SlaClocks
@@ -150,11 +150,10 @@ class InboundTexts:
         an opt-out is recorded before anything else can happen (docs/compliance.md rule 2).
         """
         inbox = self.directory.match(sms.to, sms.messaging_service_sid)  # UnknownInbox: 404
-        phone = parse_phone(sms.sender)
-        if phone.valid and classify_keyword(sms.body) is not None:
+        if classify_keyword(sms.body) is not None and parse_phone(sms.sender).valid:
             return not (await self.file_text(sms)).duplicate
         return await self.intake.submit(
-            queue=f"inbound:{inbox.id}:{phone.key}",  # one customer's texts stay in order
+            queue=f"inbound:{inbox.id}:{sender_key(sms.sender)}",  # one customer's texts stay in order
             payload=sms.to_payload(),
             dedupe_key=f"in:{sms.sid}",
         )

@@ -90,6 +90,19 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
     return PhoneNumber(raw=raw, e164=e164, valid=True, channel=channel)
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def sender_key(raw: str) -> str:
+    """A stable key for one sender's address, without parsing it when it is already in
+    E.164 form (what Twilio and SignalWire send): `parse_phone(raw).key` for every valid
+    number in canonical form. The webhook names a customer's queue with it (one queue per
+    sender keeps their texts in order) and parsing a new number there cost about 17 µs,
+    a tenth of the webhook; the number is parsed when the text is filed."""
+    _, number = _split_channel(raw)
+    return number if _E164.fullmatch(number) else parse_phone(raw).key
+
+
 @lru_cache(maxsize=4096)
 def format_phone(e164_or_raw: str) -> str:
     """Human display: national for US/CA, international otherwise, raw if unparseable."""

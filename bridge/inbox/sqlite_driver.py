@@ -8,15 +8,24 @@ does the four steps in one function run on that thread and keeps what SQLAlchemy
 reads afterwards (rows, description, rowcount, lastrowid). The connection, its
 thread, transactions and errors are aiosqlite's and SQLAlchemy's, unchanged.
 
+Two more hops are saved where SQLAlchemy asks for a connection setting, not a
+statement: a connection used in AUTOCOMMIT (the outbox's claims, the intake's group
+commit) had its `isolation_level` set and reset on the thread and a
+`PRAGMA read_uncommitted` run at the reset, two hops more than the statement itself.
+Both are now kept and applied on the thread just before the connection's next
+statement, in the order they were asked; and a COMMIT or ROLLBACK with no transaction
+open (sqlite3 would do nothing) is not sent at all.
+
 Used by `create_database` for `sqlite+aiosqlite` URLs (its `module` argument).
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -27,10 +36,24 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
+# A setting asked for between statements: ("isolation_level", value) or ("sql", pragma).
+_Setting = tuple[str, Any]
+# What SQLAlchemy's SQLite dialect runs when it resets a connection's isolation level.
+_DEFERRABLE = re.compile(r"PRAGMA read_uncommitted = [01]")
 
 
-def _run(conn: sqlite3.Connection, many: bool, operation: str, parameters: Any) -> _Outcome:
-    """On aiosqlite's thread: the whole statement, rows included."""
+def _apply(conn: sqlite3.Connection, settings: list[_Setting]) -> None:
+    for kind, value in settings:
+        if kind == "isolation_level":
+            conn.isolation_level = value
+        else:
+            conn.execute(value)
+
+
+def _run(conn: sqlite3.Connection, settings: list[_Setting], many: bool, operation: str, parameters: Any) -> _Outcome:
+    """On aiosqlite's thread: the settings asked for since the last statement, then the
+    whole statement, rows included."""
+    _apply(conn, settings)
     cursor = conn.cursor()
     try:
         if many:
@@ -72,9 +95,20 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return self._lastrowid
 
     async def _run(self, many: bool, operation: Any, parameters: Any) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapted = cast(OneHopConnection, self._adapt_connection)
+        if not many and not parameters and _DEFERRABLE.fullmatch(operation):
+            adapted._settings.append(("sql", operation))  # run with the next statement
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            self._rows = collections.deque()
+            return
+        async with adapted._execute_mutex:
             conn = self._connection._conn  # ValueError when closed, as aiosqlite raises
-            outcome = await self._connection._execute(_run, conn, many, operation, parameters)
+            settings, adapted._settings = adapted._settings, []
+            try:
+                outcome = await self._connection._execute(_run, conn, settings, many, operation, parameters)
+            except BaseException:
+                adapted._settings[:0] = settings  # not known to be applied: apply them again
+                raise
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows or ())
 
@@ -92,17 +126,40 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_settings",)
     _cursor_cls = OneHopCursor
 
-    def rollback(self) -> None:
-        # The pool rolls back every connection it gets back, even after a COMMIT; with
-        # no transaction open sqlite3 would do nothing, so skip the hop that asks it.
-        # (Read between statements: nothing runs on the thread for this connection.)
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._settings: list[_Setting] = []
+
+    @property
+    def isolation_level(self) -> str | None:
+        for kind, value in reversed(self._settings):
+            if kind == "isolation_level":
+                return cast(str | None, value)
+        return cast(str | None, self._connection.isolation_level)
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        # Applied on the thread just before the next statement (no hop of its own).
+        self._settings.append(("isolation_level", value))
+
+    def _idle(self) -> bool:
+        # The pool rolls back every connection it gets back, even after a COMMIT, and
+        # SQLAlchemy commits a connection that only read: with no transaction open,
+        # sqlite3 would do nothing, so the hop that asks it is skipped. (Read between
+        # statements: nothing runs on the thread for this connection.)
         conn = self._connection._connection
-        if conn is not None and not conn.in_transaction:
-            return
-        super().rollback()
+        return conn is not None and not conn.in_transaction
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
