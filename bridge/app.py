@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -203,6 +204,10 @@ class SmsBridge:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
         log.info("smsbridge listening on http://%s:%s", host, self.port)
+        # What start-up built (modules, settings, clients) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise walk all of it
+        # again and again under load (a few ms each, in the webhooks' p99).
+        gc.freeze()
 
     async def stop(self) -> None:
         if self._runner is not None:
