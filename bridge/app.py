@@ -99,6 +99,8 @@ class SmsBridge:
             media=self.twilio.media,
         )
         self.worker = OutboxWorker(self.outbox, concurrency=settings.outbox_workers, pressure=self.service.intake.busy)
+        # A process that died may have left timers due that only it knew of.
+        self.worker.takeover.on_take_over.append(self.scheduler.wake)
         self.service.sla.register(self.scheduler)  # SLA clocks' warnings and breaches
         self.service.followups.register(self.scheduler, settings.smsbridge_pending_remind)
         self.state.now = lambda: self.scheduler.clock.now()  # cards show clocks in scheduler time

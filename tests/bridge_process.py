@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,12 @@ from pydantic import SecretStr
 from bridge.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def dead_pid() -> int:
+    """The pid of a process of this machine that has exited (and been reaped)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(child.stdout)
 
 
 class BridgeProcess:

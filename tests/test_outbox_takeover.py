@@ -8,8 +8,6 @@ on *another* host that stops beating, and a live worker whose slow job is never 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -19,14 +17,9 @@ from bridge.inbox.db import Database
 from bridge.inbox.instances import machine_id
 from bridge.inbox.lease import LeaseKeeper
 from bridge.inbox.outbox import Job, Outbox, OutboxWorker
+from tests.bridge_process import dead_pid
 
 ELSEWHERE = "other-host/0123456789ab:4242:deadbeef"  # a worker on a machine we cannot look into
-
-
-def _dead_pid() -> int:
-    """The pid of a process of this machine that has exited (and been reaped)."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    return int(child.stdout)
 
 
 async def _enqueue(outbox: Outbox, db: Database, queue: str, n: int) -> None:
@@ -118,7 +111,7 @@ async def test_a_slow_job_of_a_live_worker_is_never_taken(databases: Any, db: Da
 
 async def test_a_restarted_process_takes_over_its_dead_predecessor_at_once(db: Database) -> None:
     """Same machine, pid gone (SIGKILL, OOM kill): no need to wait for missed heartbeats."""
-    dead = Outbox(db, instance=f"{machine_id()}:{_dead_pid()}:cafecafe")
+    dead = Outbox(db, instance=f"{machine_id()}:{dead_pid()}:cafecafe")
     restarted = Outbox(db)
     ran = asyncio.Event()
 
@@ -231,7 +224,7 @@ async def test_the_claim_reads_only_heads_and_takes_downstream_work_before_intak
 
 
 async def test_a_lease_whose_holder_died_on_this_machine_is_taken_at_once(db: Database) -> None:
-    dead = LeaseKeeper(db, "gateway", ttl=600, holder=f"{machine_id()}:{_dead_pid()}:0badf00d")
+    dead = LeaseKeeper(db, "gateway", ttl=600, holder=f"{machine_id()}:{dead_pid()}:0badf00d")
     heir = LeaseKeeper(db, "gateway", ttl=600)
     try:
         assert await dead.try_acquire()

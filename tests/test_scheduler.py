@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bridge.app import SmsBridge
 from bridge.inbox.clock import ManualClock
 from bridge.inbox.db import Database
+from bridge.inbox.instances import machine_id
 from bridge.inbox.models import (
     AuditEvent,
     Contact,
@@ -28,6 +29,8 @@ from bridge.inbox.models import (
 )
 from bridge.inbox.outbox import Job, Outbox
 from bridge.inbox.scheduler import Scheduler, TimerInfo
+from bridge.inbox.takeover import Takeover
+from tests.bridge_process import dead_pid
 from tests.conftest import DatabaseFactory
 from tests.harness import CHANNEL, Harness
 
@@ -235,6 +238,35 @@ async def test_other_processes_timers_are_found_by_the_periodic_recheck(
         await scheduler.stop()
         scheduler.close()
         producer.close()
+        await other_db.dispose()
+
+
+async def test_timers_a_dead_process_left_due_fire_as_soon_as_its_death_is_seen(
+    db: Database, databases: DatabaseFactory, clock: ManualClock
+) -> None:
+    """Not at the next periodic re-check: the takeover that hands back the dead
+    worker's jobs wakes this process's scheduler (as the app wires it)."""
+    scheduler = Scheduler(db, clock=clock, recheck=30)
+    recorder = Recorder()
+    scheduler.register("test", recorder.handler)
+    survivor = Outbox(db)
+    takeover = Takeover(survivor)
+    takeover.on_take_over.append(scheduler.wake)
+    other_db = databases.reopen()
+    dead = Outbox(other_db, instance=f"{machine_id()}:{dead_pid()}:cafecafe")
+    producer = Scheduler(other_db, clock=clock)  # the dead process scheduled it, then died
+    await scheduler.start()
+    try:
+        await scheduler.settle()
+        await dead.register_instance()
+        await schedule(producer, other_db, ("orphan", timedelta(seconds=5)))
+        clock.advance(5)  # due; this process's loop sleeps until its re-check at 30 s
+        assert await takeover.round() == [dead.instance]
+        assert (await recorder.next_call()).key == "orphan"
+    finally:
+        await scheduler.stop()
+        for closing in (scheduler, producer, survivor, dead):
+            closing.close()
         await other_db.dispose()
 
 

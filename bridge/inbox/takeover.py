@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,10 @@ class Takeover:
     interval: float = HEARTBEAT_SECONDS
     dead_after: float = DEAD_AFTER_SECONDS
     _seen: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (beats, first seen at)
+    # Called after a dead worker's jobs were handed back: what else it held is free now
+    # (the app wakes its scheduler, so timers the dead process left due fire in seconds,
+    # not at the next periodic re-check).
+    on_take_over: list[Callable[[], None]] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -114,6 +119,8 @@ class Takeover:
             count = await self.outbox.hand_back(instance, f"taken over: worker {instance} died ({why})", beats=beats)
             if count is not None:
                 log.warning("outbox worker %s died (%s): %d running jobs handed back", instance, why, count)
+                for listener in self.on_take_over:
+                    listener()
             self._seen.pop(instance, None)
             taken.append(instance)
         return taken
