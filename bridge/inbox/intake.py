@@ -51,18 +51,27 @@ class _Pending:
 
 
 class _MultiRowInsert:
-    """The intake's INSERT of a batch: one multi-row VALUES statement (ON CONFLICT DO
-    NOTHING on the dedupe key, RETURNING the new ids), its values converted by the
-    columns' own bind processors and sent as they are (exec_driver_sql). Through
+    """The intake's INSERT of a batch: one statement over a multi-row VALUES list (ON
+    CONFLICT DO NOTHING on the dedupe key, RETURNING the new ids), its values converted
+    by the columns' own bind processors and sent as they are (exec_driver_sql). Through
     SQLAlchemy's executemany path each row cost about 17 µs of the event loop's CPU in
-    parameter handling, the largest part of a webhook after HTTP itself; this is 4."""
+    parameter handling, the largest part of a webhook after HTTP itself; this is 4.
+
+    Each row is marked as its queue's head in the same statement when no job of its
+    queue is open (a new sender's text, nearly always), so the outbox need not mark it
+    after the commit: during a burst that marking was a statement per group commit on
+    the one SQLite connection, in the webhooks' way. Two texts of one sender in one
+    batch may both be marked; the claim never runs a job while an earlier one of its
+    queue is open (docs/outbox.md), so order holds. A row left unmarked is marked after
+    the commit, as any new job is.
+    """
 
     def __init__(self, db: Database) -> None:
         dialect = db.engine.dialect
         columns = OutboxJob.__table__.c
         self._json = _processor(columns["payload"].type, dialect)
         self._when = _processor(columns["run_after"].type, dialect)
-        self._numbered = dialect.paramstyle == "numeric_dollar"  # asyncpg: $1, $2...
+        self._numbered = dialect.paramstyle == "numeric_dollar"  # asyncpg: $1, $2... (PostgreSQL)
         self._sql: dict[int, str] = {}
 
     def statement(self, rows: list[dict[str, Any]]) -> tuple[str, tuple[Any, ...]]:
@@ -81,18 +90,33 @@ class _MultiRowInsert:
         sql = self._sql.get(count)
         if sql is None:
             width = len(_INSERTED)
-            if self._numbered:
-                groups = ["(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")" for i in range(count)]
-            else:
+            table = OutboxJob.__tablename__
+            if self._numbered:  # PostgreSQL: VALUES columns named, parameters typed
+                casts = [_PG_TYPES[name] for name in _INSERTED]
+                groups = [
+                    "(" + ", ".join(f"${i * width + j + 1}::{casts[j]}" for j in range(width)) + ")" for i in range(count)
+                ]
+                values, names, marked = f"(VALUES {', '.join(groups)}) AS v({', '.join(_INSERTED)})", _INSERTED, "TRUE"
+            else:  # SQLite names them column1, column2...
                 groups = ["(" + ", ".join("?" * width) + ")"] * count
+                values, names, marked = f"(VALUES {', '.join(groups)}) AS v", _SQLITE_NAMES, "1"
+            open_job = f"SELECT 1 FROM {table} AS e WHERE e.queue = v.{names[0]} AND e.state IN ('pending', 'running')"
             sql = self._sql[count] = (
-                f"INSERT INTO {OutboxJob.__tablename__} ({', '.join(_INSERTED)}) VALUES {', '.join(groups)}"
-                " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+                f"INSERT INTO {table} ({', '.join(_INSERTED)}, head)"
+                f" SELECT {', '.join(f'v.{name}' for name in names)}, CASE WHEN EXISTS ({open_job}) THEN NULL ELSE {marked} END"
+                # (WHERE true: SQLite's parser needs it before ON CONFLICT in INSERT ... SELECT)
+                f" FROM {values} WHERE true"
+                " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, head"
             )
         return sql
 
 
-_INSERTED = ("queue", "kind", "lane", "payload", "dedupe_key", "state", "attempts", "run_after", "created_at")
+_INSERTED: tuple[str, ...] = ("queue", "kind", "lane", "payload", "dedupe_key", "state", "attempts", "run_after", "created_at")
+_SQLITE_NAMES = tuple(f"column{i + 1}" for i in range(len(_INSERTED)))
+_PG_TYPES = {
+    "queue": "varchar", "kind": "varchar", "lane": "smallint", "payload": "json", "dedupe_key": "varchar",
+    "state": "varchar", "attempts": "integer", "run_after": "timestamp", "created_at": "timestamp",
+}
 _PAYLOAD, _RUN_AFTER, _CREATED_AT = _INSERTED.index("payload"), _INSERTED.index("run_after"), _INSERTED.index("created_at")
 
 
@@ -104,9 +128,9 @@ def _processor(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
 class Intake:
     """Queues `sms.inbound` jobs; `submit` returns False when the text was already taken."""
 
-    def __init__(self, db: Database, on_commit: Callable[[Iterable[int]], None]) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[Iterable[tuple[int, bool]]], None]) -> None:
         self.db = db
-        # Outbox.wake(ids): the workers mark the new jobs as their queues' heads and run them.
+        # Outbox.committed(jobs): the workers run the new jobs (and mark those not yet heads).
         self.on_commit = on_commit
         self._waiting: list[_Pending] = []
         self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
@@ -163,8 +187,8 @@ class Intake:
                     key = pending.values["dedupe_key"]
                     pending.done.set_result(key in inserted and first[key] is pending)
 
-    async def _insert_each(self, batch: list[_Pending], first: dict[str, _Pending]) -> dict[str, int]:
-        inserted: dict[str, int] = {}
+    async def _insert_each(self, batch: list[_Pending], first: dict[str, _Pending]) -> dict[str, tuple[int, bool]]:
+        inserted: dict[str, tuple[int, bool]] = {}
         for key, pending in first.items():
             try:
                 inserted |= await self._insert_batch([pending.values])
@@ -188,15 +212,16 @@ class Intake:
             if not pending.done.done():
                 pending.done.set_exception(error)
 
-    async def _insert_batch(self, rows: list[dict[str, Any]]) -> dict[str, int]:
-        """The dedupe keys inserted (the others existed already), with their job ids."""
+    async def _insert_batch(self, rows: list[dict[str, Any]]) -> dict[str, tuple[int, bool]]:
+        """The dedupe keys inserted (the others existed already), with their job ids and
+        whether each was marked as its queue's head."""
         sql, params = self._insert.statement(rows)
         async with self.db.engine.connect() as conn:
             # One statement, atomic on its own: no BEGIN and COMMIT round trips around it.
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             result = await conn.exec_driver_sql(sql, params)
-            returned = cast(list[tuple[int, str | None]], result.all())
-            return {key: job_id for job_id, key in returned if key is not None}
+            returned = cast(list[tuple[int, str | None, Any]], result.all())
+            return {key: (job_id, bool(head)) for job_id, key, head in returned if key is not None}
 
     def busy(self) -> bool:
         """A burst is under way: BURST_COUNT webhooks within BURST_WINDOW seconds."""

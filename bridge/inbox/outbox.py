@@ -306,6 +306,7 @@ class Outbox:
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Jobs this process committed (to mark as heads) and queues to look at again.
     _new_ids: set[int] = field(default_factory=set)
+    _fresh: set[int] = field(default_factory=set)  # new jobs committed already marked as heads
     _recheck: set[str] = field(default_factory=set)
     _next_due: float | None = None  # loop time when the next delayed head falls due
     # Heads may be due that no claim has seen (another process's, a finished job's next,
@@ -415,17 +416,18 @@ class Outbox:
     def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
         session.info.pop(self._key, None)
 
-    def wake(self, new_ids: Iterable[int] = (), *, look: bool | None = None) -> None:
-        """Run the dispatcher now; `new_ids`: jobs committed outside a Session (intake).
-
-        `look`: heads may be due that this process does not know of (the default
-        unless `new_ids` are given, which say exactly what is new); False when only
-        a slot came free.
-        """
-        new = set(new_ids)
-        self._new_ids |= new
-        if look if look is not None else not new:
+    def wake(self, *, look: bool = True) -> None:
+        """Run the dispatcher now. `look`: heads may be due that this process does not
+        know of; False when only a slot came free."""
+        if look:
             self._look = True
+        self._wakeup.set()
+
+    def committed(self, jobs: Iterable[tuple[int, bool]]) -> None:
+        """Jobs committed outside a Session (the intake's), each with whether its INSERT
+        marked it as its queue's head: run them, and mark the others after this commit."""
+        for job_id, head in jobs:
+            (self._fresh if head else self._new_ids).add(job_id)
         self._wakeup.set()
 
     def _due_in(self, delay: float) -> None:
@@ -469,13 +471,15 @@ class Outbox:
         directly, without marking them as heads first; the heads are looked at (and the
         next delayed one timed) only when something else may be due.
         """
-        if not self._look and not self._new_ids and not self._recheck:
+        if not self._look and not self._new_ids and not self._recheck and not self._fresh:
             return []  # nothing can have fallen due since the last claim
-        if limit <= 0 and not intake and not self._new_ids and not self._recheck:
-            return []
+        others_may_run = self.db.is_postgres and not self.alone
+        if limit <= 0 and not intake and not self._new_ids and not self._recheck and not (self._fresh and others_may_run):
+            return []  # nothing to mark, and fresh heads wait for a free slot (or a look)
         await self.register_instance()
         new_ids, self._new_ids = self._new_ids, set()
         recheck, self._recheck = self._recheck, set()
+        fresh, self._fresh = self._fresh, set()
         look, self._look = self._look, False
         now = utcnow()
         claimed: list[Job] = []
@@ -484,15 +488,17 @@ class Outbox:
             async with self.db.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 room = limit if intake is None else min(limit, intake)
-                if not look and len(new_ids) + len(recheck) <= room:
-                    claimed = await self._take_new(conn, new_ids, recheck, now)
-                    new_ids = new_ids - {job.id for job in claimed}
+                if not look and 0 < len(new_ids) + len(fresh) + len(recheck) <= room:
+                    claimed = await self._take_new(conn, new_ids | fresh, recheck, now)
+                    taken = {job.id for job in claimed}
+                    new_ids, fresh = new_ids - taken, fresh - taken
                     recheck = recheck - {job.queue for job in claimed}
                 promoted = await self._promote_new(conn, new_ids, recheck)
-                if promoted or look:
+                # Fresh heads not taken here (no room, or delayed) are found by a look.
+                if promoted or fresh or look:
                     more = await self._take_heads(conn, claimed, limit, intake, now)
                     self._look = self._look or more  # (or set meanwhile by a wake)
-                    if promoted and len(claimed) >= limit and self.db.is_postgres and not self.alone:
+                    if (promoted or fresh) and len(claimed) >= limit and others_may_run:
                         # Heads this process cannot run now: let the other processes take them.
                         await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         except BaseException:

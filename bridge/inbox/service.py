@@ -89,7 +89,7 @@ class InboxService:
         self.options = options = options or ServiceOptions()
         self.agents = agents or Agents()
         self.fanout = ChatFanout(outbox, chat_platforms)
-        self.intake = Intake(db, outbox.wake)
+        self.intake = Intake(db, outbox.committed)
         self.sla = SlaClocks(self.fanout, directory)  # the app registers it on the scheduler
         self.followups = Followups(self.fanout, directory)  # !snooze, !remind, pending reminders
         outgoing = OutgoingSms(outbox, self.fanout, directory, self.sla)
