@@ -91,3 +91,16 @@ async def test_failed_picture_share_is_completed_from_the_same_upload(harness: H
     assert len(harness.slack.calls_to("files.getUploadURLExternal")) == 1  # the bytes went once
     assert [f["bytes"] for f in harness.slack.files] == [picture]
     assert _pictures_in_thread(harness, root) == [harness.slack.files[0]["id"]]
+
+
+async def test_lost_answer_to_a_notice_is_found_on_the_retry_not_posted_twice(harness: Harness) -> None:
+    """Every kind of chat post reconciles the same way: a notice (here a claim's) whose
+    answer was lost is found by its metadata on the retry."""
+    await harness.text_in("hello")
+    root = await harness.first_thread()
+    await harness.drain()
+    harness.slack.lose_answer_next("chat.postMessage")  # Slack posts it; smsbridge never hears
+    await harness.teammate(root, "!claim")
+    await harness.drain()
+    claimed = [m for m in harness.thread(root) if "claimed this conversation" in m["text"]]
+    assert len(claimed) == 1

@@ -100,8 +100,9 @@ class SlackPoster:
         finally:
             metrics.CHAT_API_SECONDS.labels(PLATFORM).observe(time.monotonic() - started)
 
-    async def _find(self, job: Job, channel: str, thread_ts: str | None, **match: Any) -> str | None:
-        """The ts of an earlier post of ours carrying `match` in its metadata, if any."""
+    async def _find(self, job: Job, channel: str, thread_ts: str | None, match: dict[str, Any]) -> str | None:
+        """The ts of an earlier post of ours carrying `match` in its metadata, if any.
+        (A dict, not keywords: the metadata of notices and digests has a "job" key.)"""
         oldest = f"{job.earliest_effect.timestamp():.6f}"
         if thread_ts:
             response = await self._call(
@@ -124,7 +125,7 @@ class SlackPoster:
 
     async def _post(self, job: Job, channel: str, thread_ts: str | None, meta: dict[str, Any], **fields: Any) -> str:
         if self.pacer.may_have_posted(job):
-            found = await self._find(job, channel, thread_ts, **meta)
+            found = await self._find(job, channel, thread_ts, meta)
             if found:
                 return found
         response = await self.pacer.paced(
