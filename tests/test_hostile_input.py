@@ -70,6 +70,36 @@ async def test_intake_stores_the_good_rows_of_a_batch_the_database_refuses(db: D
     assert keys == {f"in:SM{i}" for i in range(30)}
 
 
+async def test_a_burst_has_the_cpu_for_a_while_then_delivery_runs_beside_it(db: Database) -> None:
+    """While webhooks come faster than 100 a second the workers trickle (busy), but a
+    load that lasts must not starve delivery: past `burst_priority` busy() says no."""
+    intake = Intake(db, lambda new_jobs: None, burst_priority=0.6)
+    loop = asyncio.get_running_loop()
+    sent = 0
+
+    async def webhooks(seconds: float) -> None:  # about 150 a second, one after another
+        nonlocal sent
+        end = loop.time() + seconds
+        while loop.time() < end:
+            await intake.submit(f"q{sent}", {"body": "hi"}, f"in:SMburst{sent}")
+            sent += 1
+            await asyncio.sleep(0.005)
+
+    assert not intake.busy()
+    load = asyncio.create_task(webhooks(1.2))
+    await asyncio.sleep(0.3)
+    assert intake.busy()  # a burst: webhooks first
+    await asyncio.sleep(0.6)
+    assert not intake.busy()  # still pressing, but for longer than its priority
+    await load
+    await asyncio.sleep(0.2)  # a pause ends the burst; the next one has priority again
+    again = asyncio.create_task(webhooks(0.4))
+    await asyncio.sleep(0.2)
+    assert intake.busy()
+    await again
+    assert sent > 150
+
+
 # -- malformed requests ------------------------------------------------------------
 
 

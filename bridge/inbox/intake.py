@@ -28,6 +28,9 @@ MAX_BATCH = 200
 # never counts, so background work runs at full speed then.
 BURST_COUNT = 10
 BURST_WINDOW = 0.1
+# A burst has the CPU to itself (the workers trickle, outbox.py) for this long at most:
+# a load that lasts is delivered at full speed beside its webhooks, never starved.
+BURST_PRIORITY_SECONDS = 5.0
 
 
 def _column_length(name: str) -> int:
@@ -128,12 +131,20 @@ def _processor(column_type: Any, dialect: Any) -> Callable[[Any], Any]:
 class Intake:
     """Queues `sms.inbound` jobs; `submit` returns False when the text was already taken."""
 
-    def __init__(self, db: Database, on_commit: Callable[[Iterable[tuple[int, bool]]], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        on_commit: Callable[[Iterable[tuple[int, bool]]], None],
+        *,
+        burst_priority: float = BURST_PRIORITY_SECONDS,
+    ) -> None:
         self.db = db
         # Outbox.committed(jobs): the workers run the new jobs (and mark those not yet heads).
         self.on_commit = on_commit
         self._waiting: list[_Pending] = []
         self._recent: deque[float] = deque(maxlen=BURST_COUNT)  # loop times of the latest webhooks
+        self.burst_priority = burst_priority
+        self._burst_since: float | None = None  # loop time the current burst was first seen
         self._writer: asyncio.Task[None] | None = None
         self._insert = _MultiRowInsert(db)
 
@@ -144,7 +155,10 @@ class Intake:
             raise RejectedText("this text's sender or id is too long to store")
         now = utcnow()
         loop = asyncio.get_running_loop()
-        self._recent.append(loop.time())
+        now_loop = loop.time()
+        if self._recent and now_loop - self._recent[-1] >= BURST_WINDOW:
+            self._burst_since = None  # a pause: whatever comes next is a new burst
+        self._recent.append(now_loop)
         future: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(
             _Pending(
@@ -224,8 +238,17 @@ class Intake:
             return {key: (job_id, bool(head)) for job_id, key, head in returned if key is not None}
 
     def busy(self) -> bool:
-        """A burst is under way: BURST_COUNT webhooks within BURST_WINDOW seconds."""
-        if len(self._recent) < BURST_COUNT:
-            return False
+        """A burst is under way (BURST_COUNT webhooks within BURST_WINDOW seconds) and has
+        not yet lasted `burst_priority` seconds."""
         now = asyncio.get_running_loop().time()
-        return now - self._recent[0] < BURST_WINDOW and now - self._recent[-1] < BURST_WINDOW
+        pressing = (
+            len(self._recent) == BURST_COUNT
+            and now - self._recent[0] < BURST_WINDOW
+            and now - self._recent[-1] < BURST_WINDOW
+        )
+        if not pressing:
+            self._burst_since = None
+            return False
+        if self._burst_since is None:
+            self._burst_since = now
+        return now - self._burst_since < self.burst_priority
