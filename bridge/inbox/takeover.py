@@ -74,7 +74,14 @@ class Takeover:
 
     async def round(self) -> list[str]:
         await self.beat()
-        return await self.take_over_dead()
+        taken = await self.take_over_dead()
+        if not self.outbox.alone:
+            # Claims look at the heads' index only when something says heads may be due
+            # (outbox.py `_look`); with other processes about, one look a beat bounds any
+            # head nothing announced (a NOTIFY lost with a dying connection, say) to a
+            # beat instead of the 30 s idle re-check.
+            self.outbox.wake()
+        return taken
 
     async def beat(self) -> None:
         db = self.outbox.db
