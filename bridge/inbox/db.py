@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -157,14 +158,29 @@ async def migrate(db: Database) -> None:
     so one migrates and the others, once it commits, find the schema at head. The
     whole upgrade is one transaction, holding the lock until it commits.
     """
-    async with db.engine.begin() as conn:
-        if db.is_postgres:
-            await conn.execute(_PG_MIGRATION_LOCK, {"lock_class": _MIGRATION_LOCK_CLASS})
-        elif db.engine.dialect.name == "sqlite":
-            # SQLite's write lock, taken now rather than at the first write; the others
-            # wait for it (busy_timeout) and then see the committed schema.
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-        await conn.run_sync(_upgrade)
+    # SQLite can still answer "locked" without waiting while several connections open a
+    # new file at once (its busy handler is not called for every lock); the upgrade is
+    # one transaction, so it is simply tried again.
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_sqlite_locked),
+        wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        stop=stop_after_attempt(10),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            async with db.engine.begin() as conn:
+                if db.is_postgres:
+                    await conn.execute(_PG_MIGRATION_LOCK, {"lock_class": _MIGRATION_LOCK_CLASS})
+                elif db.engine.dialect.name == "sqlite":
+                    # SQLite's write lock, taken now rather than at the first write; the
+                    # others wait for it (busy_timeout) and then see the committed schema.
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                await conn.run_sync(_upgrade)
+
+
+def _sqlite_locked(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
 _INSERT_IGNORE: dict[tuple[str, Any, tuple[str, ...]], Any] = {}
