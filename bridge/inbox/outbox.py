@@ -127,6 +127,16 @@ def _promote(*where: Any) -> Update:
 _CLAIMED = (
     _TABLE.c.id, _TABLE.c.queue, _TABLE.c.kind, _TABLE.c.payload, _TABLE.c.attempts, _TABLE.c.created_at, _TABLE.c.run_after
 )
+# What every claim writes into the jobs it takes.
+_RUNNING: dict[str, Any] = {
+    "state": "running",
+    "attempts": _TABLE.c.attempts + 1,
+    "head": None,
+    "owner": bindparam("worker"),
+    # dedupe_key coalesces *pending* jobs: once a job runs, a new one with the same key
+    # must be accepted (e.g. a newer card).
+    "dedupe_key": None,
+}
 # The claim: one statement (one round trip, its own transaction) takes the candidates.
 _TAKE = (
     update(_TABLE)
@@ -135,15 +145,7 @@ _TAKE = (
     # And no earlier job of its queue open: order holds even if a queue has two heads
     # for a moment (two jobs committed out of id order); the later one waits.
     .where(_TABLE.c.id.in_(claim_statement()), _IS_HEAD, ~_BLOCKED)
-    .values(
-        state="running",
-        attempts=_TABLE.c.attempts + 1,
-        head=None,
-        owner=bindparam("worker"),
-        # dedupe_key coalesces *pending* jobs: once a job runs, a new one with the
-        # same key must be accepted (e.g. a newer card).
-        dedupe_key=None,
-    )
+    .values(_RUNNING)
     .returning(*_CLAIMED)
 )
 
@@ -154,24 +156,33 @@ def _take_open(which: Any) -> Update:
     return (
         update(_TABLE)
         .where(which, _TABLE.c.state == "pending", _TABLE.c.run_after <= _NOW, ~_BLOCKED)
-        .values(state="running", attempts=_TABLE.c.attempts + 1, head=None, owner=bindparam("worker"), dedupe_key=None)
+        .values(_RUNNING)
         .returning(*_CLAIMED)
     )
 
 
-# This process's new jobs and the queues it finished a job of, taken at once when
-# nothing else may be due (Outbox.claim): one statement instead of marking heads
-# and then claiming heads.
-_TAKE_IDS = _take_open(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-_TAKE_QUEUES = _take_open(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
-_TAKE_IDS_OR_QUEUES = _take_open(
-    or_(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.queue.in_(bindparam("queues", expanding=True)))
-)
-_PROMOTE_IDS = _promote(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
-_PROMOTE_QUEUES = _promote(_TABLE.c.queue.in_(bindparam("queues", expanding=True)))
-_PROMOTE_IDS_OR_QUEUES = _promote(
-    or_(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.queue.in_(bindparam("queues", expanding=True)))
-)
+_BY_IDS = _TABLE.c.id.in_(bindparam("ids", expanding=True))
+_BY_QUEUES = _TABLE.c.queue.in_(bindparam("queues", expanding=True))
+_Chosen = tuple[Update, Update, Update]  # by ids, by queues, by either
+
+
+def _by_ids_or_queues(build: Callable[[Any], Update]) -> _Chosen:
+    """`build` for jobs chosen by id, by queue, or either (one statement for both: each
+    list probes its own index)."""
+    return build(_BY_IDS), build(_BY_QUEUES), build(or_(_BY_IDS, _BY_QUEUES))
+
+
+def _choose(statements: _Chosen, ids: set[int], queues: set[str]) -> tuple[Update, dict[str, Any]]:
+    by_ids, by_queues, by_either = statements
+    params: dict[str, Any] = {"ids": sorted(ids), "queues": sorted(queues)}
+    return (by_either if ids and queues else by_ids if ids else by_queues), params
+
+
+# Marking this process's new jobs, and the queues it finished a job of, as heads.
+_PROMOTE_IDS, _PROMOTE_QUEUES, _PROMOTE_IDS_OR_QUEUES = _PROMOTE_NEW = _by_ids_or_queues(_promote)
+# The same jobs taken at once when nothing else may be due (Outbox.claim): one
+# statement instead of marking heads and then claiming heads.
+_TAKE_NEW = _by_ids_or_queues(_take_open)
 _PROMOTE_ALL = _promote()
 _NEXT = (
     select(_EARLIER.c.id)
@@ -532,19 +543,14 @@ class Outbox:
         return more
 
     async def _take_new(self, conn: AsyncConnection, ids: set[int], queues: set[str], now: datetime) -> list[Job]:
-        params: dict[str, Any] = {"ids": sorted(ids), "queues": sorted(queues), "now": now, "worker": self.instance}
-        statement = _TAKE_IDS_OR_QUEUES if ids and queues else _TAKE_IDS if ids else _TAKE_QUEUES
-        return _jobs((await conn.execute(statement, params)).all())
+        statement, params = _choose(_TAKE_NEW, ids, queues)
+        return _jobs((await conn.execute(statement, {**params, "now": now, "worker": self.instance})).all())
 
     async def _promote_new(self, conn: AsyncConnection, ids: set[int], queues: set[str]) -> int:
-        if ids and queues:  # one statement for both (each list probes its own index)
-            params: dict[str, Any] = {"ids": sorted(ids), "queues": sorted(queues)}
-            return _rowcount(await conn.execute(_PROMOTE_IDS_OR_QUEUES, params))
-        if ids:
-            return _rowcount(await conn.execute(_PROMOTE_IDS, {"ids": sorted(ids)}))
-        if queues:
-            return _rowcount(await conn.execute(_PROMOTE_QUEUES, {"queues": sorted(queues)}))
-        return 0
+        if not ids and not queues:
+            return 0
+        statement, params = _choose(_PROMOTE_NEW, ids, queues)
+        return _rowcount(await conn.execute(statement, params))
 
     async def _take(self, conn: AsyncConnection, lane: int, limit: int, now: datetime) -> list[Job]:
         params = {"now": now, "limit": limit, "in_lane": lane, "worker": self.instance}
